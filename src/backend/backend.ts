@@ -1,0 +1,116 @@
+// The Backend interface: every primitive kernel the engine runs, with a named, documented contract.
+// Two implementations: WebGPU (src/backend/webgpu/, binding the kernels of src/kernels/) and CPU
+// (src/backend/cpu/, plain TypeScript in float64, the oracle of every GPU test).
+//
+// Layouts: activations are channels-last (NHWC); conv weights are HWIO ([kh, kw, cin, cout], converted
+// from PyTorch's OIHW once at load and save); vectors (bias, gamma, beta, running stats) are [c].
+// Storage is opaque here: a GPU byte range (BufferRef) or a Float64Array.
+import type {
+  BatchNormGeometry,
+  BceGeometry,
+  Conv2dGeometry,
+  MatmulGeometry,
+  PoolGeometry,
+  Shape,
+  SpatialGeometry,
+} from './geometry.js';
+
+export type BinaryOp = 'add' | 'sub' | 'mul';
+export type UnaryOp = 'relu' | 'neg' | 'sigmoid' | 'square' | 'sqrt' | 'exp';
+/** Activation fused after batch norm: none, ReLU, or residual add then ReLU. */
+export type BnFuse = 'none' | 'relu' | 'add-relu';
+
+export interface AdamHyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** Decoupled weight decay (AdamW); 0 for plain Adam. */
+  weightDecay: number;
+  /** 1-based step count, for bias correction. */
+  step: number;
+}
+
+export interface Backend<S = unknown> {
+  readonly name: 'webgpu' | 'cpu';
+
+  // ---- storage (sizes in elements; values float32 on the GPU, float64 on the CPU) ----------------
+  /** New storage of `size` elements; contents unspecified. */
+  alloc(size: number): S;
+  upload(data: ArrayLike<number>): S;
+  download(s: S, size: number): Promise<Float64Array>;
+  /** Returns storage to its pool; the caller never uses it again. */
+  free(s: S): void;
+  fill(value: number, size: number): S;
+
+  // ---- elementwise, reduction, matmul (engine foundation) ----------------------------------------
+  /** out = a op b with NumPy broadcasting; shapes of at most 6 dimensions. */
+  binary(op: BinaryOp, a: S, aShape: Shape, b: S, bShape: Shape, outShape: Shape): S;
+  /** out = op(x), elementwise. */
+  unary(op: UnaryOp, x: S, size: number): S;
+  /** out = alpha * x. */
+  scale(x: S, alpha: number, size: number): S;
+  /** dx = dy where x > 0, else 0. */
+  reluGrad(x: S, dy: S, size: number): S;
+  /** Sum over `axes`, keeping them as size-1 dimensions (the caller reshapes). */
+  reduceSum(x: S, shape: Shape, axes: readonly number[]): S;
+  /** C[m, n] = sum_k op(A)[m, k] op(B)[k, n], op = optional transpose of the stored matrix. */
+  matmul(a: S, b: S, g: MatmulGeometry): S;
+
+  // ---- convolution (NHWC activations, HWIO weights) ----------------------------------------------
+  /** y[n, oh, ow, co] = bias[co] + sum x[n, oh*s - p + i, ow*s - p + j, ci] * w[i, j, ci, co]. */
+  conv2d(x: S, w: S, bias: S | null, g: Conv2dGeometry): S;
+  /** dx from dy and w: the transposed convolution of the forward. */
+  conv2dInputGrad(dy: S, w: S, g: Conv2dGeometry): S;
+  /** dw[i, j, ci, co] = sum over n, oh, ow of x[...] * dy[n, oh, ow, co]; deterministic (no atomics). */
+  conv2dWeightGrad(x: S, dy: S, g: Conv2dGeometry): S;
+  /** dbias[co] = sum over n, oh, ow of dy. */
+  conv2dBiasGrad(dy: S, g: Conv2dGeometry): S;
+
+  // ---- batch norm (per channel over n, h, w) -----------------------------------------------------
+  /**
+   * Training forward with batch statistics: y = fuse(gamma * (x - mean) * invStd + beta [+ residual]),
+   * normalising with the biased variance. Updates runningMean/runningVar in place as PyTorch does
+   * (momentum, unbiased variance). Returns y and the saved mean and invStd ([c] each).
+   */
+  batchNormTrain(
+    x: S, gamma: S, beta: S, runningMean: S, runningVar: S, residual: S | null, g: BatchNormGeometry, fuse: BnFuse,
+  ): { y: S; mean: S; invStd: S };
+  /** Inference forward with the running statistics. */
+  batchNormEval(
+    x: S, gamma: S, beta: S, runningMean: S, runningVar: S, residual: S | null, g: BatchNormGeometry, fuse: BnFuse,
+  ): S;
+  /**
+   * Backward of batchNormTrain. `y` is the forward's output (its sign gives the ReLU mask when fused).
+   * dresidual is the gradient reaching the residual input (add-relu only), else null.
+   */
+  batchNormBackward(
+    dy: S, x: S, y: S, mean: S, invStd: S, gamma: S, g: BatchNormGeometry, fuse: BnFuse,
+  ): { dx: S; dgamma: S; dbeta: S; dresidual: S | null };
+
+  // ---- pooling, resampling, concat ---------------------------------------------------------------
+  /** Max-pool (kernel k, stride, padding with -inf); ties go to the first element in the window. */
+  maxPool2d(x: S, g: PoolGeometry): S;
+  /** dx: each window's dy goes to its first maximum. */
+  maxPool2dBackward(x: S, dy: S, g: PoolGeometry): S;
+  /** Nearest-neighbour upsampling by 2 in h and w. */
+  upsample2x(x: S, g: SpatialGeometry): S;
+  /** dx[n, h, w, c] = sum of the 2x2 block of dy it was copied to. */
+  upsample2xBackward(dy: S, g: SpatialGeometry): S;
+  /** Channel concat: out[..., 0:ca] = a, out[..., ca:ca+cb] = b. */
+  concatChannels(a: S, b: S, g: SpatialGeometry, ca: number, cb: number): S;
+  concatChannelsBackward(dy: S, g: SpatialGeometry, ca: number, cb: number): { da: S; db: S };
+
+  // ---- loss --------------------------------------------------------------------------------------
+  /**
+   * Weighted BCE with logits, sigmoid fused, stable for any finite logit:
+   * loss = sum_i w_i * mean_p bce(x[i, p], t[i, p]) / sum_i w_i. Returns 1 element.
+   */
+  sigmoidBce(logits: S, targets: S, weights: S, g: BceGeometry): S;
+  /** dlogits = dloss * w_i * (sigmoid(x) - t) / (perSample * sum_i w_i); dloss is 1 element. */
+  sigmoidBceBackward(logits: S, targets: S, weights: S, dloss: S, g: BceGeometry): S;
+
+  // ---- optimizer ---------------------------------------------------------------------------------
+  /** Adam with bias correction (and decoupled weight decay), in place over `size` elements. */
+  adam(params: S, grads: S, m: S, v: S, size: number, h: AdamHyper): void;
+}
