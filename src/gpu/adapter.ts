@@ -86,6 +86,32 @@ export async function selectAdapter(
   return adapter;
 }
 
+export interface AdapterListing {
+  backend: string;
+  name: string;
+}
+
+/**
+ * Every adapter Dawn can see, with its backend. dawn.node's GPUAdapterInfo does not carry the backend,
+ * but asking for an adapter name that matches none makes it list them all, backend included.
+ */
+export async function listAdapters(): Promise<AdapterListing[]> {
+  try {
+    const instance = await createInstance(['adapter=gpuseg-list-every-adapter']);
+    await instance.requestAdapter();
+  } catch (err) {
+    const text = String(err instanceof Error ? err.message : err);
+    return [...text.matchAll(/backend: '([^']*)', name: '([^']*)'/g)].map((m) => ({ backend: m[1]!, name: m[2]! }));
+  }
+  return [];
+}
+
+/** The backend of an adapter, found by its name in the listing (first word of the description). */
+export function backendOf(summary: AdapterSummary, listing: AdapterListing[]): string {
+  const key = summary.description.split(/[\s:(]/)[0]!.toLowerCase();
+  return listing.find((l) => l.name.toLowerCase().startsWith(key))?.backend ?? listing[0]?.backend ?? 'unknown';
+}
+
 function firstLine(err: unknown): string {
   return String(err instanceof Error ? err.message : err).split('\n')[0] ?? '';
 }

@@ -33,6 +33,12 @@ export interface GpuOptions {
   dawnFlags?: string[];
 }
 
+/**
+ * Uniform buffers kept by content. Shapes repeat every step, so a training loop needs a few hundred;
+ * per-step scalars (Adam's learning rate) add one a step, and the oldest are evicted past this.
+ */
+const MAX_CACHED_UNIFORMS = 4096;
+
 /** Features we ask for when the adapter has them. */
 const WANTED_FEATURES: GPUFeatureName[] = ['timestamp-query', 'shader-f16', 'subgroups' as GPUFeatureName];
 
@@ -49,6 +55,8 @@ export class Gpu {
   private readonly ids = new WeakMap<object, number>();
   private nextId = 1;
   private readonly stagingFree: GPUBuffer[] = [];
+  /** Evicted uniform buffers: a recorded, unsubmitted command may still use them until the next flush. */
+  private retired: GPUBuffer[] = [];
   private destroyed = false;
 
   private constructor(
@@ -142,7 +150,17 @@ export class Gpu {
   uniformBuffer(bytes: ArrayBuffer): GPUBuffer {
     const key = Buffer.from(bytes).toString('base64');
     let buffer = this.uniformCache.get(key);
-    if (!buffer) {
+    if (buffer) {
+      // Most recently used last: Map iteration order is insertion order, so eviction takes the oldest.
+      this.uniformCache.delete(key);
+      this.uniformCache.set(key, buffer);
+    } else {
+      if (this.uniformCache.size >= MAX_CACHED_UNIFORMS) {
+        const [oldKey, old] = this.uniformCache.entries().next().value as [string, GPUBuffer];
+        this.uniformCache.delete(oldKey);
+        this.forgetBuffer(old);
+        this.retired.push(old);
+      }
       const size = Math.max(16, Math.ceil(bytes.byteLength / 16) * 16);
       buffer = this.device.createBuffer({ size, usage: GPUBufferUsage.UNIFORM, mappedAtCreation: true, label: 'uniforms' });
       new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(bytes));
@@ -201,6 +219,8 @@ export class Gpu {
     this.encoder = null;
     this.recorded = 0;
     this.device.queue.submit([commands]);
+    // Safe now: destroy() after submit lets the submitted work finish first.
+    for (const b of this.retired.splice(0)) b.destroy();
     this.throwIfErrors();
   }
 
@@ -209,6 +229,11 @@ export class Gpu {
     this.flush();
     await this.device.queue.onSubmittedWorkDone();
     this.throwIfErrors();
+  }
+
+  /** Uniform buffers held by the content cache (bounded by MAX_CACHED_UNIFORMS). */
+  get cachedUniforms(): number {
+    return this.uniformCache.size;
   }
 
   /** Number of dispatches recorded since the last flush. */
@@ -240,9 +265,9 @@ export class Gpu {
       buffers.forEach((r, i) => entries.push({ binding: i + 1, resource: { buffer: r.buffer, offset: r.offset, size: r.size } }));
       group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: kernel });
       this.bindGroups.set(key, group);
-      for (const r of buffers) {
-        let keys = this.bindGroupsByBuffer.get(r.buffer);
-        if (!keys) this.bindGroupsByBuffer.set(r.buffer, (keys = []));
+      for (const b of uniform ? [uniform, ...buffers.map((r) => r.buffer)] : buffers.map((r) => r.buffer)) {
+        let keys = this.bindGroupsByBuffer.get(b);
+        if (!keys) this.bindGroupsByBuffer.set(b, (keys = []));
         keys.push(key);
       }
     }
@@ -266,6 +291,7 @@ export class Gpu {
     this.pool.destroyAll();
     for (const b of this.uniformCache.values()) b.destroy();
     for (const b of this.stagingFree) b.destroy();
+    for (const b of this.retired) b.destroy();
     this.uniformCache.clear();
     this.bindGroups.clear();
     this.device.destroy();

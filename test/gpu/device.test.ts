@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { shaderSource, pipelineKey } from '../../src/gpu/pipelines.js';
-import { grid1d } from '../../src/gpu/gpu.js';
+import { Uniforms, grid1d } from '../../src/gpu/gpu.js';
 import { sizeClass } from '../../src/gpu/pool.js';
 import { useGpu } from '../helpers.js';
 
@@ -56,6 +56,20 @@ describe('device', () => {
     expect(after.created - before.created).toBeLessThanOrEqual(1);
     expect(after.peakInUseBytes).toBeGreaterThanOrEqual(1024);
     expect(() => ctx.gpu.release(b)).toThrow(/released twice/);
+  });
+});
+
+describe('uniform cache', () => {
+  it('stays bounded when every dispatch brings new scalars, and evicted buffers are not used after', async () => {
+    const out = ctx.gpu.alloc(4 * 64);
+    const fills = 4200; // more than the cache holds
+    for (let i = 0; i < fills; i++) {
+      ctx.gpu.dispatch({ kernel: 'fill', shader: 'fill.wgsl', uniforms: new Uniforms().u32(64).f32(i).bytes(), buffers: [out], workgroups: [1] });
+    }
+    const values = await ctx.gpu.readF32(out);
+    expect(values[63]).toBe(fills - 1);
+    expect(ctx.gpu.cachedUniforms).toBeLessThanOrEqual(4096);
+    ctx.gpu.release(out);
   });
 });
 

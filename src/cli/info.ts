@@ -1,0 +1,53 @@
+// `gpuseg info`: which adapter we run on, its backend, limits and features.
+import { backendOf, listAdapters } from '../gpu/adapter.js';
+import { Gpu } from '../gpu/gpu.js';
+
+/** Limits worth a glance; --json prints them all. */
+const SHOWN_LIMITS = [
+  'maxBufferSize',
+  'maxStorageBufferBindingSize',
+  'maxStorageBuffersPerShaderStage',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupsPerDimension',
+  'minStorageBufferOffsetAlignment',
+];
+const SHOWN_FEATURES = ['shader-f16', 'timestamp-query', 'subgroups'];
+
+export interface InfoOptions {
+  json?: boolean;
+  adapter?: string;
+}
+
+export async function runInfo(opts: InfoOptions): Promise<void> {
+  const gpu = await Gpu.open({ adapter: opts.adapter });
+  const s = gpu.summary;
+  const available = await listAdapters();
+  const backend = backendOf(s, available);
+  const info = {
+    adapter: s.description,
+    vendor: s.vendor,
+    architecture: s.architecture,
+    device: s.device,
+    backend,
+    software: s.software,
+    features: Object.fromEntries(SHOWN_FEATURES.map((f) => [f, s.features.includes(f)])),
+    allFeatures: s.features,
+    limits: s.limits,
+    available,
+  };
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
+  } else {
+    const lines = [
+      `adapter       ${info.adapter}${info.software ? ' (software, CPU)' : ''}`,
+      `vendor        ${info.vendor || '-'}  architecture ${info.architecture || '-'}`,
+      `backend       ${backend}`,
+      `features      ${SHOWN_FEATURES.map((f) => `${f} ${info.features[f] ? 'yes' : 'no'}`).join(', ')}`,
+      ...SHOWN_LIMITS.map((k) => `${k.padEnd(34)} ${s.limits[k]}`),
+      `available     ${available.map((a) => `${a.name} (${a.backend})`).join('; ') || '-'}`,
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+  }
+  gpu.destroy();
+}

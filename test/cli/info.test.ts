@@ -1,0 +1,39 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+function gpuseg(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 120_000,
+  });
+}
+
+describe('gpuseg info', () => {
+  it('--json names the adapter, its backend, limits and features', () => {
+    const r = gpuseg(['info', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const info = JSON.parse(r.stdout);
+    expect(typeof info.adapter).toBe('string');
+    expect(info.adapter.length).toBeGreaterThan(0);
+    expect(info.backend).toMatch(/vulkan|metal|d3d12|d3d11|opengl|opengles/);
+    expect(info.limits.maxStorageBufferBindingSize).toBeGreaterThan(0);
+    for (const f of ['shader-f16', 'timestamp-query', 'subgroups']) expect(typeof info.features[f]).toBe('boolean');
+    if (process.env.CI === 'true') expect(info.adapter).toMatch(/llvmpipe|lavapipe|swiftshader/i);
+  });
+
+  it('exits 2 with a one-line hint when no adapter matches', () => {
+    const r = gpuseg(['info', '--adapter', 'no-such-adapter-xyz']);
+    expect(r.status).toBe(2);
+    const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('gpuseg:'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/no WebGPU adapter.*no-such-adapter-xyz.*install-lavapipe/);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('names the flag on a bad value', () => {
+    const r = gpuseg(['bench', 'matmul', '--size', 'big']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/--size must be a positive integer, got 'big'/);
+  });
+});
