@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest';
+import { F, Tensor, gradcheck, scope } from '../../src/autograd/index.js';
+import type { Backend } from '../../src/backend/backend.js';
+import type { SpatialGeometry } from '../../src/backend/geometry.js';
+import { rng, uniform } from '../../src/util/random.js';
+import { expectClose, useGpu } from '../helpers.js';
+
+const ctx = useGpu();
+
+/** n, h, w, and the channels of a and b. */
+type ConcatCase = [number, number, number, number, number];
+
+// Odd sizes with batch 1 and 3, channels not multiples of 4, then the ResNet-34 UNet decoder's joins
+// (upsampled + skip: 512 + 256, 256 + 128, 128 + 64, 64 + 64) at a 64x64 image.
+const CASES: ConcatCase[] = [
+  [1, 7, 9, 5, 3],
+  [3, 13, 11, 3, 6],
+  [1, 1, 1, 1, 1],
+  [2, 4, 4, 512, 256],
+  [2, 8, 8, 256, 128],
+  [2, 16, 16, 128, 64],
+  [1, 32, 32, 64, 64],
+];
+
+const geometry = ([n, h, w, ca]: ConcatCase): SpatialGeometry => ({ n, h, w, c: ca });
+
+async function compare(c: ConcatCase, seed: number): Promise<void> {
+  const [n, h, w, ca, cb] = c;
+  const g = geometry(c);
+  const pixels = n * h * w;
+  const r = rng(seed);
+  const a = uniform(r, pixels * ca);
+  const b = uniform(r, pixels * cb);
+  const out = await ctx.be.download(ctx.be.concatChannels(ctx.be.upload(a), ctx.be.upload(b), g, ca, cb), pixels * (ca + cb));
+  // Copies, forward and backward: bit for bit (c = 0 leaves only the 1e-30 floor).
+  expectClose(out, ctx.cpu.concatChannels(Float64Array.from(a), Float64Array.from(b), g, ca, cb), 0, 0, 'forward');
+  const dy = uniform(r, pixels * (ca + cb));
+  const { da, db } = ctx.be.concatChannelsBackward(ctx.be.upload(dy), g, ca, cb);
+  const ref = ctx.cpu.concatChannelsBackward(Float64Array.from(dy), g, ca, cb);
+  expectClose(await ctx.be.download(da, pixels * ca), ref.da, 0, 0, 'da');
+  expectClose(await ctx.be.download(db, pixels * cb), ref.db, 0, 0, 'db');
+}
+
+describe('concatChannels against the reference', () => {
+  for (const c of CASES) {
+    it(`forward and backward [${c.slice(0, 3).join(', ')}] ${c[3]} + ${c[4]} channels`, () => compare(c, c[3] * 1000 + c[4]));
+  }
+});
+
+describe('concatChannels by hand', () => {
+  const onBoth = async (f: <S>(be: Backend<S>) => S, size: number): Promise<Float64Array[]> => [
+    await ctx.be.download(f(ctx.be), size),
+    await ctx.cpu.download(f(ctx.cpu), size),
+  ];
+  // Two pixels; a has 2 channels, b has 3.
+  const g: SpatialGeometry = { n: 1, h: 1, w: 2, c: 2 };
+  const joined = [1, 2, 10, 20, 30, 3, 4, 40, 50, 60];
+
+  it('puts a channels first, then b channels, pixel by pixel', async () => {
+    const a = [1, 2, 3, 4];
+    const b = [10, 20, 30, 40, 50, 60];
+    for (const out of await onBoth((be) => be.concatChannels(be.upload(a), be.upload(b), g, 2, 3), 10)) {
+      expect(Array.from(out)).toEqual(joined);
+    }
+  });
+
+  it('splits dy back into da and db', async () => {
+    for (const be of [ctx.be, ctx.cpu] as Backend[]) {
+      const { da, db } = be.concatChannelsBackward(be.upload(joined), g, 2, 3);
+      expect(Array.from(await be.download(da, 4)), be.name).toEqual([1, 2, 3, 4]);
+      expect(Array.from(await be.download(db, 6)), be.name).toEqual([10, 20, 30, 40, 50, 60]);
+    }
+  });
+
+  it('rejects a geometry whose channels are not those of a', () => {
+    const wrong: SpatialGeometry = { n: 1, h: 1, w: 2, c: 5 };
+    for (const be of [ctx.be, ctx.cpu] as Backend[]) {
+      expect(() => be.concatChannels(be.upload([1, 2, 3, 4]), be.upload([1, 2, 3, 4, 5, 6]), wrong, 2, 3)).toThrow(/g\.c must be ca|must be those/);
+    }
+  });
+});
+
+describe('concat gradient (float64 finite differences on the reference)', () => {
+  it('[2, 3, 5] with 4 + 3 channels, both inputs', () => {
+    const r = rng(9);
+    const res = gradcheck((a, b) => F.concat(a!, b!), [
+      { values: uniform(r, 2 * 3 * 5 * 4), shape: [2, 3, 5, 4] },
+      { values: uniform(r, 2 * 3 * 5 * 3), shape: [2, 3, 5, 3] },
+    ], { maxChecks: 120 });
+    expect(res.ok, res.detail).toBe(true);
+    expect(res.checked).toBe(120 + 90);
+  });
+
+  it('shapes that differ outside the channel axis are an error naming both', () => {
+    const a = Tensor.zeros(ctx.cpu, [1, 3, 5, 2]);
+    const b = Tensor.zeros(ctx.cpu, [1, 3, 4, 2]);
+    expect(() => F.concat(a, b)).toThrow(/\[1, 3, 5, 2\] and \[1, 3, 4, 2\]/);
+  });
+});
+
+describe('GPU backward against the reference backward, through the tape', () => {
+  it('F.concat [3, 7, 9] with 5 + 3 channels', async () => {
+    const r = rng(12);
+    const [sa, sb] = [[3, 7, 9, 5], [3, 7, 9, 3]];
+    const a = uniform(r, 3 * 7 * 9 * 5);
+    const b = uniform(r, 3 * 7 * 9 * 3);
+    const dy = uniform(r, 3 * 7 * 9 * 8);
+    const run = async (backend: typeof ctx.be | typeof ctx.cpu) =>
+      scope(async () => {
+        const ta = Tensor.from(backend, a, sa, true);
+        const tb = Tensor.from(backend, b, sb, true);
+        const y = F.concat(ta, tb);
+        expect(y.shape).toEqual([3, 7, 9, 8]);
+        y.backward(Tensor.from(backend, dy, y.shape));
+        return [await ta.grad!.toArray(), await tb.grad!.toArray()];
+      });
+    const [ga, gb] = await run(ctx.be);
+    const [ra, rb] = await run(ctx.cpu);
+    expectClose(ga!, ra!, 0, 0, 'da');
+    expectClose(gb!, rb!, 0, 0, 'db');
+  });
+});
+
+describe('concatChannels on more than 16.8 million elements (2-D dispatch grid)', () => {
+  it('[1, 1025, 1025] with 16 + 3 channels: 20M outputs forward, 16.8M in da backward', async () => {
+    const c: ConcatCase = [1, 1025, 1025, 16, 3];
+    expect(1025 * 1025 * 16).toBeGreaterThan(65535 * 256);
+    await compare(c, 4);
+  });
+});

@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { F, Tensor, gradcheck, scope } from '../../src/autograd/index.js';
+import type { Backend } from '../../src/backend/backend.js';
+import { type SpatialGeometry, sizeOf, spatial } from '../../src/backend/geometry.js';
+import { rng, uniform } from '../../src/util/random.js';
+import { abs, expectClose, useGpu } from '../helpers.js';
+
+const ctx = useGpu();
+
+type Nhwc = [number, number, number, number];
+
+// Odd sizes with batch 1 and 3, channels not multiples of 4, then the ResNet-34 UNet decoder's inputs
+// (512, 256, 128, 64, 32 channels) at a 64x64 image.
+const CASES: Nhwc[] = [
+  [1, 7, 9, 5],
+  [3, 13, 11, 3],
+  [1, 1, 1, 1],
+  [2, 2, 2, 512],
+  [2, 4, 4, 256],
+  [2, 8, 8, 128],
+  [2, 16, 16, 64],
+  [1, 32, 32, 32],
+];
+
+const upSize = (g: SpatialGeometry): number => 4 * g.n * g.h * g.w * g.c;
+/** Each dx element sums 4 dy terms: 3 float32 additions, each within 2^-24 of a partial sum <= sum |terms|. */
+const BACKWARD_ROUNDINGS = 3;
+
+async function compare(shape: Nhwc, seed: number): Promise<void> {
+  const g = spatial(shape, 'upsample2x');
+  const r = rng(seed);
+  const x = uniform(r, sizeOf(shape));
+  const y = await ctx.be.download(ctx.be.upsample2x(ctx.be.upload(x), g), upSize(g));
+  // A copy: bit for bit (c = 0 leaves only the 1e-30 floor).
+  expectClose(y, ctx.cpu.upsample2x(Float64Array.from(x), g), 0, 0, 'forward');
+  const dy = uniform(r, upSize(g));
+  const dx = await ctx.be.download(ctx.be.upsample2xBackward(ctx.be.upload(dy), g), sizeOf(shape));
+  const ref = ctx.cpu.upsample2xBackward(Float64Array.from(dy), g);
+  const mag = ctx.cpu.upsample2xBackward(Float64Array.from(abs(dy)), g);
+  expectClose(dx, ref, mag, BACKWARD_ROUNDINGS, 'backward');
+}
+
+describe('upsample2x against the reference', () => {
+  for (const shape of CASES) {
+    it(`forward and backward ${JSON.stringify(shape)}`, () => compare(shape, sizeOf(shape)));
+  }
+});
+
+describe('upsample2x by hand', () => {
+  const onBoth = async (f: <S>(be: Backend<S>) => S, size: number): Promise<Float64Array[]> => [
+    await ctx.be.download(f(ctx.be), size),
+    await ctx.cpu.download(f(ctx.cpu), size),
+  ];
+  // x [1, 2, 3, 2]: pixel (y, x) holds channels 10 * (3y + x) + {1, 2}.
+  const g = spatial([1, 2, 3, 2], 'upsample2x');
+  const x = [1, 2, 11, 12, 21, 22, 31, 32, 41, 42, 51, 52];
+
+  it('copies each pixel to its 2x2 block', async () => {
+    const row = (px: number[]) => px.flatMap((p) => [p + 1, p + 2, p + 1, p + 2]);
+    const want = [...row([0, 10, 20]), ...row([0, 10, 20]), ...row([30, 40, 50]), ...row([30, 40, 50])];
+    for (const y of await onBoth((be) => be.upsample2x(be.upload(x), g), 48)) expect(Array.from(y)).toEqual(want);
+  });
+
+  it('sums each 2x2 block back', async () => {
+    // dy = 2^i at flat index i: each block sum is a distinct set of bits (exact in float32: the four
+    // exponents lie within 14 of each other), so any wrong or missing term shows.
+    const dy = Array.from({ length: 48 }, (_, i) => 2 ** i);
+    const want = x.map((_, i) => {
+      const [ch, px] = [i % 2, Math.floor(i / 2)];
+      const [yy, xx] = [Math.floor(px / 3), px % 3];
+      let s = 0;
+      for (const a of [0, 1]) for (const b of [0, 1]) s += dy[((2 * yy + a) * 6 + 2 * xx + b) * 2 + ch]!;
+      return s;
+    });
+    for (const dx of await onBoth((be) => be.upsample2xBackward(be.upload(dy), g), 12)) expect(Array.from(dx)).toEqual(want);
+  });
+});
+
+describe('upsample2x gradient (float64 finite differences on the reference)', () => {
+  for (const shape of [[2, 3, 5, 3], [1, 4, 3, 2]] as Nhwc[]) {
+    it(JSON.stringify(shape), () => {
+      const size = sizeOf(shape);
+      const res = gradcheck((x) => F.upsample2x(x!), [{ values: uniform(rng(size), size), shape }], { maxChecks: size });
+      expect(res.ok, res.detail).toBe(true);
+      expect(res.checked).toBe(size);
+    });
+  }
+});
+
+describe('GPU backward against the reference backward, through the tape', () => {
+  it('F.upsample2x [3, 7, 9, 5]', async () => {
+    const shape: Nhwc = [3, 7, 9, 5];
+    const r = rng(11);
+    const x = uniform(r, sizeOf(shape));
+    const dy = uniform(r, 4 * sizeOf(shape));
+    const run = async (backend: typeof ctx.be | typeof ctx.cpu) =>
+      scope(async () => {
+        const t = Tensor.from(backend, x, shape, true);
+        const y = F.upsample2x(t);
+        expect(y.shape).toEqual([3, 14, 18, 5]);
+        y.backward(Tensor.from(backend, dy, y.shape));
+        return t.grad!.toArray();
+      });
+    const got = await run(ctx.be);
+    const ref = await run(ctx.cpu);
+    const mag = ctx.cpu.upsample2xBackward(Float64Array.from(abs(dy)), spatial(shape, 'upsample2x'));
+    expectClose(got, ref, mag, BACKWARD_ROUNDINGS, 'dx');
+  });
+});
+
+describe('upsample2x on more than 16.8 million elements (2-D dispatch grid)', () => {
+  it('[1, 1025, 1025, 4]: 16.8M outputs forward, 4.2M inputs backward in groups of 64', async () => {
+    // Forward: 16,810,000 invocations > 65535 * 256; backward: 4,202,500 > 65535 * 64 (its group size).
+    const shape: Nhwc = [1, 1025, 1025, 4];
+    expect(4 * sizeOf(shape)).toBeGreaterThan(65535 * 256);
+    expect(sizeOf(shape)).toBeGreaterThan(65535 * 64);
+    await compare(shape, 5);
+  });
+});
