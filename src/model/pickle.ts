@@ -1,0 +1,370 @@
+// A pickle reader that executes nothing. Python's pickle is a small stack machine whose programs may
+// import and call anything; a state dict needs only containers, numbers, strings and a handful of
+// globals. So this machine knows only the opcodes a state dict uses, and GLOBAL resolves names against
+// a whitelist the caller hands in, whose entries are plain data or TypeScript functions of our own.
+// Anything else stops the read with a one-line error naming the file and the opcode or global.
+//
+// Values on the stack: None -> null, bool, int -> number (bigint beyond 2^53), float -> number,
+// str -> string, bytes -> Uint8Array, tuple and list -> array, dict -> Map.
+import { WeightFileError, errorMessage } from './safetensors.js';
+
+/** A whitelisted global that REDUCE may apply to an argument tuple. */
+export class PickleCallable {
+  constructor(
+    readonly name: string,
+    readonly call: (args: unknown[]) => unknown,
+  ) {}
+}
+
+export interface UnpickleOptions {
+  /** Names the file in errors. */
+  source: string;
+  /** 'module.name' -> what GLOBAL pushes; names not here are refused. */
+  globals: ReadonlyMap<string, unknown>;
+  /** Turns a persistent id (BINPERSID) into a value; without it persistent ids are refused. */
+  persistentLoad?: (pid: unknown) => unknown;
+}
+
+export interface Unpickled {
+  value: unknown;
+  /** The byte after STOP, where a following pickle starts. */
+  end: number;
+}
+
+/** The opcodes a state dict needs, as CPython's pickle names them. */
+const OP = {
+  MARK: 0x28, // (
+  EMPTY_TUPLE: 0x29, // )
+  STOP: 0x2e, // .
+  BINBYTES: 0x42, // B
+  SHORT_BINBYTES: 0x43, // C
+  BINFLOAT: 0x47, // G
+  BININT: 0x4a, // J
+  BININT1: 0x4b, // K
+  BININT2: 0x4d, // M
+  NONE: 0x4e, // N
+  BINPERSID: 0x51, // Q
+  REDUCE: 0x52, // R
+  BINSTRING: 0x54, // T
+  SHORT_BINSTRING: 0x55, // U
+  BINUNICODE: 0x58, // X
+  EMPTY_LIST: 0x5d, // ]
+  APPEND: 0x61, // a
+  BUILD: 0x62, // b
+  GLOBAL: 0x63, // c
+  APPENDS: 0x65, // e
+  BINGET: 0x68, // h
+  LONG_BINGET: 0x6a, // j
+  BINPUT: 0x71, // q
+  LONG_BINPUT: 0x72, // r
+  SETITEM: 0x73, // s
+  TUPLE: 0x74, // t
+  SETITEMS: 0x75, // u
+  EMPTY_DICT: 0x7d, // }
+  PROTO: 0x80,
+  TUPLE1: 0x85,
+  TUPLE2: 0x86,
+  TUPLE3: 0x87,
+  NEWTRUE: 0x88,
+  NEWFALSE: 0x89,
+  LONG1: 0x8a,
+  SHORT_BINUNICODE: 0x8c,
+  BINUNICODE8: 0x8d,
+  STACK_GLOBAL: 0x93,
+  MEMOIZE: 0x94,
+  FRAME: 0x95,
+} as const;
+
+/** The rest of pickle's opcodes, named only so that a refusal can say which one it met. */
+const REFUSED_OPCODES: Record<number, string> = {
+  0x30: 'POP', 0x31: 'POP_MARK', 0x32: 'DUP', 0x46: 'FLOAT', 0x49: 'INT', 0x4c: 'LONG', 0x50: 'PERSID',
+  0x53: 'STRING', 0x56: 'UNICODE', 0x64: 'DICT', 0x67: 'GET', 0x69: 'INST', 0x6c: 'LIST', 0x6f: 'OBJ',
+  0x70: 'PUT', 0x81: 'NEWOBJ', 0x82: 'EXT1', 0x83: 'EXT2', 0x84: 'EXT4', 0x8b: 'LONG4', 0x8e: 'BINBYTES8',
+  0x8f: 'EMPTY_SET', 0x90: 'ADDITEMS', 0x91: 'FROZENSET', 0x92: 'NEWOBJ_EX', 0x96: 'BYTEARRAY8',
+  0x97: 'NEXT_BUFFER', 0x98: 'READONLY_BUFFER',
+};
+
+const HIGHEST_PROTOCOL = 5;
+const NEWLINE = 0x0a;
+
+/** A short description of a value for error messages. */
+export function describePickled(value: unknown): string {
+  if (value === null) return 'None';
+  if (Array.isArray(value)) return 'tuple or list';
+  if (value instanceof Map) return 'dict';
+  if (value instanceof Uint8Array) return 'bytes';
+  if (value instanceof PickleCallable) return `global ${value.name}`;
+  if (typeof value === 'object') return value.constructor.name;
+  return typeof value === 'string' ? 'str' : typeof value;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+class Machine {
+  private readonly view: DataView;
+  private pos: number;
+  private opAt = 0;
+  private readonly stack: unknown[] = [];
+  /** Stack heights at each open MARK. */
+  private readonly marks: number[] = [];
+  private readonly memo = new Map<number, unknown>();
+
+  constructor(
+    private readonly bytes: Uint8Array,
+    start: number,
+    private readonly options: UnpickleOptions,
+  ) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.pos = start;
+  }
+
+  private fail(problem: string): never {
+    throw new WeightFileError(`${this.options.source}: ${problem}`);
+  }
+
+  // --- reading operands, each bounds-checked against the end of the file ---
+
+  private take(count: number, what: string): number {
+    const at = this.pos;
+    if (count > this.bytes.byteLength - at) {
+      const end = this.bytes.byteLength;
+      this.fail(`truncated pickle: ${what} at byte ${this.opAt} needs ${count} bytes, the file ends at byte ${end}`);
+    }
+    this.pos += count;
+    return at;
+  }
+
+  private u8(what: string): number {
+    return this.view.getUint8(this.take(1, what));
+  }
+
+  private u16(what: string): number {
+    return this.view.getUint16(this.take(2, what), true);
+  }
+
+  private i32(what: string): number {
+    return this.view.getInt32(this.take(4, what), true);
+  }
+
+  private u32(what: string): number {
+    return this.view.getUint32(this.take(4, what), true);
+  }
+
+  private u64(what: string): number {
+    const value = this.view.getBigUint64(this.take(8, what), true);
+    // Anything past 2^53 is past the end of any file we can hold; take() then reports the truncation.
+    return value > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(value);
+  }
+
+  private raw(count: number, what: string): Uint8Array {
+    if (count < 0) this.fail(`malformed pickle: negative length for ${what} at byte ${this.opAt}`);
+    const at = this.take(count, what);
+    return this.bytes.subarray(at, at + count);
+  }
+
+  private text(count: number, what: string): string {
+    const bytes = this.raw(count, what);
+    try {
+      return utf8.decode(bytes);
+    } catch {
+      return this.fail(`malformed pickle: ${what} at byte ${this.opAt} is not UTF-8`);
+    }
+  }
+
+  private line(what: string): string {
+    const end = this.bytes.indexOf(NEWLINE, this.pos);
+    if (end < 0) this.fail(`truncated pickle: ${what} at byte ${this.opAt} has no end of line`);
+    const text = this.text(end - this.pos, what);
+    this.pos++; // past the newline
+    return text;
+  }
+
+  /** Two's complement little-endian, as LONG1 stores it; a number when it fits exactly. */
+  private long(count: number): number | bigint {
+    const bytes = this.raw(count, 'LONG1');
+    let value = 0n;
+    for (let i = count - 1; i >= 0; i--) value = (value << 8n) | BigInt(bytes[i]);
+    if (count > 0 && bytes[count - 1] & 0x80) value -= 1n << BigInt(8 * count);
+    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
+  }
+
+  // --- the stack ---
+
+  private push(value: unknown): void {
+    this.stack.push(value);
+  }
+
+  private pop(): unknown {
+    if (this.stack.length <= (this.marks.at(-1) ?? 0)) this.fail(`malformed pickle: stack underflow at byte ${this.opAt}`);
+    return this.stack.pop();
+  }
+
+  private top(): unknown {
+    if (this.stack.length <= (this.marks.at(-1) ?? 0)) this.fail(`malformed pickle: empty stack at byte ${this.opAt}`);
+    return this.stack[this.stack.length - 1];
+  }
+
+  /** The items pushed since the last MARK, which is removed with them. */
+  private popMark(): unknown[] {
+    const height = this.marks.pop();
+    if (height === undefined) return this.fail(`malformed pickle: no MARK before byte ${this.opAt}`);
+    return this.stack.splice(height);
+  }
+
+  private topAs<T>(guard: (v: unknown) => v is T, opname: string): T {
+    const target = this.top();
+    if (!guard(target)) this.fail(`malformed pickle: ${opname} on a ${describePickled(target)} at byte ${this.opAt}`);
+    return target;
+  }
+
+  private memoGet(index: number): void {
+    if (!this.memo.has(index)) this.fail(`malformed pickle: memo entry ${index} read before it was written`);
+    this.push(this.memo.get(index));
+  }
+
+  private resolveGlobal(module: string, name: string): void {
+    const qualified = `${module}.${name}`;
+    if (!this.options.globals.has(qualified)) {
+      this.fail(`refusing global ${qualified} at byte ${this.opAt}: a state dict does not need it`);
+    }
+    this.push(this.options.globals.get(qualified));
+  }
+
+  /** Runs our own code for a whitelisted global; its errors get the file and the global's name. */
+  private within<T>(what: string, action: () => T): T {
+    try {
+      return action();
+    } catch (err) {
+      if (err instanceof WeightFileError) throw err;
+      return this.fail(`${what} at byte ${this.opAt}: ${errorMessage(err)}`);
+    }
+  }
+
+  run(): Unpickled {
+    for (;;) {
+      this.opAt = this.pos;
+      if (this.pos >= this.bytes.byteLength) {
+        this.fail(`truncated pickle: no STOP before the end of the file (byte ${this.pos})`);
+      }
+      const op = this.bytes[this.pos++];
+      switch (op) {
+        case OP.PROTO: {
+          const protocol = this.u8('PROTO');
+          if (protocol > HIGHEST_PROTOCOL) this.fail(`unsupported pickle protocol ${protocol}`);
+          break;
+        }
+        case OP.FRAME: // a buffering hint; the whole file is in memory already
+          this.take(8, 'FRAME');
+          break;
+        case OP.STOP:
+          if (this.marks.length > 0) this.fail(`malformed pickle: STOP inside an open MARK at byte ${this.opAt}`);
+          return { value: this.pop(), end: this.pos };
+
+        case OP.NONE: this.push(null); break;
+        case OP.NEWTRUE: this.push(true); break;
+        case OP.NEWFALSE: this.push(false); break;
+        case OP.BININT: this.push(this.i32('BININT')); break;
+        case OP.BININT1: this.push(this.u8('BININT1')); break;
+        case OP.BININT2: this.push(this.u16('BININT2')); break;
+        case OP.LONG1: this.push(this.long(this.u8('LONG1'))); break;
+        case OP.BINFLOAT: this.push(this.view.getFloat64(this.take(8, 'BINFLOAT'), false)); break;
+
+        case OP.SHORT_BINUNICODE: this.push(this.text(this.u8('SHORT_BINUNICODE'), 'SHORT_BINUNICODE')); break;
+        case OP.BINUNICODE: this.push(this.text(this.u32('BINUNICODE'), 'BINUNICODE')); break;
+        case OP.BINUNICODE8: this.push(this.text(this.u64('BINUNICODE8'), 'BINUNICODE8')); break;
+        // Python 2's str: torch.load decodes it as UTF-8, and so do we.
+        case OP.SHORT_BINSTRING: this.push(this.text(this.u8('SHORT_BINSTRING'), 'SHORT_BINSTRING')); break;
+        case OP.BINSTRING: this.push(this.text(this.i32('BINSTRING'), 'BINSTRING')); break;
+        case OP.SHORT_BINBYTES: this.push(this.raw(this.u8('SHORT_BINBYTES'), 'SHORT_BINBYTES').slice()); break;
+        case OP.BINBYTES: this.push(this.raw(this.u32('BINBYTES'), 'BINBYTES').slice()); break;
+
+        case OP.MARK: this.marks.push(this.stack.length); break;
+        case OP.EMPTY_TUPLE: this.push([]); break;
+        case OP.EMPTY_LIST: this.push([]); break;
+        case OP.EMPTY_DICT: this.push(new Map()); break;
+        case OP.TUPLE: this.push(this.popMark()); break;
+        case OP.TUPLE1: this.push([this.pop()]); break;
+        case OP.TUPLE2: { const b = this.pop(); this.push([this.pop(), b]); break; }
+        case OP.TUPLE3: { const c = this.pop(); const b = this.pop(); this.push([this.pop(), b, c]); break; }
+        case OP.APPEND: { const item = this.pop(); this.topAs(Array.isArray, 'APPEND').push(item); break; }
+        case OP.APPENDS: { const items = this.popMark(); this.topAs(Array.isArray, 'APPENDS').push(...items); break; }
+        case OP.SETITEM: {
+          const value = this.pop();
+          const key = this.pop();
+          this.topAs(isMap, 'SETITEM').set(key, value);
+          break;
+        }
+        case OP.SETITEMS: {
+          const items = this.popMark();
+          if (items.length % 2 !== 0) {
+            this.fail(`malformed pickle: SETITEMS with an odd number of items at byte ${this.opAt}`);
+          }
+          const dict = this.topAs(isMap, 'SETITEMS');
+          for (let i = 0; i < items.length; i += 2) dict.set(items[i], items[i + 1]);
+          break;
+        }
+
+        case OP.BINPUT: this.memo.set(this.u8('BINPUT'), this.top()); break;
+        case OP.LONG_BINPUT: this.memo.set(this.u32('LONG_BINPUT'), this.top()); break;
+        case OP.MEMOIZE: this.memo.set(this.memo.size, this.top()); break;
+        case OP.BINGET: this.memoGet(this.u8('BINGET')); break;
+        case OP.LONG_BINGET: this.memoGet(this.u32('LONG_BINGET')); break;
+
+        case OP.GLOBAL: {
+          const module = this.line('GLOBAL module');
+          this.resolveGlobal(module, this.line('GLOBAL name'));
+          break;
+        }
+        case OP.STACK_GLOBAL: {
+          const name = this.pop();
+          const module = this.pop();
+          if (typeof module !== 'string' || typeof name !== 'string') {
+            this.fail(`malformed pickle: STACK_GLOBAL on non-strings at byte ${this.opAt}`);
+          }
+          this.resolveGlobal(module, name);
+          break;
+        }
+        case OP.REDUCE: {
+          const args = this.pop();
+          const callable = this.pop();
+          if (!(callable instanceof PickleCallable)) {
+            this.fail(`refusing REDUCE on a ${describePickled(callable)} at byte ${this.opAt}`);
+          }
+          if (!Array.isArray(args)) {
+            this.fail(`malformed pickle: REDUCE with a ${describePickled(args)} for arguments at byte ${this.opAt}`);
+          }
+          this.push(this.within(callable.name, () => callable.call(args)));
+          break;
+        }
+        case OP.BUILD:
+          // Sets attributes on the object below (OrderedDict._metadata): nothing a tensor needs.
+          this.pop();
+          this.top();
+          break;
+        case OP.BINPERSID: {
+          const pid = this.pop();
+          const load = this.options.persistentLoad;
+          if (!load) this.fail(`refusing BINPERSID at byte ${this.opAt}: this pickle should hold no storage`);
+          this.push(this.within('persistent id', () => load(pid)));
+          break;
+        }
+
+        default: {
+          const name = REFUSED_OPCODES[op];
+          const hex = `0x${op.toString(16).padStart(2, '0')}`;
+          const which = name ? `refusing pickle opcode ${name} (${hex})` : `unknown pickle opcode ${hex}`;
+          this.fail(`${which} at byte ${this.opAt}`);
+        }
+      }
+    }
+  }
+}
+
+function isMap(value: unknown): value is Map<unknown, unknown> {
+  return value instanceof Map;
+}
+
+/** Reads the one pickle that starts at byte `start`. */
+export function unpickle(bytes: Uint8Array, start: number, options: UnpickleOptions): Unpickled {
+  return new Machine(bytes, start, options).run();
+}

@@ -1,0 +1,125 @@
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { imageSize, readMask } from '../../src/data/image.js';
+import { readCategory } from '../../src/data/mvtec.js';
+import { SYNTH_CATEGORIES, SYNTH_DEFAULTS, renderSample, synthesize, type SynthSummary } from '../../src/data/synth.js';
+
+const SIZE = 64;
+const TINY = { size: SIZE, seed: 3, trainGood: 4, testGood: 2, perType: 3 };
+
+let root: string;
+let summary: SynthSummary;
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'gpuseg-synth-'));
+  summary = await synthesize(join(root, 'a'), TINY);
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+/** Every file under dir, as relative path -> bytes. */
+async function snapshot(dir: string): Promise<Map<string, Buffer>> {
+  const files = new Map<string, Buffer>();
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath, entry.name);
+    files.set(relative(dir, path), await readFile(path));
+  }
+  return files;
+}
+
+describe('synthesize', () => {
+  it('writes at least 3 categories of at least 3 defect types, in the MVTec layout', async () => {
+    expect(summary.categories.length).toBeGreaterThanOrEqual(3);
+    for (const entry of summary.categories) {
+      expect(entry.types.length).toBeGreaterThanOrEqual(3);
+      const category = await readCategory(entry.dir);
+      expect(category.name).toBe(entry.name);
+      expect(category.trainGood).toHaveLength(TINY.trainGood);
+      expect(category.testGood).toHaveLength(TINY.testGood);
+      expect(category.defects).toHaveLength(TINY.perType * entry.types.length);
+      expect([...new Set(category.defects.map((d) => d.type))]).toEqual([...entry.types].sort());
+      expect(entry.counts).toEqual({
+        trainGood: TINY.trainGood,
+        testGood: TINY.testGood,
+        perType: Object.fromEntries(entry.types.map((t) => [t, TINY.perType])),
+      });
+      expect(await imageSize(category.trainGood[0]!)).toEqual({ width: SIZE, height: SIZE });
+    }
+  });
+
+  it('gives every defect image a mask of its size that marks exactly the altered pixels', async () => {
+    for (const entry of summary.categories) {
+      const category = await readCategory(entry.dir);
+      for (const defect of category.defects) {
+        expect(await imageSize(defect.mask)).toEqual({ width: SIZE, height: SIZE });
+        const mask = await readMask(defect.mask, SIZE);
+        const area = mask.reduce((a, b) => a + b, 0);
+        expect(area, defect.mask).toBeGreaterThan(0);
+        expect(area, defect.mask).toBeLessThan(SIZE * SIZE * 0.25);
+        const index = Number(defect.image.slice(-7, -4));
+        const { clean } = renderSample(entry.name, defect.type, index, SIZE, TINY.seed);
+        const written = await sharp(defect.image).raw().toBuffer();
+        const insideShift = [0, 0, 0];
+        const wrong: number[] = [];
+        for (let p = 0; p < SIZE * SIZE; p++) {
+          const changed = [0, 1, 2].some((c) => written[p * 3 + c] !== clean[p * 3 + c]);
+          if ((changed ? 1 : 0) !== mask[p]) wrong.push(p);
+          for (let c = 0; c < 3; c++) insideShift[c]! += (written[p * 3 + c]! - clean[p * 3 + c]!) / (255 * area);
+        }
+        expect(wrong, `${defect.image}: pixels where the change and the mask disagree`).toEqual([]);
+        // Visible but not trivial: the mean change inside the mask is about 0.15-0.4 in some channel.
+        const contrast = Math.max(...insideShift.map(Math.abs));
+        expect(contrast, defect.image).toBeGreaterThanOrEqual(0.1);
+        expect(contrast, defect.image).toBeLessThanOrEqual(0.5);
+      }
+    }
+  });
+
+  it('renders normal images that differ from one another', async () => {
+    const category = await readCategory(summary.categories[0]!.dir);
+    const a = await sharp(category.trainGood[0]!).raw().toBuffer();
+    const b = await sharp(category.trainGood[1]!).raw().toBuffer();
+    expect(a.equals(b)).toBe(false);
+  });
+
+  it('writes the same bytes for the same seed, and other bytes for another seed', async () => {
+    const again = join(root, 'again');
+    await synthesize(again, TINY);
+    const first = await snapshot(join(root, 'a'));
+    const second = await snapshot(again);
+    expect([...second.keys()].sort()).toEqual([...first.keys()].sort());
+    for (const [path, bytes] of first) expect(bytes.equals(second.get(path)!), path).toBe(true);
+
+    const other = join(root, 'other');
+    await synthesize(other, { ...TINY, seed: 4, categories: ['tile'] });
+    const image = join('tile', 'train', 'good', '000.png');
+    expect((await readFile(join(other, image))).equals(first.get(image)!)).toBe(false);
+  });
+
+  it('rewrites its own output but refuses a folder it did not write', async () => {
+    const out = join(root, 'rewrite');
+    await synthesize(out, { ...TINY, categories: ['fabric'], trainGood: 5 });
+    await synthesize(out, { ...TINY, categories: ['fabric'], trainGood: 2 });
+    expect(await readdir(join(out, 'fabric', 'train', 'good'))).toEqual(['000.png', '001.png']);
+
+    const foreign = join(root, 'foreign');
+    await mkdir(join(foreign, 'fabric'), { recursive: true });
+    await writeFile(join(foreign, 'fabric', 'keep.txt'), 'mine');
+    await expect(synthesize(foreign, { ...TINY, categories: ['fabric'] })).rejects.toThrow(/refusing to overwrite/);
+  });
+
+  it('checks its options', async () => {
+    await expect(synthesize(join(root, 'x'), { categories: ['marble'] })).rejects.toThrow(/unknown category 'marble'/);
+    await expect(synthesize(join(root, 'x'), { size: 16 })).rejects.toThrow(/size must be an integer >= 32/);
+    await expect(synthesize(join(root, 'x'), { perType: 0 })).rejects.toThrow(/perType/);
+  });
+
+  it('has defaults small enough to write quickly', () => {
+    expect(SYNTH_DEFAULTS).toEqual({ size: 256, seed: 0, trainGood: 30, testGood: 6, perType: 6 });
+    expect(Object.keys(SYNTH_CATEGORIES).length).toBeGreaterThanOrEqual(3);
+  });
+});
