@@ -1,0 +1,173 @@
+// Weight gradient of conv2d as an implicit GEMM: M = kh*kw*cin weight rows, N = cout, K = the n*oh*ow
+// output pixels, read straight from the NHWC x and dy. The K sum is split by output rows into `splits`
+// ranges (split-K): each invocation writes one partial sum, in a fixed order, and the host sums the
+// partials in a second pass (deterministic, no atomics). Register blocking, no workgroup memory: each
+// invocation owns TV vec4 groups of input channels (4*TV weight rows of one tap) x NV vec4 columns of
+// output channels.
+//
+// Specialised by
+//   TV, NV     the register tile (vec4 groups of input channels, vec4 columns of output channels);
+//   VEC_X      cin % 4 == 0: x is read as vec4 along cin;
+//   VEC_DY     cout % 4 == 0: dy is read and the partials written as vec4 along cout.
+// Otherwise channels past the end are clamped to the last one: their lanes are computed, never written.
+#include "common.wgsl"
+
+const WG: u32 = ${WG}u;
+const TV: u32 = ${TV}u;
+const NV: u32 = ${NV}u;
+
+struct Params {
+  h: u32,
+  w: u32,
+  cin: u32,
+  cout: u32,
+  kh: u32,
+  kw: u32,
+  stride: u32,
+  pad: u32,
+  oh: u32,
+  ow: u32,
+  // n * oh: the output rows that the splits share out
+  rows: u32,
+  rowsPerSplit: u32,
+  splits: u32,
+  // ceil(cin / 4), ceil(cout / 4)
+  cin4: u32,
+  cout4: u32,
+  // ceil(cin4 / TV), ceil(cout4 / NV): tiles of one tap
+  ciTiles: u32,
+  colTiles: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+#if ${VEC_X}
+@group(0) @binding(1) var<storage, read> X: array<vec4<f32>>;
+#else
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+#endif
+#if ${VEC_DY}
+@group(0) @binding(2) var<storage, read> DY: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> Partials: array<vec4<f32>>;
+#else
+@group(0) @binding(2) var<storage, read> DY: array<f32>;
+@group(0) @binding(3) var<storage, read_write> Partials: array<f32>;
+#endif
+
+// x at input pixel `pix`, channels 4*c4 .. 4*c4 + 3.
+fn loadX(pix: u32, c4: u32) -> vec4<f32> {
+#if ${VEC_X}
+  return X[pix * p.cin4 + c4];
+#else
+  let base = pix * p.cin;
+  let last = base + p.cin - 1u;
+  let c = base + c4 * 4u;
+  return vec4<f32>(X[min(c, last)], X[min(c + 1u, last)], X[min(c + 2u, last)], X[min(c + 3u, last)]);
+#endif
+}
+
+// dy at output pixel `pix`, channels 4*c4 .. 4*c4 + 3.
+fn loadDy(pix: u32, c4: u32) -> vec4<f32> {
+#if ${VEC_DY}
+  return DY[pix * p.cout4 + c4];
+#else
+  let base = pix * p.cout;
+  let last = base + p.cout - 1u;
+  let c = base + c4 * 4u;
+  return vec4<f32>(DY[min(c, last)], DY[min(c + 1u, last)], DY[min(c + 2u, last)], DY[min(c + 3u, last)]);
+#endif
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_id) lid: vec3<u32>) {
+  let taps = p.kh * p.kw;
+  let t = flatIndex(wid, nwg, lid, WG);
+  if (t >= p.splits * taps * p.ciTiles * p.colTiles) {
+    return;
+  }
+  // Neighbouring invocations take neighbouring output-channel tiles of the same weight rows: their x
+  // loads coincide and their dy loads are contiguous.
+  let colTile = t % p.colTiles;
+  let ciTile = (t / p.colTiles) % p.ciTiles;
+  let tap = (t / (p.colTiles * p.ciTiles)) % taps;
+  let split = t / (p.colTiles * p.ciTiles * taps);
+  let i = tap / p.kw;
+  let j = tap % p.kw;
+
+  var cis: array<u32, TV>;
+  for (var v = 0u; v < TV; v++) {
+    cis[v] = min(ciTile * TV + v, p.cin4 - 1u);
+  }
+  var cols: array<u32, NV>;
+  for (var q = 0u; q < NV; q++) {
+    cols[q] = min(colTile * NV + q, p.cout4 - 1u);
+  }
+
+  // Output columns whose tap j lands inside the input (ix = ox*s - pad + j in [0, w)), so the inner
+  // loop runs without a padding test.
+  let s = p.stride;
+  let oxLo = select(0u, (p.pad - j + s - 1u) / s, p.pad > j);  // MUTANT(index): let oxLo = select(0u, (p.pad - j) / s, p.pad > j);
+  let oxHi = select(0u, min(p.ow, (p.w - 1u + p.pad - j) / s + 1u), p.w + p.pad > j);
+
+  var acc: array<array<vec4<f32>, NV>, TV * 4u>;
+  for (var r = 0u; r < TV * 4u; r++) {
+    for (var q = 0u; q < NV; q++) {
+      acc[r][q] = vec4<f32>(0.0);
+    }
+  }
+
+  let rowEnd = min((split + 1u) * p.rowsPerSplit, p.rows);
+  for (var row = split * p.rowsPerSplit; row < rowEnd; row++) {
+    let oy = row % p.oh;
+    let iy = i32(oy * s + i) - i32(p.pad);
+    if (iy < 0 || iy >= i32(p.h) || oxLo >= oxHi) {
+      continue;
+    }
+    // Input pixel of the first valid column, and the dy pixel it pairs with.
+    var xPix = ((row / p.oh) * p.h + u32(iy)) * p.w + oxLo * s + j - p.pad;  // MUTANT(stride): var xPix = ((row / p.oh) * p.w + u32(iy)) * p.h + oxLo * s + j - p.pad;
+    var dyPix = row * p.ow + oxLo;  // MUTANT(stride): var dyPix = row * p.oh + oxLo;
+    for (var ox = oxLo; ox < oxHi; ox++) {
+      var xv: array<vec4<f32>, TV>;
+      for (var v = 0u; v < TV; v++) {
+        xv[v] = loadX(xPix, cis[v]);
+      }
+      for (var q = 0u; q < NV; q++) {
+        let d = loadDy(dyPix, cols[q]);
+        for (var v = 0u; v < TV; v++) {
+          acc[v * 4u][q] = acc[v * 4u][q] + xv[v].x * d;  // MUTANT(index): acc[v * 4u][q] = acc[v * 4u][q] + xv[v].x * loadDy(dyPix, cols[0]);
+          acc[v * 4u + 1u][q] = acc[v * 4u + 1u][q] + xv[v].y * d;
+          acc[v * 4u + 2u][q] = acc[v * 4u + 2u][q] + xv[v].z * d;  // MUTANT(index): acc[v * 4u + 2u][q] = acc[v * 4u + 2u][q] + xv[v].y * d;
+          acc[v * 4u + 3u][q] = acc[v * 4u + 3u][q] + xv[v].w * d;  // MUTANT(term): acc[v * 4u + 3u][q] = xv[v].w * d;
+        }
+      }
+      xPix += s;
+      dyPix += 1u;
+    }
+  }
+
+  // Partials[split, tap, ci, co]; with one split this is dw itself.
+  let rowBase = (split * taps + tap) * p.cin;
+  for (var v = 0u; v < TV; v++) {
+    for (var e = 0u; e < 4u; e++) {
+      let ci = (ciTile * TV + v) * 4u + e;
+      if (ci >= p.cin) {
+        break;
+      }
+      for (var q = 0u; q < NV; q++) {
+        let col = colTile * NV + q;
+        if (col >= p.cout4) {
+          break;
+        }
+#if ${VEC_DY}
+        Partials[(rowBase + ci) * p.cout4 + col] = acc[v * 4u + e][q];
+#else
+        let base = (rowBase + ci) * p.cout + col * 4u;
+        let valid = p.cout - col * 4u;
+        for (var k = 0u; k < min(valid, 4u); k++) {
+          Partials[base + k] = acc[v * 4u + e][q][k];
+        }
+#endif
+      }
+    }
+  }
+}

@@ -1,0 +1,48 @@
+// The weights of conv2d as the input gradient reads them: WT[tap, co, ci] = W[tap, ci, co], with cout
+// and cin zero-padded to multiples of 4 so the gradient kernel reads whole vec4 rows of input channels
+// and may sum over a padded last group of output channels (the zeros add nothing). Each invocation
+// moves one 4 x 4 block (4 input x 4 output channels of one tap), so the index arithmetic is paid once
+// per 16 weights and the stores are whole vec4 rows.
+#include "common.wgsl"
+
+const WG: u32 = 64u;
+
+struct Params {
+  cin: u32,
+  cout: u32,
+  // ceil(cin / 4), ceil(cout / 4)
+  cin4: u32,
+  cout4: u32,
+  // kh * kw * cout4 * cin4 blocks
+  blocks: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> W: array<f32>;
+@group(0) @binding(2) var<storage, read_write> WT: array<vec4<f32>>;
+
+// W[tap, ci, co], or 0 in the padding.
+fn weight(tap: u32, ci: u32, co: u32) -> f32 {
+  if (ci >= p.cin || co >= p.cout) {
+    return 0.0;
+  }
+  return W[(tap * p.cin + ci) * p.cout + co];
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_id) lid: vec3<u32>) {
+  let t = flatIndex(wid, nwg, lid, WG);
+  if (t >= p.blocks) {
+    return;
+  }
+  let ci4 = t % p.cin4;
+  let co4 = (t / p.cin4) % p.cout4;
+  let tap = t / (p.cin4 * p.cout4);
+  let ci = ci4 * 4u;
+  for (var e = 0u; e < 4u; e++) {
+    let co = co4 * 4u + e;
+    WT[(tap * p.cout4 * 4u + co) * p.cin4 + ci4] =
+      vec4<f32>(weight(tap, ci, co), weight(tap, ci + 1u, co), weight(tap, ci + 2u, co), weight(tap, ci + 3u, co));
+  }
+}
