@@ -10,6 +10,8 @@ const none = {} as Record<string, never>;
 export const add = (a: Tensor, b: Tensor): Tensor => apply('add', [a, b], none);
 export const sub = (a: Tensor, b: Tensor): Tensor => apply('sub', [a, b], none);
 export const mul = (a: Tensor, b: Tensor): Tensor => apply('mul', [a, b], none);
+export const div = (a: Tensor, b: Tensor): Tensor => apply('div', [a, b], none);
+export const sigmoid = (x: Tensor): Tensor => apply('sigmoid', [x], none);
 export const scale = (x: Tensor, alpha: number): Tensor => apply('scale', [x], { alpha });
 export const relu = (x: Tensor): Tensor => apply('relu', [x], none);
 export const matmul = (a: Tensor, b: Tensor): Tensor => apply('matmul', [a, b], none);

@@ -23,8 +23,10 @@ export interface OpAttrs {
   add: Record<string, never>;
   sub: Record<string, never>;
   mul: Record<string, never>;
+  div: Record<string, never>;
   scale: { alpha: number };
   relu: Record<string, never>;
+  sigmoid: Record<string, never>;
   sum: { axes: number[]; keepDims: boolean };
   matmul: Record<string, never>;
   conv2d: { stride: number; pad: number };
@@ -62,7 +64,7 @@ function sumTo(g: Tensor, shape: Shape): Tensor {
   return wrap(g, data, shape);
 }
 
-function binaryRule(op: 'add' | 'sub' | 'mul'): OpRule<typeof op> {
+function binaryRule(op: 'add' | 'sub' | 'mul' | 'div'): OpRule<typeof op> {
   return {
     forward([a, b]) {
       const shape = broadcastShapes(a!.shape, b!.shape, op);
@@ -72,6 +74,18 @@ function binaryRule(op: 'add' | 'sub' | 'mul'): OpRule<typeof op> {
       const be = dy.backend;
       if (op === 'add') return [sumTo(dy, a!.shape), sumTo(dy, b!.shape)];
       if (op === 'sub') return [sumTo(dy, a!.shape), sumTo(wrap(dy, be.scale(dy.data, -1, dy.size), dy.shape), b!.shape)];
+      if (op === 'div') {
+        // d(a/b)/da = 1/b, d(a/b)/db = -a/b^2 = -(a/b)/b.
+        const da = wrap(dy, be.binary('div', dy.data, dy.shape, b!.data, b!.shape, dy.shape), dy.shape);
+        const q = be.binary('div', a!.data, a!.shape, b!.data, b!.shape, dy.shape);
+        const qOverB = be.binary('div', q, dy.shape, b!.data, b!.shape, dy.shape);
+        const dbFull = be.binary('mul', dy.data, dy.shape, qOverB, dy.shape, dy.shape);
+        be.free(q);
+        be.free(qOverB);
+        const db = wrap(dy, be.scale(dbFull, -1, dy.size), dy.shape);
+        be.free(dbFull);
+        return [sumTo(da, a!.shape), sumTo(db, b!.shape)];
+      }
       const da = wrap(dy, be.binary('mul', dy.data, dy.shape, b!.data, b!.shape, dy.shape), dy.shape);
       const db = wrap(dy, be.binary('mul', dy.data, dy.shape, a!.data, a!.shape, dy.shape), dy.shape);
       return [sumTo(da, a!.shape), sumTo(db, b!.shape)];
@@ -83,6 +97,7 @@ export const opRules: { [P in OpName]: OpRule<P> } = {
   add: binaryRule('add'),
   sub: binaryRule('sub'),
   mul: binaryRule('mul'),
+  div: binaryRule('div'),
 
   scale: {
     forward([x], { alpha }) {
@@ -99,6 +114,23 @@ export const opRules: { [P in OpName]: OpRule<P> } = {
     },
     backward(dy, [x]) {
       return [wrap(dy, dy.backend.reluGrad(x!.data, dy.data, dy.size), dy.shape)];
+    },
+  },
+
+  sigmoid: {
+    forward([x]) {
+      return { data: x!.backend.unary('sigmoid', x!.data, x!.size), shape: x!.shape };
+    },
+    backward(dy, _inputs, out) {
+      // ds/dx = s (1 - s), from the forward's output.
+      const be = dy.backend;
+      const shape = dy.shape;
+      const sq = be.binary('mul', out.data, shape, out.data, shape, shape);
+      const slope = be.binary('sub', out.data, shape, sq, shape, shape);
+      const dx = be.binary('mul', dy.data, shape, slope, shape, shape);
+      be.free(sq);
+      be.free(slope);
+      return [wrap(dy, dx, shape)];
     },
   },
 

@@ -24,6 +24,7 @@ export class Tensor {
   grad: Tensor | null = null;
   node: TapeNode | null = null;
   private disposed = false;
+  private ownsStorage = true;
 
   constructor(
     readonly backend: Backend,
@@ -40,6 +41,16 @@ export class Tensor {
     const size = sizeOf(shape);
     if (values.length !== size) throw new Error(`Tensor.from: ${values.length} values do not fill shape ${fmt(shape)}`);
     return new Tensor(backend, backend.upload(values), shape, requiresGrad);
+  }
+
+  /**
+   * A tensor over storage it does not own (a parameter's slice of an arena): dispose() never frees it,
+   * and it is kept beyond every scope.
+   */
+  static borrowed(backend: Backend, data: unknown, shape: Shape, requiresGrad = false): Tensor {
+    const t = new Tensor(backend, data, shape, requiresGrad);
+    t.ownsStorage = false;
+    return t.keep();
   }
 
   static zeros(backend: Backend, shape: Shape, requiresGrad = false): Tensor {
@@ -75,7 +86,7 @@ export class Tensor {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    if (!this.viewOf) this.backend.free(this.data);
+    if (!this.viewOf && this.ownsStorage) this.backend.free(this.data);
     for (const s of this.node?.saved ?? []) this.backend.free(s);
     this.node = null;
     for (const s of scopes) s.delete(this);

@@ -15,7 +15,7 @@ import type {
   SpatialGeometry,
 } from './geometry.js';
 
-export type BinaryOp = 'add' | 'sub' | 'mul';
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
 export type UnaryOp = 'relu' | 'neg' | 'sigmoid' | 'square' | 'sqrt' | 'exp';
 /** Activation fused after batch norm: none, ReLU, or residual add then ReLU. */
 export type BnFuse = 'none' | 'relu' | 'add-relu';
@@ -31,6 +31,19 @@ export interface AdamHyper {
   step: number;
 }
 
+/**
+ * One flat allocation holding many tensors (parameters, their gradients, Adam's moments), each slice
+ * aligned for binding, so one optimizer dispatch updates them all and a checkpoint is one copy.
+ */
+export interface ParamArena<S> {
+  slices: S[];
+  /** The whole allocation, alignment gaps included (they stay zero). */
+  whole: S;
+  /** Elements in `whole`. */
+  size: number;
+  destroy(): void;
+}
+
 export interface Backend<S = unknown> {
   readonly name: 'webgpu' | 'cpu';
 
@@ -42,6 +55,12 @@ export interface Backend<S = unknown> {
   /** Returns storage to its pool; the caller never uses it again. */
   free(s: S): void;
   fill(value: number, size: number): S;
+  /** Overwrites existing storage with host values (loading weights; never inside a step). */
+  write(dst: S, data: ArrayLike<number>): void;
+  /** dst[0:size] = src[0:size], recorded in order with the kernels. */
+  copy(src: S, dst: S, size: number): void;
+  /** A zero-initialised arena with one slice per entry of `sizes` (elements). */
+  arena(sizes: readonly number[]): ParamArena<S>;
 
   // ---- elementwise, reduction, matmul (engine foundation) ----------------------------------------
   /** out = a op b with NumPy broadcasting; shapes of at most 6 dimensions. */

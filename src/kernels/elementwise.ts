@@ -10,6 +10,7 @@ const BINARY_EXPR: Record<BinaryOp | 'reluGrad', string> = {
   add: 'a + b',
   sub: 'a - b',
   mul: 'a * b',
+  div: 'a / b',
   // a is the forward input, b the incoming gradient.
   reluGrad: 'select(0.0, b, a > 0.0)',
 };

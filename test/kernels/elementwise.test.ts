@@ -19,19 +19,21 @@ const BINARY_CASES: [number[], number[]][] = [
 ];
 
 describe('binary ops against the reference', () => {
-  for (const op of ['add', 'sub', 'mul'] as BinaryOp[]) {
+  for (const op of ['add', 'sub', 'mul', 'div'] as BinaryOp[]) {
     for (const [sa, sb] of BINARY_CASES) {
       it(`${op} ${JSON.stringify(sa)} ${JSON.stringify(sb)}`, async () => {
         const r = rng(sizeOf(sa) + sizeOf(sb));
         const a = uniform(r, sizeOf(sa));
-        const b = uniform(r, sizeOf(sb));
+        // Divisors kept away from zero: [0.5, 1.5) with a random sign.
+        const b = op === 'div' ? uniform(r, sizeOf(sb), 0.5, 1.5).map((v, i) => (i % 2 ? -v : v)) : uniform(r, sizeOf(sb));
         const out = broadcastShapes(sa, sb);
         const gpu = await ctx.be.download(ctx.be.binary(op, ctx.be.upload(a), sa, ctx.be.upload(b), sb, out), sizeOf(out));
         const ref = ctx.cpu.binary(op, Float64Array.from(a), sa, Float64Array.from(b), sb, out);
-        // One rounding of an exact operation: error <= 2^-24 |result| <= 2^-23 (|a|+|b|) or |a*b|.
-        const magOp = op === 'mul' ? 'mul' : 'add';
+        // One rounding of an exact operation: error <= 2^-24 |result| <= 2^-23 (|a|+|b|) or |a*b|
+        // or |a/b|; WGSL allows division 2.5 ulp, hence c = 3 there.
+        const magOp = op === 'mul' || op === 'div' ? op : 'add';
         const mag = ctx.cpu.binary(magOp, Float64Array.from(abs(a)), sa, Float64Array.from(abs(b)), sb, out);
-        expectClose(gpu, ref, mag, 1, op);
+        expectClose(gpu, ref, mag, op === 'div' ? 3 : 1, op);
       });
     }
   }
@@ -94,10 +96,11 @@ describe('gradients (float64 finite differences on the reference)', () => {
     ['add', F.add],
     ['sub', F.sub],
     ['mul', F.mul],
+    ['div', F.div],
   ] as const)('%s with broadcasting', (_name, f) => {
     const res = gradcheck((a, b) => f(a!, b!), [
       { values: uniform(r, 3 * 4 * 5), shape: [3, 4, 5] },
-      { values: uniform(r, 4 * 1), shape: [4, 1] },
+      { values: uniform(r, 4 * 1, 0.5, 1.5), shape: [4, 1] },
     ]);
     expect(res.ok, res.detail).toBe(true);
   });
@@ -105,6 +108,11 @@ describe('gradients (float64 finite differences on the reference)', () => {
   it('relu away from the kink', () => {
     const x = uniform(r, 50).map((v) => (Math.abs(v) < 0.05 ? v + 0.1 : v));
     const res = gradcheck((a) => F.relu(a!), [{ values: x, shape: [5, 10] }]);
+    expect(res.ok, res.detail).toBe(true);
+  });
+
+  it('sigmoid', () => {
+    const res = gradcheck((a) => F.sigmoid(a!), [{ values: uniform(r, 20, -6, 6), shape: [4, 5] }]);
     expect(res.ok, res.detail).toBe(true);
   });
 

@@ -21,7 +21,7 @@ export function binary(op: BinaryOp, a: Float64Array, aShape: Shape, b: Float64A
     }
     const x = a[ia]!;
     const y = b[ib]!;
-    out[i] = op === 'add' ? x + y : op === 'sub' ? x - y : x * y;
+    out[i] = op === 'add' ? x + y : op === 'sub' ? x - y : op === 'mul' ? x * y : x / y;
   }
   return out;
 }

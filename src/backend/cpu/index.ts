@@ -1,6 +1,6 @@
 // The CPU backend: plain TypeScript in float64, the reference that every GPU kernel is tested against.
 // Each family of kernels lives in its own file beside this one; this class only routes to them.
-import type { AdamHyper, Backend, BinaryOp, BnFuse, UnaryOp } from '../backend.js';
+import type { AdamHyper, Backend, BinaryOp, BnFuse, ParamArena, UnaryOp } from '../backend.js';
 import type { BatchNormGeometry, BceGeometry, Conv2dGeometry, MatmulGeometry, PoolGeometry, Shape, SpatialGeometry } from '../geometry.js';
 import { adam } from './adam.js';
 import { batchNormBackward, batchNormEval, batchNormTrain } from './batchnorm.js';
@@ -30,6 +30,18 @@ export class CpuBackend implements Backend<S> {
   free(_s: S): void {}
   fill(value: number, size: number): S {
     return new Float64Array(size).fill(value);
+  }
+  write(dst: S, data: ArrayLike<number>): void {
+    dst.set(data);
+  }
+  copy(src: S, dst: S, size: number): void {
+    dst.set(src.subarray(0, size));
+  }
+  arena(sizes: readonly number[]): ParamArena<S> {
+    const whole = new Float64Array(sizes.reduce((a, b) => a + b, 0));
+    let offset = 0;
+    const slices = sizes.map((n) => whole.subarray(offset, (offset += n)));
+    return { slices, whole, size: whole.length, destroy: () => {} };
   }
 
   binary(op: BinaryOp, a: S, aShape: Shape, b: S, bShape: Shape, outShape: Shape): S {

@@ -1,7 +1,8 @@
 // The WebGPU backend: storage is a byte range of a GPU buffer (BufferRef); every op records a dispatch
 // of a kernel from src/kernels/ into the step's command encoder. Nothing here loops over elements.
-import type { AdamHyper, Backend, BinaryOp, BnFuse, UnaryOp } from '../backend.js';
+import type { AdamHyper, Backend, BinaryOp, BnFuse, ParamArena, UnaryOp } from '../backend.js';
 import type { BatchNormGeometry, BceGeometry, Conv2dGeometry, MatmulGeometry, PoolGeometry, Shape, SpatialGeometry } from '../geometry.js';
+import { Arena } from '../../gpu/arena.js';
 import type { BufferRef, Gpu } from '../../gpu/gpu.js';
 import { adam } from '../../kernels/adam.js';
 import { batchNormBackward, batchNormEval, batchNormTrain } from '../../kernels/batchnorm.js';
@@ -40,6 +41,15 @@ export class WebGpuBackend implements Backend<S> {
   }
   fill(value: number, size: number): S {
     return fill(this.gpu, value, size);
+  }
+  write(dst: S, data: ArrayLike<number>): void {
+    this.gpu.write(dst, data instanceof Float32Array ? data : Float32Array.from(data));
+  }
+  copy(src: S, dst: S, size: number): void {
+    this.gpu.copy(src, dst, size * 4);
+  }
+  arena(sizes: readonly number[]): ParamArena<S> {
+    return new Arena(this.gpu, sizes);
   }
 
   binary(op: BinaryOp, a: S, aShape: Shape, b: S, bShape: Shape, outShape: Shape): S {
