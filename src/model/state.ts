@@ -1,0 +1,102 @@
+// State dicts: the model's tensors under segmentation_models_pytorch's names, in PyTorch's layouts
+// (conv weights OIHW, the stem with its 3 input channels), converted once here at load and save.
+import type { Module, Slot } from './module.js';
+import { BatchNorm2d } from './layers.js';
+import type { NamedTensor } from './safetensors.js';
+
+export type StateDict = Map<string, NamedTensor>;
+
+/** Every parameter and buffer of the model, read back from the device, in PyTorch's layout. */
+export async function exportStateDict(model: Module): Promise<StateDict> {
+  const out: StateDict = new Map();
+  for (const [name, slot] of [...model.namedParameters(), ...model.namedBuffers()]) {
+    const ours = Float32Array.from(await slot.t.toArray());
+    out.set(name, { dtype: 'F32', shape: torchShape(slot), data: toTorchLayout(slot, ours) });
+  }
+  for (const [prefix, bn] of batchNorms(model)) {
+    out.set(`${prefix}num_batches_tracked`, { dtype: 'I64', shape: [], data: BigInt64Array.of(BigInt(bn.numBatchesTracked)) });
+  }
+  return out;
+}
+
+export interface ImportOptions {
+  /** Only names starting with this are expected (e.g. 'encoder.' for ImageNet weights). */
+  only?: string;
+  /** Where the tensors came from, for error messages. */
+  source?: string;
+}
+
+/**
+ * Loads tensors into the model. Every expected name must be present with PyTorch's shape; extra names
+ * are an error too (a file of another model). Returns how many tensors were loaded.
+ */
+export function importStateDict(model: Module, dict: StateDict, o: ImportOptions = {}): number {
+  const source = o.source ?? 'state dict';
+  const prefix = o.only ?? '';
+  const slots = [...model.namedParameters(), ...model.namedBuffers()].filter(([n]) => n.startsWith(prefix));
+  const expected = new Set(slots.map(([n]) => n));
+  const bns = batchNorms(model).filter(([p]) => p.startsWith(prefix));
+  for (const [p] of bns) expected.add(`${p}num_batches_tracked`);
+  for (const name of dict.keys()) {
+    if (!expected.has(name)) throw new Error(`${source}: unexpected tensor '${name}' (not a ResNet-34 UNet${prefix ? ` ${prefix}*` : ''} name)`);
+  }
+  let loaded = 0;
+  for (const [name, slot] of slots) {
+    const t = dict.get(name);
+    if (!t) throw new Error(`${source}: tensor '${name}' is missing`);
+    const want = torchShape(slot);
+    if (t.shape.join(',') !== want.join(',')) {
+      throw new Error(`${source}: tensor '${name}' has shape [${t.shape.join(', ')}], expected [${want.join(', ')}]`);
+    }
+    if (!(t.data instanceof Float32Array)) throw new Error(`${source}: tensor '${name}' is ${t.dtype}, expected a float tensor`);
+    slot.t.backend.write(slot.t.data, fromTorchLayout(slot, t.data));
+    loaded++;
+  }
+  for (const [p, bn] of bns) {
+    const t = dict.get(`${p}num_batches_tracked`);
+    if (t) bn.numBatchesTracked = Number(t.data[0] ?? 0);
+  }
+  return loaded;
+}
+
+function batchNorms(model: Module): [string, BatchNorm2d][] {
+  // A batch norm's prefix is its weight's name without 'weight'.
+  const out: [string, BatchNorm2d][] = [];
+  const byWeight = new Map<Slot, string>(model.namedParameters().map(([n, s]) => [s, n]));
+  for (const m of model.modules()) {
+    if (m instanceof BatchNorm2d) out.push([byWeight.get(m.weight)!.slice(0, -'weight'.length), m]);
+  }
+  return out;
+}
+
+function torchShape(slot: Slot): number[] {
+  if (slot.layout.kind !== 'conv') return slot.shape;
+  const [kh, kw, , cout] = slot.shape as [number, number, number, number];
+  return [cout, slot.layout.torchCin, kh, kw];
+}
+
+/** HWIO (cin possibly padded) -> OIHW (PyTorch's cin). */
+function toTorchLayout(slot: Slot, ours: Float32Array): Float32Array {
+  if (slot.layout.kind !== 'conv') return ours;
+  const [kh, kw, cin, cout] = slot.shape as [number, number, number, number];
+  const tc = slot.layout.torchCin;
+  const out = new Float32Array(cout * tc * kh * kw);
+  for (let o = 0; o < cout; o++)
+    for (let c = 0; c < tc; c++)
+      for (let i = 0; i < kh; i++)
+        for (let j = 0; j < kw; j++) out[((o * tc + c) * kh + i) * kw + j] = ours[((i * kw + j) * cin + c) * cout + o]!;
+  return out;
+}
+
+/** OIHW -> HWIO, zero-filling padded input channels. */
+function fromTorchLayout(slot: Slot, torch: Float32Array): Float32Array {
+  if (slot.layout.kind !== 'conv') return torch;
+  const [kh, kw, cin, cout] = slot.shape as [number, number, number, number];
+  const tc = slot.layout.torchCin;
+  const out = new Float32Array(kh * kw * cin * cout);
+  for (let o = 0; o < cout; o++)
+    for (let c = 0; c < tc; c++)
+      for (let i = 0; i < kh; i++)
+        for (let j = 0; j < kw; j++) out[((i * kw + j) * cin + c) * cout + o] = torch[((o * tc + c) * kh + i) * kw + j]!;
+  return out;
+}

@@ -1,0 +1,189 @@
+// The ResNet-34 UNet in segmentation_models_pytorch's `Unet("resnet34", classes=1)` layout: the
+// torchvision ResNet-34 without avgpool/fc as the encoder; decoder blocks of 256, 128, 64, 32, 16
+// channels, each nearest 2x upsample, concat with the skip, (conv3x3-BN-ReLU) x 2; a 3x3 head to one
+// channel. 24,436,369 trainable parameters. Input NHWC with 4 channels (RGB, ImageNet-normalised, and a
+// zero channel so the stem conv reads whole vec4s); output logits NHWC with 1 channel.
+import { F, type Tensor } from '../autograd/index.js';
+import { heUniformFanIn, xavierUniform } from './init.js';
+import { BatchNorm2d, Conv2d, ConvBnRelu } from './layers.js';
+import { Module } from './module.js';
+
+/** Channels of the network's input: RGB plus one zero channel. */
+export const INPUT_CHANNELS = 4;
+const RGB = 3;
+const ENCODER_LAYERS = [
+  { channels: 64, blocks: 3 },
+  { channels: 128, blocks: 4 },
+  { channels: 256, blocks: 6 },
+  { channels: 512, blocks: 3 },
+];
+export const DECODER_CHANNELS = [256, 128, 64, 32, 16];
+
+class Downsample extends Module {
+  readonly conv: Conv2d;
+  readonly bn: BatchNorm2d;
+  constructor(cin: number, cout: number) {
+    super();
+    this.conv = this.child('0', new Conv2d(cin, cout, 1, { stride: 2, pad: 0 }));
+    this.bn = this.child('1', new BatchNorm2d(cout));
+  }
+  forward(x: Tensor): Tensor {
+    return this.bn.forward(this.conv.forward(x));
+  }
+}
+
+class BasicBlock extends Module {
+  readonly conv1: Conv2d;
+  readonly bn1: BatchNorm2d;
+  readonly conv2: Conv2d;
+  readonly bn2: BatchNorm2d;
+  readonly downsample: Downsample | null;
+
+  constructor(cin: number, cout: number, stride: number) {
+    super();
+    this.conv1 = this.child('conv1', new Conv2d(cin, cout, 3, { stride }));
+    this.bn1 = this.child('bn1', new BatchNorm2d(cout));
+    this.conv2 = this.child('conv2', new Conv2d(cout, cout, 3));
+    this.bn2 = this.child('bn2', new BatchNorm2d(cout));
+    this.downsample = stride !== 1 || cin !== cout ? this.child('downsample', new Downsample(cin, cout)) : null;
+  }
+
+  forward(x: Tensor): Tensor {
+    const h = this.bn1.forward(this.conv1.forward(x), 'relu');
+    const identity = this.downsample ? this.downsample.forward(x) : x;
+    // relu(bn2(conv2(h)) + identity), fused into the norm.
+    return this.bn2.forward(this.conv2.forward(h), 'add-relu', identity);
+  }
+}
+
+class Layer extends Module {
+  readonly blocks: BasicBlock[];
+  constructor(cin: number, cout: number, count: number, stride: number) {
+    super();
+    this.blocks = Array.from({ length: count }, (_, i) =>
+      this.child(String(i), new BasicBlock(i === 0 ? cin : cout, cout, i === 0 ? stride : 1)),
+    );
+  }
+  forward(x: Tensor): Tensor {
+    return this.blocks.reduce((h, b) => b.forward(h), x);
+  }
+}
+
+export class ResNet34Encoder extends Module {
+  readonly conv1: Conv2d;
+  readonly bn1: BatchNorm2d;
+  readonly layers: Layer[];
+
+  constructor() {
+    super();
+    this.conv1 = this.child('conv1', new Conv2d(INPUT_CHANNELS, 64, 7, { stride: 2, pad: 3, torchCin: RGB }));
+    this.bn1 = this.child('bn1', new BatchNorm2d(64));
+    let cin = 64;
+    this.layers = ENCODER_LAYERS.map(({ channels, blocks }, i) => {
+      const layer = this.child(`layer${i + 1}`, new Layer(cin, channels, blocks, i === 0 ? 1 : 2));
+      cin = channels;
+      return layer;
+    });
+  }
+
+  /** Features at strides 2, 4, 8, 16, 32 (the stem's, then each layer's). */
+  forward(x: Tensor): Tensor[] {
+    const stem = this.bn1.forward(this.conv1.forward(x), 'relu');
+    const features = [stem];
+    let h = F.maxPool2d(stem, 3, 2, 1);
+    for (const layer of this.layers) {
+      h = layer.forward(h);
+      features.push(h);
+    }
+    return features;
+  }
+}
+
+class DecoderBlock extends Module {
+  readonly conv1: ConvBnRelu;
+  readonly conv2: ConvBnRelu;
+  constructor(cin: number, skip: number, cout: number) {
+    super();
+    this.conv1 = this.child('conv1', new ConvBnRelu(cin + skip, cout, heUniformFanIn((cin + skip) * 9)));
+    this.conv2 = this.child('conv2', new ConvBnRelu(cout, cout, heUniformFanIn(cout * 9)));
+  }
+  forward(x: Tensor, skip: Tensor | null): Tensor {
+    let h = F.upsample2x(x);
+    if (skip) h = F.concat(h, skip);
+    return this.conv2.forward(this.conv1.forward(h));
+  }
+}
+
+class Decoder extends Module {
+  readonly blocks: DecoderBlock[];
+  constructor() {
+    super();
+    const skips = [256, 128, 64, 64, 0];
+    const blocks = new BlocksList();
+    this.child('blocks', blocks);
+    let cin = 512;
+    this.blocks = DECODER_CHANNELS.map((cout, i) => {
+      const b = blocks.add(String(i), new DecoderBlock(cin, skips[i]!, cout));
+      cin = cout;
+      return b;
+    });
+  }
+  /** features: the encoder's, shallowest first. */
+  forward(features: Tensor[]): Tensor {
+    const skips = features.slice(0, -1).reverse();
+    return this.blocks.reduce((h, block, i) => block.forward(h, skips[i] ?? null), features[features.length - 1]!);
+  }
+}
+
+/** A list of children named 0, 1, ... (PyTorch's ModuleList). */
+class BlocksList extends Module {
+  add<M extends Module>(name: string, m: M): M {
+    return this.child(name, m);
+  }
+}
+
+class SegmentationHead extends Module {
+  readonly conv: Conv2d;
+  constructor(cin: number) {
+    super();
+    this.conv = this.child('0', new Conv2d(cin, 1, 3, { bias: true, init: xavierUniform(cin * 9, 9) }));
+  }
+  forward(x: Tensor): Tensor {
+    return this.conv.forward(x);
+  }
+}
+
+export class Unet extends Module {
+  readonly encoder: ResNet34Encoder;
+  readonly decoder: Decoder;
+  readonly head: SegmentationHead;
+
+  constructor() {
+    super();
+    this.encoder = this.child('encoder', new ResNet34Encoder());
+    this.decoder = this.child('decoder', new Decoder());
+    this.head = this.child('segmentation_head', new SegmentationHead(DECODER_CHANNELS[DECODER_CHANNELS.length - 1]!));
+  }
+
+  /** x: [n, s, s, 4] with s a multiple of 32. Returns logits [n, s, s, 1] and the encoder features. */
+  forwardWithFeatures(x: Tensor): { logits: Tensor; features: Tensor[] } {
+    const s = x.shape[1]!;
+    if (x.shape.length !== 4 || x.shape[3] !== INPUT_CHANNELS || s % 32 !== 0 || x.shape[2] !== s) {
+      throw new Error(`Unet: input must be [n, s, s, ${INPUT_CHANNELS}] with s a multiple of 32, got [${x.shape.join(', ')}]`);
+    }
+    const features = this.encoder.forward(x);
+    return { logits: this.head.forward(this.decoder.forward(features)), features };
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.forwardWithFeatures(x).logits;
+  }
+}
+
+/** Trainable parameters in PyTorch's count (the stem's zero-padded channel excluded). */
+export function torchParameterCount(m: Module): number {
+  return m.namedParameters().reduce((n, [, s]) => {
+    const l = s.layout;
+    return n + (l.kind === 'conv' ? (s.size / s.shape[2]!) * l.torchCin : s.size);
+  }, 0);
+}
