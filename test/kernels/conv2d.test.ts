@@ -1,0 +1,150 @@
+import { describe, expect, it } from 'vitest';
+import { F, Tensor, gradcheck } from '../../src/autograd/index.js';
+import { CpuBackend } from '../../src/backend/cpu/index.js';
+import { type Conv2dGeometry, conv2dGeometry, sizeOf } from '../../src/backend/geometry.js';
+import { grid1d } from '../../src/gpu/gpu.js';
+import { type Conv2dTile, conv2dTiled } from '../../src/kernels/conv2d.js';
+import { rng, uniform } from '../../src/util/random.js';
+import { abs, expectClose, useGpu } from '../helpers.js';
+
+const ctx = useGpu();
+
+/** input NHWC, weight HWIO, stride, pad, bias. */
+type Case = [string, number[], number[], number, number, boolean];
+
+// Odd sizes, batch 1 and 3, channel counts off multiples of 4, and the ResNet-34 UNet layers at small
+// spatial sizes (encoder without bias, decoder blocks without bias, the head with one).
+const CASES: Case[] = [
+  ['5->7 3x3 s1 p1 odd', [1, 7, 9, 5], [3, 3, 5, 7], 1, 1, true],
+  ['5->7 3x3 s2 p1 batch 3', [3, 13, 11, 5], [3, 3, 5, 7], 2, 1, false],
+  ['5->3 1x1 s1 p0', [3, 7, 9, 5], [1, 1, 5, 3], 1, 0, true],
+  ['4->6 5x5 s3 p2', [1, 13, 11, 4], [5, 5, 4, 6], 3, 2, true],
+  ['stem cin 3 7x7 s2 p3', [3, 13, 11, 3], [7, 7, 3, 64], 2, 3, false],
+  ['stem cin 4 7x7 s2 p3', [1, 16, 16, 4], [7, 7, 4, 64], 2, 3, false],
+  ['7x7 s2 p3 on a 1x1 image', [1, 1, 1, 4], [7, 7, 4, 8], 2, 3, true],
+  ['layer1 64->64 3x3 s1 p1', [3, 7, 9, 64], [3, 3, 64, 64], 1, 1, false],
+  ['layer2 64->128 3x3 s2 p1', [1, 13, 11, 64], [3, 3, 64, 128], 2, 1, false],
+  ['layer2 downsample 64->128 1x1 s2', [3, 13, 11, 64], [1, 1, 64, 128], 2, 0, false],
+  ['layer2 128->128 3x3 s1 p1', [1, 5, 5, 128], [3, 3, 128, 128], 1, 1, false],
+  ['layer3 128->256 3x3 s2 p1', [1, 5, 5, 128], [3, 3, 128, 256], 2, 1, false],
+  ['layer4 downsample 256->512 1x1 s2', [1, 3, 3, 256], [1, 1, 256, 512], 2, 0, false],
+  ['decoder 768->256 3x3', [1, 2, 2, 768], [3, 3, 768, 256], 1, 1, false],
+  ['decoder 384->128 3x3', [1, 4, 4, 384], [3, 3, 384, 128], 1, 1, false],
+  ['decoder 192->64 3x3', [1, 6, 6, 192], [3, 3, 192, 64], 1, 1, false],
+  ['decoder 128->32 3x3', [3, 7, 9, 128], [3, 3, 128, 32], 1, 1, false],
+  ['decoder 32->16 3x3', [1, 13, 11, 32], [3, 3, 32, 16], 1, 1, false],
+  ['decoder 16->16 3x3', [3, 13, 11, 16], [3, 3, 16, 16], 1, 1, false],
+  ['head 16->1 3x3 bias', [3, 13, 11, 16], [3, 3, 16, 1], 1, 1, true],
+];
+
+interface Drawn {
+  g: Conv2dGeometry;
+  x: Float32Array;
+  w: Float32Array;
+  bias: Float32Array | null;
+}
+
+function draw(xShape: number[], wShape: number[], stride: number, pad: number, hasBias: boolean, seed: number): Drawn {
+  const g = conv2dGeometry(xShape, wShape, stride, pad, hasBias);
+  const r = rng(seed);
+  return { g, x: uniform(r, sizeOf(xShape)), w: uniform(r, sizeOf(wShape)), bias: hasBias ? uniform(r, g.cout) : null };
+}
+
+const f64 = (a: Float32Array | null) => (a ? Float64Array.from(a) : null);
+
+/** The GPU forward (the backend's, or with a given register tile) against the reference. */
+async function checkForward(d: Drawn, tile?: Conv2dTile): Promise<void> {
+  const { g, x, w, bias } = d;
+  const be = ctx.be;
+  const [xb, wb, bb] = [be.upload(x), be.upload(w), bias ? be.upload(bias) : null];
+  const y = tile ? conv2dTiled(ctx.gpu, xb, wb, bb, g, tile) : be.conv2d(xb, wb, bb, g);
+  const size = g.n * g.oh * g.ow * g.cout;
+  const got = await be.download(y, size);
+  const ref = ctx.cpu.conv2d(f64(x)!, f64(w)!, f64(bias), g);
+  const mag = ctx.cpu.conv2d(f64(abs(x))!, f64(abs(w))!, bias ? f64(abs(bias)) : null, g);
+  // A sequential sum of at most K = kh*kw*cin products onto the bias: K + 1 roundings of at most the
+  // running sum of |terms|, each product one more (within the factor 2 of 2^-23 against 2^-24).
+  expectClose(got, ref, mag, g.kh * g.kw * g.cin + 1, 'conv2d');
+}
+
+describe('conv2d forward against the reference', () => {
+  CASES.forEach(([name, xs, ws, stride, pad, bias], k) => {
+    it(`${name}: ${JSON.stringify(xs)} * ${JSON.stringify(ws)}`, async () => {
+      const d = draw(xs, ws, stride, pad, bias, 100 + k);
+      expect(d.g.n * d.g.oh * d.g.ow).toBeGreaterThan(0);
+      await checkForward(d);
+    });
+  });
+
+  // Other register tiles: the shipped one may change, each must stay correct (tails in pixels and
+  // channels, a single column, scalar and vector paths).
+  const TILES: Conv2dTile[] = [
+    { tm: 1, nv: 1, wg: 64 },
+    { tm: 2, nv: 4, wg: 32 },
+    { tm: 3, nv: 3, wg: 16 },
+  ];
+  for (const tile of TILES) {
+    it(`tile ${JSON.stringify(tile)} on 5->7, 12->20 and 4->1`, async () => {
+      await checkForward(draw([3, 7, 9, 5], [3, 3, 5, 7], 1, 1, true, 1), tile);
+      await checkForward(draw([1, 13, 11, 12], [3, 3, 12, 20], 2, 1, false, 2), tile);
+      await checkForward(draw([1, 7, 9, 4], [3, 3, 4, 1], 1, 1, true, 3), tile);
+    });
+  }
+
+  it('a 1x1 conv over more pixel tiles than one grid dimension holds (2-D grid)', async () => {
+    // With the shipped tile this needs more pixels than lavapipe can bind (128 MiB), so a small tile
+    // brings the same grid arithmetic within reach: 16 pixels per workgroup.
+    const tile: Conv2dTile = { tm: 2, nv: 1, wg: 8 };
+    const MAX_GROUPS = 65535;
+    const side = Math.ceil(Math.sqrt(MAX_GROUPS * tile.wg * tile.tm + tile.wg * tile.tm));
+    const d = draw([1, side, side, 4], [1, 1, 4, 4], 1, 0, true, 4);
+    expect(grid1d(Math.ceil((side * side) / tile.tm), tile.wg)[1]).toBeGreaterThan(1);
+    await checkForward(d, tile);
+  });
+});
+
+describe('conv2d bias gradient', () => {
+  const SHAPES: [number, number, number, number][] = [
+    [1, 7, 9, 7],
+    [3, 13, 11, 1],
+    [3, 13, 11, 64],
+    [2, 40, 40, 5],
+  ];
+  for (const [n, oh, ow, cout] of SHAPES) {
+    it(`GPU against the reference, dy [${n}, ${oh}, ${ow}, ${cout}]`, async () => {
+      // Only oh, ow, n and cout matter to the bias gradient; a 1x1 conv gives that geometry.
+      const g = conv2dGeometry([n, oh, ow, 2], [1, 1, 2, cout], 1, 0, true);
+      const dy = uniform(rng(n * oh + cout), n * oh * ow * cout);
+      const got = await ctx.be.download(ctx.be.conv2dBiasGrad(ctx.be.upload(dy), g), cout);
+      const ref = ctx.cpu.conv2dBiasGrad(Float64Array.from(dy), g);
+      const mag = ctx.cpu.conv2dBiasGrad(Float64Array.from(abs(dy)), g);
+      // reduceMiddle: sequential chunks of at most 512 adds, then a sum of the chunks.
+      const k = n * oh * ow;
+      expectClose(got, ref, mag, Math.min(k, 512 + Math.ceil(k / 512)), 'dbias');
+    });
+  }
+
+  it('finite differences through F.conv2d (bias only; x and w constant)', () => {
+    const r = rng(9);
+    const res = gradcheck((x, w, b) => F.conv2d(x!, w!, b!, 2, 1), [
+      { values: uniform(r, 2 * 7 * 9 * 3), shape: [2, 7, 9, 3], grad: false },
+      { values: uniform(r, 3 * 3 * 3 * 5), shape: [3, 3, 3, 5], grad: false },
+      { values: uniform(r, 5), shape: [5] },
+    ]);
+    expect(res.ok, res.detail).toBe(true);
+  });
+});
+
+describe('conv2d shape errors name both shapes', () => {
+  const cpu = new CpuBackend();
+  const t = (shape: number[]) => Tensor.from(cpu, new Float64Array(sizeOf(shape)), shape);
+  it('channel mismatch', () => {
+    expect(() => F.conv2d(t([1, 5, 5, 3]), t([3, 3, 4, 8]), null, 1, 1)).toThrow(/\[1, 5, 5, 3\].*\[3, 3, 4, 8\]/);
+  });
+  it('kernel larger than the padded input', () => {
+    expect(() => F.conv2d(t([1, 2, 2, 3]), t([7, 7, 3, 8]), null, 1, 2)).toThrow(/\[1, 2, 2, 3\].*\[7, 7, 3, 8\]/);
+  });
+  it('bias of the wrong length', () => {
+    expect(() => F.conv2d(t([1, 5, 5, 3]), t([3, 3, 3, 8]), t([7]), 1, 1)).toThrow(/\[7\].*\[3, 3, 3, 8\]/);
+  });
+});
