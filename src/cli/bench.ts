@@ -1,5 +1,6 @@
 // `gpuseg bench ...`: microbenchmarks, each printing JSON (one object per line with --json).
 import { Gpu } from '../gpu/gpu.js';
+import { UsageError } from './errors.js';
 
 export interface BenchOptions {
   json?: boolean;
@@ -18,5 +19,30 @@ export async function runBenchMatmul(opts: BenchOptions): Promise<void> {
       `matmul ${result.m}x${result.k} * ${result.k}x${result.n}: ${result.gflops.toFixed(2)} GFLOP/s ` +
         `(median ${result.medianMs.toFixed(2)} ms over ${result.samples} runs) on ${result.adapter}\n`,
     );
+  gpu.destroy();
+}
+
+export interface BenchKernelsOptions {
+  json?: boolean;
+  adapter?: string;
+  batch: number;
+  size: number;
+  only?: string;
+  iterations?: number;
+}
+
+export async function runBenchKernels(opts: BenchKernelsOptions): Promise<void> {
+  const { benchKernels } = await import('../../bench/kernels.js');
+  if (opts.size % 32 !== 0) throw new UsageError(`--size must be a multiple of 32 (the UNet downsamples 5 times), got ${opts.size}`);
+  const gpu = await Gpu.open({ adapter: opts.adapter });
+  const adapter = gpu.summary.description;
+  if (!opts.json) process.stdout.write(`kernels of the ResNet-34 UNet at batch ${opts.batch}, ${opts.size}x${opts.size}, on ${adapter}\n`);
+  await benchKernels(gpu, { batch: opts.batch, size: opts.size, only: opts.only, timing: { iterations: opts.iterations } }, (r) => {
+    if (opts.json) process.stdout.write(`${JSON.stringify({ ...r, batch: opts.batch, size: opts.size, adapter })}\n`);
+    else {
+      const rate = r.gflops !== undefined ? `${r.gflops.toFixed(2)} GFLOP/s` : `${r.gbps!.toFixed(2)} GB/s`;
+      process.stdout.write(`${r.op.padEnd(20)} ${r.layer.padEnd(26)} ${r.shape.padEnd(34)} ${r.medianMs.toFixed(3).padStart(10)} ms  ${rate}\n`);
+    }
+  });
   gpu.destroy();
 }

@@ -28,3 +28,19 @@ export function positiveInt(flag: string): (value: string) => number {
     return n;
   };
 }
+
+export function nonNegativeInt(flag: string): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag} must be a non-negative integer, got '${value}'`);
+    return n;
+  };
+}
+
+export function positiveNumber(flag: string): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a positive number, got '${value}'`);
+    return n;
+  };
+}

@@ -1,0 +1,32 @@
+// The data layer: image IO, the MVTec AD layout, k-shot splits, flips and rotations, synthetic data.
+export {
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  MASK_THRESHOLD,
+  imageSize,
+  normalizeImageNet,
+  readImage,
+  readMask,
+  writePng,
+} from './image.js';
+export { GOOD, IMAGE_EXTENSIONS, listCategories, readCategory, type Category, type DefectSample } from './mvtec.js';
+export {
+  VALIDATION_FRACTION,
+  kShotSplit,
+  readSplit,
+  streamRng,
+  writeSplit,
+  type Split,
+  type SplitMeta,
+} from './split.js';
+export { DIHEDRAL_COUNT, applyDihedral, dihedralPoint, invertDihedral, randomFlipRot } from './augment.js';
+export {
+  SYNTH_CATEGORIES,
+  SYNTH_DEFAULTS,
+  renderSample,
+  synthesize,
+  type SynthOptions,
+  type SynthSample,
+  type SynthSummary,
+} from './synth.js';
+export { overlay, readRgb, resizeProbability, thresholdMask, type RgbImage } from './overlay.js';

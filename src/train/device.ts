@@ -1,0 +1,22 @@
+// Opens the backend a run computes on: the GPU (through Dawn; the CPU Vulkan driver counts) or the
+// plain-TypeScript CPU reference (slow; for checks and tiny runs).
+import type { Backend } from '../backend/backend.js';
+import { CpuBackend } from '../backend/cpu/index.js';
+import { WebGpuBackend } from '../backend/webgpu/index.js';
+import { Gpu } from '../gpu/gpu.js';
+
+export type DeviceKind = 'gpu' | 'cpu';
+
+export interface Device {
+  backend: Backend;
+  gpu: Gpu | null;
+  /** The adapter's description, or 'cpu reference'. */
+  description: string;
+  close(): void;
+}
+
+export async function openDevice(kind: DeviceKind = 'gpu', adapter?: string): Promise<Device> {
+  if (kind === 'cpu') return { backend: new CpuBackend(), gpu: null, description: 'cpu reference (float64)', close: () => {} };
+  const gpu = await Gpu.open({ adapter });
+  return { backend: new WebGpuBackend(gpu), gpu, description: gpu.summary.description, close: () => gpu.destroy() };
+}

@@ -1,0 +1,78 @@
+// The JavaScript API around a trained model: load a run folder (or a weights file) onto a device, and
+// predict probability maps for images.
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readImage } from '../data/index.js';
+import { type ModelStorage, materialize } from '../model/module.js';
+import { Unet } from '../model/unet.js';
+import { rng } from '../util/random.js';
+import { CONFIG_FILE, MODEL_FILE, loadModelWeights, readConfig } from './checkpoint.js';
+import { type Device, type DeviceKind, openDevice } from './device.js';
+import { predictProbabilities } from './inference.js';
+
+export interface LoadedModel {
+  model: Unet;
+  device: Device;
+  /** The square input size the model was trained at. */
+  size: number;
+  /** The run's config.json, when loaded from a run folder. */
+  config: Record<string, unknown> | null;
+  close(): void;
+}
+
+export interface LoadOptions {
+  device?: DeviceKind;
+  adapter?: string;
+  /** The input size when `path` is a bare weights file (a run folder records its own). */
+  size?: number;
+}
+
+/** Loads a run folder (config.json + last.safetensors) or a .safetensors file with the UNet's names. */
+export async function loadModel(path: string, o: LoadOptions = {}): Promise<LoadedModel> {
+  let info;
+  try {
+    info = await stat(path);
+  } catch {
+    throw new Error(`${path}: no such run folder or weights file`);
+  }
+  const config = info.isDirectory() ? await readConfig<Record<string, unknown>>(path) : null;
+  const weights = info.isDirectory() ? join(path, MODEL_FILE) : path;
+  const size = Number(config?.size ?? o.size ?? 256);
+  if (!Number.isInteger(size) || size % 32 !== 0) throw new Error(`${info.isDirectory() ? join(path, CONFIG_FILE) : path}: bad input size ${size}`);
+  const device = await openDevice(o.device ?? 'gpu', o.adapter);
+  const model = new Unet();
+  let storage: ModelStorage | null = null;
+  try {
+    storage = materialize(model, device.backend, rng(0));
+    await loadModelWeights(model, weights);
+  } catch (err) {
+    storage?.params.destroy();
+    storage?.buffers.destroy();
+    device.close();
+    throw err;
+  }
+  model.setTraining(false);
+  const s = storage;
+  return {
+    model,
+    device,
+    size,
+    config,
+    close: () => {
+      s.params.destroy();
+      s.buffers.destroy();
+      device.close();
+    },
+  };
+}
+
+/** Probability maps (size x size, row-major) for image files or RGB arrays already at the model's size. */
+export async function predict(loaded: LoadedModel, images: (string | Float32Array)[]): Promise<Float32Array[]> {
+  const rgb = await Promise.all(images.map((im) => (typeof im === 'string' ? readImage(im, loaded.size) : Promise.resolve(im))));
+  for (const [i, im] of rgb.entries()) {
+    if (im.length !== loaded.size * loaded.size * 3) {
+      throw new Error(`predict: image ${i} has ${im.length} values, expected ${loaded.size}x${loaded.size}x3`);
+    }
+  }
+  return predictProbabilities(loaded.model, loaded.device.backend, rgb, loaded.size);
+}

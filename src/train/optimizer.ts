@@ -1,0 +1,79 @@
+// Adam over the model's parameter arena: gradients are gathered into an arena of the same layout and
+// one optimizer call updates every parameter (one dispatch on the GPU, a few when the arena is larger
+// than one binding). Moments live in arenas too, so saving the optimizer is two copies.
+import type { AdamHyper, Backend, ParamArena } from '../backend/backend.js';
+import type { Slot } from '../model/module.js';
+import type { ModelStorage } from '../model/module.js';
+
+export interface AdamOptions {
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+}
+
+export class Adam {
+  readonly grads: ParamArena<unknown>;
+  readonly m: ParamArena<unknown>;
+  readonly v: ParamArena<unknown>;
+  step = 0;
+  private readonly backend: Backend;
+  private readonly hyper: Omit<AdamHyper, 'lr' | 'step'>;
+
+  constructor(
+    private readonly storage: ModelStorage,
+    private readonly slots: Slot[],
+    o: AdamOptions = {},
+  ) {
+    this.backend = storage.backend;
+    const sizes = slots.map((s) => s.size);
+    this.grads = this.backend.arena(sizes);
+    this.m = this.backend.arena(sizes);
+    this.v = this.backend.arena(sizes);
+    this.hyper = { beta1: o.beta1 ?? 0.9, beta2: o.beta2 ?? 0.999, eps: o.eps ?? 1e-8, weightDecay: o.weightDecay ?? 0 };
+  }
+
+  /** Applies one update from the parameters' .grad (then dropped), recorded with the step's kernels. */
+  update(lr: number): void {
+    this.step++;
+    this.slots.forEach((slot, i) => {
+      const t = slot.t;
+      if (t.grad) {
+        this.backend.copy(t.grad.data, this.grads.slices[i], slot.size);
+        t.grad.dispose();
+        t.grad = null;
+      } else {
+        // A parameter the loss did not reach (rare): no stale gradient from the last step.
+        const zeros = this.backend.fill(0, slot.size);
+        this.backend.copy(zeros, this.grads.slices[i], slot.size);
+        this.backend.free(zeros);
+      }
+    });
+    this.backend.adam(this.storage.params.whole, this.grads.whole, this.m.whole, this.v.whole, this.storage.params.size, {
+      ...this.hyper,
+      lr,
+      step: this.step,
+    });
+  }
+
+  /** The moments as host arrays (arena layout), for checkpoints. */
+  async readState(): Promise<{ m: Float32Array; v: Float32Array; step: number }> {
+    const m = Float32Array.from(await this.backend.download(this.m.whole, this.m.size));
+    const v = Float32Array.from(await this.backend.download(this.v.whole, this.v.size));
+    return { m, v, step: this.step };
+  }
+
+  destroy(): void {
+    this.grads.destroy();
+    this.m.destroy();
+    this.v.destroy();
+  }
+}
+
+/** Linear warm-up over `warmup` of the steps, then cosine decay to zero (METHOD.md's schedule). */
+export function learningRate(step: number, steps: number, peak: number, warmup = 0.05): number {
+  const warm = Math.max(1, Math.round(warmup * steps));
+  if (step < warm) return (peak * (step + 1)) / warm;
+  const t = (step - warm) / Math.max(1, steps - warm);
+  return 0.5 * peak * (1 + Math.cos(Math.PI * Math.min(1, t)));
+}
