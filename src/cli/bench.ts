@@ -46,3 +46,39 @@ export async function runBenchKernels(opts: BenchKernelsOptions): Promise<void> 
   });
   gpu.destroy();
 }
+
+export interface BenchTrainOptions {
+  json?: boolean;
+  adapter?: string;
+  batch: number;
+  size: number;
+  steps: number;
+  warmup: number;
+  profile?: boolean;
+}
+
+export async function runBenchTrain(o: BenchTrainOptions): Promise<void> {
+  const { benchTrain } = await import('../../bench/train.js');
+  if (o.size % 32 !== 0) throw new UsageError(`--size must be a multiple of 32 (the UNet downsamples 5 times), got ${o.size}`);
+  const { PROFILE_DAWN_FLAGS } = await import('../gpu/profiler.js');
+  const gpu = await Gpu.open({ adapter: o.adapter, dawnFlags: o.profile ? PROFILE_DAWN_FLAGS : [] });
+  try {
+    const r = await benchTrain(gpu, o);
+    if (o.json) {
+      process.stdout.write(`${JSON.stringify(r)}\n`);
+      return;
+    }
+    const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+    process.stdout.write(
+      `ResNet-34 UNet, batch ${r.batch}, ${r.size}x${r.size}, on ${r.adapter}\n` +
+        `train step ${r.stepMs.toFixed(1)} ms (${r.trainImagesPerSecond.toFixed(2)} images/s), ` +
+        `inference ${r.inferMs.toFixed(1)} ms (${r.inferImagesPerSecond.toFixed(2)} images/s)\n` +
+        `buffer pool peak ${mib(r.poolPeakBytes)}, arenas ${mib(r.arenaBytes)}\n`,
+    );
+    for (const k of r.profile ?? []) {
+      process.stdout.write(`${(100 * k.share).toFixed(1).padStart(6)}%  ${k.totalMs.toFixed(2).padStart(10)} ms  ${String(k.count).padStart(6)}x  ${k.kernel}\n`);
+    }
+  } finally {
+    gpu.destroy();
+  }
+}

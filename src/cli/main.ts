@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // gpuseg: the command line. Each command is a thin wrapper over the library.
 import { Command, Option } from 'commander';
-import { runBenchKernels, runBenchMatmul } from './bench.js';
+import { runBenchKernels, runBenchMatmul, runBenchTrain } from './bench.js';
 import { runSynth } from './data.js';
 import { nonNegativeInt, positiveInt, positiveNumber, reportAndExit } from './errors.js';
 import { runInfo } from './info.js';
@@ -89,6 +89,17 @@ bench
   .option('--json', 'print JSON')
   .addOption(adapterOption())
   .action((opts) => runBenchMatmul(opts));
+bench
+  .command('train')
+  .description('images/s of a full training step and of inference on the ResNet-34 UNet; pool peak; --profile: time per kernel')
+  .option('--batch <n>', 'batch size', positiveInt('--batch'), 2)
+  .option('--size <n>', 'input size (a multiple of 32)', positiveInt('--size'), 128)
+  .option('--steps <n>', 'timed steps', positiveInt('--steps'), 5)
+  .option('--warmup <n>', 'untimed steps first', nonNegativeInt('--warmup'), 2)
+  .option('--profile', 'GPU time per kernel from timestamp queries, sorted')
+  .option('--json', 'print JSON')
+  .addOption(adapterOption())
+  .action((opts) => runBenchTrain(opts));
 bench
   .command('kernels')
   .description('every kernel on every distinct layer shape of the ResNet-34 UNet: median time, GFLOP/s or GB/s')

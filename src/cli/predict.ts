@@ -1,6 +1,6 @@
 // `gpuseg predict` and `gpuseg eval`: masks and pictures for images, metrics on a run's evaluation set.
 import { readdir, stat } from 'node:fs/promises';
-import { basename, extname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { IMAGE_EXTENSIONS, overlay, readRgb, readSplit, resizeProbability, thresholdMask, writePng } from '../data/index.js';
 import { evaluate, type LabelledImage } from '../train/inference.js';
 import { loadModel, predict } from '../train/model-io.js';
@@ -38,6 +38,9 @@ export async function runPredict(inputs: string[], o: PredictCliOptions): Promis
   const images = await collectImages(inputs);
   const loaded = await loadModel(o.model, { device: o.device, adapter: o.adapter });
   const bar = progress('predict', images.length, { quiet: o.json });
+  // Same file names from different folders (test/hole/000.png, test/scratch/000.png) get the folder's name.
+  const stems = images.map((p) => basename(p, extname(p)));
+  const clash = new Set(stems).size < stems.length;
   const written: { image: string; probability: string; mask: string; overlay: string; defectPixels: number }[] = [];
   try {
     for (const [i, path] of images.entries()) {
@@ -45,7 +48,7 @@ export async function runPredict(inputs: string[], o: PredictCliOptions): Promis
       const rgb = await readRgb(path);
       const grey = await resizeProbability(prob!, loaded.size, rgb.width, rgb.height);
       const mask = thresholdMask(grey);
-      const stem = join(o.out, basename(path, extname(path)));
+      const stem = join(o.out, clash ? `${basename(dirname(path))}_${stems[i]}` : stems[i]!);
       const files = { probability: `${stem}_prob.png`, mask: `${stem}_mask.png`, overlay: `${stem}_overlay.png` };
       await writePng(files.probability, grey, rgb.width, rgb.height, 1);
       await writePng(files.mask, mask, rgb.width, rgb.height, 1);

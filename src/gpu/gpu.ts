@@ -4,6 +4,7 @@
 import { type AdapterSummary, selectAdapter, summarizeAdapter } from './adapter.js';
 import { BufferPool } from './pool.js';
 import { type Defines, PipelineCache } from './pipelines.js';
+import { Profiler } from './profiler.js';
 
 /** A byte range of a GPU buffer: a whole pooled buffer, or one parameter's slice of an arena. */
 export interface BufferRef {
@@ -58,6 +59,8 @@ export class Gpu {
   /** Evicted uniform buffers: a recorded, unsubmitted command may still use them until the next flush. */
   private retired: GPUBuffer[] = [];
   private destroyed = false;
+  /** Set by enableProfiling(): per-kernel GPU time from timestamp queries. */
+  profiler: Profiler | null = null;
 
   private constructor(
     readonly adapter: GPUAdapter,
@@ -199,7 +202,8 @@ export class Gpu {
     const pipeline = this.pipelines.get(d.shader, d.defines ?? {}, d.entryPoint ?? 'main');
     const uniform = d.uniforms ? this.uniformBuffer(d.uniforms) : null;
     const bindGroup = this.bindGroup(d.kernel, pipeline, uniform, d.buffers);
-    const pass = this.commandEncoder().beginComputePass({ label: d.kernel });
+    const timestampWrites = this.profiler?.passWrites(d.kernel);
+    const pass = this.commandEncoder().beginComputePass(timestampWrites ? { label: d.kernel, timestampWrites } : { label: d.kernel });
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
@@ -215,10 +219,12 @@ export class Gpu {
   /** Submits what has been recorded. Cheap; never waits for the GPU. */
   flush(): void {
     if (!this.encoder) return;
+    const profile = this.profiler?.beforeSubmit(this.encoder) ?? null;
     const commands = this.encoder.finish();
     this.encoder = null;
     this.recorded = 0;
     this.device.queue.submit([commands]);
+    this.profiler?.afterSubmit(profile);
     // Safe now: destroy() after submit lets the submitted work finish first.
     for (const b of this.retired.splice(0)) b.destroy();
     this.throwIfErrors();
@@ -285,8 +291,15 @@ export class Gpu {
     buffer.destroy();
   }
 
+  /** Times every later dispatch with timestamp queries (open with PROFILE_DAWN_FLAGS for ns resolution). */
+  enableProfiling(): Profiler {
+    this.profiler ??= new Profiler(this.device);
+    return this.profiler;
+  }
+
   destroy(): void {
     if (this.destroyed) return;
+    this.profiler?.destroy();
     this.encoder = null;
     this.pool.destroyAll();
     for (const b of this.uniformCache.values()) b.destroy();

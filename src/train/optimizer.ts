@@ -17,7 +17,7 @@ export class Adam {
   readonly m: ParamArena<unknown>;
   readonly v: ParamArena<unknown>;
   step = 0;
-  private readonly backend: Backend;
+  readonly backend: Backend;
   private readonly hyper: Omit<AdamHyper, 'lr' | 'step'>;
 
   constructor(

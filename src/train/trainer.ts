@@ -118,16 +118,7 @@ export async function train(options: TrainOptions, onProgress: (e: TrainEvent) =
     for (let step = 0; step < o.steps; step++) {
       const lr = learningRate(step, o.steps, o.lr);
       const { input, target } = augmentedBatch(shots, o.batch, o.size, r);
-      const { loss } = scope(() => {
-        const x = Tensor.from(device.backend, input, [o.batch, o.size, o.size, INPUT_CHANNELS]);
-        const t = Tensor.from(device.backend, target, [o.batch, o.size, o.size, 1]);
-        const logits = model.forward(x);
-        const l = segmentationLoss(logits, t, o.loss);
-        l.backward();
-        opt!.update(lr);
-        // Records the copy of the loss and submits the step; the value arrives later.
-        return { loss: l.toArray() };
-      });
+      const loss = recordTrainStep(model, opt, input, target, o.size, o.loss, lr);
       if (pending) await report(pending);
       pending = { step, lr, loss };
 
@@ -154,6 +145,32 @@ export async function train(options: TrainOptions, onProgress: (e: TrainEvent) =
     storage?.buffers.destroy();
     device.close();
   }
+}
+
+/**
+ * One training step, recorded and submitted: forward, loss, backward, Adam. Returns the loss as a
+ * promise that settles when the GPU has finished the step; the host does not wait for it here.
+ */
+export function recordTrainStep(
+  model: Unet,
+  opt: Adam,
+  input: Float32Array,
+  target: Float32Array,
+  size: number,
+  loss: LossKind,
+  lr: number,
+): Promise<Float64Array> {
+  const backend = opt.backend;
+  const n = target.length / (size * size);
+  return scope(() => {
+    const x = Tensor.from(backend, input, [n, size, size, INPUT_CHANNELS]);
+    const t = Tensor.from(backend, target, [n, size, size, 1]);
+    const l = segmentationLoss(model.forward(x), t, loss);
+    l.backward();
+    opt.update(lr);
+    // Records the copy of the loss and submits the step; the value arrives later.
+    return { value: l.toArray() };
+  }).value;
 }
 
 /** BCE with logits over the batch (each sample weight 1), plus soft Dice when asked. */

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { loadModel, predict } from '../../src/index.js';
 
 function gpuseg(args: string[]) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', timeout: 170_000 });
@@ -41,6 +42,23 @@ describe('gpuseg synth, train, predict, eval', () => {
     expect(written.length).toBe(readdirSync(images).length);
     const meta = await sharp(written[0].overlay).metadata();
     expect([meta.width, meta.height, meta.channels]).toEqual([32, 32, 3]);
+  });
+
+  it('the JavaScript API loads the saved run and predicts bit-identically from it twice', async () => {
+    const image = join(data, 'fabric', 'test', 'good', readdirSync(join(data, 'fabric', 'test', 'good'))[0]!);
+    const probs: Float32Array[] = [];
+    for (let i = 0; i < 2; i++) {
+      const loaded = await loadModel(run);
+      try {
+        expect(loaded.size).toBe(32);
+        probs.push((await predict(loaded, [image]))[0]!);
+      } finally {
+        loaded.close();
+      }
+    }
+    expect(probs[0]!.length).toBe(32 * 32);
+    expect(probs[0]!.every((p) => p >= 0 && p <= 1)).toBe(true);
+    expect(Buffer.from(probs[1]!.buffer).equals(Buffer.from(probs[0]!.buffer))).toBe(true);
   });
 
   it('evaluates per defect type as JSON', () => {
