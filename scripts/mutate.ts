@@ -1,0 +1,106 @@
+// `npm run mutate`: mutation testing of the backward kernels (not part of CI: it runs the kernel tests
+// once per mutant). Backward shaders mark lines with a trailing comment
+//     <code>  // MUTANT(kind): <replacement code>
+// where kind is index (a wrong index), term (a dropped term) or stride (a swapped stride). One at a
+// time, each line is replaced by its mutant and the tests of the kernel family that loads the shader
+// run; a mutant must make them fail. Every backward shader must carry all three kinds.
+//
+//   npm run mutate [-- --json] [-- shaders/foo.wgsl ...]
+import { spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+
+const KINDS = ['index', 'term', 'stride'] as const;
+const MARK = /^(\s*)(.*?)\s*\/\/\s*MUTANT\((index|term|stride)\):\s*(.+?)\s*$/;
+/** Shader names that hold backward passes. */
+const BACKWARD = /grad|backward/i;
+
+interface Mutant {
+  shader: string;
+  line: number;
+  kind: string;
+  original: string;
+  replacement: string;
+}
+
+interface Outcome extends Mutant {
+  caught: boolean;
+  tests: string[];
+  seconds: number;
+}
+
+const root = join(import.meta.dirname, '..');
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const only = args.filter((a) => a.endsWith('.wgsl')).map((a) => basename(a));
+
+/** Shader file -> the test files of the kernel modules that load it. */
+function testsForShader(shader: string): string[] {
+  const tests = new Set<string>();
+  for (const f of readdirSync(join(root, 'src/kernels'))) {
+    if (!f.endsWith('.ts')) continue;
+    const text = readFileSync(join(root, 'src/kernels', f), 'utf8');
+    if (!text.includes(`'${shader}'`) && !text.includes(`"${shader}"`) && !text.includes(`\`${shader}\``)) continue;
+    const stem = f.replace(/\.ts$/, '');
+    for (const t of readdirSync(join(root, 'test/kernels'))) {
+      if (t.startsWith(stem) && t.endsWith('.test.ts')) tests.add(join('test/kernels', t));
+    }
+  }
+  return [...tests];
+}
+
+function findMutants(): { mutants: Mutant[]; missing: string[] } {
+  const mutants: Mutant[] = [];
+  const missing: string[] = [];
+  for (const shader of readdirSync(join(root, 'shaders')).sort()) {
+    if (!shader.endsWith('.wgsl') || (only.length && !only.includes(shader))) continue;
+    const lines = readFileSync(join(root, 'shaders', shader), 'utf8').split('\n');
+    const kinds = new Set<string>();
+    lines.forEach((text, i) => {
+      const m = MARK.exec(text);
+      if (!m) return;
+      kinds.add(m[3]!);
+      mutants.push({ shader, line: i + 1, kind: m[3]!, original: m[2]!, replacement: m[1]! + m[4]! });
+    });
+    if (BACKWARD.test(shader)) for (const k of KINDS) if (!kinds.has(k)) missing.push(`${shader}: no ${k} mutant`);
+  }
+  return { mutants, missing };
+}
+
+function runMutant(m: Mutant): Outcome {
+  const path = join(root, 'shaders', m.shader);
+  const saved = readFileSync(path, 'utf8');
+  const tests = testsForShader(m.shader);
+  const start = Date.now();
+  if (tests.length === 0) return { ...m, caught: false, tests, seconds: 0 };
+  const lines = saved.split('\n');
+  lines[m.line - 1] = m.replacement;
+  writeFileSync(path, lines.join('\n'));
+  try {
+    const r = spawnSync('npx', ['vitest', 'run', '--reporter=dot', ...tests], { cwd: root, encoding: 'utf8' });
+    return { ...m, caught: r.status !== 0, tests, seconds: (Date.now() - start) / 1000 };
+  } finally {
+    writeFileSync(path, saved);
+  }
+}
+
+const { mutants, missing } = findMutants();
+// spawnSync blocks, so an interrupt is handled only after runMutant's finally has restored the shader.
+process.on('SIGINT', () => process.exit(130));
+const outcomes: Outcome[] = [];
+for (const m of mutants) {
+  const o = runMutant(m);
+  outcomes.push(o);
+  if (!json) {
+    const verdict = o.tests.length === 0 ? 'NO TESTS' : o.caught ? 'caught' : 'SURVIVED';
+    console.log(`${verdict.padEnd(8)} ${m.shader}:${m.line} ${m.kind.padEnd(6)} ${o.seconds.toFixed(0)} s`);
+  }
+}
+const caught = outcomes.filter((o) => o.caught).length;
+const summary = { mutants: outcomes.length, caught, survived: outcomes.length - caught, missing, outcomes };
+if (json) console.log(JSON.stringify(summary));
+else {
+  for (const m of missing) console.log(`missing: ${m}`);
+  console.log(`mutants: ${caught} of ${outcomes.length} caught${missing.length ? `, ${missing.length} annotation(s) missing` : ''}`);
+}
+process.exit(summary.survived === 0 && missing.length === 0 && outcomes.length > 0 ? 0 : 1);
