@@ -23,7 +23,7 @@ describe('UNet layer shapes', () => {
 
 describe('bench kernels', () => {
   it('prints a well-formed result for every op at a tiny size', async () => {
-    const results = await benchKernels(ctx.gpu, { batch: 1, size: 32, timing: { iterations: 1, time: 0, warmup: 0 }, adamSize: 1000 });
+    const results = await benchKernels(ctx.gpu, { batch: 2, size: 32, timing: { iterations: 1, time: 0, warmup: 0 }, adamSize: 1000 });
     const ops = new Set(results.map((r) => r.op));
     for (const op of ['conv2d', 'conv2dInputGrad', 'conv2dWeightGrad', 'batchNormTrain', 'batchNormBackward', 'maxPool2d',
       'maxPool2dBackward', 'upsample2x', 'upsample2xBackward', 'concat', 'concatBackward', 'sigmoidBce', 'sigmoidBceBackward', 'adam']) {
@@ -34,6 +34,6 @@ describe('bench kernels', () => {
       expect(Number.isFinite(r.gflops ?? r.gbps), `${r.op} ${r.shape}`).toBe(true);
     }
     // Every distinct conv shape is measured in all three passes.
-    expect(results.filter((r) => r.op === 'conv2d').length).toBe(unetShapes(1, 32).convs.length);
+    expect(results.filter((r) => r.op === 'conv2d').length).toBe(unetShapes(2, 32).convs.length);
   });
 });
