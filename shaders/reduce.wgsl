@@ -26,15 +26,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     return;
   }
   let i = t % p.inner;
-  let s = (t / p.inner) % p.splits;
+  let s = (t / p.inner) % p.splits;  // MUTANT(index): let s = (t / p.inner) % (p.splits + 1u);
   let o = t / (p.inner * p.splits);
   let r0 = s * p.chunk;
   let r1 = min(r0 + p.chunk, p.reduce);
   var acc = 0.0;
-  var idx = (o * p.reduce + r0) * p.inner + i;
+  var idx = (o * p.reduce + r0) * p.inner + i;  // MUTANT(term): var idx = (o * p.reduce) * p.inner + i;
   for (var r = r0; r < r1; r++) {
     acc += X[idx];
-    idx += p.inner;
+    idx += p.inner;  // MUTANT(stride): idx += p.splits;
   }
   Out[t] = acc;
 }
