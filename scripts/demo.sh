@@ -10,7 +10,7 @@ bash scripts/setup.sh
 
 out=${GPUSEG_DEMO_DIR:-demo}
 size=${GPUSEG_DEMO_SIZE:-64}
-steps=${GPUSEG_DEMO_STEPS:-150}
+steps=${GPUSEG_DEMO_STEPS:-200}
 gpuseg() { node dist/src/cli/main.js "$@"; }
 
 gpuseg info
