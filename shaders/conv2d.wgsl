@@ -1,3 +1,6 @@
+#if ${SHARE_X}
+enable subgroups;
+#endif
 // Conv2d forward as an implicit GEMM: M = n*oh*ow output pixels, N = cout, K = kh*kw*cin, read straight
 // from the NHWC input and HWIO weights (no im2col buffer). Register blocking, no workgroup memory (on the
 // CPU Vulkan driver register tiles beat workgroup-memory tiles): each invocation owns TM consecutive
@@ -9,7 +12,14 @@
 //   TM, NV     the register tile (pixels, vec4 columns of channels);
 //   VEC_IN     cin % 4 == 0: the input is read as vec4 along cin;
 //   VEC_OUT    cout % 4 == 0: weights and output are read/written as vec4 along cout; otherwise scalar
-//              loads with the channel clamped to cout - 1 (the surplus lanes are computed, not written).
+//              loads with the channel clamped to cout - 1 (the surplus lanes are computed, not written);
+//   SHARE_X    (needs VEC_IN, VEC_OUT and subgroups of >= SHARE lanes) a workgroup's lanes all take the
+//              same TM pixels, each its own NV vec4 columns of channels, and instead of every lane loading
+//              the same input vectors, SHARE lanes of a subgroup load 1/SHARE each and pass them round
+//              with subgroupShuffle, as shaders/matmul.wgsl does: on lavapipe a storage load costs a loop
+//              over the SIMD lanes, a shuffle one vector permute;
+//   PG         (SHARE_X) pixel groups: for layers too narrow to give every lane its own columns, the
+//              lanes split into PG groups that take interleaved pixels of a TM * PG pixel tile.
 #include "common.wgsl"
 
 const WG: u32 = ${WG}u;
@@ -31,7 +41,7 @@ struct Params {
   pixels: u32,
   // ceil(cout / 4)
   cout4: u32,
-  // ceil(cout4 / NV): channel tiles (the grid's z)
+  // Channel tiles: ceil(cout4 / NV) (the grid's z), or with SHARE_X ceil(cout4 / (NV * WG))
   colTiles: u32,
   // ceil(pixels / TM)
   pixelTiles: u32,
@@ -77,6 +87,106 @@ fn loadBias(col: u32) -> vec4<f32> {
 #endif
 }
 
+#if ${SHARE_X}
+/** Lanes that share one tile of input vectors; TM * PG is a multiple of it, and PG divides it. */
+const SHARE: u32 = 8u;
+const PG: u32 = ${PG}u;
+/** Pixels of a workgroup's tile. */
+const TP: u32 = TM * PG;
+/** Input vectors each lane loads per step: the TP pixels over SHARE lanes. */
+const XQ: u32 = TP / SHARE;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(subgroup_invocation_id) lane: u32, @builtin(local_invocation_id) lid: vec3<u32>) {
+  // The grid is a flat list of workgroups (channel tiles of a pixel tile side by side). The only early
+  // exit, uniform over the workgroup: subgroupShuffle needs every lane, so lanes past the edge run on
+  // clamped indices and only skip their stores.
+  let group = wid.y * nwg.x + wid.x;
+  if (group >= p.pixelTiles * p.colTiles) {
+    return;
+  }
+  let pixelTile = group / p.colTiles;
+  let colTile = group % p.colTiles;
+  // Lane lid.x takes pixels pg, pg + PG, ... of the tile and its own NV columns.
+  let pg = lid.x % PG;
+  let col0 = (colTile * (WG / PG) + lid.x / PG) * NV;
+  var cols: array<u32, NV>;
+  for (var q = 0u; q < NV; q++) {
+    cols[q] = min(col0 + q, p.cout4 - 1u);
+  }
+
+  // This lane's share of the tile's loads: pixels pixelTile * TP + s * SHARE + mine, for s < XQ.
+  let mine = lane % SHARE;
+  var iy0: array<i32, XQ>;
+  var ix0: array<i32, XQ>;
+  var img: array<u32, XQ>;
+  for (var s = 0u; s < XQ; s++) {
+    let m = min(pixelTile * TP + s * SHARE + mine, p.pixels - 1u);
+    let ox = m % p.ow;
+    let oy = (m / p.ow) % p.oh;
+    let b = m / (p.ow * p.oh);
+    iy0[s] = i32(oy * p.stride) - i32(p.pad);
+    ix0[s] = i32(ox * p.stride) - i32(p.pad);
+    img[s] = b * p.h;
+  }
+
+  var acc: array<array<vec4<f32>, NV>, TM>;
+  for (var r = 0u; r < TM; r++) {
+    for (var q = 0u; q < NV; q++) {
+      acc[r][q] = select(vec4<f32>(0.0), loadBias(cols[q]), p.hasBias != 0u);
+    }
+  }
+
+  for (var i = 0u; i < p.kh; i++) {
+    for (var j = 0u; j < p.kw; j++) {
+      var xBase: array<u32, XQ>;
+      var inside: array<bool, XQ>;
+      for (var s = 0u; s < XQ; s++) {
+        let iy = iy0[s] + i32(i);
+        let ix = ix0[s] + i32(j);
+        inside[s] = iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w);
+        xBase[s] = select(0u, ((img[s] + u32(iy)) * p.w + u32(ix)) * p.cin, inside[s]);
+      }
+      let row0 = (i * p.kw + j) * p.cin;
+      for (var c = 0u; c < p.cin; c += 4u) {
+        var mineX: array<vec4<f32>, XQ>;
+        for (var s = 0u; s < XQ; s++) {
+          mineX[s] = select(vec4<f32>(0.0), X[(xBase[s] + c) / 4u], inside[s]);
+        }
+        var w: array<vec4<f32>, 4u * NV>;
+        for (var q = 0u; q < NV; q++) {
+          for (var e = 0u; e < 4u; e++) {
+            w[4u * q + e] = loadW(row0 + c + e, cols[q]);
+          }
+        }
+        // One flat loop over the lane's pixels (nested ones were left rolled by the driver in matmul).
+        // Pixel r * PG + pg of the tile was loaded by lane (r * PG + pg) % SHARE, in its slot
+        // (r * PG) / SHARE: the same for every lane, as PG divides SHARE.
+        for (var r = 0u; r < TM; r++) {
+          let xv = subgroupShuffle(mineX[(r * PG) / SHARE], (r * PG + pg) % SHARE);
+          for (var q = 0u; q < NV; q++) {
+            acc[r][q] = acc[r][q] + xv.x * w[4u * q] + xv.y * w[4u * q + 1u] + xv.z * w[4u * q + 2u] + xv.w * w[4u * q + 3u];
+          }
+        }
+      }
+    }
+  }
+
+  for (var r = 0u; r < TM; r++) {
+    let m = pixelTile * TP + r * PG + pg;
+    if (m >= p.pixels) {
+      break;
+    }
+    for (var q = 0u; q < NV; q++) {
+      let col = col0 + q;
+      if (col < p.cout4) {
+        Y[m * p.cout4 + col] = acc[r][q];
+      }
+    }
+  }
+}
+#else
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -181,3 +291,4 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
 }
+#endif

@@ -1,3 +1,6 @@
+#if ${SHARE_DY}
+enable subgroups;
+#endif
 // Input gradient of conv2d, the transposed convolution, as an implicit GEMM: M = input pixels, N = cin,
 // K = the taps (i, j, co) that reach each pixel, gathered straight from the NHWC dy and the transposed,
 // padded weights WT[tap, co, ci] (shaders/conv2d_weight_transpose.wgsl). Register blocking, no workgroup
@@ -11,7 +14,17 @@
 // Specialised by
 //   TM, NV     the register tile (pixels, vec4 columns of input channels);
 //   VEC_DY     cout % 4 == 0: dy is read as vec4 along cout, else scalar loads (the padded lanes are 0);
-//   VEC_DX     cin % 4 == 0: dx is written as vec4, else the surplus lanes are computed and not written.
+//   VEC_DX     cin % 4 == 0: dx is written as vec4, else the surplus lanes are computed and not written;
+//   SHARE_DY   (needs subgroups of >= SHARE lanes) a workgroup's lanes all take the same pixels, each its
+//              own NV columns, and SHARE lanes of a subgroup load 1/SHARE each of the dy vectors all of
+//              them need and pass them round with subgroupShuffle, as in shaders/conv2d.wgsl. This
+//              variant reads the HWIO weights W themselves (binding 2), no transposed copy: a lane's
+//              column is 4 rows of W, read as vec4s along cout, so the same products are summed in
+//              the same order;
+//   VEC_W      (SHARE_DY) cout % 4 == 0: W is read as vec4 along cout, else scalar loads (clamped to the
+//              last output channel: dy is 0 there);
+//   PG         (SHARE_DY) pixel groups: for layers too narrow to give every lane its own columns, the
+//              lanes split into PG groups that take interleaved pixels of a TM * PG pixel tile.
 #include "common.wgsl"
 
 const WG: u32 = ${WG}u;
@@ -34,7 +47,7 @@ struct Params {
   cin4: u32,
   // ceil(cout / 4): groups of 4 output channels summed per step
   cout4: u32,
-  // ceil(cin4 / NV): channel tiles per pixel tile
+  // Channel tiles per pixel tile: ceil(cin4 / NV), or with SHARE_DY ceil(cin4 / (NV * WG / PG))
   colTiles: u32,
 }
 
@@ -44,7 +57,15 @@ struct Params {
 #else
 @group(0) @binding(1) var<storage, read> DY: array<f32>;
 #endif
+#if ${SHARE_DY}
+#if ${VEC_W}
+@group(0) @binding(2) var<storage, read> W: array<vec4<f32>>;
+#else
+@group(0) @binding(2) var<storage, read> W: array<f32>;
+#endif
+#else
 @group(0) @binding(2) var<storage, read> WT: array<vec4<f32>>;
+#endif
 #if ${VEC_DX}
 @group(0) @binding(3) var<storage, read_write> DX: array<vec4<f32>>;
 #else
@@ -64,6 +85,159 @@ fn loadDy(pix: u32, c4: u32) -> vec4<f32> {
 #endif
 }
 
+#if ${SHARE_DY}
+/** Lanes that share one tile of dy vectors; TM * PG is a multiple of it, and PG divides it. */
+const SHARE: u32 = 8u;
+const PG: u32 = ${PG}u;
+/** Pixels of a workgroup's tile. */
+const TP: u32 = TM * PG;
+/** dy vectors each lane loads per step: the TP pixels over SHARE lanes. */
+const DQ: u32 = TP / SHARE;
+
+#if ${SHARE_DY}
+// W row `row` (= tap * cin + ci), output channels 4*c4 .. 4*c4 + 3 (clamped to the last: dy is 0 there).
+fn loadW(row: u32, c4: u32) -> vec4<f32> {
+#if ${VEC_W}
+  return W[row * p.cout4 + c4];
+#else
+  let base = row * p.cout;
+  let last = base + p.cout - 1u;
+  let c = base + c4 * 4u;
+  return vec4<f32>(W[min(c, last)], W[min(c + 1u, last)], W[min(c + 2u, last)], W[min(c + 3u, last)]);
+#endif
+}
+#endif
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(subgroup_invocation_id) lane: u32, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let s = p.stride;
+  let py = wid.z / s;
+  let px = wid.z % s;
+  if (py >= p.h || px >= p.w) {
+    return;
+  }
+  let ch = (p.h - py + s - 1u) / s;
+  let cw = (p.w - px + s - 1u) / s;
+  let pixels = p.n * ch * cw;
+  // The grid's x and y are a flat list of workgroups (the channel tiles of a pixel tile side by side).
+  // The only early exits, uniform over the workgroup: subgroupShuffle needs every lane, so lanes past
+  // the edge run on clamped indices and only skip their stores.
+  let group = wid.y * nwg.x + wid.x;
+  if (group >= ((pixels + TP - 1u) / TP) * p.colTiles) {
+    return;
+  }
+  let pixelTile = group / p.colTiles;
+  let colTile = group % p.colTiles;
+  // Lane lid.x takes pixels pg, pg + PG, ... of the tile and its own NV columns.
+  let pg = lid.x % PG;
+  let col0 = (colTile * (WG / PG) + lid.x / PG) * NV;
+  var cols: array<u32, NV>;
+  for (var q = 0u; q < NV; q++) {
+    cols[q] = min(col0 + q, p.cin4 - 1u);
+  }
+
+  let i0 = (py + p.pad) % s;
+  let j0 = (px + p.pad) % s;
+  let oy0 = (py + p.pad) / s;
+  let ox0 = (px + p.pad) / s;
+  // This lane's share of the tile's loads: pixels pixelTile * TP + d * SHARE + mine, for d < DQ.
+  let mine = lane % SHARE;
+  var oyA: array<i32, DQ>;
+  var oxB: array<i32, DQ>;
+  var imgRow: array<u32, DQ>;
+  for (var d = 0u; d < DQ; d++) {
+    let m = min(pixelTile * TP + d * SHARE + mine, pixels - 1u);
+    oxB[d] = i32(m % cw + ox0);
+    oyA[d] = i32((m / cw) % ch + oy0);
+    imgRow[d] = (m / (cw * ch)) * p.oh;
+  }
+
+  var acc: array<array<vec4<f32>, NV>, TM>;
+  for (var r = 0u; r < TM; r++) {
+    for (var q = 0u; q < NV; q++) {
+      acc[r][q] = vec4<f32>(0.0);
+    }
+  }
+
+  var ti = 0;
+  for (var i = i0; i < p.kh; i += s) {
+    var tj = 0;
+    for (var j = j0; j < p.kw; j += s) {
+      var dyPix: array<u32, DQ>;
+      var valid: array<bool, DQ>;
+      for (var d = 0u; d < DQ; d++) {
+        let oy = oyA[d] - ti;  // MUTANT(index): let oy = oyA[d] - tj;
+        let ox = oxB[d] - tj;
+        valid[d] = oy >= 0 && oy < i32(p.oh) && ox >= 0 && ox < i32(p.ow);
+        dyPix[d] = select(0u, (imgRow[d] + u32(oy)) * p.ow + u32(ox), valid[d]);  // MUTANT(stride): dyPix[d] = select(0u, (imgRow[d] + u32(oy)) * p.oh + u32(ox), valid[d]);
+      }
+      // W rows of the lane's input channels at this tap; channels past cin clamped to the last (their
+      // sums are computed, never written).
+      var wRow: array<u32, 4u * NV>;
+      for (var q = 0u; q < NV; q++) {
+        for (var e = 0u; e < 4u; e++) {
+          wRow[4u * q + e] = (i * p.kw + j) * p.cin + min(cols[q] * 4u + e, p.cin - 1u);
+        }
+      }
+      for (var c4 = 0u; c4 < p.cout4; c4++) {
+        var mineDy: array<vec4<f32>, DQ>;
+        for (var d = 0u; d < DQ; d++) {
+          mineDy[d] = select(vec4<f32>(0.0), loadDy(dyPix[d], c4), valid[d]);
+        }
+        // wv[4q + e]: input channel 4 * cols[q] + e, output channels 4*c4 .. 4*c4 + 3.
+        var wv: array<vec4<f32>, 4u * NV>;
+        for (var e = 0u; e < 4u * NV; e++) {
+          wv[e] = loadW(wRow[e], c4);
+        }
+        // Pixel r * PG + pg of the tile was loaded by lane (r * PG + pg) % SHARE, in its slot
+        // (r * PG) / SHARE: the same for every lane, as PG divides SHARE.
+        for (var r = 0u; r < TM; r++) {
+          let dyv = subgroupShuffle(mineDy[(r * PG) / SHARE], (r * PG + pg) % SHARE);
+          for (var q = 0u; q < NV; q++) {
+            let a = acc[r][q];
+            let w0 = wv[4u * q];
+            let w1 = wv[4u * q + 1u];
+            let w2 = wv[4u * q + 2u];
+            let w3 = wv[4u * q + 3u];
+            acc[r][q] = vec4<f32>(a.x + dyv.x * w0.x + dyv.y * w0.y + dyv.z * w0.z + dyv.w * w0.w,
+                                  a.y + dyv.x * w1.x + dyv.y * w1.y + dyv.z * w1.z + dyv.w * w1.w,
+                                  a.z + dyv.x * w2.x + dyv.y * w2.y + dyv.z * w2.z + dyv.w * w2.w,  // MUTANT(term): a.z + dyv.x * w2.x + dyv.y * w2.y + dyv.z * w2.z,
+                                  a.w + dyv.x * w3.x + dyv.y * w3.y + dyv.z * w3.z + dyv.w * w3.w);
+          }
+        }
+      }
+      tj++;
+    }
+    ti++;
+  }
+
+  for (var r = 0u; r < TM; r++) {
+    let m = pixelTile * TP + r * PG + pg;
+    if (m >= pixels) {
+      break;
+    }
+    let y = py + ((m / cw) % ch) * s;
+    let x = px + (m % cw) * s;
+    let pix = ((m / (cw * ch)) * p.h + y) * p.w + x;
+    for (var q = 0u; q < NV; q++) {
+      let col = col0 + q;
+      if (col >= p.cin4) {
+        break;
+      }
+#if ${VEC_DX}
+      DX[pix * p.cin4 + col] = acc[r][q];
+#else
+      let base = pix * p.cin + col * 4u;
+      let valid = p.cin - col * 4u;
+      for (var e = 0u; e < min(valid, 4u); e++) {
+        DX[base + e] = acc[r][q][e];
+      }
+#endif
+    }
+  }
+}
+#else
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -180,3 +354,4 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
 }
+#endif

@@ -3,6 +3,9 @@
 // and may sum over a padded last group of output channels (the zeros add nothing). Each invocation
 // moves one 4 x 4 block (4 input x 4 output channels of one tap), so the index arithmetic is paid once
 // per 16 weights and the stores are whole vec4 rows.
+//
+// Specialised by VEC_W: cout % 4 == 0, so the block is read as four vec4 rows along cout (on lavapipe a
+// storage load costs a loop over the SIMD lanes: 4 loads instead of 16).
 #include "common.wgsl"
 
 const WG: u32 = 64u;
@@ -18,8 +21,22 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
+#if ${VEC_W}
+@group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
+#else
 @group(0) @binding(1) var<storage, read> W: array<f32>;
+#endif
 @group(0) @binding(2) var<storage, read_write> WT: array<vec4<f32>>;
+
+#if ${VEC_W}
+// W[tap, ci, 4*co4 .. 4*co4 + 3], or 0 past cin.
+fn weightRow(tap: u32, ci: u32, co4: u32) -> vec4<f32> {
+  if (ci >= p.cin) {
+    return vec4<f32>(0.0);
+  }
+  return W[(tap * p.cin + ci) * p.cout4 + co4];
+}
+#else
 
 // W[tap, ci, co], or 0 in the padding.
 fn weight(tap: u32, ci: u32, co: u32) -> f32 {
@@ -28,6 +45,7 @@ fn weight(tap: u32, ci: u32, co: u32) -> f32 {
   }
   return W[(tap * p.cin + ci) * p.cout + co];
 }
+#endif
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -40,9 +58,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let co4 = (t / p.cin4) % p.cout4;
   let tap = t / (p.cin4 * p.cout4);
   let ci = ci4 * 4u;
+#if ${VEC_W}
+  let r0 = weightRow(tap, ci, co4);
+  let r1 = weightRow(tap, ci + 1u, co4);
+  let r2 = weightRow(tap, ci + 2u, co4);
+  let r3 = weightRow(tap, ci + 3u, co4);
+  for (var e = 0u; e < 4u; e++) {
+    WT[(tap * p.cout4 * 4u + co4 * 4u + e) * p.cin4 + ci4] = vec4<f32>(r0[e], r1[e], r2[e], r3[e]);
+  }
+#else
   for (var e = 0u; e < 4u; e++) {
     let co = co4 * 4u + e;
     WT[(tap * p.cout4 * 4u + co) * p.cin4 + ci4] =
       vec4<f32>(weight(tap, ci, co), weight(tap, ci + 1u, co), weight(tap, ci + 2u, co), weight(tap, ci + 3u, co));
   }
+#endif
 }

@@ -1,8 +1,10 @@
-// Conv2d forward (implicit GEMM with register tiles) and the bias gradient (a reduction over pixels).
+// Conv2d forward (implicit GEMM with register tiles, the input shared through subgroup shuffles where
+// the device has subgroups of at least SHARE lanes) and the bias gradient (a reduction over pixels).
 // Shader: shaders/conv2d.wgsl; the bias gradient reuses reduceMiddle (shaders/reduce.wgsl).
 import type { Conv2dGeometry } from '../backend/geometry.js';
 import { type BufferRef, type Gpu, Uniforms, grid1d } from '../gpu/gpu.js';
 import { reduceMiddle } from './reduce.js';
+import { SHARE, canShareA } from '../gpu/subgroups.js';
 
 /** A register tile: TM output pixels x NV vec4 columns of output channels per invocation. */
 export interface Conv2dTile {
@@ -10,6 +12,11 @@ export interface Conv2dTile {
   nv: number;
   /** Invocations per workgroup. */
   wg: number;
+  /**
+   * The workgroup's lanes share their TM pixels (each takes its own NV columns) and load the input
+   * through subgroupShuffle: needs tm a multiple of SHARE, cin and cout multiples of 4, and subgroups.
+   */
+  shareX?: boolean;
 }
 
 /**
@@ -18,33 +25,93 @@ export interface Conv2dTile {
  * most FMAs per load without spilling wins.
  */
 export const CONV2D_TILE: Conv2dTile = { tm: 8, nv: 2, wg: 64 };
+/**
+ * The shared tile, measured on lavapipe over the UNet's layers at batch 2, 64x64 (tm 8, 16, 24, 32, 48,
+ * 64; nv 1 and 2; workgroups of 8 and 16): tm 32, nv 1, one subgroup per workgroup runs 25-30 GFLOP/s
+ * on the 3x3 layers, 3-4x the plain tile; nv 2 spills, and at tm 48 or more the driver leaves the loop
+ * over pixels rolled (5x slower). Layers with few pixels (layer4) take a smaller tm: see sharedTile.
+ */
+export const SHARED_CONV2D_TILE: Conv2dTile = { tm: 32, nv: 1, wg: 8, shareX: true };
+
+/**
+ * Whether a shared tile can run this layer here (vec4 input and output, subgroups of SHARE lanes). The
+ * head (cout 1) stays on the plain tile: the shared one measured no faster there.
+ */
+export function canShareConv2d(gpu: Gpu, g: Conv2dGeometry): boolean {
+  return g.cin % 4 === 0 && g.cout % 4 === 0 && canShareA(gpu);
+}
 
 export function conv2d(gpu: Gpu, x: BufferRef, w: BufferRef, bias: BufferRef | null, g: Conv2dGeometry): BufferRef {
-  return conv2dTiled(gpu, x, w, bias, g, CONV2D_TILE);
+  return conv2dTiled(gpu, x, w, bias, g, canShareConv2d(gpu, g) ? sharedTile(g) : CONV2D_TILE);
+}
+
+/**
+ * SHARED_CONV2D_TILE fitted to a layer: a workgroup's tile keeps about tm pixels when its lanes split into
+ * pixel groups (on the narrow decoder4 layers tm 16 with 2 groups measured faster than 32), then
+ * fitSharedTm.
+ */
+function sharedTile(g: Conv2dGeometry): Conv2dTile {
+  const t = SHARED_CONV2D_TILE;
+  const pg = pixelGroups(Math.ceil(g.cout / 4), t.nv, t.wg);
+  return { ...t, tm: fitSharedTm(Math.max(SHARE, t.tm / pg), pg, g.n * g.oh * g.ow) };
+}
+
+/**
+ * The tm of a shared tile with pg pixel groups over `pixels` pixels: tm halves (down to SHARE) while
+ * that leaves the number of pixel tiles unchanged (layer4 at 64x64 has 8 pixels: tm 8 runs 2x faster
+ * than 32).
+ */
+export function fitSharedTm(tm: number, pg: number, pixels: number): number {
+  let fit = tm;
+  while (fit > SHARE && fit * pg >= 2 * pixels) fit /= 2;
+  return fit;
+}
+
+/**
+ * Pixel groups of a shared tile over `columns` vec4 columns: the largest power of 2 dividing SHARE that
+ * still leaves each of the wg / pg lanes of a pixel group columns of its own (so a narrow layer does not
+ * idle most lanes).
+ */
+export function pixelGroups(columns: number, nv: number, wg: number): number {
+  let pg = 1;
+  while (pg < SHARE && (wg / (pg * 2)) * nv >= columns) pg *= 2;
+  return pg;
+}
+
+function checkTile(gpu: Gpu, g: Conv2dGeometry, t: Conv2dTile): void {
+  if (t.shareX && (t.tm % SHARE !== 0 || !canShareConv2d(gpu, g))) {
+    throw new Error(`conv2d: tile ${JSON.stringify(t)} needs tm a multiple of ${SHARE}, cin ${g.cin} and cout ${g.cout} multiples of 4, and subgroups of at least ${SHARE} lanes`);
+  }
 }
 
 /** conv2d with a chosen register tile (for benchmarks and tile tests). */
 export function conv2dTiled(gpu: Gpu, x: BufferRef, w: BufferRef, bias: BufferRef | null, g: Conv2dGeometry, tile: Conv2dTile): BufferRef {
   if (g.hasBias !== (bias !== null)) throw new Error(`conv2d: geometry says hasBias=${g.hasBias} but bias is ${bias ? 'given' : 'null'}`);
+  checkTile(gpu, g, tile);
   const pixels = g.n * g.oh * g.ow;
   const y = gpu.alloc(pixels * g.cout * 4, 'conv2d');
   const cout4 = Math.ceil(g.cout / 4);
   // A narrow layer (the 1-channel head) does not fill a wide tile: use as few columns as it has.
   const nv = Math.min(tile.nv, cout4);
-  const colTiles = Math.ceil(cout4 / nv);
-  const pixelTiles = Math.ceil(pixels / tile.tm);
+  // Shared: whole subgroups only, so every lane a shuffle reads from exists.
+  const wg = tile.shareX ? Math.max(tile.wg, gpu.adapter.info.subgroupMaxSize ?? 0) : tile.wg;
+  // Shared, narrow (fewer columns than lanes): the lanes split into pg groups over interleaved pixels.
+  const pg = tile.shareX ? pixelGroups(cout4, nv, wg) : 1;
+  const colTiles = Math.ceil(cout4 / (tile.shareX ? (nv * wg) / pg : nv));
+  const pixelTiles = Math.ceil(pixels / (tile.tm * pg));
   const u = new Uniforms(16)
     .u32(g.h, g.w, g.cin, g.cout, g.kh, g.kw, g.stride, g.pad, g.oh, g.ow)
     .u32(pixels, cout4, colTiles, pixelTiles, g.hasBias ? 1 : 0);
   gpu.dispatch({
     kernel: 'conv2d',
     shader: 'conv2d.wgsl',
-    defines: { WG: tile.wg, TM: tile.tm, NV: nv, VEC_IN: g.cin % 4 === 0, VEC_OUT: g.cout % 4 === 0 },
+    defines: { WG: wg, TM: tile.tm, NV: nv, VEC_IN: g.cin % 4 === 0, VEC_OUT: g.cout % 4 === 0, SHARE_X: !!tile.shareX, PG: pg },
     uniforms: u.bytes(),
     // Without a bias the weights stand in at its binding (read-only bindings may alias); the shader
     // discards what it reads there.
     buffers: [x, w, bias ?? w, y],
-    workgroups: [...grid1d(pixelTiles, tile.wg), colTiles],
+    // Shared: one workgroup per grid1d "invocation", all the channel tiles of a pixel tile side by side.
+    workgroups: tile.shareX ? grid1d(pixelTiles * colTiles, 1) : [...grid1d(pixelTiles, wg), colTiles],
   });
   return y;
 }

@@ -4,7 +4,9 @@
 // shaders/conv2d_weight_grad.wgsl, and shaders/reduce.wgsl through reduceMiddle.
 import type { Conv2dGeometry } from '../backend/geometry.js';
 import { type BufferRef, type Gpu, Uniforms, grid1d } from '../gpu/gpu.js';
+import { fitSharedTm, pixelGroups } from './conv2d.js';
 import { reduceMiddle } from './reduce.js';
+import { SHARE, canShareA } from '../gpu/subgroups.js';
 
 const F32 = 4;
 /** Workgroup size of shaders/conv2d_weight_transpose.wgsl. */
@@ -16,6 +18,11 @@ export interface InputGradTile {
   nv: number;
   /** Invocations per workgroup. */
   wg: number;
+  /**
+   * The workgroup's lanes share their TM pixels (each takes its own NV columns) and load dy through
+   * subgroupShuffle (as conv2d's shareX): needs tm a multiple of SHARE and subgroups.
+   */
+  shareDy?: boolean;
 }
 
 /** Weight-gradient register tile: TV vec4 groups of input channels x NV vec4 columns of output channels. */
@@ -27,6 +34,12 @@ export interface WeightGradTile {
 
 /** Fastest measured on lavapipe (3x3, 64 -> 64, batch 2, 64x64). */
 export const INPUT_GRAD_TILE: InputGradTile = { tm: 4, nv: 2, wg: 64 };
+/**
+ * The shared tile, measured on lavapipe over the UNet's layers at batch 2, 64x64 (tm 8, 16, 32; nv 1
+ * and 2; workgroups of 8 and 16): tm 16, nv 1, one subgroup per workgroup runs 12-24 GFLOP/s on the
+ * 3x3 layers, 2-4x the plain tile (which also pays for the weight transpose); tm 32 runs 4x slower.
+ */
+export const SHARED_INPUT_GRAD_TILE: InputGradTile = { tm: 16, nv: 1, wg: 8, shareDy: true };
 export const WEIGHT_GRAD_TILE: WeightGradTile = { tv: 2, nv: 2, wg: 64 };
 
 /**
@@ -41,7 +54,26 @@ const MIN_PIXELS_PER_SPLIT = 128;
 const PARTIALS_BUDGET_BYTES = 64 * 2 ** 20;
 
 export function conv2dInputGrad(gpu: Gpu, dy: BufferRef, w: BufferRef, g: Conv2dGeometry): BufferRef {
-  return conv2dInputGradTiled(gpu, dy, w, g, INPUT_GRAD_TILE);
+  return conv2dInputGradTiled(gpu, dy, w, g, canShareA(gpu) ? sharedInputGradTile(g) : INPUT_GRAD_TILE);
+}
+
+/** Pixels of the largest stride parity class, (0, 0). */
+function classPixels(g: Conv2dGeometry): number {
+  return g.n * Math.ceil(g.h / g.stride) * Math.ceil(g.w / g.stride);
+}
+
+/**
+ * Pixels of a shared input-gradient workgroup tile at most: narrow layers keep tm 16 per pixel group
+ * (decoder4's 2 groups: 16 measured faster than 8), but the stem's 8 groups run faster at tm 8.
+ */
+const SHARED_INPUT_GRAD_MAX_TILE_PIXELS = 64;
+
+/** SHARED_INPUT_GRAD_TILE fitted to a layer (see SHARED_INPUT_GRAD_MAX_TILE_PIXELS and fitSharedTm). */
+function sharedInputGradTile(g: Conv2dGeometry): InputGradTile {
+  const t = SHARED_INPUT_GRAD_TILE;
+  const pg = pixelGroups(Math.ceil(g.cin / 4), t.nv, t.wg);
+  const tm = Math.min(t.tm, Math.max(SHARE, SHARED_INPUT_GRAD_MAX_TILE_PIXELS / pg));
+  return { ...t, tm: fitSharedTm(tm, pg, classPixels(g)) };
 }
 
 export function conv2dWeightGrad(gpu: Gpu, x: BufferRef, dy: BufferRef, g: Conv2dGeometry): BufferRef {
@@ -57,6 +89,7 @@ function transposeWeights(gpu: Gpu, w: BufferRef, g: Conv2dGeometry): BufferRef 
   gpu.dispatch({
     kernel: 'conv2dWeightTranspose',
     shader: 'conv2d_weight_transpose.wgsl',
+    defines: { VEC_W: g.cout % 4 === 0 },
     uniforms: new Uniforms(8).u32(g.cin, g.cout, cin4, cout4, blocks).bytes(),
     buffers: [w, wt],
     workgroups: grid1d(blocks, TRANSPOSE_GROUP),
@@ -66,29 +99,40 @@ function transposeWeights(gpu: Gpu, w: BufferRef, g: Conv2dGeometry): BufferRef 
 
 /** conv2dInputGrad with a chosen register tile (for benchmarks and the large-grid test). */
 export function conv2dInputGradTiled(gpu: Gpu, dy: BufferRef, w: BufferRef, g: Conv2dGeometry, tile: InputGradTile): BufferRef {
+  if (tile.shareDy && (tile.tm % SHARE !== 0 || !canShareA(gpu))) {
+    throw new Error(`conv2dInputGrad: tile ${JSON.stringify(tile)} needs tm a multiple of ${SHARE} and subgroups of at least ${SHARE} lanes`);
+  }
   const dx = gpu.alloc(g.n * g.h * g.w * g.cin * F32, 'conv2dInputGrad');
-  const wt = transposeWeights(gpu, w, g);
+  // The shared variant reads W itself; the plain one a transposed, padded copy.
+  const wt = tile.shareDy ? null : transposeWeights(gpu, w, g);
   const cin4 = Math.ceil(g.cin / 4);
   const cout4 = Math.ceil(g.cout / 4);
   // A narrow layer (the stem's 3 or 4 channels) does not fill a wide tile: use as few columns as it has.
   const nv = Math.min(tile.nv, cin4);
-  const colTiles = Math.ceil(cin4 / nv);
+  // Shared: whole subgroups only, so every lane a shuffle reads from exists; a narrow layer splits the
+  // lanes into pg groups over interleaved pixels.
+  const wg = tile.shareDy ? Math.max(tile.wg, gpu.adapter.info.subgroupMaxSize ?? 0) : tile.wg;
+  const pg = tile.shareDy ? pixelGroups(cin4, nv, wg) : 1;
+  const colTiles = Math.ceil(cin4 / (tile.shareDy ? (nv * wg) / pg : nv));
   // Parity class (0, 0) is the largest; the others end their surplus invocations early.
-  const classPixels = g.n * Math.ceil(g.h / g.stride) * Math.ceil(g.w / g.stride);
-  const tiles = Math.ceil(classPixels / tile.tm) * colTiles;
+  const tiles = Math.ceil(classPixels(g) / (tile.tm * pg)) * colTiles;
   const u = new Uniforms(16)
     .u32(g.n, g.h, g.w, g.cin, g.cout, g.kh, g.kw, g.stride, g.pad, g.oh, g.ow)
     .u32(cin4, cout4, colTiles);
-  const [x, y] = grid1d(tiles, tile.wg);
+  // Shared: one workgroup per grid1d "invocation", all the channel tiles of a pixel tile side by side.
+  const [x, y] = grid1d(tiles, tile.shareDy ? 1 : wg);
   gpu.dispatch({
     kernel: 'conv2dInputGrad',
     shader: 'conv2d_input_grad.wgsl',
-    defines: { WG: tile.wg, TM: tile.tm, NV: nv, VEC_DY: g.cout % 4 === 0, VEC_DX: g.cin % 4 === 0 },
+    defines: {
+      WG: wg, TM: tile.tm, NV: nv, VEC_DY: g.cout % 4 === 0, VEC_DX: g.cin % 4 === 0,
+      SHARE_DY: !!tile.shareDy, PG: pg, VEC_W: g.cout % 4 === 0,
+    },
     uniforms: u.bytes(),
-    buffers: [dy, wt, dx],
+    buffers: [dy, wt ?? w, dx],
     workgroups: [x, y, g.stride * g.stride],
   });
-  gpu.release(wt);
+  if (wt) gpu.release(wt);
   return dx;
 }
 

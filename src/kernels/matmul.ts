@@ -3,6 +3,7 @@
 // where the device has subgroups of at least SHARE lanes).
 import type { MatmulGeometry } from '../backend/geometry.js';
 import { type BufferRef, type Gpu, Uniforms, grid1d } from '../gpu/gpu.js';
+import { SHARE, canShareA } from '../gpu/subgroups.js';
 
 /** A tile configuration: each invocation computes tm x tn of C; a workgroup is wgX x wgY invocations. */
 export interface MatmulTile {
@@ -13,9 +14,6 @@ export interface MatmulTile {
   /** Rows of A loaded once per subgroup and passed around with subgroupShuffle (needs wgY = 1). */
   shareA: boolean;
 }
-
-/** Lanes that share one A tile (SHARE in the shader). */
-const SHARE = 8;
 
 /**
  * Measured on lavapipe at 512^3 (bench/matmul.ts, 2 cores shared with other jobs): shared 16x4 runs
@@ -28,12 +26,6 @@ export const PLAIN_TILE: MatmulTile = { tm: 8, tn: 8, wgX: 8, wgY: 8, shareA: fa
 
 const F32 = 4;
 const VEC = 4;
-
-/** Whether this device can run a shareA tile: subgroups of at least SHARE lanes. */
-export function canShareA(gpu: Gpu): boolean {
-  const min = gpu.adapter.info.subgroupMinSize ?? 0;
-  return gpu.device.features.has('subgroups' as GPUFeatureName) && min >= SHARE;
-}
 
 export function defaultMatmulTile(gpu: Gpu): MatmulTile {
   return canShareA(gpu) ? SHARED_TILE : PLAIN_TILE;

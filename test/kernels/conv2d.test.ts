@@ -3,7 +3,8 @@ import { F, Tensor, gradcheck } from '../../src/autograd/index.js';
 import { CpuBackend } from '../../src/backend/cpu/index.js';
 import { type Conv2dGeometry, conv2dGeometry, sizeOf } from '../../src/backend/geometry.js';
 import { grid1d } from '../../src/gpu/gpu.js';
-import { type Conv2dTile, conv2dTiled } from '../../src/kernels/conv2d.js';
+import { CONV2D_TILE, type Conv2dTile, SHARED_CONV2D_TILE, conv2dTiled } from '../../src/kernels/conv2d.js';
+import { canShareA } from '../../src/gpu/subgroups.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { abs, expectClose, useGpu } from '../helpers.js';
 
@@ -90,6 +91,44 @@ describe('conv2d forward against the reference', () => {
       await checkForward(draw([1, 7, 9, 4], [3, 3, 4, 1], 1, 1, true, 3), tile);
     });
   }
+
+  // The backend takes the shared (subgroup) tile where the device allows it: the plain tile, the fallback
+  // elsewhere, must stay correct on every case too.
+  it(`the plain tile ${JSON.stringify(CONV2D_TILE)} on every case`, async () => {
+    for (const [k, [, xs, ws, stride, pad, bias]] of CASES.entries()) {
+      await checkForward(draw(xs, ws, stride, pad, bias, 100 + k), CONV2D_TILE);
+    }
+  });
+
+  // Shared tiles (subgroupShuffle of the input) on every case they take (cin and cout multiples of 4),
+  // and on narrow layers whose lanes split into pixel groups (cout 4, 8, 12, 16: 8, 4, 2 and 2 groups).
+  const SHARED_TILES: Conv2dTile[] = [
+    SHARED_CONV2D_TILE,
+    { tm: 8, nv: 1, wg: 8, shareX: true },
+    { tm: 16, nv: 2, wg: 8, shareX: true },
+    { tm: 8, nv: 1, wg: 16, shareX: true },
+  ];
+  const NARROW: Case[] = [
+    ['8->4 3x3 s1 p1 bias', [3, 7, 9, 8], [3, 3, 8, 4], 1, 1, true],
+    ['12->8 3x3 s2 p1', [1, 13, 11, 12], [3, 3, 12, 8], 2, 1, false],
+    ['4->12 3x3 s1 p1 bias', [3, 7, 9, 4], [3, 3, 4, 12], 1, 1, true],
+    ['16->16 1x1 s1 p0', [1, 5, 3, 16], [1, 1, 16, 16], 1, 0, false],
+  ];
+  for (const tile of SHARED_TILES) {
+    it(`shared tile ${JSON.stringify(tile)} on every vec4 case and narrow layers`, async ({ skip }) => {
+      if (!canShareA(ctx.gpu)) skip('no subgroups of at least 8 lanes on this device');
+      const cases = [...CASES, ...NARROW].filter(([, xs, ws]) => xs[3]! % 4 === 0 && ws[3]! % 4 === 0);
+      for (const [k, [, xs, ws, stride, pad, bias]] of cases.entries()) {
+        await checkForward(draw(xs, ws, stride, pad, bias, 200 + k), tile);
+      }
+    });
+  }
+
+  it('a shared tile refuses a layer it cannot take (cin or cout not a multiple of 4)', () => {
+    const d = draw([1, 7, 9, 5], [3, 3, 5, 8], 1, 1, false, 5);
+    const [xb, wb] = [ctx.be.upload(d.x), ctx.be.upload(d.w)];
+    expect(() => conv2dTiled(ctx.gpu, xb, wb, null, d.g, SHARED_CONV2D_TILE)).toThrow(/multiples of 4/);
+  });
 
   it('a 1x1 conv over more pixel tiles than one grid dimension holds (2-D grid)', async () => {
     // With the shipped tile this needs more pixels than lavapipe can bind (128 MiB), so a small tile

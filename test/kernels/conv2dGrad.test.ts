@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { F, Tensor, gradcheck, scope } from '../../src/autograd/index.js';
 import { type Conv2dGeometry, conv2dGeometry, sizeOf } from '../../src/backend/geometry.js';
 import { grid1d } from '../../src/gpu/gpu.js';
-import { conv2dInputGradTiled, weightGradSplits } from '../../src/kernels/conv2dGrad.js';
+import {
+  INPUT_GRAD_TILE,
+  type InputGradTile,
+  SHARED_INPUT_GRAD_TILE,
+  conv2dInputGradTiled,
+  weightGradSplits,
+} from '../../src/kernels/conv2dGrad.js';
+import { canShareA } from '../../src/gpu/subgroups.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { abs, expectClose, useGpu } from '../helpers.js';
 
@@ -101,6 +108,43 @@ describe('conv2dInputGrad against the reference', () => {
     // |dy|, |w| < 1, and stride 2 lets at most 2 x 2 taps x 4 channels reach a pixel: sum |terms| < 16.
     expectClose(got, ref, 16, 2 * 16, 'dx', 0);
   });
+});
+
+/** conv2dInputGrad with a given tile against the reference, on a poisoned pool (as the table's tests). */
+async function checkInputGradTile(c: Case, tile: InputGradTile): Promise<void> {
+  const g = geometry(c);
+  const r = rng(sizeOf(c.x) + c.cout);
+  const w = uniform(r, c.k * c.k * g.cin * g.cout);
+  const dy = uniform(r, g.n * g.oh * g.ow * g.cout);
+  const dxSize = sizeOf(c.x);
+  poisonPool(dxSize);
+  const got = await ctx.be.download(conv2dInputGradTiled(ctx.gpu, ctx.be.upload(dy), ctx.be.upload(w), g, tile), dxSize);
+  const ref = ctx.cpu.conv2dInputGrad(Float64Array.from(dy), Float64Array.from(w), g);
+  const mag = ctx.cpu.conv2dInputGrad(Float64Array.from(abs(dy)), Float64Array.from(abs(w)), g);
+  expectClose(got, ref, mag, 2 * c.k * c.k * g.cout, `dx, ${c.name}, tile ${JSON.stringify(tile)}`, 0);
+}
+
+describe('conv2dInputGrad tiles against the reference', () => {
+  // The backend takes the shared (subgroup) tile where the device allows it: the plain tile, the
+  // fallback elsewhere, must stay correct on every case too.
+  it(`the plain tile ${JSON.stringify(INPUT_GRAD_TILE)} on every case`, async () => {
+    for (const c of CASES) await checkInputGradTile(c, INPUT_GRAD_TILE);
+  });
+
+  // Shared tiles (subgroupShuffle of dy), including narrow layers whose lanes split into pixel groups
+  // (cin 3 to 16: 8, 4 and 2 groups).
+  const SHARED_TILES: InputGradTile[] = [
+    SHARED_INPUT_GRAD_TILE,
+    { tm: 8, nv: 1, wg: 8, shareDy: true },
+    { tm: 16, nv: 2, wg: 8, shareDy: true },
+    { tm: 8, nv: 1, wg: 16, shareDy: true },
+  ];
+  for (const tile of SHARED_TILES) {
+    it(`shared tile ${JSON.stringify(tile)} on every case`, async ({ skip }) => {
+      if (!canShareA(ctx.gpu)) skip('no subgroups of at least 8 lanes on this device');
+      for (const c of CASES) await checkInputGradTile(c, tile);
+    });
+  }
 });
 
 describe('conv2dWeightGrad against the reference', () => {

@@ -1,0 +1,13 @@
+// Subgroup sharing, a device capability the matmul and conv kernels use: SHARE lanes of a subgroup each
+// load 1/SHARE of an operand tile all of them need and pass it round with subgroupShuffle (on lavapipe a
+// storage load costs a loop over the SIMD lanes, a shuffle one vector permute).
+import type { Gpu } from './gpu.js';
+
+/** Lanes that share one operand tile (SHARE in the shaders). */
+export const SHARE = 8;
+
+/** Whether this device can run a shared tile: subgroups of at least SHARE lanes. */
+export function canShareA(gpu: Gpu): boolean {
+  const min = gpu.adapter.info.subgroupMinSize ?? 0;
+  return gpu.device.features.has('subgroups' as GPUFeatureName) && min >= SHARE;
+}
