@@ -8,8 +8,17 @@
 // Specialised by
 //   TV, NV     the register tile (vec4 groups of input channels, vec4 columns of output channels);
 //   VEC_X      cin % 4 == 0: x is read as vec4 along cin;
-//   VEC_DY     cout % 4 == 0: dy is read and the partials written as vec4 along cout.
+//   VEC_DY     cout % 4 == 0: dy is read and the partials written as vec4 along cout;
+//   SHARE_X    (needs subgroups of >= SHARE lanes) a workgroup's lanes all take the same weight rows
+//              (one tap, TV vec4 groups of input channels), each its own NV columns of output channels,
+//              and walk the split's pixels SHARE at a time: each lane loads the x vectors (and the dy
+//              pixel index) of one of them and passes them round with subgroupShuffle, as in
+//              shaders/conv2d.wgsl (on lavapipe a storage load costs a loop over the SIMD lanes, a
+//              shuffle one vector permute). The same products are summed in the same pixel order.
 // Otherwise channels past the end are clamped to the last one: their lanes are computed, never written.
+#if ${SHARE_X}
+enable subgroups;
+#endif
 #include "common.wgsl"
 
 const WG: u32 = ${WG}u;
@@ -77,6 +86,114 @@ fn loadDy(pix: u32, c4: u32) -> vec4<f32> {
 #endif
 }
 
+#if ${SHARE_X}
+/** Pixels whose x vectors SHARE lanes load one each and pass round. */
+const SHARE: u32 = 8u;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(subgroup_invocation_id) lane: u32, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let taps = p.kh * p.kw;
+  // The grid's x and y are a flat list of workgroups. The only early exit, uniform over the workgroup:
+  // subgroupShuffle needs every lane, so lanes past the edge run on clamped indices and skip their stores.
+  let group = wid.y * nwg.x + wid.x;
+  if (group >= p.splits * taps * p.ciTiles * p.colTiles) {
+    return;
+  }
+  let colTile = group % p.colTiles;
+  let ciTile = (group / p.colTiles) % p.ciTiles;
+  let tap = (group / (p.colTiles * p.ciTiles)) % taps;
+  let split = group / (p.colTiles * p.ciTiles * taps);
+  let i = tap / p.kw;
+  let j = tap % p.kw;
+
+  var cis: array<u32, TV>;
+  for (var v = 0u; v < TV; v++) {
+    cis[v] = min(ciTile * TV + v, p.cin4 - 1u);
+  }
+  let col0 = (colTile * WG + lid.x) * NV;
+  var cols: array<u32, NV>;
+  for (var q = 0u; q < NV; q++) {
+    cols[q] = min(col0 + q, p.cout4 - 1u);
+  }
+
+  // As the plain kernel: the columns where tap j lands inside the input.
+  let s = p.stride;
+  let oxLo = select(0u, (p.pad - j + s - 1u) / s, p.pad > j);
+  let oxHi = select(0u, min(p.ow, (p.w - 1u + p.pad - j) / s + 1u), p.w + p.pad > j);
+  let width = select(0u, oxHi - oxLo, oxHi > oxLo);
+  // The split's pixels (its rows x those columns) in order, m = (row - rowStart) * width + ox - oxLo.
+  let rowStart = split * p.rowsPerSplit;
+  let rowEnd = min(rowStart + p.rowsPerSplit, p.rows);
+  let total = select(0u, (rowEnd - rowStart) * width, rowEnd > rowStart);
+
+  var acc: array<array<vec4<f32>, NV>, TV * 4u>;
+  for (var r = 0u; r < TV * 4u; r++) {
+    for (var q = 0u; q < NV; q++) {
+      acc[r][q] = vec4<f32>(0.0);
+    }
+  }
+
+  let mine = lane % SHARE;
+  for (var m0 = 0u; m0 < total; m0 += SHARE) {
+    // This lane's pixel of the chunk; past the end, or on a row tap i puts outside the input, its x is
+    // 0 (a product of exactly 0) and its indices are clamped.
+    let m = min(m0 + mine, total - 1u);
+    let row = rowStart + m / width;
+    let ox = oxLo + m % width;  // MUTANT(index): let ox = oxLo + m / width;
+    let iy = i32((row % p.oh) * s + i) - i32(p.pad);
+    let inside = m0 + mine < total && iy >= 0 && iy < i32(p.h);  // MUTANT(term): let inside = iy >= 0 && iy < i32(p.h);
+    let xPix = ((row / p.oh) * p.h + u32(clamp(iy, 0, i32(p.h) - 1))) * p.w + ox * s + j - p.pad;  // MUTANT(stride): let xPix = ((row / p.oh) * p.w + u32(clamp(iy, 0, i32(p.h) - 1))) * p.h + ox * s + j - p.pad;
+    var mineX: array<vec4<f32>, TV>;
+    for (var v = 0u; v < TV; v++) {
+      mineX[v] = select(vec4<f32>(0.0), loadX(xPix, cis[v]), inside);
+    }
+    let mineDy = row * p.ow + ox;  // MUTANT(stride): let mineDy = row * p.oh + ox;
+    for (var k = 0u; k < SHARE; k++) {
+      let dyPix = subgroupShuffle(mineDy, k);
+      var xv: array<vec4<f32>, TV>;
+      for (var v = 0u; v < TV; v++) {
+        xv[v] = subgroupShuffle(mineX[v], k);
+      }
+      for (var q = 0u; q < NV; q++) {
+        let d = loadDy(dyPix, cols[q]);
+        for (var v = 0u; v < TV; v++) {
+          acc[v * 4u][q] = acc[v * 4u][q] + xv[v].x * d;
+          acc[v * 4u + 1u][q] = acc[v * 4u + 1u][q] + xv[v].y * d;  // MUTANT(index): acc[v * 4u + 1u][q] = acc[v * 4u + 1u][q] + xv[v].x * d;
+          acc[v * 4u + 2u][q] = acc[v * 4u + 2u][q] + xv[v].z * d;
+          acc[v * 4u + 3u][q] = acc[v * 4u + 3u][q] + xv[v].w * d;  // MUTANT(term): acc[v * 4u + 3u][q] = xv[v].w * d;
+        }
+      }
+    }
+  }
+
+  // Partials[split, tap, ci, co], as the plain kernel.
+  let rowBase = (split * taps + tap) * p.cin;
+  for (var v = 0u; v < TV; v++) {
+    for (var e = 0u; e < 4u; e++) {
+      let ci = (ciTile * TV + v) * 4u + e;
+      if (ci >= p.cin) {
+        break;
+      }
+      for (var q = 0u; q < NV; q++) {
+        let col = col0 + q;
+        if (col >= p.cout4) {
+          break;
+        }
+#if ${VEC_DY}
+        Partials[(rowBase + ci) * p.cout4 + col] = acc[v * 4u + e][q];
+#else
+        let base = (rowBase + ci) * p.cout + col * 4u;
+        let valid = p.cout - col * 4u;
+        for (var k = 0u; k < min(valid, 4u); k++) {
+          Partials[base + k] = acc[v * 4u + e][q][k];
+        }
+#endif
+      }
+    }
+  }
+}
+#else
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -171,3 +288,4 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
 }
+#endif

@@ -30,6 +30,11 @@ export interface WeightGradTile {
   tv: number;
   nv: number;
   wg: number;
+  /**
+   * The workgroup's lanes share their weight rows (each takes its own NV columns of output channels) and
+   * load x through subgroupShuffle, SHARE pixels at a time (as conv2d's shareX): needs subgroups.
+   */
+  shareX?: boolean;
 }
 
 /** Fastest measured on lavapipe (3x3, 64 -> 64, batch 2, 64x64). */
@@ -41,6 +46,13 @@ export const INPUT_GRAD_TILE: InputGradTile = { tm: 4, nv: 2, wg: 64 };
  */
 export const SHARED_INPUT_GRAD_TILE: InputGradTile = { tm: 16, nv: 1, wg: 8, shareDy: true };
 export const WEIGHT_GRAD_TILE: WeightGradTile = { tv: 2, nv: 2, wg: 64 };
+/**
+ * The shared tile, measured on lavapipe over the UNet's layers at batch 2, 64x64 (tv x nv of 4 x 1,
+ * 8 x 1, 16 x 1, 4 x 2; workgroups of 8 and 16): 8 x 1 in one subgroup runs 16-24 GFLOP/s on the
+ * 3x3 layers, 1.4-1.9x the plain tile; layers of 64 output channels or more take 4 x 2 (see
+ * sharedWeightGradTile).
+ */
+export const SHARED_WEIGHT_GRAD_TILE: WeightGradTile = { tv: 8, nv: 1, wg: 8, shareX: true };
 
 /**
  * Invocations the weight gradient asks for before it stops splitting the pixel sum: enough for the
@@ -48,8 +60,11 @@ export const WEIGHT_GRAD_TILE: WeightGradTile = { tv: 2, nv: 2, wg: 64 };
  */
 const TARGET_INVOCATIONS_SOFTWARE = 16_384;
 const TARGET_INVOCATIONS_GPU = 131_072;
-/** A split sums at least this many pixels, so writing and re-reading its partials stays small beside its work. */
-const MIN_PIXELS_PER_SPLIT = 128;
+/**
+ * A split sums at least this many pixels, so writing and re-reading its partials stays small beside its
+ * work (on lavapipe 512 measured up to 1.4x faster than 128 on the UNet's layers, both tiles).
+ */
+const MIN_PIXELS_PER_SPLIT = 512;
 /** Memory the partial sums may take (the 512 x 512 x 3 x 3 layer's weights are 9.4 MB a split). */
 const PARTIALS_BUDGET_BYTES = 64 * 2 ** 20;
 
@@ -77,7 +92,27 @@ function sharedInputGradTile(g: Conv2dGeometry): InputGradTile {
 }
 
 export function conv2dWeightGrad(gpu: Gpu, x: BufferRef, dy: BufferRef, g: Conv2dGeometry): BufferRef {
-  return conv2dWeightGradTiled(gpu, x, dy, g, WEIGHT_GRAD_TILE);
+  return conv2dWeightGradTiled(gpu, x, dy, g, defaultWeightGradTile(gpu, g));
+}
+
+/**
+ * The shared tile where the device has subgroups and the layer fills it: at least one vec4 column of
+ * output channels per lane (decoder4's 16 and the head's 1 measured faster on the plain tile) and two
+ * vec4 groups of input channels (the stem's 4 measured no faster shared).
+ */
+function defaultWeightGradTile(gpu: Gpu, g: Conv2dGeometry): WeightGradTile {
+  const fills = g.cout >= 4 * SHARE && g.cin >= 8;
+  return canShareA(gpu) && fills ? sharedWeightGradTile(g) : WEIGHT_GRAD_TILE;
+}
+
+/**
+ * SHARED_WEIGHT_GRAD_TILE fitted to a layer: where there are two vec4 columns for every lane (64 output
+ * channels or more) the same registers hold 4 x 2, measured up to 25% faster there (decoder1: 27 against
+ * 22 GFLOP/s); on decoder3's 32 channels it would idle half the lanes.
+ */
+function sharedWeightGradTile(g: Conv2dGeometry): WeightGradTile {
+  const t = SHARED_WEIGHT_GRAD_TILE;
+  return Math.ceil(g.cout / 4) >= 2 * t.nv * t.wg ? { ...t, tv: t.tv / 2, nv: t.nv * 2 } : t;
 }
 
 /** HWIO weights as [kh, kw, cout padded to 4, cin padded to 4], the layout the input gradient reads. */
@@ -136,7 +171,10 @@ export function conv2dInputGradTiled(gpu: Gpu, dy: BufferRef, w: BufferRef, g: C
   return dx;
 }
 
-/** The weight gradient's tiles over one split: (tap, channel group, output-channel group). */
+/**
+ * The weight gradient's tiles over one split: (tap, channel group, output-channel group), one per
+ * invocation, or with shareX one per workgroup (its wg lanes side by side along the output channels).
+ */
 function weightGradLayout(g: Conv2dGeometry, tile: WeightGradTile) {
   const cin4 = Math.ceil(g.cin / 4);
   const cout4 = Math.ceil(g.cout / 4);
@@ -144,8 +182,10 @@ function weightGradLayout(g: Conv2dGeometry, tile: WeightGradTile) {
   const tv = Math.min(tile.tv, cin4);
   const nv = Math.min(tile.nv, cout4);
   const ciTiles = Math.ceil(cin4 / tv);
-  const colTiles = Math.ceil(cout4 / nv);
-  return { cin4, cout4, tv, nv, ciTiles, colTiles, tilesPerSplit: g.kh * g.kw * ciTiles * colTiles };
+  const colTiles = Math.ceil(cout4 / (tile.shareX ? nv * tile.wg : nv));
+  const tilesPerSplit = g.kh * g.kw * ciTiles * colTiles;
+  const invocationsPerSplit = tilesPerSplit * (tile.shareX ? tile.wg : 1);
+  return { cin4, cout4, tv, nv, ciTiles, colTiles, tilesPerSplit, invocationsPerSplit };
 }
 
 /**
@@ -153,12 +193,12 @@ function weightGradLayout(g: Conv2dGeometry, tile: WeightGradTile) {
  * fill the device, no more than the partials' memory budget (and one binding) holds, and no split
  * smaller than MIN_PIXELS_PER_SPLIT. Depends only on the shape and the device, so results repeat.
  */
-export function weightGradSplits(gpu: Gpu, g: Conv2dGeometry, tile: WeightGradTile = WEIGHT_GRAD_TILE): number {
-  const { tilesPerSplit } = weightGradLayout(g, tile);
+export function weightGradSplits(gpu: Gpu, g: Conv2dGeometry, tile: WeightGradTile = defaultWeightGradTile(gpu, g)): number {
+  const { invocationsPerSplit } = weightGradLayout(g, tile);
   const rows = g.n * g.oh;
   const target = gpu.isSoftware ? TARGET_INVOCATIONS_SOFTWARE : TARGET_INVOCATIONS_GPU;
   const outBytes = g.kh * g.kw * g.cin * g.cout * F32;
-  const byParallelism = Math.ceil(target / tilesPerSplit);
+  const byParallelism = Math.ceil(target / invocationsPerSplit);
   const byWork = Math.floor((rows * g.ow) / MIN_PIXELS_PER_SPLIT);
   const byMemory = Math.floor(Math.min(PARTIALS_BUDGET_BYTES, gpu.limits.maxStorageBufferBindingSize) / outBytes);
   const splits = Math.max(1, Math.min(byParallelism, byWork, byMemory, rows));
@@ -166,8 +206,13 @@ export function weightGradSplits(gpu: Gpu, g: Conv2dGeometry, tile: WeightGradTi
   return Math.ceil(rows / Math.ceil(rows / splits));
 }
 
-/** conv2dWeightGrad with a chosen register tile (for benchmarks). */
+/** conv2dWeightGrad with a chosen register tile (for benchmarks and tile tests). */
 export function conv2dWeightGradTiled(gpu: Gpu, x: BufferRef, dy: BufferRef, g: Conv2dGeometry, tile: WeightGradTile): BufferRef {
+  if (tile.shareX && (tile.wg % SHARE !== 0 || !canShareA(gpu))) {
+    throw new Error(`conv2dWeightGrad: tile ${JSON.stringify(tile)} needs wg a multiple of ${SHARE} and subgroups of at least ${SHARE} lanes`);
+  }
+  // Shared: whole subgroups only, so every lane a shuffle reads from exists.
+  if (tile.shareX) tile = { ...tile, wg: Math.max(tile.wg, gpu.adapter.info.subgroupMaxSize ?? 0) };
   const outSize = g.kh * g.kw * g.cin * g.cout;
   const { cin4, cout4, tv, nv, ciTiles, colTiles, tilesPerSplit } = weightGradLayout(g, tile);
   const rows = g.n * g.oh;
@@ -180,10 +225,11 @@ export function conv2dWeightGradTiled(gpu: Gpu, x: BufferRef, dy: BufferRef, g: 
   gpu.dispatch({
     kernel: 'conv2dWeightGrad',
     shader: 'conv2d_weight_grad.wgsl',
-    defines: { WG: tile.wg, TV: tv, NV: nv, VEC_X: g.cin % 4 === 0, VEC_DY: g.cout % 4 === 0 },
+    defines: { WG: tile.wg, TV: tv, NV: nv, VEC_X: g.cin % 4 === 0, VEC_DY: g.cout % 4 === 0, SHARE_X: !!tile.shareX },
     uniforms: u.bytes(),
     buffers: [x, dy, partials],
-    workgroups: grid1d(splits * tilesPerSplit, tile.wg),
+    // Shared: one workgroup per grid1d "invocation".
+    workgroups: grid1d(splits * tilesPerSplit, tile.shareX ? 1 : tile.wg),
   });
   if (splits === 1) return partials;
   // Partials viewed as [1, splits, outSize]: a fixed-order sum over the middle axis.

@@ -6,7 +6,11 @@ import {
   INPUT_GRAD_TILE,
   type InputGradTile,
   SHARED_INPUT_GRAD_TILE,
+  SHARED_WEIGHT_GRAD_TILE,
+  WEIGHT_GRAD_TILE,
+  type WeightGradTile,
   conv2dInputGradTiled,
+  conv2dWeightGradTiled,
   weightGradSplits,
 } from '../../src/kernels/conv2dGrad.js';
 import { canShareA } from '../../src/gpu/subgroups.js';
@@ -174,6 +178,42 @@ describe('conv2dWeightGrad against the reference', () => {
     const bytes = weightGradSplits(ctx.gpu, big) * 3 * 3 * 512 * 512 * 4;
     expect(bytes).toBeLessThanOrEqual(Math.min(64 * 2 ** 20, ctx.gpu.limits.maxStorageBufferBindingSize));
   });
+});
+
+/** conv2dWeightGrad with a given tile against the reference, on a poisoned pool (as the table's tests). */
+async function checkWeightGradTile(c: Case, tile: WeightGradTile): Promise<void> {
+  const g = geometry(c);
+  const r = rng(sizeOf(c.x) * 5 + c.cout);
+  const x = uniform(r, sizeOf(c.x));
+  const dy = uniform(r, g.n * g.oh * g.ow * g.cout);
+  const dwSize = c.k * c.k * g.cin * g.cout;
+  poisonPool(dwSize);
+  const got = await ctx.be.download(conv2dWeightGradTiled(ctx.gpu, ctx.be.upload(x), ctx.be.upload(dy), g, tile), dwSize);
+  const ref = ctx.cpu.conv2dWeightGrad(Float64Array.from(x), Float64Array.from(dy), g);
+  const mag = ctx.cpu.conv2dWeightGrad(Float64Array.from(abs(x)), Float64Array.from(abs(dy)), g);
+  expectClose(got, ref, mag, g.n * g.oh * g.ow + 2, `dw, ${c.name}, tile ${JSON.stringify(tile)}`, 0);
+}
+
+describe('conv2dWeightGrad tiles against the reference', () => {
+  // The backend takes the shared (subgroup) tile where the device allows it: the plain tile, the
+  // fallback elsewhere (and the head's), must stay correct on every case too.
+  it(`the plain tile ${JSON.stringify(WEIGHT_GRAD_TILE)} on every case`, async () => {
+    for (const c of CASES) await checkWeightGradTile(c, WEIGHT_GRAD_TILE);
+  });
+
+  // Shared tiles (subgroupShuffle of x), on odd channel counts (cout 1 and 7 leave lanes idle) too.
+  const SHARED_TILES: WeightGradTile[] = [
+    SHARED_WEIGHT_GRAD_TILE,
+    { tv: 1, nv: 1, wg: 8, shareX: true },
+    { tv: 2, nv: 2, wg: 8, shareX: true },
+    { tv: 4, nv: 1, wg: 16, shareX: true },
+  ];
+  for (const tile of SHARED_TILES) {
+    it(`shared tile ${JSON.stringify(tile)} on every case`, async ({ skip }) => {
+      if (!canShareA(ctx.gpu)) skip('no subgroups of at least 8 lanes on this device');
+      for (const c of CASES) await checkWeightGradTile(c, tile);
+    });
+  }
 });
 
 describe('conv2d gradients (float64 finite differences on the reference)', () => {
