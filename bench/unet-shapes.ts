@@ -3,6 +3,7 @@
 // The stem's 3 input channels are padded to 4 (the conv kernels' vec4 path).
 import type { Conv2dGeometry, PoolGeometry, SpatialGeometry } from '../src/backend/geometry.js';
 import { conv2dGeometry, poolGeometry } from '../src/backend/geometry.js';
+import { DECODER_CHANNELS as DECODER, ENCODER_LAYERS as ENCODER } from '../src/model/unet.js';
 
 export interface ConvLayer {
   name: string;
@@ -23,13 +24,6 @@ export interface UnetShapes {
 }
 
 const STEM_CHANNELS = 4;
-const ENCODER = [
-  { channels: 64, blocks: 3 },
-  { channels: 128, blocks: 4 },
-  { channels: 256, blocks: 6 },
-  { channels: 512, blocks: 3 },
-];
-const DECODER = [256, 128, 64, 32, 16];
 
 export function unetShapes(n: number, s: number): UnetShapes {
   if (s % 32 !== 0) throw new Error(`unet shapes: the input size must be a multiple of 32, got ${s}`);

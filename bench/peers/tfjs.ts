@@ -16,6 +16,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import { adapterFlags } from '../../src/gpu/adapter.js';
 import { createInstance } from '../../src/gpu/dawn.js';
+// The architecture's table, shared with ours so both build the same network (the parameter count is checked too).
+import { DECODER_CHANNELS as DECODER, ENCODER_LAYERS as ENCODER, SKIP_CHANNELS as SKIPS } from '../../src/model/unet.js';
 
 export type TfjsBackend = 'webgpu' | 'cpu';
 
@@ -59,15 +61,6 @@ const BN_MOMENTUM = 0.1;
 const INFER_MIN_RUNS = 3;
 const DEFAULT_WARMUP = 2;
 const RGB = 3;
-const ENCODER = [
-  { channels: 64, blocks: 3 },
-  { channels: 128, blocks: 4 },
-  { channels: 256, blocks: 6 },
-  { channels: 512, blocks: 3 },
-];
-const DECODER = [256, 128, 64, 32, 16];
-/** Skip channels of each decoder block: layer3, layer2, layer1, stem, none. */
-const SKIPS = [256, 128, 64, 64, 0];
 
 type Var1 = tf.Variable<tf.Rank.R1>;
 type Var4 = tf.Variable<tf.Rank.R4>;

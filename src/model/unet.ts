@@ -11,13 +11,16 @@ import { Module } from './module.js';
 /** Channels of the network's input: RGB plus one zero channel. */
 export const INPUT_CHANNELS = 4;
 const RGB = 3;
-const ENCODER_LAYERS = [
+/** The ResNet-34 stages: output channels and basic blocks. */
+export const ENCODER_LAYERS = [
   { channels: 64, blocks: 3 },
   { channels: 128, blocks: 4 },
   { channels: 256, blocks: 6 },
   { channels: 512, blocks: 3 },
 ];
 export const DECODER_CHANNELS = [256, 128, 64, 32, 16];
+/** Skip channels reaching each decoder block: layer3, layer2, layer1, the stem, none. */
+export const SKIP_CHANNELS = [256, 128, 64, 64, 0];
 
 class Downsample extends Module {
   readonly conv: Conv2d;
@@ -118,12 +121,11 @@ class Decoder extends Module {
   readonly blocks: DecoderBlock[];
   constructor() {
     super();
-    const skips = [256, 128, 64, 64, 0];
     const blocks = new BlocksList();
     this.child('blocks', blocks);
     let cin = 512;
     this.blocks = DECODER_CHANNELS.map((cout, i) => {
-      const b = blocks.add(String(i), new DecoderBlock(cin, skips[i]!, cout));
+      const b = blocks.add(String(i), new DecoderBlock(cin, SKIP_CHANNELS[i]!, cout));
       cin = cout;
       return b;
     });
