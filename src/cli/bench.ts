@@ -1,5 +1,6 @@
 // `gpuseg bench ...`: microbenchmarks, each printing JSON (one object per line with --json).
 import { Gpu } from '../gpu/gpu.js';
+import { unetInputProblem } from '../model/unet.js';
 import { UsageError } from './errors.js';
 
 export interface BenchOptions {
@@ -33,8 +34,8 @@ export interface BenchKernelsOptions {
 
 export async function runBenchKernels(opts: BenchKernelsOptions): Promise<void> {
   const { benchKernels } = await import('../../bench/kernels.js');
-  if (opts.size % 32 !== 0) throw new UsageError(`--size must be a multiple of 32 (the UNet downsamples 5 times), got ${opts.size}`);
-  if (opts.batch * (opts.size / 32) ** 2 < 2) throw new UsageError('--batch 1 at --size 32 leaves one value per channel in layer4 batch norm; use --batch 2 or a larger --size');
+  const problem = unetInputProblem(opts.batch, opts.size);
+  if (problem) throw new UsageError(problem);
   const gpu = await Gpu.open({ adapter: opts.adapter });
   const adapter = gpu.summary.description;
   if (!opts.json) process.stdout.write(`kernels of the ResNet-34 UNet at batch ${opts.batch}, ${opts.size}x${opts.size}, on ${adapter}\n`);
@@ -60,8 +61,8 @@ export interface BenchTrainOptions {
 
 export async function runBenchTrain(o: BenchTrainOptions): Promise<void> {
   const { benchTrain } = await import('../../bench/train.js');
-  if (o.size % 32 !== 0) throw new UsageError(`--size must be a multiple of 32 (the UNet downsamples 5 times), got ${o.size}`);
-  if (o.batch * (o.size / 32) ** 2 < 2) throw new UsageError('--batch 1 at --size 32 leaves one value per channel in layer4 batch norm; use --batch 2 or a larger --size');
+  const problem = unetInputProblem(o.batch, o.size);
+  if (problem) throw new UsageError(problem);
   const { PROFILE_DAWN_FLAGS } = await import('../gpu/profiler.js');
   const gpu = await Gpu.open({ adapter: o.adapter, dawnFlags: o.profile ? PROFILE_DAWN_FLAGS : [] });
   try {

@@ -182,6 +182,16 @@ export class Unet extends Module {
   }
 }
 
+/**
+ * Why a batch of n images of s x s cannot go through the UNet in training mode, or null: s must halve
+ * five times, and the deepest batch norm needs more than one value per channel (n * (s/32)^2 > 1).
+ */
+export function unetInputProblem(batch: number, size: number): string | null {
+  if (size % 32 !== 0) return `--size must be a multiple of 32 (the UNet halves it five times), got ${size}`;
+  if (batch * (size / 32) ** 2 < 2) return `--batch ${batch} at --size ${size} leaves one value per channel in the deepest batch norm; use --batch 2 or more`;
+  return null;
+}
+
 /** Trainable parameters in PyTorch's count (the stem's zero-padded channel excluded). */
 export function torchParameterCount(m: Module): number {
   return m.namedParameters().reduce((n, [, s]) => {

@@ -8,7 +8,7 @@ import { type Category, kShotSplit, readCategory, readImage, readMask, writeSpli
 import { type ModelStorage, materialize } from '../model/module.js';
 import { importStateDict } from '../model/state.js';
 import { loadEncoderWeights } from '../model/torch.js';
-import { INPUT_CHANNELS, Unet } from '../model/unet.js';
+import { INPUT_CHANNELS, Unet, unetInputProblem } from '../model/unet.js';
 import { rng } from '../util/random.js';
 import { type Sample, augmentedBatch } from './batch.js';
 import { saveCheckpoint } from './checkpoint.js';
@@ -208,7 +208,8 @@ function validateOptions(o: Required<Omit<TrainOptions, 'encoderWeights' | 'adap
   for (const [name, v] of Object.entries(positive)) {
     if (!Number.isInteger(v) || v <= 0) throw new Error(`--${kebab(name)} must be a positive integer, got ${v}`);
   }
-  if (o.size % 32 !== 0) throw new Error(`--size must be a multiple of 32 (the UNet halves it five times), got ${o.size}`);
+  const problem = unetInputProblem(o.batch, o.size);
+  if (problem) throw new Error(problem);
   if (!(o.lr > 0) || !Number.isFinite(o.lr)) throw new Error(`--lr must be a positive number, got ${o.lr}`);
   if (o.loss !== 'bce' && o.loss !== 'bce+dice') throw new Error(`--loss must be bce or bce+dice, got '${o.loss}'`);
   if (o.device !== 'gpu' && o.device !== 'cpu') throw new Error(`--device must be gpu or cpu, got '${o.device}'`);
