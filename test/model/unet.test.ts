@@ -5,7 +5,7 @@ import { materialize } from '../../src/model/module.js';
 import { encodeSafetensors, readSafetensors } from '../../src/model/safetensors.js';
 import { exportStateDict, importStateDict } from '../../src/model/state.js';
 import { INPUT_CHANNELS, Unet, torchParameterCount } from '../../src/model/unet.js';
-import { segmentationLoss } from '../../src/train/trainer.js';
+import { recordTrainStep, segmentationLoss } from '../../src/train/trainer.js';
 import { Adam } from '../../src/train/optimizer.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { useGpu } from '../helpers.js';
@@ -133,17 +133,8 @@ describe('ResNet-34 UNet', () => {
     const losses: number[] = [];
     try {
       for (let step = 0; step < 40; step++) {
-        const { v } = scope(() => {
-          const l = segmentationLoss(
-            m.forward(Tensor.from(ctx.be, input, [N, S, S, INPUT_CHANNELS])),
-            Tensor.from(ctx.be, target, [N, S, S, 1]),
-            'bce',
-          );
-          l.backward();
-          opt.update(1e-3);
-          return { v: l.toArray() };
-        });
-        losses.push((await v)[0]!);
+        // The trainer's own step: forward, BCE, backward, Adam, the loss read back.
+        losses.push((await recordTrainStep(m, opt, input, target, S, 'bce', 1e-3))[0]!);
       }
     } finally {
       opt.destroy();
