@@ -6,7 +6,8 @@
 //
 // Values on the stack: None -> null, bool, int -> number (bigint beyond 2^53), float -> number,
 // str -> string, bytes -> Uint8Array, tuple and list -> array, dict -> Map.
-import { WeightFileError, errorMessage } from './safetensors.js';
+import { errorMessage } from '../util/files.js';
+import { WeightFileError } from './safetensors.js';
 
 /** A whitelisted global that REDUCE may apply to an argument tuple. */
 export class PickleCallable {

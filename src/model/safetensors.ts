@@ -6,8 +6,8 @@
 // the first byte after the header, plus an optional "__metadata__" object of string pairs. Files come
 // from anywhere, so every field is checked before a byte is read: a bad file is a one-line
 // WeightFileError naming the file, never a RangeError from a DataView.
-import { open, readFile, rename, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { errorMessage, writeFileAtomic } from '../util/files.js';
 
 /** A tensor as it travels between files and the model: float32 weights, int64 counters. */
 export interface NamedTensor {
@@ -112,14 +112,6 @@ function isCount(value: unknown): value is number {
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' ');
-}
-
-export function errorMessage(err: unknown): string {
-  return oneLine(err instanceof Error ? err.message : String(err));
 }
 
 function parseEntry(name: string, raw: unknown, dataBytes: number, fail: (problem: string) => never): HeaderEntry {
@@ -271,46 +263,12 @@ export function encodeSafetensors(
   return out;
 }
 
-/**
- * Writes PATH.tmp-<pid>, syncs it, then renames it over PATH: a crash leaves the old file or the new
- * one, never half of one. The directory is synced too, so the rename itself survives a power cut.
- */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const temporary = `${path}.tmp-${process.pid}`;
-  try {
-    const file = await open(temporary, 'w');
-    try {
-      await file.writeFile(bytes);
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(temporary, path);
-  } catch (err) {
-    await unlink(temporary).catch(() => undefined);
-    throw new WeightFileError(`${path}: cannot write (${errorMessage(err)})`);
-  }
-  await syncDirectory(dirname(path));
-}
-
-/** Best effort: some platforms (Windows) cannot open a directory for syncing. */
-async function syncDirectory(directory: string): Promise<void> {
-  try {
-    const handle = await open(directory, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // The file itself is complete; only the rename's durability is left to the OS.
-  }
-}
-
 export async function saveSafetensors(
   path: string,
   tensors: Map<string, NamedTensor> | [string, NamedTensor][],
   metadata?: Record<string, string>,
 ): Promise<void> {
-  await writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+  await writeFileAtomic(path, encodeSafetensors(tensors, metadata)).catch((err: unknown) => {
+    throw new WeightFileError(errorMessage(err));
+  });
 }

@@ -20,10 +20,10 @@ import {
   WeightFileError,
   decodeTensorBytes,
   elementCount,
-  errorMessage,
   readFileBytes,
   readSafetensors,
 } from './safetensors.js';
+import { errorMessage } from '../util/files.js';
 
 const ZIP_LOCAL_HEADER = [0x50, 0x4b, 0x03, 0x04]; // 'PK\x03\x04'
 const PICKLE_PROTO_OPCODE = 0x80;

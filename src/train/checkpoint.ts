@@ -4,7 +4,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Module } from '../model/module.js';
-import { loadSafetensors, saveSafetensors, writeFileAtomic } from '../model/safetensors.js';
+import { loadSafetensors, saveSafetensors } from '../model/safetensors.js';
+import { writeFileAtomic } from '../util/files.js';
 import { exportStateDict, importStateDict } from '../model/state.js';
 import type { Adam } from './optimizer.js';
 
