@@ -3,12 +3,15 @@
 `Unet("resnet34", classes=1)` (24,436,369 parameters), written here in plain PyTorch, trained as ours is
 (Adam at lr 1e-4, BCE with logits, batch norm on batch statistics) with the loss read back every step.
 
-    python3 bench/peers/torch.py --batch 2 --size 128 --steps 5 --mode fp32 --gemm
+    python3 bench/peers/torch_peer.py --batch 2 --size 128 --steps 5 --mode fp32 --gemm
 
 --mode fp32 turns TF32 off (matmul and cuDNN), the arithmetic ours does; --mode default keeps PyTorch's
 defaults (cuDNN convolutions may then use TF32 on Ampere and later). Prints one JSON line with the fields
 of bench/peers/tfjs.ts plus maxMemoryReservedBytes and, with --gemm, the FP32 torch.mm TFLOP/s on the
 GEMM shapes (M = n*oh*ow, N = cout, K = 9*cin) of the network's distinct 3x3 convolutions.
+
+Not named torch.py: Python puts the script's folder first on sys.path, so `import torch` would import
+this file instead of PyTorch.
 """
 import argparse
 import json
