@@ -66,7 +66,9 @@ export async function runBenchTrain(o: BenchTrainOptions): Promise<void> {
   const { PROFILE_DAWN_FLAGS } = await import('../gpu/profiler.js');
   const gpu = await Gpu.open({ adapter: o.adapter, dawnFlags: o.profile ? PROFILE_DAWN_FLAGS : [] });
   try {
-    const r = await benchTrain(gpu, o);
+    const tuning = await gpu.loadTuning();
+    if (tuning.problem) process.stderr.write(`gpuseg: ${tuning.problem}\n`);
+    const r = { ...(await benchTrain(gpu, o)), tuningEntries: tuning.loaded };
     if (o.json) {
       process.stdout.write(`${JSON.stringify(r)}\n`);
       return;

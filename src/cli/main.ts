@@ -7,6 +7,7 @@ import { nonNegativeInt, positiveInt, positiveNumber, reportAndExit } from './er
 import { runInfo } from './info.js';
 import { runEval, runPredict } from './predict.js';
 import { runTrain } from './train.js';
+import { runTune } from './tune.js';
 
 const program = new Command()
   .name('gpuseg')
@@ -79,6 +80,17 @@ program
   .option('--json', 'print JSON')
   .addOption(adapterOption())
   .action((opts) => runEval(opts));
+
+program
+  .command('tune')
+  .description("measure the conv kernels' variants on every layer of the UNet at one batch and size on this adapter; train, predict, eval and bench use the fastest (GPUSEG_TUNING=off: not)")
+  .option('--batch <n>', 'batch size (tune the one you train with)', positiveInt('--batch'), 8)
+  .option('--size <n>', 'input size (a multiple of 32)', positiveInt('--size'), 256)
+  .option('--kernels <list>', 'comma-separated: conv2d, conv2dInputGrad, conv2dWeightGrad (default: all)')
+  .option('--layers <n>', 'only the first n distinct layers', positiveInt('--layers'))
+  .option('--json', 'one JSON line per layer and kernel, then a summary line')
+  .addOption(adapterOption())
+  .action((opts) => runTune(opts));
 
 const bench = program.command('bench').description('microbenchmarks (JSON with --json)');
 bench

@@ -11,10 +11,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import { packageRoot } from './dawn.js';
+import { shortHash } from './tuning.js';
 
 export type Defines = Readonly<Record<string, number | boolean | string>>;
 
 const sourceCache = new Map<string, string>();
+const hashCache = new Map<string, string>();
 
 function readShader(file: string, seen: string[] = []): string {
   const cached = sourceCache.get(file);
@@ -43,6 +45,14 @@ export function shaderSource(file: string, defines: Defines = {}): string {
   }
   strings.push(text.slice(last));
   return wgsl(strings, ...values);
+}
+
+/** A hash of a shader's text (includes expanded): tuning entries measured on other text do not match. */
+export function shaderHash(files: readonly string[]): string {
+  const name = files.join('+');
+  let hash = hashCache.get(name);
+  if (hash === undefined) hashCache.set(name, (hash = shortHash(files.map((f) => readShader(f)).join('\n'))));
+  return hash;
 }
 
 export function pipelineKey(file: string, entryPoint: string, defines: Defines): string {

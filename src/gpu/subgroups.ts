@@ -11,3 +11,11 @@ export function canShareA(gpu: Gpu): boolean {
   const min = gpu.adapter.info.subgroupMinSize ?? 0;
   return gpu.device.features.has('subgroups' as GPUFeatureName) && min >= SHARE;
 }
+
+/**
+ * The workgroup size a shared tile of `wg` lanes runs with: whole subgroups only, so every lane a
+ * shuffle reads from exists (NVIDIA's 32-lane subgroups turn a tile of 8 lanes into 32).
+ */
+export function sharedWorkgroup(gpu: Gpu, wg: number): number {
+  return Math.max(wg, gpu.adapter.info.subgroupMaxSize ?? 0);
+}

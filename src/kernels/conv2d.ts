@@ -4,7 +4,10 @@
 import type { Conv2dGeometry } from '../backend/geometry.js';
 import { type BufferRef, type Gpu, Uniforms, grid1d } from '../gpu/gpu.js';
 import { reduceMiddle } from './reduce.js';
-import { SHARE, canShareA } from '../gpu/subgroups.js';
+import { SHARE, canShareA, sharedWorkgroup } from '../gpu/subgroups.js';
+import { TuningTable } from '../gpu/tuning.js';
+import { shaderHash } from '../gpu/pipelines.js';
+import { hasFields, tunedChoice } from './autotune.js';
 
 /** A register tile: TM output pixels x NV vec4 columns of output channels per invocation. */
 export interface Conv2dTile {
@@ -42,18 +45,41 @@ export function canShareConv2d(gpu: Gpu, g: Conv2dGeometry): boolean {
 }
 
 export function conv2d(gpu: Gpu, x: BufferRef, w: BufferRef, bias: BufferRef | null, g: Conv2dGeometry): BufferRef {
-  return conv2dTiled(gpu, x, w, bias, g, canShareConv2d(gpu, g) ? sharedTile(g) : CONV2D_TILE);
+  return conv2dTiled(gpu, x, w, bias, g, chooseConv2dTile(gpu, g));
+}
+
+/** The tile conv2d runs a layer with: the tuned one for this adapter and shape, else the heuristic. */
+export function chooseConv2dTile(gpu: Gpu, g: Conv2dGeometry): Conv2dTile {
+  return tunedChoice(gpu, () => conv2dTuningKey(g), (t): t is Conv2dTile => usableTile(gpu, g, t)) ?? defaultConv2dTile(gpu, g);
+}
+
+export function defaultConv2dTile(gpu: Gpu, g: Conv2dGeometry): Conv2dTile {
+  return canShareConv2d(gpu, g) ? sharedTileFor(gpu, g, SHARED_CONV2D_TILE) : CONV2D_TILE;
+}
+
+export function conv2dTuningKey(g: Conv2dGeometry): string {
+  return TuningTable.key('conv2d', shaderHash(['conv2d.wgsl']), g);
+}
+
+function usableTile(gpu: Gpu, g: Conv2dGeometry, t: unknown): t is Conv2dTile {
+  if (!hasFields(t, ['tm', 'nv', 'wg'], ['shareX'])) return false;
+  try {
+    checkTile(gpu, g, t as unknown as Conv2dTile);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
- * SHARED_CONV2D_TILE fitted to a layer: a workgroup's tile keeps about tm pixels when its lanes split into
+ * A shared tile fitted to a layer and device (whole subgroups): a workgroup's tile keeps about tm pixels when its lanes split into
  * pixel groups (on the narrow decoder4 layers tm 16 with 2 groups measured faster than 32), then
  * fitSharedTm.
  */
-function sharedTile(g: Conv2dGeometry): Conv2dTile {
-  const t = SHARED_CONV2D_TILE;
-  const pg = pixelGroups(Math.ceil(g.cout / 4), t.nv, t.wg);
-  return { ...t, tm: fitSharedTm(Math.max(SHARE, t.tm / pg), pg, g.n * g.oh * g.ow) };
+export function sharedTileFor(gpu: Gpu, g: Conv2dGeometry, t: Conv2dTile): Conv2dTile {
+  const wg = sharedWorkgroup(gpu, t.wg);
+  const pg = pixelGroups(Math.ceil(g.cout / 4), t.nv, wg);
+  return { ...t, wg, tm: fitSharedTm(Math.max(SHARE, t.tm / pg), pg, g.n * g.oh * g.ow) };
 }
 
 /**
@@ -79,6 +105,9 @@ export function pixelGroups(columns: number, nv: number, wg: number): number {
 }
 
 function checkTile(gpu: Gpu, g: Conv2dGeometry, t: Conv2dTile): void {
+  if (t.wg > gpu.limits.maxComputeInvocationsPerWorkgroup) {
+    throw new Error(`conv2d: tile ${JSON.stringify(t)} has more invocations than this device's ${gpu.limits.maxComputeInvocationsPerWorkgroup} per workgroup`);
+  }
   if (t.shareX && (t.tm % SHARE !== 0 || !canShareConv2d(gpu, g))) {
     throw new Error(`conv2d: tile ${JSON.stringify(t)} needs tm a multiple of ${SHARE}, cin ${g.cin} and cout ${g.cout} multiples of 4, and subgroups of at least ${SHARE} lanes`);
   }
@@ -94,7 +123,7 @@ export function conv2dTiled(gpu: Gpu, x: BufferRef, w: BufferRef, bias: BufferRe
   // A narrow layer (the 1-channel head) does not fill a wide tile: use as few columns as it has.
   const nv = Math.min(tile.nv, cout4);
   // Shared: whole subgroups only, so every lane a shuffle reads from exists.
-  const wg = tile.shareX ? Math.max(tile.wg, gpu.adapter.info.subgroupMaxSize ?? 0) : tile.wg;
+  const wg = tile.shareX ? sharedWorkgroup(gpu, tile.wg) : tile.wg;
   // Shared, narrow (fewer columns than lanes): the lanes split into pg groups over interleaved pixels.
   const pg = tile.shareX ? pixelGroups(cout4, nv, wg) : 1;
   const colTiles = Math.ceil(cout4 / (tile.shareX ? (nv * wg) / pg : nv));

@@ -5,8 +5,11 @@
 import type { Conv2dGeometry } from '../backend/geometry.js';
 import { type BufferRef, type Gpu, Uniforms, grid1d } from '../gpu/gpu.js';
 import { fitSharedTm, pixelGroups } from './conv2d.js';
+import { shaderHash } from '../gpu/pipelines.js';
+import { TuningTable } from '../gpu/tuning.js';
+import { hasFields, tunedChoice } from './autotune.js';
 import { reduceMiddle } from './reduce.js';
-import { SHARE, canShareA } from '../gpu/subgroups.js';
+import { SHARE, canShareA, sharedWorkgroup } from '../gpu/subgroups.js';
 
 const F32 = 4;
 /** Workgroup size of shaders/conv2d_weight_transpose.wgsl. */
@@ -35,6 +38,11 @@ export interface WeightGradTile {
    * load x through subgroupShuffle, SHARE pixels at a time (as conv2d's shareX): needs subgroups.
    */
   shareX?: boolean;
+  /**
+   * Invocations to fill the device with before the pixel sum stops being split (default: by device
+   * class, see TARGET_INVOCATIONS_*); a tuned tile may carry its own.
+   */
+  targetInvocations?: number;
 }
 
 /** Fastest measured on lavapipe (3x3, 64 -> 64, batch 2, 64x64). */
@@ -69,7 +77,28 @@ const MIN_PIXELS_PER_SPLIT = 512;
 const PARTIALS_BUDGET_BYTES = 64 * 2 ** 20;
 
 export function conv2dInputGrad(gpu: Gpu, dy: BufferRef, w: BufferRef, g: Conv2dGeometry): BufferRef {
-  return conv2dInputGradTiled(gpu, dy, w, g, canShareA(gpu) ? sharedInputGradTile(g) : INPUT_GRAD_TILE);
+  return conv2dInputGradTiled(gpu, dy, w, g, chooseInputGradTile(gpu, g));
+}
+
+/** The tile the input gradient runs a layer with: the tuned one for this adapter and shape, else the heuristic. */
+export function chooseInputGradTile(gpu: Gpu, g: Conv2dGeometry): InputGradTile {
+  const usable = (t: unknown): t is InputGradTile => hasFields(t, ['tm', 'nv', 'wg'], ['shareDy']) && inputGradTileProblem(gpu, t as unknown as InputGradTile) === null;
+  return tunedChoice(gpu, () => inputGradTuningKey(g), usable) ?? defaultInputGradTile(gpu, g);
+}
+
+export function defaultInputGradTile(gpu: Gpu, g: Conv2dGeometry): InputGradTile {
+  return canShareA(gpu) ? sharedInputGradTileFor(gpu, g, SHARED_INPUT_GRAD_TILE) : INPUT_GRAD_TILE;
+}
+
+export function inputGradTuningKey(g: Conv2dGeometry): string {
+  return TuningTable.key('conv2dInputGrad', shaderHash(['conv2d_input_grad.wgsl', 'conv2d_weight_transpose.wgsl']), g);
+}
+
+/** Why a tile cannot run on this device, or null. */
+function inputGradTileProblem(gpu: Gpu, tile: InputGradTile): string | null {
+  if (tile.wg > gpu.limits.maxComputeInvocationsPerWorkgroup) return `has more invocations than this device's ${gpu.limits.maxComputeInvocationsPerWorkgroup} per workgroup`;
+  if (tile.shareDy && (tile.tm % SHARE !== 0 || !canShareA(gpu))) return `needs tm a multiple of ${SHARE} and subgroups of at least ${SHARE} lanes`;
+  return null;
 }
 
 /** Pixels of the largest stride parity class, (0, 0). */
@@ -83,16 +112,35 @@ function classPixels(g: Conv2dGeometry): number {
  */
 const SHARED_INPUT_GRAD_MAX_TILE_PIXELS = 64;
 
-/** SHARED_INPUT_GRAD_TILE fitted to a layer (see SHARED_INPUT_GRAD_MAX_TILE_PIXELS and fitSharedTm). */
-function sharedInputGradTile(g: Conv2dGeometry): InputGradTile {
-  const t = SHARED_INPUT_GRAD_TILE;
-  const pg = pixelGroups(Math.ceil(g.cin / 4), t.nv, t.wg);
+/** A shared tile fitted to a layer and device (see SHARED_INPUT_GRAD_MAX_TILE_PIXELS and fitSharedTm). */
+export function sharedInputGradTileFor(gpu: Gpu, g: Conv2dGeometry, t: InputGradTile): InputGradTile {
+  const wg = sharedWorkgroup(gpu, t.wg);
+  const pg = pixelGroups(Math.ceil(g.cin / 4), t.nv, wg);
   const tm = Math.min(t.tm, Math.max(SHARE, SHARED_INPUT_GRAD_MAX_TILE_PIXELS / pg));
-  return { ...t, tm: fitSharedTm(tm, pg, classPixels(g)) };
+  return { ...t, wg, tm: fitSharedTm(tm, pg, classPixels(g)) };
 }
 
 export function conv2dWeightGrad(gpu: Gpu, x: BufferRef, dy: BufferRef, g: Conv2dGeometry): BufferRef {
-  return conv2dWeightGradTiled(gpu, x, dy, g, defaultWeightGradTile(gpu, g));
+  return conv2dWeightGradTiled(gpu, x, dy, g, chooseWeightGradTile(gpu, g));
+}
+
+/** The tile the weight gradient runs a layer with: the tuned one for this adapter and shape, else the heuristic. */
+export function chooseWeightGradTile(gpu: Gpu, g: Conv2dGeometry): WeightGradTile {
+  const usable = (t: unknown): t is WeightGradTile =>
+    hasFields(t, ['tv', 'nv', 'wg'], ['shareX']) &&
+    ((t as { targetInvocations?: unknown }).targetInvocations === undefined || hasFields(t, ['targetInvocations'])) &&
+    weightGradTileProblem(gpu, t as unknown as WeightGradTile) === null;
+  return tunedChoice(gpu, () => weightGradTuningKey(g), usable) ?? defaultWeightGradTile(gpu, g);
+}
+
+export function weightGradTuningKey(g: Conv2dGeometry): string {
+  return TuningTable.key('conv2dWeightGrad', shaderHash(['conv2d_weight_grad.wgsl', 'reduce.wgsl']), g);
+}
+
+function weightGradTileProblem(gpu: Gpu, tile: WeightGradTile): string | null {
+  if (tile.wg > gpu.limits.maxComputeInvocationsPerWorkgroup) return `has more invocations than this device's ${gpu.limits.maxComputeInvocationsPerWorkgroup} per workgroup`;
+  if (tile.shareX && (tile.wg % SHARE !== 0 || !canShareA(gpu))) return `needs wg a multiple of ${SHARE} and subgroups of at least ${SHARE} lanes`;
+  return null;
 }
 
 /**
@@ -100,7 +148,7 @@ export function conv2dWeightGrad(gpu: Gpu, x: BufferRef, dy: BufferRef, g: Conv2
  * output channels per lane (decoder4's 16 and the head's 1 measured faster on the plain tile) and two
  * vec4 groups of input channels (the stem's 4 measured no faster shared).
  */
-function defaultWeightGradTile(gpu: Gpu, g: Conv2dGeometry): WeightGradTile {
+export function defaultWeightGradTile(gpu: Gpu, g: Conv2dGeometry): WeightGradTile {
   const fills = g.cout >= 4 * SHARE && g.cin >= 8;
   return canShareA(gpu) && fills ? sharedWeightGradTile(g) : WEIGHT_GRAD_TILE;
 }
@@ -134,9 +182,8 @@ function transposeWeights(gpu: Gpu, w: BufferRef, g: Conv2dGeometry): BufferRef 
 
 /** conv2dInputGrad with a chosen register tile (for benchmarks and the large-grid test). */
 export function conv2dInputGradTiled(gpu: Gpu, dy: BufferRef, w: BufferRef, g: Conv2dGeometry, tile: InputGradTile): BufferRef {
-  if (tile.shareDy && (tile.tm % SHARE !== 0 || !canShareA(gpu))) {
-    throw new Error(`conv2dInputGrad: tile ${JSON.stringify(tile)} needs tm a multiple of ${SHARE} and subgroups of at least ${SHARE} lanes`);
-  }
+  const problem = inputGradTileProblem(gpu, tile);
+  if (problem) throw new Error(`conv2dInputGrad: tile ${JSON.stringify(tile)} ${problem}`);
   const dx = gpu.alloc(g.n * g.h * g.w * g.cin * F32, 'conv2dInputGrad');
   // The shared variant reads W itself; the plain one a transposed, padded copy.
   const wt = tile.shareDy ? null : transposeWeights(gpu, w, g);
@@ -146,7 +193,7 @@ export function conv2dInputGradTiled(gpu: Gpu, dy: BufferRef, w: BufferRef, g: C
   const nv = Math.min(tile.nv, cin4);
   // Shared: whole subgroups only, so every lane a shuffle reads from exists; a narrow layer splits the
   // lanes into pg groups over interleaved pixels.
-  const wg = tile.shareDy ? Math.max(tile.wg, gpu.adapter.info.subgroupMaxSize ?? 0) : tile.wg;
+  const wg = tile.shareDy ? sharedWorkgroup(gpu, tile.wg) : tile.wg;
   const pg = tile.shareDy ? pixelGroups(cin4, nv, wg) : 1;
   const colTiles = Math.ceil(cin4 / (tile.shareDy ? (nv * wg) / pg : nv));
   // Parity class (0, 0) is the largest; the others end their surplus invocations early.
@@ -196,7 +243,7 @@ function weightGradLayout(g: Conv2dGeometry, tile: WeightGradTile) {
 export function weightGradSplits(gpu: Gpu, g: Conv2dGeometry, tile: WeightGradTile = defaultWeightGradTile(gpu, g)): number {
   const { invocationsPerSplit } = weightGradLayout(g, tile);
   const rows = g.n * g.oh;
-  const target = gpu.isSoftware ? TARGET_INVOCATIONS_SOFTWARE : TARGET_INVOCATIONS_GPU;
+  const target = tile.targetInvocations ?? defaultTargetInvocations(gpu);
   const outBytes = g.kh * g.kw * g.cin * g.cout * F32;
   const byParallelism = Math.ceil(target / invocationsPerSplit);
   const byWork = Math.floor((rows * g.ow) / MIN_PIXELS_PER_SPLIT);
@@ -206,13 +253,16 @@ export function weightGradSplits(gpu: Gpu, g: Conv2dGeometry, tile: WeightGradTi
   return Math.ceil(rows / Math.ceil(rows / splits));
 }
 
+export function defaultTargetInvocations(gpu: Gpu): number {
+  return gpu.isSoftware ? TARGET_INVOCATIONS_SOFTWARE : TARGET_INVOCATIONS_GPU;
+}
+
 /** conv2dWeightGrad with a chosen register tile (for benchmarks and tile tests). */
 export function conv2dWeightGradTiled(gpu: Gpu, x: BufferRef, dy: BufferRef, g: Conv2dGeometry, tile: WeightGradTile): BufferRef {
-  if (tile.shareX && (tile.wg % SHARE !== 0 || !canShareA(gpu))) {
-    throw new Error(`conv2dWeightGrad: tile ${JSON.stringify(tile)} needs wg a multiple of ${SHARE} and subgroups of at least ${SHARE} lanes`);
-  }
+  const problem = weightGradTileProblem(gpu, tile);
+  if (problem) throw new Error(`conv2dWeightGrad: tile ${JSON.stringify(tile)} ${problem}`);
   // Shared: whole subgroups only, so every lane a shuffle reads from exists.
-  if (tile.shareX) tile = { ...tile, wg: Math.max(tile.wg, gpu.adapter.info.subgroupMaxSize ?? 0) };
+  if (tile.shareX) tile = { ...tile, wg: sharedWorkgroup(gpu, tile.wg) };
   const outSize = g.kh * g.kw * g.cin * g.cout;
   const { cin4, cout4, tv, nv, ciTiles, colTiles, tilesPerSplit } = weightGradLayout(g, tile);
   const rows = g.n * g.oh;

@@ -3,7 +3,7 @@
 // where the device has subgroups of at least SHARE lanes).
 import type { MatmulGeometry } from '../backend/geometry.js';
 import { type BufferRef, type Gpu, Uniforms, grid1d } from '../gpu/gpu.js';
-import { SHARE, canShareA } from '../gpu/subgroups.js';
+import { SHARE, canShareA, sharedWorkgroup } from '../gpu/subgroups.js';
 
 /** A tile configuration: each invocation computes tm x tn of C; a workgroup is wgX x wgY invocations. */
 export interface MatmulTile {
@@ -58,7 +58,7 @@ export function matmul(gpu: Gpu, a: BufferRef, b: BufferRef, g: MatmulGeometry, 
   const out = gpu.alloc(m * n * F32, 'matmul');
   if (m === 0 || n === 0) return out;
   // Whole subgroups only, so every lane a shuffle reads from exists: wgX a multiple of the largest.
-  const wgX = tile.shareA ? Math.max(tile.wgX, gpu.adapter.info.subgroupMaxSize ?? 0) : tile.wgX;
+  const wgX = tile.shareA ? sharedWorkgroup(gpu, tile.wgX) : tile.wgX;
   const colGroups = Math.ceil(n / (tile.tn * wgX));
   const groups = colGroups * Math.ceil(m / (tile.tm * tile.wgY));
   gpu.dispatch({

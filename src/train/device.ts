@@ -18,5 +18,7 @@ export interface Device {
 export async function openDevice(kind: DeviceKind = 'gpu', adapter?: string): Promise<Device> {
   if (kind === 'cpu') return { backend: new CpuBackend(), gpu: null, description: 'cpu reference (float64)', close: () => {} };
   const gpu = await Gpu.open({ adapter });
+  const tuning = await gpu.loadTuning();
+  if (tuning.problem) process.stderr.write(`gpuseg: ${tuning.problem}\n`);
   return { backend: new WebGpuBackend(gpu), gpu, description: gpu.summary.description, close: () => gpu.destroy() };
 }

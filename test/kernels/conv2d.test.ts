@@ -4,6 +4,7 @@ import { CpuBackend } from '../../src/backend/cpu/index.js';
 import { type Conv2dGeometry, conv2dGeometry, sizeOf } from '../../src/backend/geometry.js';
 import { grid1d } from '../../src/gpu/gpu.js';
 import { CONV2D_TILE, type Conv2dTile, SHARED_CONV2D_TILE, conv2dTiled } from '../../src/kernels/conv2d.js';
+import { conv2dCandidates } from '../../src/kernels/convTuning.js';
 import { canShareA } from '../../src/gpu/subgroups.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { abs, expectClose, useGpu } from '../helpers.js';
@@ -91,6 +92,21 @@ describe('conv2d forward against the reference', () => {
       await checkForward(draw([1, 7, 9, 4], [3, 3, 4, 1], 1, 1, true, 3), tile);
     });
   }
+
+  // Every variant the autotuner may pick for a layer (its choice then runs in training): the stem, a
+  // stride-2 layer, a narrow decoder layer, the head, odd channels.
+  it('every tuning candidate on the stem, stride 2, narrow, head and odd-channel cases', async () => {
+    const picked = [5, 8, 9, 17, 19, 0].map((k) => [CASES[k]!, k] as const);
+    let checked = 0;
+    for (const [[, xs, ws, stride, pad, bias], k] of picked) {
+      const d = draw(xs, ws, stride, pad, bias, 100 + k);
+      for (const tile of conv2dCandidates(ctx.gpu, d.g)) {
+        await checkForward(d, tile);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(picked.length * 4);
+  });
 
   // The backend takes the shared (subgroup) tile where the device allows it: the plain tile, the fallback
   // elsewhere, must stay correct on every case too.

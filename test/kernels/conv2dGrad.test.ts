@@ -14,6 +14,7 @@ import {
   weightGradSplits,
 } from '../../src/kernels/conv2dGrad.js';
 import { canShareA } from '../../src/gpu/subgroups.js';
+import { inputGradCandidates, splitCandidates, weightGradCandidates } from '../../src/kernels/convTuning.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { abs, expectClose, useGpu } from '../helpers.js';
 
@@ -128,7 +129,21 @@ async function checkInputGradTile(c: Case, tile: InputGradTile): Promise<void> {
   expectClose(got, ref, mag, 2 * c.k * c.k * g.cout, `dx, ${c.name}, tile ${JSON.stringify(tile)}`, 0);
 }
 
+/** Cases the tuning candidates are checked on: stem, stride 2, downsample, narrow decoder, head, odd channels. */
+const TUNING_CASES = [1, 4, 5, 7, 9, 12].map((k) => CASES[k]!);
+
 describe('conv2dInputGrad tiles against the reference', () => {
+  it('every tuning candidate on the stem, stride 2, downsample, narrow, head and odd-channel cases', async () => {
+    let checked = 0;
+    for (const c of TUNING_CASES) {
+      for (const tile of inputGradCandidates(ctx.gpu, geometry(c))) {
+        await checkInputGradTile(c, tile);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(TUNING_CASES.length * 4);
+  });
+
   // The backend takes the shared (subgroup) tile where the device allows it: the plain tile, the
   // fallback elsewhere, must stay correct on every case too.
   it(`the plain tile ${JSON.stringify(INPUT_GRAD_TILE)} on every case`, async () => {
@@ -195,6 +210,19 @@ async function checkWeightGradTile(c: Case, tile: WeightGradTile): Promise<void>
 }
 
 describe('conv2dWeightGrad tiles against the reference', () => {
+  it('every tuning candidate (tiles and split targets) on the stem, stride 2, downsample, narrow, head and odd-channel cases', async () => {
+    let checked = 0;
+    for (const c of TUNING_CASES) {
+      const g = geometry(c);
+      const tiles = weightGradCandidates(ctx.gpu, g);
+      for (const tile of [...tiles, ...splitCandidates(ctx.gpu, g, tiles[0]!).slice(1)]) {
+        await checkWeightGradTile(c, tile);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(TUNING_CASES.length * 4);
+  });
+
   // The backend takes the shared (subgroup) tile where the device allows it: the plain tile, the
   // fallback elsewhere (and the head's), must stay correct on every case too.
   it(`the plain tile ${JSON.stringify(WEIGHT_GRAD_TILE)} on every case`, async () => {

@@ -1,0 +1,126 @@
+// The tuning table: which variant (register tile, split) of a kernel ran fastest on this adapter for a
+// given shape, as measured by src/kernels/autotune.ts, kept in a JSON file per adapter so that a
+// measurement is taken once per machine. Kernels look their shape up here and fall back to their own
+// heuristic when it has no entry (or an entry they cannot use).
+//
+// Keys are derived, never written by hand: the kernel's name, a hash of its shader text (a changed
+// shader makes the old entries unreachable) and the shape's fields in sorted order.
+import { createHash } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { errorMessage, writeFileAtomic } from '../util/files.js';
+import type { AdapterSummary } from './adapter.js';
+
+/** Bumped when the file's layout changes; a file of another format is ignored. */
+const FORMAT = 1;
+
+export interface TuningEntry {
+  /** The variant the kernel should run (its own type; the kernel validates it on lookup). */
+  choice: unknown;
+  /** Measured milliseconds of the choice and of the kernel's heuristic default. */
+  ms: number;
+  defaultMs: number;
+}
+
+interface TuningFile {
+  format: number;
+  adapter: string;
+  entries: Record<string, TuningEntry>;
+}
+
+/** What identifies an adapter's measurements: name, driver, and the features the variants depend on. */
+export function adapterIdentity(s: AdapterSummary): string {
+  const subgroups = s.features.includes('subgroups') ? 'subgroups' : 'no-subgroups';
+  return [s.description, s.vendor, s.architecture, s.device, subgroups].join(' | ');
+}
+
+/** A shape's part of a key: its fields sorted by name, so field order never matters. */
+export function shapeKey(shape: object): string {
+  const entries = Object.entries(shape).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return entries.map(([k, v]) => `${k}=${String(v)}`).join(',');
+}
+
+export function shortHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 12);
+}
+
+/** GPUSEG_CACHE_DIR, else $XDG_CACHE_HOME/gpuseg, else ~/.cache/gpuseg. */
+export function cacheDirectory(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.GPUSEG_CACHE_DIR) return env.GPUSEG_CACHE_DIR;
+  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'gpuseg');
+}
+
+/** The tuning file of an adapter: readable name plus a hash of its identity. */
+export function tuningPath(identity: string, dir = cacheDirectory()): string {
+  const readable = identity.split(' | ')[0]!.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40);
+  return join(dir, `tuning-${readable || 'adapter'}-${shortHash(identity)}.json`);
+}
+
+export class TuningTable {
+  private readonly entries = new Map<string, TuningEntry>();
+
+  constructor(readonly identity: string) {}
+
+  static key(kernel: string, variantHash: string, shape: object): string {
+    return `${kernel}#${variantHash}#${shapeKey(shape)}`;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(key: string): TuningEntry | undefined {
+    return this.entries.get(key);
+  }
+
+  set(key: string, entry: TuningEntry): void {
+    this.entries.set(key, entry);
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+
+  toJSON(): TuningFile {
+    return { format: FORMAT, adapter: this.identity, entries: Object.fromEntries(this.entries) };
+  }
+
+  /**
+   * Merges the entries of `path` when it belongs to this adapter. A missing file is no entries; an
+   * unreadable, foreign or malformed one is reported in the result (and ignored), never thrown: a bad
+   * cache must not stop a run, which is then only slower.
+   */
+  async load(path: string): Promise<{ loaded: number; problem?: string }> {
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { loaded: 0 };
+      return { loaded: 0, problem: `${path}: cannot read (${errorMessage(err)})` };
+    }
+    let file: Partial<TuningFile>;
+    try {
+      file = JSON.parse(text) as Partial<TuningFile>;
+    } catch (err) {
+      return { loaded: 0, problem: `${path}: not valid JSON (${errorMessage(err)}); it will be rewritten by the next tuning` };
+    }
+    if (file.format !== FORMAT || file.adapter !== this.identity || typeof file.entries !== 'object' || file.entries === null) {
+      return { loaded: 0, problem: `${path}: not a tuning file (format ${FORMAT}) of adapter '${this.identity}'; ignored` };
+    }
+    let loaded = 0;
+    for (const [key, e] of Object.entries(file.entries)) {
+      if (typeof e === 'object' && e !== null && Number.isFinite(e.ms) && Number.isFinite(e.defaultMs) && 'choice' in e) {
+        this.entries.set(key, e);
+        loaded++;
+      }
+    }
+    return { loaded };
+  }
+
+  /** Writes the table atomically (a crash leaves the old file or the new one). */
+  async save(path: string): Promise<void> {
+    await mkdir(join(path, '..'), { recursive: true });
+    await writeFileAtomic(path, new TextEncoder().encode(`${JSON.stringify(this.toJSON(), null, 1)}\n`));
+  }
+}

@@ -1,0 +1,132 @@
+// The variants the autotuner measures for the three conv kernels on one layer, and the tuning of a
+// layer on random inputs. The heuristic default comes first (the cross-check's reference); the others
+// span what measured best on lavapipe (small register tiles, subgroup-shared loads in one subgroup) and
+// what a discrete GPU may prefer (wider tiles, several subgroups per workgroup, more weight-gradient
+// splits). Shared variants are listed only where the device has subgroups of at least SHARE lanes.
+import type { Conv2dGeometry } from '../backend/geometry.js';
+import type { BufferRef, Gpu } from '../gpu/gpu.js';
+import { canShareA } from '../gpu/subgroups.js';
+import { rng, uniform } from '../util/random.js';
+import { type TuneOptions, type TuneResult, distinct, tune } from './autotune.js';
+import {
+  type Conv2dTile,
+  CONV2D_TILE,
+  canShareConv2d,
+  conv2dTiled,
+  conv2dTuningKey,
+  defaultConv2dTile,
+  sharedTileFor,
+} from './conv2d.js';
+import {
+  type InputGradTile,
+  type WeightGradTile,
+  INPUT_GRAD_TILE,
+  WEIGHT_GRAD_TILE,
+  conv2dInputGradTiled,
+  conv2dWeightGradTiled,
+  defaultInputGradTile,
+  defaultTargetInvocations,
+  defaultWeightGradTile,
+  inputGradTuningKey,
+  sharedInputGradTileFor,
+  weightGradSplits,
+  weightGradTuningKey,
+} from './conv2dGrad.js';
+
+export const CONV_KERNELS = ['conv2d', 'conv2dInputGrad', 'conv2dWeightGrad'] as const;
+export type ConvKernel = (typeof CONV_KERNELS)[number];
+
+/** Lanes per workgroup of the shared variants: one subgroup (lavapipe's best), or several. */
+const SHARED_WORKGROUPS = [8, 64];
+
+function product<A, B>(as: readonly A[], bs: readonly B[]): [A, B][] {
+  return as.flatMap((a) => bs.map((b): [A, B] => [a, b]));
+}
+
+export function conv2dCandidates(gpu: Gpu, g: Conv2dGeometry): Conv2dTile[] {
+  const plain: Conv2dTile[] = [CONV2D_TILE, { tm: 4, nv: 4, wg: 64 }, { tm: 8, nv: 4, wg: 64 }, { tm: 4, nv: 2, wg: 128 }];
+  const shared = canShareConv2d(gpu, g)
+    ? product(product([16, 32], [1, 2]), SHARED_WORKGROUPS).map(([[tm, nv], wg]) => sharedTileFor(gpu, g, { tm, nv, wg, shareX: true }))
+    : [];
+  return distinct([defaultConv2dTile(gpu, g), ...shared, ...plain]);
+}
+
+export function inputGradCandidates(gpu: Gpu, g: Conv2dGeometry): InputGradTile[] {
+  const plain: InputGradTile[] = [INPUT_GRAD_TILE, { tm: 8, nv: 2, wg: 64 }, { tm: 4, nv: 4, wg: 64 }, { tm: 8, nv: 1, wg: 64 }];
+  const shared = canShareA(gpu)
+    ? product(product([8, 16], [1, 2]), SHARED_WORKGROUPS).map(([[tm, nv], wg]) => sharedInputGradTileFor(gpu, g, { tm, nv, wg, shareDy: true }))
+    : [];
+  return distinct([defaultInputGradTile(gpu, g), ...shared, ...plain]);
+}
+
+/** Tiles at the device's default split target; splitCandidates varies the target of the winner. */
+export function weightGradCandidates(gpu: Gpu, g: Conv2dGeometry): WeightGradTile[] {
+  const plain: WeightGradTile[] = [WEIGHT_GRAD_TILE, { tv: 1, nv: 4, wg: 64 }, { tv: 4, nv: 1, wg: 64 }, { tv: 2, nv: 4, wg: 64 }];
+  const shared = canShareA(gpu)
+    ? product(product([4, 8], [1, 2]), SHARED_WORKGROUPS).map(([[tv, nv], wg]): WeightGradTile => ({ tv, nv, wg, shareX: true }))
+    : [];
+  return distinct([defaultWeightGradTile(gpu, g), ...shared, ...plain]);
+}
+
+/** Split targets around the device's default (4x fewer and 4x more invocations), where they change the split. */
+export function splitCandidates(gpu: Gpu, g: Conv2dGeometry, tile: WeightGradTile): WeightGradTile[] {
+  const base = tile.targetInvocations ?? defaultTargetInvocations(gpu);
+  const seen = new Set([weightGradSplits(gpu, g, tile)]);
+  const out = [tile];
+  for (const targetInvocations of [base / 4, base * 4]) {
+    const t = { ...tile, targetInvocations };
+    const splits = weightGradSplits(gpu, g, t);
+    if (!seen.has(splits)) {
+      seen.add(splits);
+      out.push(t);
+    }
+  }
+  return out;
+}
+
+export type ConvTuneResult = TuneResult<Conv2dTile> | TuneResult<InputGradTile> | TuneResult<WeightGradTile>;
+
+/**
+ * Tunes one kernel on one layer with random inputs and records the winner in gpu.tuning. The weight
+ * gradient is tuned in two stages: tiles at the default split, then the winner's split.
+ */
+export async function tuneConvLayer(gpu: Gpu, kernel: ConvKernel, g: Conv2dGeometry, o: TuneOptions = {}): Promise<ConvTuneResult> {
+  const r = rng(0x7e57);
+  const inputs: BufferRef[] = [];
+  const upload = (size: number): BufferRef => {
+    const ref = gpu.alloc(size * 4, 'tuneInput');
+    gpu.write(ref, uniform(r, size));
+    inputs.push(ref);
+    return ref;
+  };
+  try {
+    const x = upload(g.n * g.h * g.w * g.cin);
+    const w = upload(g.kh * g.kw * g.cin * g.cout);
+    if (kernel === 'conv2d') {
+      const bias = g.hasBias ? upload(g.cout) : null;
+      return await tune(gpu, {
+        kernel, key: conv2dTuningKey(g), candidates: conv2dCandidates(gpu, g),
+        run: (t) => conv2dTiled(gpu, x, w, bias, g, t),
+      }, o);
+    }
+    const dy = upload(g.n * g.oh * g.ow * g.cout);
+    if (kernel === 'conv2dInputGrad') {
+      return await tune(gpu, {
+        kernel, key: inputGradTuningKey(g), candidates: inputGradCandidates(gpu, g),
+        run: (t) => conv2dInputGradTiled(gpu, dy, w, g, t),
+      }, o);
+    }
+    const run = (t: WeightGradTile) => conv2dWeightGradTiled(gpu, x, dy, g, t);
+    const key = weightGradTuningKey(g);
+    const tiles = await tune(gpu, { kernel, key, candidates: weightGradCandidates(gpu, g), run }, o);
+    const splits = splitCandidates(gpu, g, tiles.best);
+    if (splits.length === 1) return tiles;
+    // The second stage's default is the first's winner, which it keeps unless a split beats it.
+    const bySplit = await tune(gpu, { kernel, key, candidates: splits, run }, o);
+    // One result over both stages, against the heuristic's time from the first.
+    gpu.tuning.set(key, { choice: bySplit.best, ms: bySplit.bestMs, defaultMs: tiles.defaultMs });
+    return { ...bySplit, defaultMs: tiles.defaultMs, results: [...tiles.results, ...bySplit.results.slice(1)] };
+  } finally {
+    for (const ref of inputs) gpu.release(ref);
+  }
+}

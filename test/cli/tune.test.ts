@@ -1,0 +1,59 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+function gpuseg(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 200_000,
+  });
+}
+
+describe('gpuseg tune', () => {
+  it('measures the first layers, writes the adapter file, and bench train reads it', () => {
+    const cache = mkdtempSync(join(tmpdir(), 'gpuseg-tune-'));
+    const env = { GPUSEG_CACHE_DIR: cache };
+    const r = gpuseg(['tune', '--batch', '1', '--size', '64', '--layers', '2', '--kernels', 'conv2d,conv2dWeightGrad', '--json'], env);
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const rows = lines.slice(0, -1);
+    expect(rows.map((x) => `${x.layer} ${x.kernel}`)).toEqual([
+      'stem 7x7/2 conv2d', 'stem 7x7/2 conv2dWeightGrad', 'layer1 3x3/1 conv2d', 'layer1 3x3/1 conv2dWeightGrad',
+    ]);
+    for (const row of rows) {
+      expect(row.tunedMs).toBeGreaterThan(0);
+      expect(row.candidates).toBeGreaterThan(1);
+      expect(row.rejected).toEqual([]);
+    }
+    const { summary } = lines.at(-1);
+    expect(summary.entries).toBe(4);
+    expect(readdirSync(cache)).toEqual([summary.file.split('/').pop()]);
+    const file = JSON.parse(readFileSync(summary.file, 'utf8'));
+    expect(Object.keys(file.entries)).toHaveLength(4);
+
+    const bench = gpuseg(['bench', 'train', '--batch', '1', '--size', '64', '--steps', '1', '--warmup', '0', '--json'], env);
+    expect(bench.status, bench.stderr).toBe(0);
+    expect(JSON.parse(bench.stdout).tuningEntries).toBe(4);
+    const off = gpuseg(['bench', 'train', '--batch', '1', '--size', '64', '--steps', '1', '--warmup', '0', '--json'], { ...env, GPUSEG_TUNING: 'off' });
+    expect(JSON.parse(off.stdout).tuningEntries).toBe(0);
+
+    // A corrupt file: one line saying so, and the run goes on without it.
+    writeFileSync(summary.file, '{ not json');
+    const corrupt = gpuseg(['bench', 'train', '--batch', '1', '--size', '64', '--steps', '1', '--warmup', '0', '--json'], env);
+    expect(corrupt.status, corrupt.stderr).toBe(0);
+    expect(JSON.parse(corrupt.stdout).tuningEntries).toBe(0);
+    expect(corrupt.stderr).toMatch(/gpuseg: .*tuning-.*\.json: not valid JSON/);
+  });
+
+  it('names the flag on a bad kernel list or size', () => {
+    const r = gpuseg(['tune', '--kernels', 'conv2d,conv3d']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/--kernels: unknown kernel 'conv3d'/);
+    const s = gpuseg(['tune', '--size', '100']);
+    expect(s.status).toBe(1);
+    expect(s.stderr).toMatch(/--size must be a multiple of 32/);
+  });
+});
