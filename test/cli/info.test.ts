@@ -1,13 +1,5 @@
-import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-
-function gpuseg(args: string[], env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, ...env },
-    timeout: 120_000,
-  });
-}
+import { gpuseg } from './gpuseg.js';
 
 describe('gpuseg info', () => {
   it('--json names the adapter, its backend, limits and features', () => {

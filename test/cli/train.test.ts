@@ -1,16 +1,11 @@
 // End to end through the CLI: synth -> train (a few steps at 32x32) -> predict -> eval.
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { loadModel, predict } from '../../src/index.js';
-
-function gpuseg(args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', timeout: 170_000 });
-  return r;
-}
+import { gpuseg } from './gpuseg.js';
 
 describe('gpuseg synth, train, predict, eval', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gpuseg-cli-'));
