@@ -23,6 +23,28 @@ export interface Conv2dTile {
 }
 
 /**
+ * A workgroup-memory tile (shaders/conv2d_workgroup_tile.wgsl), the layout discrete GPUs are built for:
+ * WX x WY invocations, each TM pixels x NV vec4 columns of channels, staging BK values of k at a time.
+ * Needs cin and cout multiples of 4. Not a candidate on CPU drivers, where workgroup memory is plain
+ * memory behind barriers (DESIGN.md: register tiles win there by 10x).
+ */
+export interface Conv2dWorkgroupTile {
+  workgroup: true;
+  wx: number;
+  wy: number;
+  tm: number;
+  nv: number;
+  bk: number;
+}
+
+/** Either kind of conv2d tile. */
+export type Conv2dVariant = Conv2dTile | Conv2dWorkgroupTile;
+
+export function isWorkgroupTile(t: Conv2dVariant): t is Conv2dWorkgroupTile {
+  return (t as Conv2dWorkgroupTile).workgroup === true;
+}
+
+/**
  * Fastest of the tiles measured on lavapipe over the UNet's layers (4x2, 8x1, 8x2, 4x4, 8x4, 16x4 and
  * workgroups of 32 and 64): llvmpipe loads storage buffers one lane at a time, so the tile that does the
  * most FMAs per load without spilling wins.
@@ -49,8 +71,8 @@ export function conv2d(gpu: Gpu, x: BufferRef, w: BufferRef, bias: BufferRef | n
 }
 
 /** The tile conv2d runs a layer with: the tuned one for this adapter and shape, else the heuristic. */
-export function chooseConv2dTile(gpu: Gpu, g: Conv2dGeometry): Conv2dTile {
-  return tunedChoice(gpu, () => conv2dTuningKey(g), (t): t is Conv2dTile => usableTile(gpu, g, t)) ?? defaultConv2dTile(gpu, g);
+export function chooseConv2dTile(gpu: Gpu, g: Conv2dGeometry): Conv2dVariant {
+  return tunedChoice(gpu, () => conv2dTuningKey(g), (t): t is Conv2dVariant => usableTile(gpu, g, t)) ?? defaultConv2dTile(gpu, g);
 }
 
 export function defaultConv2dTile(gpu: Gpu, g: Conv2dGeometry): Conv2dTile {
@@ -58,17 +80,12 @@ export function defaultConv2dTile(gpu: Gpu, g: Conv2dGeometry): Conv2dTile {
 }
 
 export function conv2dTuningKey(g: Conv2dGeometry): string {
-  return TuningTable.key('conv2d', shaderHash(['conv2d.wgsl']), g);
+  return TuningTable.key('conv2d', shaderHash(['conv2d.wgsl', 'conv2d_workgroup_tile.wgsl']), g);
 }
 
-function usableTile(gpu: Gpu, g: Conv2dGeometry, t: unknown): t is Conv2dTile {
-  if (!hasFields(t, ['tm', 'nv', 'wg'], ['shareX'])) return false;
-  try {
-    checkTile(gpu, g, t as unknown as Conv2dTile);
-    return true;
-  } catch {
-    return false;
-  }
+function usableTile(gpu: Gpu, g: Conv2dGeometry, t: unknown): t is Conv2dVariant {
+  const fields = (t as { workgroup?: unknown })?.workgroup === true ? hasFields(t, ['wx', 'wy', 'tm', 'nv', 'bk']) : hasFields(t, ['tm', 'nv', 'wg'], ['shareX']);
+  return fields && tileProblem(gpu, g, t as unknown as Conv2dVariant) === null;
 }
 
 /**
@@ -104,19 +121,36 @@ export function pixelGroups(columns: number, nv: number, wg: number): number {
   return pg;
 }
 
-function checkTile(gpu: Gpu, g: Conv2dGeometry, t: Conv2dTile): void {
-  if (t.wg > gpu.limits.maxComputeInvocationsPerWorkgroup) {
-    throw new Error(`conv2d: tile ${JSON.stringify(t)} has more invocations than this device's ${gpu.limits.maxComputeInvocationsPerWorkgroup} per workgroup`);
-  }
-  if (t.shareX && (t.tm % SHARE !== 0 || !canShareConv2d(gpu, g))) {
-    throw new Error(`conv2d: tile ${JSON.stringify(t)} needs tm a multiple of ${SHARE}, cin ${g.cin} and cout ${g.cout} multiples of 4, and subgroups of at least ${SHARE} lanes`);
-  }
+/** Workgroup memory a workgroup tile takes: its input slab (BK x BM floats) and weight slab (BK x BN). */
+export function workgroupTileBytes(t: Conv2dWorkgroupTile): number {
+  return t.bk * t.wy * t.tm * 4 + t.bk * t.wx * t.nv * 16;
 }
 
-/** conv2d with a chosen register tile (for benchmarks and tile tests). */
-export function conv2dTiled(gpu: Gpu, x: BufferRef, w: BufferRef, bias: BufferRef | null, g: Conv2dGeometry, tile: Conv2dTile): BufferRef {
+/** Why a tile cannot run this layer on this device, or null. */
+function tileProblem(gpu: Gpu, g: Conv2dGeometry, t: Conv2dVariant): string | null {
+  const l = gpu.limits;
+  if (isWorkgroupTile(t)) {
+    if (g.cin % 4 !== 0 || g.cout % 4 !== 0) return `needs cin ${g.cin} and cout ${g.cout} multiples of 4`;
+    if (t.bk % 4 !== 0) return 'needs bk a multiple of 4';
+    if (t.wx * t.wy > l.maxComputeInvocationsPerWorkgroup || t.wx > l.maxComputeWorkgroupSizeX || t.wy > l.maxComputeWorkgroupSizeY) {
+      return `is larger than this device's workgroups (${l.maxComputeWorkgroupSizeX} x ${l.maxComputeWorkgroupSizeY}, ${l.maxComputeInvocationsPerWorkgroup} invocations)`;
+    }
+    if (workgroupTileBytes(t) > l.maxComputeWorkgroupStorageSize) return `needs ${workgroupTileBytes(t)} bytes of workgroup memory, more than this device's ${l.maxComputeWorkgroupStorageSize}`;
+    return null;
+  }
+  if (t.wg > l.maxComputeInvocationsPerWorkgroup) return `has more invocations than this device's ${l.maxComputeInvocationsPerWorkgroup} per workgroup`;
+  if (t.shareX && (t.tm % SHARE !== 0 || !canShareConv2d(gpu, g))) {
+    return `needs tm a multiple of ${SHARE}, cin ${g.cin} and cout ${g.cout} multiples of 4, and subgroups of at least ${SHARE} lanes`;
+  }
+  return null;
+}
+
+/** conv2d with a chosen tile (for the tuner, benchmarks and tile tests). */
+export function conv2dTiled(gpu: Gpu, x: BufferRef, w: BufferRef, bias: BufferRef | null, g: Conv2dGeometry, tile: Conv2dVariant): BufferRef {
   if (g.hasBias !== (bias !== null)) throw new Error(`conv2d: geometry says hasBias=${g.hasBias} but bias is ${bias ? 'given' : 'null'}`);
-  checkTile(gpu, g, tile);
+  const problem = tileProblem(gpu, g, tile);
+  if (problem) throw new Error(`conv2d: tile ${JSON.stringify(tile)} ${problem}`);
+  if (isWorkgroupTile(tile)) return conv2dWorkgroupTiled(gpu, x, w, bias, g, tile);
   const pixels = g.n * g.oh * g.ow;
   const y = gpu.alloc(pixels * g.cout * 4, 'conv2d');
   const cout4 = Math.ceil(g.cout / 4);
@@ -141,6 +175,27 @@ export function conv2dTiled(gpu: Gpu, x: BufferRef, w: BufferRef, bias: BufferRe
     buffers: [x, w, bias ?? w, y],
     // Shared: one workgroup per grid1d "invocation", all the channel tiles of a pixel tile side by side.
     workgroups: tile.shareX ? grid1d(pixelTiles * colTiles, 1) : [...grid1d(pixelTiles, wg), colTiles],
+  });
+  return y;
+}
+
+function conv2dWorkgroupTiled(gpu: Gpu, x: BufferRef, w: BufferRef, bias: BufferRef | null, g: Conv2dGeometry, t: Conv2dWorkgroupTile): BufferRef {
+  const pixels = g.n * g.oh * g.ow;
+  const y = gpu.alloc(pixels * g.cout * 4, 'conv2d');
+  const cout4 = g.cout / 4;
+  const colTiles = Math.ceil(cout4 / (t.wx * t.nv));
+  const pixelTiles = Math.ceil(pixels / (t.wy * t.tm));
+  const u = new Uniforms(16)
+    .u32(g.h, g.w, g.cin, g.cout, g.kh, g.kw, g.stride, g.pad, g.oh, g.ow)
+    .u32(pixels, cout4, colTiles, pixelTiles, g.hasBias ? 1 : 0, g.kh * g.kw * g.cin);
+  gpu.dispatch({
+    kernel: 'conv2d',
+    shader: 'conv2d_workgroup_tile.wgsl',
+    defines: { WX: t.wx, WY: t.wy, TM: t.tm, NV: t.nv, BK: t.bk },
+    uniforms: u.bytes(),
+    // Without a bias the weights stand in at its binding (discarded, as in conv2dTiled).
+    buffers: [x, w, bias ?? w, y],
+    workgroups: grid1d(pixelTiles * colTiles, 1),
   });
   return y;
 }

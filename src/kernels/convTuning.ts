@@ -10,6 +10,8 @@ import { rng, uniform } from '../util/random.js';
 import { type TuneOptions, type TuneResult, distinct, tune } from './autotune.js';
 import {
   type Conv2dTile,
+  type Conv2dVariant,
+  type Conv2dWorkgroupTile,
   CONV2D_TILE,
   canShareConv2d,
   conv2dTiled,
@@ -43,12 +45,27 @@ function product<A, B>(as: readonly A[], bs: readonly B[]): [A, B][] {
   return as.flatMap((a) => bs.map((b): [A, B] => [a, b]));
 }
 
-export function conv2dCandidates(gpu: Gpu, g: Conv2dGeometry): Conv2dTile[] {
+/**
+ * Workgroup-memory tiles for discrete GPUs: 64 x 64 and 128 x 64 (pixels x channels) tiles of 256
+ * invocations, 64 x 128 and 128 x 128 for the wide layers, staging 16 or 32 values of k (at most 16 KiB
+ * of workgroup memory, WebGPU's guaranteed minimum).
+ */
+export const WORKGROUP_TILES: Conv2dWorkgroupTile[] = [
+  { workgroup: true, wx: 16, wy: 16, tm: 4, nv: 1, bk: 16 },
+  { workgroup: true, wx: 16, wy: 16, tm: 8, nv: 1, bk: 16 },
+  { workgroup: true, wx: 16, wy: 16, tm: 4, nv: 2, bk: 16 },
+  { workgroup: true, wx: 16, wy: 16, tm: 8, nv: 2, bk: 16 },
+  { workgroup: true, wx: 16, wy: 8, tm: 8, nv: 1, bk: 32 },
+];
+
+export function conv2dCandidates(gpu: Gpu, g: Conv2dGeometry): Conv2dVariant[] {
   const plain: Conv2dTile[] = [CONV2D_TILE, { tm: 4, nv: 4, wg: 64 }, { tm: 8, nv: 4, wg: 64 }, { tm: 4, nv: 2, wg: 128 }];
   const shared = canShareConv2d(gpu, g)
     ? product(product([16, 32], [1, 2]), SHARED_WORKGROUPS).map(([[tm, nv], wg]) => sharedTileFor(gpu, g, { tm, nv, wg, shareX: true }))
     : [];
-  return distinct([defaultConv2dTile(gpu, g), ...shared, ...plain]);
+  const vec4 = g.cin % 4 === 0 && g.cout % 4 === 0;
+  const workgroup = vec4 && !gpu.isSoftware ? WORKGROUP_TILES : [];
+  return distinct<Conv2dVariant>([defaultConv2dTile(gpu, g), ...shared, ...plain, ...workgroup]);
 }
 
 export function inputGradCandidates(gpu: Gpu, g: Conv2dGeometry): InputGradTile[] {
@@ -84,7 +101,7 @@ export function splitCandidates(gpu: Gpu, g: Conv2dGeometry, tile: WeightGradTil
   return out;
 }
 
-export type ConvTuneResult = TuneResult<Conv2dTile> | TuneResult<InputGradTile> | TuneResult<WeightGradTile>;
+export type ConvTuneResult = TuneResult<Conv2dVariant> | TuneResult<InputGradTile> | TuneResult<WeightGradTile>;
 
 /**
  * Tunes one kernel on one layer with random inputs and records the winner in gpu.tuning. The weight

@@ -3,8 +3,8 @@ import { F, Tensor, gradcheck } from '../../src/autograd/index.js';
 import { CpuBackend } from '../../src/backend/cpu/index.js';
 import { type Conv2dGeometry, conv2dGeometry, sizeOf } from '../../src/backend/geometry.js';
 import { grid1d } from '../../src/gpu/gpu.js';
-import { CONV2D_TILE, type Conv2dTile, SHARED_CONV2D_TILE, conv2dTiled } from '../../src/kernels/conv2d.js';
-import { conv2dCandidates } from '../../src/kernels/convTuning.js';
+import { CONV2D_TILE, type Conv2dTile, type Conv2dVariant, type Conv2dWorkgroupTile, SHARED_CONV2D_TILE, conv2dTiled, workgroupTileBytes } from '../../src/kernels/conv2d.js';
+import { WORKGROUP_TILES, conv2dCandidates } from '../../src/kernels/convTuning.js';
 import { canShareA } from '../../src/gpu/subgroups.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { abs, expectClose, useGpu } from '../helpers.js';
@@ -55,7 +55,7 @@ function draw(xShape: number[], wShape: number[], stride: number, pad: number, h
 const f64 = (a: Float32Array | null) => (a ? Float64Array.from(a) : null);
 
 /** The GPU forward (the backend's, or with a given register tile) against the reference. */
-async function checkForward(d: Drawn, tile?: Conv2dTile): Promise<void> {
+async function checkForward(d: Drawn, tile?: Conv2dVariant): Promise<void> {
   const { g, x, w, bias } = d;
   const be = ctx.be;
   const [xb, wb, bb] = [be.upload(x), be.upload(w), bias ? be.upload(bias) : null];
@@ -139,6 +139,34 @@ describe('conv2d forward against the reference', () => {
       }
     });
   }
+
+  // Workgroup-memory tiles (the discrete-GPU candidates): the tuner's own, and odd shapes of tile (TM 3,
+  // NV 3, BK 8 and 12, a 4 x 8 workgroup) so that partial pixel, channel and k stages all occur; and
+  // narrow layers (one vec4 column, fewer pixels than a tile).
+  const WORKGROUP: Conv2dWorkgroupTile[] = [
+    ...WORKGROUP_TILES,
+    { workgroup: true, wx: 8, wy: 4, tm: 3, nv: 2, bk: 8 },
+    { workgroup: true, wx: 4, wy: 8, tm: 2, nv: 3, bk: 12 },
+  ];
+  for (const tile of WORKGROUP) {
+    it(`workgroup tile ${JSON.stringify(tile)} on every vec4 case and narrow layers`, async () => {
+      const cases = [...CASES, ...NARROW].filter(([, xs, ws]) => xs[3]! % 4 === 0 && ws[3]! % 4 === 0);
+      expect(cases.length).toBeGreaterThan(10);
+      for (const [k, [, xs, ws, stride, pad, bias]] of cases.entries()) {
+        await checkForward(draw(xs, ws, stride, pad, bias, 300 + k), tile);
+      }
+    });
+  }
+
+  it('a workgroup tile refuses a layer without vec4 channels, or more workgroup memory than the device has', () => {
+    const d = draw([1, 7, 9, 5], [3, 3, 5, 8], 1, 1, false, 5);
+    const [xb, wb] = [ctx.be.upload(d.x), ctx.be.upload(d.w)];
+    expect(() => conv2dTiled(ctx.gpu, xb, wb, null, d.g, WORKGROUP_TILES[0]!)).toThrow(/multiples of 4/);
+    const e = draw([1, 7, 9, 8], [3, 3, 8, 8], 1, 1, false, 6);
+    const huge: Conv2dWorkgroupTile = { workgroup: true, wx: 16, wy: 16, tm: 64, nv: 1, bk: 64 };
+    expect(workgroupTileBytes(huge)).toBeGreaterThan(ctx.gpu.limits.maxComputeWorkgroupStorageSize);
+    expect(() => conv2dTiled(ctx.gpu, ctx.be.upload(e.x), ctx.be.upload(e.w), null, e.g, huge)).toThrow(/bytes of workgroup memory/);
+  });
 
   it('a shared tile refuses a layer it cannot take (cin or cout not a multiple of 4)', () => {
     const d = draw([1, 7, 9, 5], [3, 3, 5, 8], 1, 1, false, 5);

@@ -1,0 +1,167 @@
+// Conv2d forward as an implicit GEMM with workgroup-memory tiles, the classic layout of discrete GPUs
+// (shaders/conv2d.wgsl keeps everything in registers, which wins on CPU Vulkan drivers: there workgroup
+// memory is ordinary memory behind barriers). M = n*oh*ow output pixels, N = cout, K = kh*kw*cin with
+// k = (i*kw + j)*cin + ci, the HWIO weights' row order. Per stage of BK values of k, the workgroup
+// stages a BM x BK slab of the (never materialised) im2col input and a BK x BN slab of the weights in
+// workgroup memory; each invocation then accumulates TM pixels x NV vec4 columns of channels from it.
+// Sums over k run in a fixed order (deterministic).
+//
+// Needs cin and cout multiples of 4 (vec4 loads of input and weights; the host checks). Specialised by
+//   WX, WY   invocations along channels and along pixels (the workgroup is WX x WY);
+//   TM, NV   each invocation's pixels and vec4 columns: BM = WY*TM pixels, BN = WX*NV*4 channels;
+//   BK       values of k per stage (a multiple of 4).
+#include "common.wgsl"
+
+const WX: u32 = ${WX}u;
+const WY: u32 = ${WY}u;
+const TM: u32 = ${TM}u;
+const NV: u32 = ${NV}u;
+const BK: u32 = ${BK}u;
+const THREADS: u32 = WX * WY;
+const BM: u32 = WY * TM;
+/** vec4 columns of channels per workgroup tile. */
+const BN4: u32 = WX * NV;
+/** vec4 input loads per stage (BM pixels x BK / 4), and per invocation. */
+const X_LOADS: u32 = BM * BK / 4u;
+const X_PER: u32 = (X_LOADS + THREADS - 1u) / THREADS;
+const W_LOADS: u32 = BK * BN4;
+const W_PER: u32 = (W_LOADS + THREADS - 1u) / THREADS;
+
+struct Params {
+  h: u32,
+  w: u32,
+  cin: u32,
+  cout: u32,
+  kh: u32,
+  kw: u32,
+  stride: u32,
+  pad: u32,
+  oh: u32,
+  ow: u32,
+  // n * oh * ow
+  pixels: u32,
+  // cout / 4
+  cout4: u32,
+  // ceil(cout4 / BN4)
+  colTiles: u32,
+  // ceil(pixels / BM)
+  pixelTiles: u32,
+  hasBias: u32,
+  // kh * kw * cin
+  k: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> X: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> W: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> Bias: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> Y: array<vec4<f32>>;
+
+/** The input slab, k-major: a stage's row kk holds BM pixels, read as a broadcast along WX. */
+var<workgroup> As: array<array<f32, BM>, BK>;
+/** The weight slab: BK rows of BN4 vec4 columns. */
+var<workgroup> Bs: array<array<vec4<f32>, BN4>, BK>;
+
+@compute @workgroup_size(WX, WY)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  // A flat list of workgroups (grid1d with groups of 1), the channel tiles of a pixel tile side by
+  // side. The early exit is uniform over the workgroup, so every barrier below sees all its lanes.
+  let group = wid.y * nwg.x + wid.x;
+  if (group >= p.pixelTiles * p.colTiles) {
+    return;
+  }
+  let m0 = (group / p.colTiles) * BM;
+  let c0 = (group % p.colTiles) * BN4;
+
+  // The pixels this lane stages for every stage (the same ones each time): input corner and image.
+  var iy0: array<i32, X_PER>;
+  var ix0: array<i32, X_PER>;
+  var img: array<u32, X_PER>;
+  var valid: array<bool, X_PER>;
+  for (var l = 0u; l < X_PER; l++) {
+    let e = li + l * THREADS;
+    let m = m0 + e / (BK / 4u);
+    valid[l] = e < X_LOADS && m < p.pixels;
+    let mc = min(m, p.pixels - 1u);
+    let ox = mc % p.ow;
+    let oy = (mc / p.ow) % p.oh;
+    iy0[l] = i32(oy * p.stride) - i32(p.pad);
+    ix0[l] = i32(ox * p.stride) - i32(p.pad);
+    img[l] = mc / (p.ow * p.oh) * p.h;
+  }
+
+  var acc: array<array<vec4<f32>, NV>, TM>;
+  for (var q = 0u; q < NV; q++) {
+    let col = min(c0 + lid.x + q * WX, p.cout4 - 1u);
+    let b = select(vec4<f32>(0.0), Bias[col], p.hasBias != 0u);  // MUTANT(term): let b = Bias[col];
+    for (var r = 0u; r < TM; r++) {
+      acc[r][q] = b;
+    }
+  }
+
+  for (var k0 = 0u; k0 < p.k; k0 += BK) {
+    for (var l = 0u; l < X_PER; l++) {
+      let e = li + l * THREADS;
+      if (e < X_LOADS) {
+        let kq = (e % (BK / 4u)) * 4u;
+        let k = k0 + kq;
+        let tap = k / p.cin;
+        let iy = iy0[l] + i32(tap / p.kw);
+        let ix = ix0[l] + i32(tap % p.kw);  // MUTANT(index): let ix = ix0[l] + i32(tap / p.kw);
+        let inside = valid[l] && k < p.k && iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w);
+        var v = vec4<f32>(0.0);
+        if (inside) {
+          v = X[(((img[l] + u32(iy)) * p.w + u32(ix)) * p.cin + k % p.cin) / 4u];
+        }
+        let mm = e / (BK / 4u);
+        As[kq][mm] = v.x;
+        As[kq + 1u][mm] = v.y;
+        As[kq + 2u][mm] = v.z;
+        As[kq + 3u][mm] = v.w;  // MUTANT(index): As[kq + 3u][mm] = v.z;
+      }
+    }
+    for (var l = 0u; l < W_PER; l++) {
+      let e = li + l * THREADS;
+      if (e < W_LOADS) {
+        let kk = e / BN4;
+        let cc = e % BN4;
+        let k = k0 + kk;
+        let col = c0 + cc;
+        var v = vec4<f32>(0.0);
+        if (k < p.k && col < p.cout4) {
+          v = W[k * p.cout4 + col];  // MUTANT(stride): v = W[k * p.cout4 + cc];
+        }
+        Bs[kk][cc] = v;
+      }
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < BK; kk++) {
+      var b: array<vec4<f32>, NV>;
+      for (var q = 0u; q < NV; q++) {
+        // Neighbouring lanes read neighbouring vec4s (no bank conflicts).
+        b[q] = Bs[kk][lid.x + q * WX];  // MUTANT(stride): b[q] = Bs[kk][lid.x * NV + q];
+      }
+      for (var r = 0u; r < TM; r++) {
+        let a = As[kk][lid.y * TM + r];  // MUTANT(index): let a = As[kk][lid.y + r * WY];
+        for (var q = 0u; q < NV; q++) {
+          acc[r][q] = acc[r][q] + a * b[q];
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+
+  for (var r = 0u; r < TM; r++) {
+    let m = m0 + lid.y * TM + r;
+    if (m >= p.pixels) {
+      break;
+    }
+    for (var q = 0u; q < NV; q++) {
+      let col = c0 + lid.x + q * WX;
+      if (col < p.cout4) {
+        Y[m * p.cout4 + col] = acc[r][q];
+      }
+    }
+  }
+}
