@@ -87,6 +87,16 @@ function runMutant(m: Mutant): Outcome {
 const { mutants, missing } = findMutants();
 // spawnSync blocks, so an interrupt is handled only after runMutant's finally has restored the shader.
 process.on('SIGINT', () => process.exit(130));
+// The tests must pass on the unmutated shaders first: otherwise every mutant counts as caught (a shader
+// that does not compile once made 6 of 6 look caught).
+const baseline = [...new Set(mutants.flatMap((m) => testsForShader(m.shader)))];
+if (baseline.length > 0) {
+  const r = spawnSync('npx', ['vitest', 'run', '--reporter=dot', ...baseline], { cwd: root, encoding: 'utf8' });
+  if (r.status !== 0) {
+    console.error(`mutate: the tests fail without any mutant (${baseline.join(' ')}); fix them first:\n${(r.stdout + r.stderr).trim().split('\n').slice(-15).join('\n')}`);
+    process.exit(2);
+  }
+}
 const outcomes: Outcome[] = [];
 for (const m of mutants) {
   const o = runMutant(m);
