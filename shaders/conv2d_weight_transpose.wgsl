@@ -5,7 +5,9 @@
 // per 16 weights and the stores are whole vec4 rows.
 //
 // Specialised by VEC_W: cout % 4 == 0, so the block is read as four vec4 rows along cout (on lavapipe a
-// storage load costs a loop over the SIMD lanes: 4 loads instead of 16).
+// storage load costs a loop over the SIMD lanes: 4 loads instead of 16); and by FLIP: the taps are
+// also reversed (tap (i, j) goes to (kh-1-i, kw-1-j), i.e. to taps-1-tap), which makes WT the HWIO
+// weights of the stride-1 input gradient as a forward convolution of dy.
 #include "common.wgsl"
 
 const WG: u32 = 64u;
@@ -18,6 +20,8 @@ struct Params {
   cout4: u32,
   // kh * kw * cout4 * cin4 blocks
   blocks: u32,
+  // kh * kw
+  taps: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -58,18 +62,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let co4 = (t / p.cin4) % p.cout4;
   let tap = t / (p.cin4 * p.cout4);
   let ci = ci4 * 4u;
+#if ${FLIP}
+  let out = p.taps - 1u - tap;  // MUTANT(index): let out = tap;
+#else
+  let out = tap;
+#endif
 #if ${VEC_W}
   let r0 = weightRow(tap, ci, co4);
   let r1 = weightRow(tap, ci + 1u, co4);
   let r2 = weightRow(tap, ci + 2u, co4);
   let r3 = weightRow(tap, ci + 3u, co4);
   for (var e = 0u; e < 4u; e++) {
-    WT[(tap * p.cout4 * 4u + co4 * 4u + e) * p.cin4 + ci4] = vec4<f32>(r0[e], r1[e], r2[e], r3[e]);
+    WT[(out * p.cout4 * 4u + co4 * 4u + e) * p.cin4 + ci4] = vec4<f32>(r0[e], r1[e], r2[e], r3[e]);
   }
 #else
   for (var e = 0u; e < 4u; e++) {
     let co = co4 * 4u + e;
-    WT[(tap * p.cout4 * 4u + co) * p.cin4 + ci4] =
+    WT[(out * p.cout4 * 4u + co) * p.cin4 + ci4] =
       vec4<f32>(weight(tap, ci, co), weight(tap, ci + 1u, co), weight(tap, ci + 2u, co), weight(tap, ci + 3u, co));
   }
 #endif

@@ -85,7 +85,7 @@ export function conv2dTuningKey(g: Conv2dGeometry): string {
 
 function usableTile(gpu: Gpu, g: Conv2dGeometry, t: unknown): t is Conv2dVariant {
   const fields = (t as { workgroup?: unknown })?.workgroup === true ? hasFields(t, ['wx', 'wy', 'tm', 'nv', 'bk']) : hasFields(t, ['tm', 'nv', 'wg'], ['shareX']);
-  return fields && tileProblem(gpu, g, t as unknown as Conv2dVariant) === null;
+  return fields && conv2dTileProblem(gpu, g, t as unknown as Conv2dVariant) === null;
 }
 
 /**
@@ -127,7 +127,7 @@ export function workgroupTileBytes(t: Conv2dWorkgroupTile): number {
 }
 
 /** Why a tile cannot run this layer on this device, or null. */
-function tileProblem(gpu: Gpu, g: Conv2dGeometry, t: Conv2dVariant): string | null {
+export function conv2dTileProblem(gpu: Gpu, g: Conv2dGeometry, t: Conv2dVariant): string | null {
   const l = gpu.limits;
   if (isWorkgroupTile(t)) {
     if (g.cin % 4 !== 0 || g.cout % 4 !== 0) return `needs cin ${g.cin} and cout ${g.cout} multiples of 4`;
@@ -145,12 +145,15 @@ function tileProblem(gpu: Gpu, g: Conv2dGeometry, t: Conv2dVariant): string | nu
   return null;
 }
 
-/** conv2d with a chosen tile (for the tuner, benchmarks and tile tests). */
-export function conv2dTiled(gpu: Gpu, x: BufferRef, w: BufferRef, bias: BufferRef | null, g: Conv2dGeometry, tile: Conv2dVariant): BufferRef {
+/**
+ * conv2d with a chosen tile (for the tuner, benchmarks and tile tests); `kernel` names the dispatch in
+ * errors and profiles (the input gradient runs stride-1 layers through here too).
+ */
+export function conv2dTiled(gpu: Gpu, x: BufferRef, w: BufferRef, bias: BufferRef | null, g: Conv2dGeometry, tile: Conv2dVariant, kernel = 'conv2d'): BufferRef {
   if (g.hasBias !== (bias !== null)) throw new Error(`conv2d: geometry says hasBias=${g.hasBias} but bias is ${bias ? 'given' : 'null'}`);
-  const problem = tileProblem(gpu, g, tile);
-  if (problem) throw new Error(`conv2d: tile ${JSON.stringify(tile)} ${problem}`);
-  if (isWorkgroupTile(tile)) return conv2dWorkgroupTiled(gpu, x, w, bias, g, tile);
+  const problem = conv2dTileProblem(gpu, g, tile);
+  if (problem) throw new Error(`${kernel}: tile ${JSON.stringify(tile)} ${problem}`);
+  if (isWorkgroupTile(tile)) return conv2dWorkgroupTiled(gpu, x, w, bias, g, tile, kernel);
   const pixels = g.n * g.oh * g.ow;
   const y = gpu.alloc(pixels * g.cout * 4, 'conv2d');
   const cout4 = Math.ceil(g.cout / 4);
@@ -179,7 +182,7 @@ export function conv2dTiled(gpu: Gpu, x: BufferRef, w: BufferRef, bias: BufferRe
   return y;
 }
 
-function conv2dWorkgroupTiled(gpu: Gpu, x: BufferRef, w: BufferRef, bias: BufferRef | null, g: Conv2dGeometry, t: Conv2dWorkgroupTile): BufferRef {
+function conv2dWorkgroupTiled(gpu: Gpu, x: BufferRef, w: BufferRef, bias: BufferRef | null, g: Conv2dGeometry, t: Conv2dWorkgroupTile, kernel: string): BufferRef {
   const pixels = g.n * g.oh * g.ow;
   const y = gpu.alloc(pixels * g.cout * 4, 'conv2d');
   const cout4 = g.cout / 4;
@@ -189,7 +192,7 @@ function conv2dWorkgroupTiled(gpu: Gpu, x: BufferRef, w: BufferRef, bias: Buffer
     .u32(g.h, g.w, g.cin, g.cout, g.kh, g.kw, g.stride, g.pad, g.oh, g.ow)
     .u32(pixels, cout4, colTiles, pixelTiles, g.hasBias ? 1 : 0, g.kh * g.kw * g.cin);
   gpu.dispatch({
-    kernel: 'conv2d',
+    kernel,
     shader: 'conv2d_workgroup_tile.wgsl',
     defines: { WX: t.wx, WY: t.wy, TM: t.tm, NV: t.nv, BK: t.bk },
     uniforms: u.bytes(),

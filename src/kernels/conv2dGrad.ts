@@ -4,7 +4,8 @@
 // shaders/conv2d_weight_grad.wgsl, and shaders/reduce.wgsl through reduceMiddle.
 import type { Conv2dGeometry } from '../backend/geometry.js';
 import { type BufferRef, type Gpu, Uniforms, grid1d } from '../gpu/gpu.js';
-import { fitSharedTm, pixelGroups } from './conv2d.js';
+import { type Conv2dWorkgroupTile, conv2dTileProblem, conv2dTiled, fitSharedTm, pixelGroups } from './conv2d.js';
+import { conv2dGeometry } from '../backend/geometry.js';
 import { shaderHash } from '../gpu/pipelines.js';
 import { TuningTable } from '../gpu/tuning.js';
 import { hasFields, tunedChoice } from './autotune.js';
@@ -26,6 +27,27 @@ export interface InputGradTile {
    * subgroupShuffle (as conv2d's shareX): needs tm a multiple of SHARE and subgroups.
    */
   shareDy?: boolean;
+}
+
+/**
+ * The input gradient of a stride-1 layer as a forward convolution of dy with the weights transposed
+ * (cin and cout swapped) and flipped (taps reversed), padded by k - 1 - pad, run on a workgroup-memory
+ * tile of shaders/conv2d_workgroup_tile.wgsl: the discrete-GPU candidate (cin and cout multiples of 4,
+ * square kernels).
+ */
+export interface InputGradViaForward {
+  viaForward: Conv2dWorkgroupTile;
+}
+
+export type InputGradVariant = InputGradTile | InputGradViaForward;
+
+function isViaForward(t: InputGradVariant): t is InputGradViaForward {
+  return (t as InputGradViaForward).viaForward !== undefined;
+}
+
+/** The forward convolution whose output is dx (see InputGradViaForward). */
+export function inputGradAsForward(g: Conv2dGeometry): Conv2dGeometry {
+  return conv2dGeometry([g.n, g.oh, g.ow, g.cout], [g.kh, g.kw, g.cout, g.cin], 1, g.kh - 1 - g.pad, false);
 }
 
 /** Weight-gradient register tile: TV vec4 groups of input channels x NV vec4 columns of output channels. */
@@ -81,8 +103,14 @@ export function conv2dInputGrad(gpu: Gpu, dy: BufferRef, w: BufferRef, g: Conv2d
 }
 
 /** The tile the input gradient runs a layer with: the tuned one for this adapter and shape, else the heuristic. */
-export function chooseInputGradTile(gpu: Gpu, g: Conv2dGeometry): InputGradTile {
-  const usable = (t: unknown): t is InputGradTile => hasFields(t, ['tm', 'nv', 'wg'], ['shareDy']) && inputGradTileProblem(gpu, t as unknown as InputGradTile) === null;
+export function chooseInputGradTile(gpu: Gpu, g: Conv2dGeometry): InputGradVariant {
+  const usable = (t: unknown): t is InputGradVariant => {
+    const forward = (t as { viaForward?: unknown } | null)?.viaForward;
+    const fields = forward !== undefined
+      ? hasFields(forward, ['wx', 'wy', 'tm', 'nv', 'bk']) && (forward as { workgroup?: unknown }).workgroup === true
+      : hasFields(t, ['tm', 'nv', 'wg'], ['shareDy']);
+    return fields && inputGradTileProblem(gpu, g, t as InputGradVariant) === null;
+  };
   return tunedChoice(gpu, () => inputGradTuningKey(g), usable) ?? defaultInputGradTile(gpu, g);
 }
 
@@ -91,11 +119,15 @@ export function defaultInputGradTile(gpu: Gpu, g: Conv2dGeometry): InputGradTile
 }
 
 export function inputGradTuningKey(g: Conv2dGeometry): string {
-  return TuningTable.key('conv2dInputGrad', shaderHash(['conv2d_input_grad.wgsl', 'conv2d_weight_transpose.wgsl']), g);
+  return TuningTable.key('conv2dInputGrad', shaderHash(['conv2d_input_grad.wgsl', 'conv2d_weight_transpose.wgsl', 'conv2d_workgroup_tile.wgsl']), g);
 }
 
-/** Why a tile cannot run on this device, or null. */
-function inputGradTileProblem(gpu: Gpu, tile: InputGradTile): string | null {
+/** Why a tile cannot run this layer on this device, or null. */
+function inputGradTileProblem(gpu: Gpu, g: Conv2dGeometry, tile: InputGradVariant): string | null {
+  if (isViaForward(tile)) {
+    if (g.stride !== 1 || g.kh !== g.kw || g.pad > g.kh - 1) return `needs stride 1, a square kernel and pad < k (got stride ${g.stride}, ${g.kh}x${g.kw}, pad ${g.pad})`;
+    return conv2dTileProblem(gpu, inputGradAsForward(g), tile.viaForward);
+  }
   if (tile.wg > gpu.limits.maxComputeInvocationsPerWorkgroup) return `has more invocations than this device's ${gpu.limits.maxComputeInvocationsPerWorkgroup} per workgroup`;
   if (tile.shareDy && (tile.tm % SHARE !== 0 || !canShareA(gpu))) return `needs tm a multiple of ${SHARE} and subgroups of at least ${SHARE} lanes`;
   return null;
@@ -163,8 +195,11 @@ function sharedWeightGradTile(g: Conv2dGeometry): WeightGradTile {
   return Math.ceil(g.cout / 4) >= 2 * t.nv * t.wg ? { ...t, tv: t.tv / 2, nv: t.nv * 2 } : t;
 }
 
-/** HWIO weights as [kh, kw, cout padded to 4, cin padded to 4], the layout the input gradient reads. */
-function transposeWeights(gpu: Gpu, w: BufferRef, g: Conv2dGeometry): BufferRef {
+/**
+ * HWIO weights as [kh, kw, cout padded to 4, cin padded to 4], the layout the input gradient reads;
+ * with `flip` the taps reversed too: the weights of the input gradient as a forward convolution.
+ */
+function transposeWeights(gpu: Gpu, w: BufferRef, g: Conv2dGeometry, flip = false): BufferRef {
   const cin4 = Math.ceil(g.cin / 4);
   const cout4 = Math.ceil(g.cout / 4);
   const blocks = g.kh * g.kw * cout4 * cin4;
@@ -172,8 +207,8 @@ function transposeWeights(gpu: Gpu, w: BufferRef, g: Conv2dGeometry): BufferRef 
   gpu.dispatch({
     kernel: 'conv2dWeightTranspose',
     shader: 'conv2d_weight_transpose.wgsl',
-    defines: { VEC_W: g.cout % 4 === 0 },
-    uniforms: new Uniforms(8).u32(g.cin, g.cout, cin4, cout4, blocks).bytes(),
+    defines: { VEC_W: g.cout % 4 === 0, FLIP: flip },
+    uniforms: new Uniforms(8).u32(g.cin, g.cout, cin4, cout4, blocks, g.kh * g.kw).bytes(),
     buffers: [w, wt],
     workgroups: grid1d(blocks, TRANSPOSE_GROUP),
   });
@@ -181,9 +216,15 @@ function transposeWeights(gpu: Gpu, w: BufferRef, g: Conv2dGeometry): BufferRef 
 }
 
 /** conv2dInputGrad with a chosen register tile (for benchmarks and the large-grid test). */
-export function conv2dInputGradTiled(gpu: Gpu, dy: BufferRef, w: BufferRef, g: Conv2dGeometry, tile: InputGradTile): BufferRef {
-  const problem = inputGradTileProblem(gpu, tile);
+export function conv2dInputGradTiled(gpu: Gpu, dy: BufferRef, w: BufferRef, g: Conv2dGeometry, tile: InputGradVariant): BufferRef {
+  const problem = inputGradTileProblem(gpu, g, tile);
   if (problem) throw new Error(`conv2dInputGrad: tile ${JSON.stringify(tile)} ${problem}`);
+  if (isViaForward(tile)) {
+    const flipped = transposeWeights(gpu, w, g, true);
+    const dx = conv2dTiled(gpu, dy, flipped, null, inputGradAsForward(g), tile.viaForward, 'conv2dInputGrad');
+    gpu.release(flipped);
+    return dx;
+  }
   const dx = gpu.alloc(g.n * g.h * g.w * g.cin * F32, 'conv2dInputGrad');
   // The shared variant reads W itself; the plain one a transposed, padded copy.
   const wt = tile.shareDy ? null : transposeWeights(gpu, w, g);

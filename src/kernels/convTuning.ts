@@ -21,6 +21,7 @@ import {
 } from './conv2d.js';
 import {
   type InputGradTile,
+  type InputGradVariant,
   type WeightGradTile,
   INPUT_GRAD_TILE,
   WEIGHT_GRAD_TILE,
@@ -68,12 +69,15 @@ export function conv2dCandidates(gpu: Gpu, g: Conv2dGeometry): Conv2dVariant[] {
   return distinct<Conv2dVariant>([defaultConv2dTile(gpu, g), ...shared, ...plain, ...workgroup]);
 }
 
-export function inputGradCandidates(gpu: Gpu, g: Conv2dGeometry): InputGradTile[] {
+/** Besides the register tiles: stride-1 layers as a forward convolution on workgroup tiles (discrete GPUs). */
+export function inputGradCandidates(gpu: Gpu, g: Conv2dGeometry): InputGradVariant[] {
   const plain: InputGradTile[] = [INPUT_GRAD_TILE, { tm: 8, nv: 2, wg: 64 }, { tm: 4, nv: 4, wg: 64 }, { tm: 8, nv: 1, wg: 64 }];
   const shared = canShareA(gpu)
     ? product(product([8, 16], [1, 2]), SHARED_WORKGROUPS).map(([[tm, nv], wg]) => sharedInputGradTileFor(gpu, g, { tm, nv, wg, shareDy: true }))
     : [];
-  return distinct([defaultInputGradTile(gpu, g), ...shared, ...plain]);
+  const asForward = g.stride === 1 && g.kh === g.kw && g.cin % 4 === 0 && g.cout % 4 === 0 && !gpu.isSoftware;
+  const viaForward = asForward ? WORKGROUP_TILES.map((viaForward) => ({ viaForward })) : [];
+  return distinct<InputGradVariant>([defaultInputGradTile(gpu, g), ...shared, ...plain, ...viaForward]);
 }
 
 /** Tiles at the device's default split target; splitCandidates varies the target of the winner. */
@@ -101,7 +105,7 @@ export function splitCandidates(gpu: Gpu, g: Conv2dGeometry, tile: WeightGradTil
   return out;
 }
 
-export type ConvTuneResult = TuneResult<Conv2dVariant> | TuneResult<InputGradTile> | TuneResult<WeightGradTile>;
+export type ConvTuneResult = TuneResult<Conv2dVariant> | TuneResult<InputGradVariant> | TuneResult<WeightGradTile>;
 
 /**
  * Tunes one kernel on one layer with random inputs and records the winner in gpu.tuning. The weight

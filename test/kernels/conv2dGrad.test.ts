@@ -5,6 +5,7 @@ import { grid1d } from '../../src/gpu/gpu.js';
 import {
   INPUT_GRAD_TILE,
   type InputGradTile,
+  type InputGradVariant,
   SHARED_INPUT_GRAD_TILE,
   SHARED_WEIGHT_GRAD_TILE,
   WEIGHT_GRAD_TILE,
@@ -14,7 +15,7 @@ import {
   weightGradSplits,
 } from '../../src/kernels/conv2dGrad.js';
 import { canShareA } from '../../src/gpu/subgroups.js';
-import { inputGradCandidates, splitCandidates, weightGradCandidates } from '../../src/kernels/convTuning.js';
+import { WORKGROUP_TILES, inputGradCandidates, splitCandidates, weightGradCandidates } from '../../src/kernels/convTuning.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { abs, expectClose, useGpu } from '../helpers.js';
 
@@ -116,7 +117,7 @@ describe('conv2dInputGrad against the reference', () => {
 });
 
 /** conv2dInputGrad with a given tile against the reference, on a poisoned pool (as the table's tests). */
-async function checkInputGradTile(c: Case, tile: InputGradTile): Promise<void> {
+async function checkInputGradTile(c: Case, tile: InputGradVariant): Promise<void> {
   const g = geometry(c);
   const r = rng(sizeOf(c.x) + c.cout);
   const w = uniform(r, c.k * c.k * g.cin * g.cout);
@@ -148,6 +149,18 @@ describe('conv2dInputGrad tiles against the reference', () => {
   // fallback elsewhere, must stay correct on every case too.
   it(`the plain tile ${JSON.stringify(INPUT_GRAD_TILE)} on every case`, async () => {
     for (const c of CASES) await checkInputGradTile(c, INPUT_GRAD_TILE);
+  });
+
+  // Stride-1 layers as a forward convolution (flipped, transposed weights) on workgroup tiles, the
+  // discrete-GPU candidates, on every case they take; one odd tile shape leaves partial stages.
+  const VIA_FORWARD: InputGradVariant[] = [...WORKGROUP_TILES.slice(0, 2), { workgroup: true, wx: 4, wy: 8, tm: 2, nv: 3, bk: 12 } as const]
+    .map((viaForward) => ({ viaForward }));
+  it('the stride-1 input gradient as a forward convolution on workgroup tiles, every case it takes', async () => {
+    const cases = CASES.filter((c) => c.stride === 1 && c.x[3] % 4 === 0 && c.cout % 4 === 0);
+    expect(cases.length).toBeGreaterThanOrEqual(4);
+    for (const tile of VIA_FORWARD) for (const c of cases) await checkInputGradTile(c, tile);
+    const strided = CASES.find((c) => c.stride === 2 && c.x[3] % 4 === 0)!;
+    expect(() => conv2dInputGradTiled(ctx.gpu, ctx.be.alloc(1), ctx.be.alloc(1), geometry(strided), VIA_FORWARD[0]!)).toThrow(/needs stride 1/);
   });
 
   // Shared tiles (subgroupShuffle of dy), including narrow layers whose lanes split into pixel groups
