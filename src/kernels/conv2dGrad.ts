@@ -67,6 +67,33 @@ export interface WeightGradTile {
   targetInvocations?: number;
 }
 
+/**
+ * A workgroup-memory weight-gradient tile (shaders/conv2d_weight_grad_workgroup_tile.wgsl), the
+ * discrete-GPU candidate: WX x WY invocations, each TK weight rows x NV vec4 columns of output channels,
+ * staging BP pixels at a time. Needs cin and cout multiples of 4, and WY * TK a multiple of 4.
+ */
+export interface WeightGradWorkgroupTile {
+  workgroup: true;
+  wx: number;
+  wy: number;
+  tk: number;
+  nv: number;
+  bp: number;
+  /** As WeightGradTile's. */
+  targetInvocations?: number;
+}
+
+export type WeightGradVariant = WeightGradTile | WeightGradWorkgroupTile;
+
+function isWorkgroupWeightTile(t: WeightGradVariant): t is WeightGradWorkgroupTile {
+  return (t as WeightGradWorkgroupTile).workgroup === true;
+}
+
+/** Workgroup memory a workgroup weight tile takes: its im2col slab (BP x BMK) and dy slab (BP x BN). */
+export function weightGradWorkgroupBytes(t: WeightGradWorkgroupTile): number {
+  return t.bp * t.wy * t.tk * 4 + t.bp * t.wx * t.nv * 16;
+}
+
 /** Fastest measured on lavapipe (3x3, 64 -> 64, batch 2, 64x64). */
 export const INPUT_GRAD_TILE: InputGradTile = { tm: 4, nv: 2, wg: 64 };
 /**
@@ -157,19 +184,30 @@ export function conv2dWeightGrad(gpu: Gpu, x: BufferRef, dy: BufferRef, g: Conv2
 }
 
 /** The tile the weight gradient runs a layer with: the tuned one for this adapter and shape, else the heuristic. */
-export function chooseWeightGradTile(gpu: Gpu, g: Conv2dGeometry): WeightGradTile {
-  const usable = (t: unknown): t is WeightGradTile =>
-    hasFields(t, ['tv', 'nv', 'wg'], ['shareX']) &&
+export function chooseWeightGradTile(gpu: Gpu, g: Conv2dGeometry): WeightGradVariant {
+  const usable = (t: unknown): t is WeightGradVariant =>
+    ((t as { workgroup?: unknown } | null)?.workgroup === true ? hasFields(t, ['wx', 'wy', 'tk', 'nv', 'bp']) : hasFields(t, ['tv', 'nv', 'wg'], ['shareX'])) &&
     ((t as { targetInvocations?: unknown }).targetInvocations === undefined || hasFields(t, ['targetInvocations'])) &&
-    weightGradTileProblem(gpu, t as unknown as WeightGradTile) === null;
+    weightGradTileProblem(gpu, g, t as unknown as WeightGradVariant) === null;
   return tunedChoice(gpu, () => weightGradTuningKey(g), usable) ?? defaultWeightGradTile(gpu, g);
 }
 
 export function weightGradTuningKey(g: Conv2dGeometry): string {
-  return TuningTable.key('conv2dWeightGrad', shaderHash(['conv2d_weight_grad.wgsl', 'reduce.wgsl']), g);
+  return TuningTable.key('conv2dWeightGrad', shaderHash(['conv2d_weight_grad.wgsl', 'conv2d_weight_grad_workgroup_tile.wgsl', 'reduce.wgsl']), g);
 }
 
-function weightGradTileProblem(gpu: Gpu, tile: WeightGradTile): string | null {
+function weightGradTileProblem(gpu: Gpu, g: Conv2dGeometry, tile: WeightGradVariant): string | null {
+  if (isWorkgroupWeightTile(tile)) {
+    const l = gpu.limits;
+    if (g.cin % 4 !== 0 || g.cout % 4 !== 0) return `needs cin ${g.cin} and cout ${g.cout} multiples of 4`;
+    if ((tile.wy * tile.tk) % 4 !== 0) return 'needs wy * tk a multiple of 4';
+    if (tile.wx * tile.wy > l.maxComputeInvocationsPerWorkgroup || tile.wx > l.maxComputeWorkgroupSizeX || tile.wy > l.maxComputeWorkgroupSizeY) {
+      return `is larger than this device's workgroups (${l.maxComputeWorkgroupSizeX} x ${l.maxComputeWorkgroupSizeY}, ${l.maxComputeInvocationsPerWorkgroup} invocations)`;
+    }
+    const bytes = weightGradWorkgroupBytes(tile);
+    if (bytes > l.maxComputeWorkgroupStorageSize) return `needs ${bytes} bytes of workgroup memory, more than this device's ${l.maxComputeWorkgroupStorageSize}`;
+    return null;
+  }
   if (tile.wg > gpu.limits.maxComputeInvocationsPerWorkgroup) return `has more invocations than this device's ${gpu.limits.maxComputeInvocationsPerWorkgroup} per workgroup`;
   if (tile.shareX && (tile.wg % SHARE !== 0 || !canShareA(gpu))) return `needs wg a multiple of ${SHARE} and subgroups of at least ${SHARE} lanes`;
   return null;
@@ -281,8 +319,8 @@ function weightGradLayout(g: Conv2dGeometry, tile: WeightGradTile) {
  * fill the device, no more than the partials' memory budget (and one binding) holds, and no split
  * smaller than MIN_PIXELS_PER_SPLIT. Depends only on the shape and the device, so results repeat.
  */
-export function weightGradSplits(gpu: Gpu, g: Conv2dGeometry, tile: WeightGradTile = defaultWeightGradTile(gpu, g)): number {
-  const { invocationsPerSplit } = weightGradLayout(g, tile);
+export function weightGradSplits(gpu: Gpu, g: Conv2dGeometry, tile: WeightGradVariant = defaultWeightGradTile(gpu, g)): number {
+  const invocationsPerSplit = isWorkgroupWeightTile(tile) ? workgroupWeightLayout(g, tile).invocationsPerSplit : weightGradLayout(g, tile).invocationsPerSplit;
   const rows = g.n * g.oh;
   const target = tile.targetInvocations ?? defaultTargetInvocations(gpu);
   const outBytes = g.kh * g.kw * g.cin * g.cout * F32;
@@ -298,21 +336,37 @@ export function defaultTargetInvocations(gpu: Gpu): number {
   return gpu.isSoftware ? TARGET_INVOCATIONS_SOFTWARE : TARGET_INVOCATIONS_GPU;
 }
 
-/** conv2dWeightGrad with a chosen register tile (for benchmarks and tile tests). */
-export function conv2dWeightGradTiled(gpu: Gpu, x: BufferRef, dy: BufferRef, g: Conv2dGeometry, tile: WeightGradTile): BufferRef {
-  const problem = weightGradTileProblem(gpu, tile);
+/** The workgroup weight tile's workgroups over one split: (row tile, column tile). */
+function workgroupWeightLayout(g: Conv2dGeometry, t: WeightGradWorkgroupTile) {
+  const rowTiles = Math.ceil((g.kh * g.kw * g.cin) / (t.wy * t.tk));
+  const colTiles = Math.ceil(g.cout / 4 / (t.wx * t.nv));
+  return { rowTiles, colTiles, invocationsPerSplit: rowTiles * colTiles * t.wx * t.wy };
+}
+
+/** conv2dWeightGrad with a chosen tile (for the tuner, benchmarks and tile tests). */
+export function conv2dWeightGradTiled(gpu: Gpu, x: BufferRef, dy: BufferRef, g: Conv2dGeometry, tile: WeightGradVariant): BufferRef {
+  const problem = weightGradTileProblem(gpu, g, tile);
   if (problem) throw new Error(`conv2dWeightGrad: tile ${JSON.stringify(tile)} ${problem}`);
+  const outSize = g.kh * g.kw * g.cin * g.cout;
+  const splits = weightGradSplits(gpu, g, tile);
+  const rowsPerSplit = Math.ceil((g.n * g.oh) / splits);
+  const partials = gpu.alloc(splits * outSize * F32, splits === 1 ? 'conv2dWeightGrad' : 'conv2dWeightGradPartials');
+  if (isWorkgroupWeightTile(tile)) dispatchWorkgroupWeightGrad(gpu, x, dy, partials, g, tile, splits, rowsPerSplit);
+  else dispatchRegisterWeightGrad(gpu, x, dy, partials, g, tile, splits, rowsPerSplit);
+  if (splits === 1) return partials;
+  // Partials viewed as [1, splits, outSize]: a fixed-order sum over the middle axis.
+  const dw = reduceMiddle(gpu, partials, 1, splits, outSize);
+  gpu.release(partials);
+  return dw;
+}
+
+function dispatchRegisterWeightGrad(gpu: Gpu, x: BufferRef, dy: BufferRef, partials: BufferRef, g: Conv2dGeometry, tile: WeightGradTile, splits: number, rowsPerSplit: number): void {
   // Shared: whole subgroups only, so every lane a shuffle reads from exists.
   if (tile.shareX) tile = { ...tile, wg: sharedWorkgroup(gpu, tile.wg) };
-  const outSize = g.kh * g.kw * g.cin * g.cout;
   const { cin4, cout4, tv, nv, ciTiles, colTiles, tilesPerSplit } = weightGradLayout(g, tile);
-  const rows = g.n * g.oh;
-  const splits = weightGradSplits(gpu, g, tile);
-  const rowsPerSplit = Math.ceil(rows / splits);
-  const partials = gpu.alloc(splits * outSize * F32, splits === 1 ? 'conv2dWeightGrad' : 'conv2dWeightGradPartials');
   const u = new Uniforms(20)
     .u32(g.h, g.w, g.cin, g.cout, g.kh, g.kw, g.stride, g.pad, g.oh, g.ow)
-    .u32(rows, rowsPerSplit, splits, cin4, cout4, ciTiles, colTiles);
+    .u32(g.n * g.oh, rowsPerSplit, splits, cin4, cout4, ciTiles, colTiles);
   gpu.dispatch({
     kernel: 'conv2dWeightGrad',
     shader: 'conv2d_weight_grad.wgsl',
@@ -322,9 +376,19 @@ export function conv2dWeightGradTiled(gpu: Gpu, x: BufferRef, dy: BufferRef, g: 
     // Shared: one workgroup per grid1d "invocation".
     workgroups: grid1d(splits * tilesPerSplit, tile.shareX ? 1 : tile.wg),
   });
-  if (splits === 1) return partials;
-  // Partials viewed as [1, splits, outSize]: a fixed-order sum over the middle axis.
-  const dw = reduceMiddle(gpu, partials, 1, splits, outSize);
-  gpu.release(partials);
-  return dw;
+}
+
+function dispatchWorkgroupWeightGrad(gpu: Gpu, x: BufferRef, dy: BufferRef, partials: BufferRef, g: Conv2dGeometry, t: WeightGradWorkgroupTile, splits: number, rowsPerSplit: number): void {
+  const { rowTiles, colTiles } = workgroupWeightLayout(g, t);
+  const u = new Uniforms(20)
+    .u32(g.h, g.w, g.cin, g.cout, g.kh, g.kw, g.stride, g.pad, g.oh, g.ow)
+    .u32(g.n * g.oh * g.ow, rowsPerSplit * g.ow, splits, g.cout / 4, rowTiles, colTiles, g.kh * g.kw * g.cin);
+  gpu.dispatch({
+    kernel: 'conv2dWeightGrad',
+    shader: 'conv2d_weight_grad_workgroup_tile.wgsl',
+    defines: { WX: t.wx, WY: t.wy, TK: t.tk, NV: t.nv, BP: t.bp },
+    uniforms: u.bytes(),
+    buffers: [x, dy, partials],
+    workgroups: grid1d(splits * rowTiles * colTiles, 1),
+  });
 }

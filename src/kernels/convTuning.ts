@@ -23,6 +23,8 @@ import {
   type InputGradTile,
   type InputGradVariant,
   type WeightGradTile,
+  type WeightGradVariant,
+  type WeightGradWorkgroupTile,
   INPUT_GRAD_TILE,
   WEIGHT_GRAD_TILE,
   conv2dInputGradTiled,
@@ -80,17 +82,30 @@ export function inputGradCandidates(gpu: Gpu, g: Conv2dGeometry): InputGradVaria
   return distinct<InputGradVariant>([defaultInputGradTile(gpu, g), ...shared, ...plain, ...viaForward]);
 }
 
+/**
+ * Workgroup-memory weight-gradient tiles for discrete GPUs: 64 x 64 and 128 x 64 (weight rows x output
+ * channels) of 256 invocations, 64 x 128 for the wide layers, 16 or 32 pixels a stage (at most 16 KiB).
+ */
+export const WEIGHT_GRAD_WORKGROUP_TILES: WeightGradWorkgroupTile[] = [
+  { workgroup: true, wx: 16, wy: 16, tk: 4, nv: 1, bp: 16 },
+  { workgroup: true, wx: 16, wy: 16, tk: 8, nv: 1, bp: 16 },
+  { workgroup: true, wx: 16, wy: 16, tk: 4, nv: 2, bp: 16 },
+  { workgroup: true, wx: 16, wy: 8, tk: 8, nv: 1, bp: 32 },
+];
+
 /** Tiles at the device's default split target; splitCandidates varies the target of the winner. */
-export function weightGradCandidates(gpu: Gpu, g: Conv2dGeometry): WeightGradTile[] {
+export function weightGradCandidates(gpu: Gpu, g: Conv2dGeometry): WeightGradVariant[] {
   const plain: WeightGradTile[] = [WEIGHT_GRAD_TILE, { tv: 1, nv: 4, wg: 64 }, { tv: 4, nv: 1, wg: 64 }, { tv: 2, nv: 4, wg: 64 }];
   const shared = canShareA(gpu)
     ? product(product([4, 8], [1, 2]), SHARED_WORKGROUPS).map(([[tv, nv], wg]): WeightGradTile => ({ tv, nv, wg, shareX: true }))
     : [];
-  return distinct([defaultWeightGradTile(gpu, g), ...shared, ...plain]);
+  const vec4 = g.cin % 4 === 0 && g.cout % 4 === 0;
+  const workgroup = vec4 && !gpu.isSoftware ? WEIGHT_GRAD_WORKGROUP_TILES : [];
+  return distinct<WeightGradVariant>([defaultWeightGradTile(gpu, g), ...shared, ...plain, ...workgroup]);
 }
 
 /** Split targets around the device's default (4x fewer and 4x more invocations), where they change the split. */
-export function splitCandidates(gpu: Gpu, g: Conv2dGeometry, tile: WeightGradTile): WeightGradTile[] {
+export function splitCandidates(gpu: Gpu, g: Conv2dGeometry, tile: WeightGradVariant): WeightGradVariant[] {
   const base = tile.targetInvocations ?? defaultTargetInvocations(gpu);
   const seen = new Set([weightGradSplits(gpu, g, tile)]);
   const out = [tile];
@@ -105,7 +120,7 @@ export function splitCandidates(gpu: Gpu, g: Conv2dGeometry, tile: WeightGradTil
   return out;
 }
 
-export type ConvTuneResult = TuneResult<Conv2dVariant> | TuneResult<InputGradVariant> | TuneResult<WeightGradTile>;
+export type ConvTuneResult = TuneResult<Conv2dVariant> | TuneResult<InputGradVariant> | TuneResult<WeightGradVariant>;
 
 /**
  * Tunes one kernel on one layer with random inputs and records the winner in gpu.tuning. The weight
@@ -137,7 +152,7 @@ export async function tuneConvLayer(gpu: Gpu, kernel: ConvKernel, g: Conv2dGeome
         run: (t) => conv2dInputGradTiled(gpu, dy, w, g, t),
       }, o);
     }
-    const run = (t: WeightGradTile) => conv2dWeightGradTiled(gpu, x, dy, g, t);
+    const run = (t: WeightGradVariant) => conv2dWeightGradTiled(gpu, x, dy, g, t);
     const key = weightGradTuningKey(g);
     const tiles = await tune(gpu, { kernel, key, candidates: weightGradCandidates(gpu, g), run }, o);
     const splits = splitCandidates(gpu, g, tiles.best);

@@ -10,12 +10,15 @@ import {
   SHARED_WEIGHT_GRAD_TILE,
   WEIGHT_GRAD_TILE,
   type WeightGradTile,
+  type WeightGradVariant,
+  type WeightGradWorkgroupTile,
+  weightGradWorkgroupBytes,
   conv2dInputGradTiled,
   conv2dWeightGradTiled,
   weightGradSplits,
 } from '../../src/kernels/conv2dGrad.js';
 import { canShareA } from '../../src/gpu/subgroups.js';
-import { WORKGROUP_TILES, inputGradCandidates, splitCandidates, weightGradCandidates } from '../../src/kernels/convTuning.js';
+import { WEIGHT_GRAD_WORKGROUP_TILES, WORKGROUP_TILES, inputGradCandidates, splitCandidates, weightGradCandidates } from '../../src/kernels/convTuning.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { abs, expectClose, useGpu } from '../helpers.js';
 
@@ -209,7 +212,7 @@ describe('conv2dWeightGrad against the reference', () => {
 });
 
 /** conv2dWeightGrad with a given tile against the reference, on a poisoned pool (as the table's tests). */
-async function checkWeightGradTile(c: Case, tile: WeightGradTile): Promise<void> {
+async function checkWeightGradTile(c: Case, tile: WeightGradVariant): Promise<void> {
   const g = geometry(c);
   const r = rng(sizeOf(c.x) * 5 + c.cout);
   const x = uniform(r, sizeOf(c.x));
@@ -240,6 +243,30 @@ describe('conv2dWeightGrad tiles against the reference', () => {
   // fallback elsewhere (and the head's), must stay correct on every case too.
   it(`the plain tile ${JSON.stringify(WEIGHT_GRAD_TILE)} on every case`, async () => {
     for (const c of CASES) await checkWeightGradTile(c, WEIGHT_GRAD_TILE);
+  });
+
+  // Workgroup-memory tiles (the discrete-GPU candidates) on every case they take, with one split and
+  // with many (4x the default target), and odd tile shapes that leave partial row, column and pixel
+  // stages (TK 3 with WY 4, NV 3, BP 5).
+  const WORKGROUP: WeightGradWorkgroupTile[] = [
+    ...WEIGHT_GRAD_WORKGROUP_TILES,
+    { workgroup: true, wx: 4, wy: 4, tk: 3, nv: 3, bp: 5 },
+    { workgroup: true, wx: 8, wy: 4, tk: 2, nv: 1, bp: 7, targetInvocations: 1 << 20 },
+  ];
+  for (const tile of WORKGROUP) {
+    it(`workgroup tile ${JSON.stringify(tile)} on every case it takes`, async () => {
+      const cases = CASES.filter((c) => c.x[3] % 4 === 0 && c.cout % 4 === 0);
+      expect(cases.length).toBeGreaterThanOrEqual(8);
+      for (const c of cases) await checkWeightGradTile(c, tile);
+    });
+  }
+
+  it('a workgroup tile refuses odd channels and more workgroup memory than the device has', () => {
+    const odd = geometry(CASES.find((c) => c.x[3] % 4 !== 0)!);
+    expect(() => conv2dWeightGradTiled(ctx.gpu, ctx.be.alloc(1), ctx.be.alloc(1), odd, WORKGROUP[0]!)).toThrow(/multiples of 4/);
+    const huge: WeightGradWorkgroupTile = { workgroup: true, wx: 16, wy: 16, tk: 16, nv: 1, bp: 64 };
+    expect(weightGradWorkgroupBytes(huge)).toBeGreaterThan(ctx.gpu.limits.maxComputeWorkgroupStorageSize);
+    expect(() => conv2dWeightGradTiled(ctx.gpu, ctx.be.alloc(1), ctx.be.alloc(1), geometry(CASES[2]!), huge)).toThrow(/bytes of workgroup memory/);
   });
 
   // Shared tiles (subgroupShuffle of x), on odd channel counts (cout 1 and 7 leave lanes idle) too.

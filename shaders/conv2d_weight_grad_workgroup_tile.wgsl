@@ -1,0 +1,164 @@
+// Weight gradient of conv2d with workgroup-memory tiles, the discrete-GPU counterpart of
+// shaders/conv2d_weight_grad.wgsl: dW[k, co] = sum over output pixels m of im2col(x)[m, k] * dy[m, co],
+// k = (i*kw + j)*cin + ci (the HWIO weights' row order). The pixel sum is split by output rows into
+// `splits` ranges, each writing one partial sum that the host adds in a second pass (deterministic, no
+// atomics). Per stage of BP pixels the workgroup stages a BP x BMK slab of im2col(x) and a BP x BN
+// slab of dy in workgroup memory; each invocation then accumulates TK weight rows x NV vec4 columns.
+//
+// Needs cin and cout multiples of 4 (the host checks). Specialised by
+//   WX, WY   invocations along output channels and along weight rows (the workgroup is WX x WY);
+//   TK, NV   each invocation's weight rows and vec4 columns: BMK = WY*TK rows (a multiple of 4),
+//            BN = WX*NV*4 channels;
+//   BP       pixels per stage.
+#include "common.wgsl"
+
+const WX: u32 = ${WX}u;
+const WY: u32 = ${WY}u;
+const TK: u32 = ${TK}u;
+const NV: u32 = ${NV}u;
+const BP: u32 = ${BP}u;
+const THREADS: u32 = WX * WY;
+const BMK: u32 = WY * TK;
+const BN4: u32 = WX * NV;
+/** vec4 loads of x per stage (BP pixels x BMK / 4), and per invocation. */
+const X_LOADS: u32 = BP * BMK / 4u;
+const X_PER: u32 = (X_LOADS + THREADS - 1u) / THREADS;
+const DY_LOADS: u32 = BP * BN4;
+const DY_PER: u32 = (DY_LOADS + THREADS - 1u) / THREADS;
+
+struct Params {
+  h: u32,
+  w: u32,
+  cin: u32,
+  cout: u32,
+  kh: u32,
+  kw: u32,
+  stride: u32,
+  pad: u32,
+  oh: u32,
+  ow: u32,
+  // n * oh * ow
+  pixels: u32,
+  // output pixels per split (whole rows: rowsPerSplit * ow)
+  pixelsPerSplit: u32,
+  splits: u32,
+  // cout / 4
+  cout4: u32,
+  // ceil(k / BMK), ceil(cout4 / BN4)
+  rowTiles: u32,
+  colTiles: u32,
+  // kh * kw * cin
+  k: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> X: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> DY: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> Partials: array<vec4<f32>>;
+
+/** The im2col slab, pixel-major: a stage's row pp holds BMK weight rows' inputs. */
+var<workgroup> As: array<array<f32, BMK>, BP>;
+/** The dy slab: BP pixels of BN4 vec4 columns. */
+var<workgroup> Bs: array<array<vec4<f32>, BN4>, BP>;
+
+@compute @workgroup_size(WX, WY)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  // A flat list of workgroups: (split, row tile, column tile), column tiles side by side. The early
+  // exit is uniform over the workgroup, so every barrier below sees all its lanes.
+  let group = wid.y * nwg.x + wid.x;
+  if (group >= p.splits * p.rowTiles * p.colTiles) {
+    return;
+  }
+  let colTile = group % p.colTiles;
+  let rowTile = (group / p.colTiles) % p.rowTiles;
+  let split = group / (p.colTiles * p.rowTiles);
+  let k0 = rowTile * BMK;
+  let c0 = colTile * BN4;
+  let mBegin = split * p.pixelsPerSplit;
+  let mEnd = min(mBegin + p.pixelsPerSplit, p.pixels);
+
+  // The weight rows this lane stages for every stage (the same ones each time): tap offset and channel.
+  var di: array<i32, X_PER>;
+  var dj: array<i32, X_PER>;
+  var ci: array<u32, X_PER>;
+  var rowOk: array<bool, X_PER>;
+  for (var l = 0u; l < X_PER; l++) {
+    let e = li + l * THREADS;
+    let k = k0 + (e % (BMK / 4u)) * 4u;
+    rowOk[l] = e < X_LOADS && k < p.k;
+    let tap = min(k, p.k - 1u) / p.cin;
+    di[l] = i32(tap / p.kw) - i32(p.pad);
+    dj[l] = i32(tap % p.kw) - i32(p.pad);  // MUTANT(index): dj[l] = i32(tap / p.kw) - i32(p.pad);
+    ci[l] = k % p.cin;
+  }
+
+  var acc: array<array<vec4<f32>, NV>, TK>;
+  for (var m0 = mBegin; m0 < mEnd; m0 += BP) {
+    for (var l = 0u; l < X_PER; l++) {
+      let e = li + l * THREADS;
+      if (e < X_LOADS) {
+        let pp = e / (BMK / 4u);
+        let kq = (e % (BMK / 4u)) * 4u;
+        let m = m0 + pp;
+        let mc = min(m, p.pixels - 1u);
+        let ox = mc % p.ow;
+        let oy = (mc / p.ow) % p.oh;
+        let img = mc / (p.ow * p.oh) * p.h;
+        let iy = i32(oy * p.stride) + di[l];
+        let ix = i32(ox * p.stride) + dj[l];
+        let inside = rowOk[l] && m < mEnd && iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w);  // MUTANT(term): let inside = rowOk[l] && m < mEnd && iy >= 0 && ix >= 0 && ix < i32(p.w);
+        var v = vec4<f32>(0.0);
+        if (inside) {
+          v = X[(((img + u32(iy)) * p.w + u32(ix)) * p.cin + ci[l]) / 4u];
+        }
+        As[pp][kq] = v.x;
+        As[pp][kq + 1u] = v.y;
+        As[pp][kq + 2u] = v.z;
+        As[pp][kq + 3u] = v.w;
+      }
+    }
+    for (var l = 0u; l < DY_PER; l++) {
+      let e = li + l * THREADS;
+      if (e < DY_LOADS) {
+        let pp = e / BN4;
+        let cc = e % BN4;
+        let m = m0 + pp;
+        let col = c0 + cc;
+        var v = vec4<f32>(0.0);
+        if (m < mEnd && col < p.cout4) {
+          v = DY[m * p.cout4 + col];  // MUTANT(stride): v = DY[m * p.cout4 + cc];
+        }
+        Bs[pp][cc] = v;
+      }
+    }
+    workgroupBarrier();
+    for (var pp = 0u; pp < BP; pp++) {
+      var b: array<vec4<f32>, NV>;
+      for (var q = 0u; q < NV; q++) {
+        b[q] = Bs[pp][lid.x + q * WX];
+      }
+      for (var r = 0u; r < TK; r++) {
+        let a = As[pp][lid.y * TK + r];  // MUTANT(index): let a = As[pp][lid.y + r * WY];
+        for (var q = 0u; q < NV; q++) {
+          acc[r][q] = acc[r][q] + a * b[q];
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+
+  let outSize = p.k * p.cout4;
+  for (var r = 0u; r < TK; r++) {
+    let k = k0 + lid.y * TK + r;
+    if (k >= p.k) {
+      break;
+    }
+    for (var q = 0u; q < NV; q++) {
+      let col = c0 + lid.x + q * WX;
+      if (col < p.cout4) {
+        Partials[split * outSize + k * p.cout4 + col] = acc[r][q];
+      }
+    }
+  }
+}
