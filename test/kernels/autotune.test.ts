@@ -151,6 +151,20 @@ describe('the conv kernels and the tuning table', () => {
     ctx.gpu.tuning.clear();
   });
 
+  it("on a discrete GPU's candidate lists (isSoftware false, on this device) the workgroup tiles join in and agree with the default", async () => {
+    ctx.gpu.tuning.clear();
+    const discrete = new Proxy(ctx.gpu, { get: (target, key) => (key === 'isSoftware' ? false : Reflect.get(target, key, target)) });
+    const stride1 = conv2dGeometry([2, 9, 7, 16], [3, 3, 16, 24], 1, 1, false);
+    const kinds = { conv2d: 'workgroup', conv2dInputGrad: 'viaForward', conv2dWeightGrad: 'workgroup' } as const;
+    for (const kernel of CONV_KERNELS) {
+      const r = await tuneConvLayer(discrete, kernel, stride1, { roundMs: 1, rounds: 1 });
+      const workgroup = r.results.filter((c) => kinds[kernel] in (c.variant as object));
+      expect(workgroup.length, kernel).toBeGreaterThanOrEqual(4);
+      expect(r.results.filter((c) => c.rejected)).toEqual([]);
+    }
+    ctx.gpu.tuning.clear();
+  });
+
   it('tuneConvLayer measures every candidate of each kernel, none disagreeing, and the kernel then runs the winner', async () => {
     ctx.gpu.tuning.clear();
     const choose = { conv2d: chooseConv2dTile, conv2dInputGrad: chooseInputGradTile, conv2dWeightGrad: chooseWeightGradTile };
