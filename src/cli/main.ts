@@ -57,6 +57,7 @@ program
   .option('--encoder-weights <file>', "torchvision's resnet34 checkpoint (.pth, either format) or .safetensors")
   .option('--checkpoint-every <n>', 'steps between checkpoints', positiveInt('--checkpoint-every'), 200)
   .option('--validate-every <n>', 'steps between false-positive checks on held-out normals (0: never)', nonNegativeInt('--validate-every'), 100)
+  .option('--tune', 'first measure the conv kernels for this --batch and --size on this adapter (what its tuning file lacks; see `gpuseg tune`)')
   .option('--json', 'print the result as JSON (no progress bar)')
   .addOption(adapterOption())
   .action((opts) => runTrain(opts));
@@ -88,6 +89,7 @@ program
   .option('--size <n>', 'input size (a multiple of 32)', positiveInt('--size'), 256)
   .option('--kernels <list>', 'comma-separated: conv2d, conv2dInputGrad, conv2dWeightGrad (default: all)')
   .option('--layers <n>', 'only the first n distinct layers', positiveInt('--layers'))
+  .option('--inference', 'also the forward conv at the batch predict and eval use (4)')
   .option('--json', 'one JSON line per layer and kernel, then a summary line')
   .addOption(adapterOption())
   .action((opts) => runTune(opts));

@@ -2,6 +2,8 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { Gpu } from '../../src/gpu/gpu.js';
+import { tuneUnet } from '../../src/cli/tune.js';
 import { gpuseg } from './gpuseg.js';
 
 describe('gpuseg tune', () => {
@@ -47,5 +49,34 @@ describe('gpuseg tune', () => {
     const s = gpuseg(['tune', '--size', '100']);
     expect(s.status).toBe(1);
     expect(s.stderr).toMatch(/--size must be a multiple of 32/);
+  });
+
+  it('tuneUnet measures only what the file lacks when asked, and adds the inference batch', async () => {
+    const cache = mkdtempSync(join(tmpdir(), 'gpuseg-tune-'));
+    const saved = process.env.GPUSEG_CACHE_DIR;
+    process.env.GPUSEG_CACHE_DIR = cache;
+    const gpu = await Gpu.open();
+    try {
+      const o = { batch: 1, size: 64, kernels: ['conv2d' as const], layers: 2, quiet: true };
+      const rows: string[] = [];
+      const first = await tuneUnet(gpu, { ...o, inference: true }, (r) => rows.push(`${r.layer} ${r.batch}`));
+      expect(rows).toEqual(['stem 7x7/2 1', 'layer1 3x3/1 1', 'stem 7x7/2 4', 'layer1 3x3/1 4']);
+      expect(first).toMatchObject({ tuned: 4, skipped: 0, entries: 4 });
+      gpu.tuning.clear();
+      const again = await tuneUnet(gpu, { ...o, inference: true, skipTuned: true });
+      expect(again).toMatchObject({ tuned: 0, skipped: 4, entries: 4 });
+      const wider = await tuneUnet(gpu, { ...o, layers: 3, skipTuned: true });
+      expect(wider).toMatchObject({ tuned: 1, skipped: 2, entries: 5 });
+    } finally {
+      gpu.destroy();
+      if (saved === undefined) delete process.env.GPUSEG_CACHE_DIR;
+      else process.env.GPUSEG_CACHE_DIR = saved;
+    }
+  });
+
+  it('train --tune names the flag of a size it cannot tune, before any work', () => {
+    const r = gpuseg(['train', '--data', 'nowhere', '--out', 'nowhere', '--size', '100', '--tune']);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('gpuseg:'))).toEqual([expect.stringMatching(/--size must be a multiple of 32/)]);
   });
 });
