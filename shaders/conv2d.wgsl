@@ -27,16 +27,7 @@ const TM: u32 = ${TM}u;
 const NV: u32 = ${NV}u;
 
 struct Params {
-  h: u32,
-  w: u32,
-  cin: u32,
-  cout: u32,
-  kh: u32,
-  kw: u32,
-  stride: u32,
-  pad: u32,
-  oh: u32,
-  ow: u32,
+#include "conv_geometry_fields.wgsl"
   // n * oh * ow
   pixels: u32,
   // ceil(cout / 4)

@@ -32,17 +32,8 @@ const TM: u32 = ${TM}u;
 const NV: u32 = ${NV}u;
 
 struct Params {
+#include "conv_geometry_fields.wgsl"
   n: u32,
-  h: u32,
-  w: u32,
-  cin: u32,
-  cout: u32,
-  kh: u32,
-  kw: u32,
-  stride: u32,
-  pad: u32,
-  oh: u32,
-  ow: u32,
   // ceil(cin / 4): vec4 columns of WT and (VEC_DX) dx
   cin4: u32,
   // ceil(cout / 4): groups of 4 output channels summed per step

@@ -26,16 +26,7 @@ const TV: u32 = ${TV}u;
 const NV: u32 = ${NV}u;
 
 struct Params {
-  h: u32,
-  w: u32,
-  cin: u32,
-  cout: u32,
-  kh: u32,
-  kw: u32,
-  stride: u32,
-  pad: u32,
-  oh: u32,
-  ow: u32,
+#include "conv_geometry_fields.wgsl"
   // n * oh: the output rows that the splits share out
   rows: u32,
   rowsPerSplit: u32,

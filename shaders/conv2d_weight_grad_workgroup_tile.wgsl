@@ -27,16 +27,7 @@ const DY_LOADS: u32 = BP * BN4;
 const DY_PER: u32 = (DY_LOADS + THREADS - 1u) / THREADS;
 
 struct Params {
-  h: u32,
-  w: u32,
-  cin: u32,
-  cout: u32,
-  kh: u32,
-  kw: u32,
-  stride: u32,
-  pad: u32,
-  oh: u32,
-  ow: u32,
+#include "conv_geometry_fields.wgsl"
   // n * oh * ow
   pixels: u32,
   // output pixels per split (whole rows: rowsPerSplit * ow)

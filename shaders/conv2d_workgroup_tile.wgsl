@@ -28,16 +28,7 @@ const W_LOADS: u32 = BK * BN4;
 const W_PER: u32 = (W_LOADS + THREADS - 1u) / THREADS;
 
 struct Params {
-  h: u32,
-  w: u32,
-  cin: u32,
-  cout: u32,
-  kh: u32,
-  kw: u32,
-  stride: u32,
-  pad: u32,
-  oh: u32,
-  ow: u32,
+#include "conv_geometry_fields.wgsl"
   // n * oh * ow
   pixels: u32,
   // cout / 4

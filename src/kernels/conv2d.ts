@@ -165,8 +165,7 @@ export function conv2dTiled(gpu: Gpu, x: BufferRef, w: BufferRef, bias: BufferRe
   const pg = tile.shareX ? pixelGroups(cout4, nv, wg) : 1;
   const colTiles = Math.ceil(cout4 / (tile.shareX ? (nv * wg) / pg : nv));
   const pixelTiles = Math.ceil(pixels / (tile.tm * pg));
-  const u = new Uniforms(16)
-    .u32(g.h, g.w, g.cin, g.cout, g.kh, g.kw, g.stride, g.pad, g.oh, g.ow)
+  const u = packConvGeometry(new Uniforms(16), g)
     .u32(pixels, cout4, colTiles, pixelTiles, g.hasBias ? 1 : 0);
   gpu.dispatch({
     kernel: 'conv2d',
@@ -188,8 +187,7 @@ function conv2dWorkgroupTiled(gpu: Gpu, x: BufferRef, w: BufferRef, bias: Buffer
   const cout4 = g.cout / 4;
   const colTiles = Math.ceil(cout4 / (t.wx * t.nv));
   const pixelTiles = Math.ceil(pixels / (t.wy * t.tm));
-  const u = new Uniforms(16)
-    .u32(g.h, g.w, g.cin, g.cout, g.kh, g.kw, g.stride, g.pad, g.oh, g.ow)
+  const u = packConvGeometry(new Uniforms(16), g)
     .u32(pixels, cout4, colTiles, pixelTiles, g.hasBias ? 1 : 0, g.kh * g.kw * g.cin);
   gpu.dispatch({
     kernel,
@@ -201,6 +199,11 @@ function conv2dWorkgroupTiled(gpu: Gpu, x: BufferRef, w: BufferRef, bias: Buffer
     workgroups: grid1d(pixelTiles * colTiles, 1),
   });
   return y;
+}
+
+/** The layer's fields that open every conv kernel's Params (shaders/conv_geometry_fields.wgsl), in order. */
+export function packConvGeometry(u: Uniforms, g: Conv2dGeometry): Uniforms {
+  return u.u32(g.h, g.w, g.cin, g.cout, g.kh, g.kw, g.stride, g.pad, g.oh, g.ow);
 }
 
 /** dbias[co] = sum over n, oh, ow of dy: dy viewed as [1, pixels, cout], summed over the middle axis. */

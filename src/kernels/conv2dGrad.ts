@@ -4,7 +4,7 @@
 // shaders/conv2d_weight_grad.wgsl, and shaders/reduce.wgsl through reduceMiddle.
 import type { Conv2dGeometry } from '../backend/geometry.js';
 import { type BufferRef, type Gpu, Uniforms, grid1d } from '../gpu/gpu.js';
-import { type Conv2dWorkgroupTile, conv2dTileProblem, conv2dTiled, fitSharedTm, pixelGroups } from './conv2d.js';
+import { type Conv2dWorkgroupTile, conv2dTileProblem, conv2dTiled, fitSharedTm, packConvGeometry, pixelGroups } from './conv2d.js';
 import { conv2dGeometry } from '../backend/geometry.js';
 import { shaderHash } from '../gpu/pipelines.js';
 import { TuningTable } from '../gpu/tuning.js';
@@ -277,9 +277,7 @@ export function conv2dInputGradTiled(gpu: Gpu, dy: BufferRef, w: BufferRef, g: C
   const colTiles = Math.ceil(cin4 / (tile.shareDy ? (nv * wg) / pg : nv));
   // Parity class (0, 0) is the largest; the others end their surplus invocations early.
   const tiles = Math.ceil(classPixels(g) / (tile.tm * pg)) * colTiles;
-  const u = new Uniforms(16)
-    .u32(g.n, g.h, g.w, g.cin, g.cout, g.kh, g.kw, g.stride, g.pad, g.oh, g.ow)
-    .u32(cin4, cout4, colTiles);
+  const u = packConvGeometry(new Uniforms(16), g).u32(g.n, cin4, cout4, colTiles);
   // Shared: one workgroup per grid1d "invocation", all the channel tiles of a pixel tile side by side.
   const [x, y] = grid1d(tiles, tile.shareDy ? 1 : wg);
   gpu.dispatch({
@@ -364,8 +362,7 @@ function dispatchRegisterWeightGrad(gpu: Gpu, x: BufferRef, dy: BufferRef, parti
   // Shared: whole subgroups only, so every lane a shuffle reads from exists.
   if (tile.shareX) tile = { ...tile, wg: sharedWorkgroup(gpu, tile.wg) };
   const { cin4, cout4, tv, nv, ciTiles, colTiles, tilesPerSplit } = weightGradLayout(g, tile);
-  const u = new Uniforms(20)
-    .u32(g.h, g.w, g.cin, g.cout, g.kh, g.kw, g.stride, g.pad, g.oh, g.ow)
+  const u = packConvGeometry(new Uniforms(20), g)
     .u32(g.n * g.oh, rowsPerSplit, splits, cin4, cout4, ciTiles, colTiles);
   gpu.dispatch({
     kernel: 'conv2dWeightGrad',
@@ -380,8 +377,7 @@ function dispatchRegisterWeightGrad(gpu: Gpu, x: BufferRef, dy: BufferRef, parti
 
 function dispatchWorkgroupWeightGrad(gpu: Gpu, x: BufferRef, dy: BufferRef, partials: BufferRef, g: Conv2dGeometry, t: WeightGradWorkgroupTile, splits: number, rowsPerSplit: number): void {
   const { rowTiles, colTiles } = workgroupWeightLayout(g, t);
-  const u = new Uniforms(20)
-    .u32(g.h, g.w, g.cin, g.cout, g.kh, g.kw, g.stride, g.pad, g.oh, g.ow)
+  const u = packConvGeometry(new Uniforms(20), g)
     .u32(g.n * g.oh * g.ow, rowsPerSplit * g.ow, splits, g.cout / 4, rowTiles, colTiles, g.kh * g.kw * g.cin);
   gpu.dispatch({
     kernel: 'conv2dWeightGrad',
