@@ -126,19 +126,25 @@ export function workgroupTileBytes(t: Conv2dWorkgroupTile): number {
   return t.bk * t.wy * t.tm * 4 + t.bk * t.wx * t.nv * 16;
 }
 
+/** Why a WX x WY workgroup using `bytes` of workgroup memory cannot run on this device, or null. */
+export function workgroupLimitsProblem(gpu: Gpu, wx: number, wy: number, bytes: number): string | null {
+  const l = gpu.limits;
+  if (wx * wy > l.maxComputeInvocationsPerWorkgroup || wx > l.maxComputeWorkgroupSizeX || wy > l.maxComputeWorkgroupSizeY) {
+    return `is larger than this device's workgroups (${l.maxComputeWorkgroupSizeX} x ${l.maxComputeWorkgroupSizeY}, ${l.maxComputeInvocationsPerWorkgroup} invocations)`;
+  }
+  if (bytes > l.maxComputeWorkgroupStorageSize) return `needs ${bytes} bytes of workgroup memory, more than this device's ${l.maxComputeWorkgroupStorageSize}`;
+  return null;
+}
+
 /** Why a tile cannot run this layer on this device, or null. */
 export function conv2dTileProblem(gpu: Gpu, g: Conv2dGeometry, t: Conv2dVariant): string | null {
-  const l = gpu.limits;
   if (isWorkgroupTile(t)) {
     if (g.cin % 4 !== 0 || g.cout % 4 !== 0) return `needs cin ${g.cin} and cout ${g.cout} multiples of 4`;
     if (t.bk % 4 !== 0) return 'needs bk a multiple of 4';
-    if (t.wx * t.wy > l.maxComputeInvocationsPerWorkgroup || t.wx > l.maxComputeWorkgroupSizeX || t.wy > l.maxComputeWorkgroupSizeY) {
-      return `is larger than this device's workgroups (${l.maxComputeWorkgroupSizeX} x ${l.maxComputeWorkgroupSizeY}, ${l.maxComputeInvocationsPerWorkgroup} invocations)`;
-    }
-    if (workgroupTileBytes(t) > l.maxComputeWorkgroupStorageSize) return `needs ${workgroupTileBytes(t)} bytes of workgroup memory, more than this device's ${l.maxComputeWorkgroupStorageSize}`;
-    return null;
+    return workgroupLimitsProblem(gpu, t.wx, t.wy, workgroupTileBytes(t));
   }
-  if (t.wg > l.maxComputeInvocationsPerWorkgroup) return `has more invocations than this device's ${l.maxComputeInvocationsPerWorkgroup} per workgroup`;
+  const limits = workgroupLimitsProblem(gpu, t.wg, 1, 0);
+  if (limits) return limits;
   if (t.shareX && (t.tm % SHARE !== 0 || !canShareConv2d(gpu, g))) {
     return `needs tm a multiple of ${SHARE}, cin ${g.cin} and cout ${g.cout} multiples of 4, and subgroups of at least ${SHARE} lanes`;
   }

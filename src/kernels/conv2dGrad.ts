@@ -4,7 +4,7 @@
 // shaders/conv2d_weight_grad.wgsl, and shaders/reduce.wgsl through reduceMiddle.
 import type { Conv2dGeometry } from '../backend/geometry.js';
 import { type BufferRef, type Gpu, Uniforms, grid1d } from '../gpu/gpu.js';
-import { type Conv2dWorkgroupTile, conv2dTileProblem, conv2dTiled, fitSharedTm, packConvGeometry, pixelGroups } from './conv2d.js';
+import { type Conv2dWorkgroupTile, conv2dTileProblem, conv2dTiled, fitSharedTm, packConvGeometry, pixelGroups, workgroupLimitsProblem } from './conv2d.js';
 import { conv2dGeometry } from '../backend/geometry.js';
 import { shaderHash } from '../gpu/pipelines.js';
 import { TuningTable } from '../gpu/tuning.js';
@@ -155,7 +155,8 @@ function inputGradTileProblem(gpu: Gpu, g: Conv2dGeometry, tile: InputGradVarian
     if (g.stride !== 1 || g.kh !== g.kw || g.pad > g.kh - 1) return `needs stride 1, a square kernel and pad < k (got stride ${g.stride}, ${g.kh}x${g.kw}, pad ${g.pad})`;
     return conv2dTileProblem(gpu, inputGradAsForward(g), tile.viaForward);
   }
-  if (tile.wg > gpu.limits.maxComputeInvocationsPerWorkgroup) return `has more invocations than this device's ${gpu.limits.maxComputeInvocationsPerWorkgroup} per workgroup`;
+  const limits = workgroupLimitsProblem(gpu, tile.wg, 1, 0);
+  if (limits) return limits;
   if (tile.shareDy && (tile.tm % SHARE !== 0 || !canShareA(gpu))) return `needs tm a multiple of ${SHARE} and subgroups of at least ${SHARE} lanes`;
   return null;
 }
@@ -198,17 +199,12 @@ export function weightGradTuningKey(g: Conv2dGeometry): string {
 
 function weightGradTileProblem(gpu: Gpu, g: Conv2dGeometry, tile: WeightGradVariant): string | null {
   if (isWorkgroupWeightTile(tile)) {
-    const l = gpu.limits;
     if (g.cin % 4 !== 0 || g.cout % 4 !== 0) return `needs cin ${g.cin} and cout ${g.cout} multiples of 4`;
     if ((tile.wy * tile.tk) % 4 !== 0) return 'needs wy * tk a multiple of 4';
-    if (tile.wx * tile.wy > l.maxComputeInvocationsPerWorkgroup || tile.wx > l.maxComputeWorkgroupSizeX || tile.wy > l.maxComputeWorkgroupSizeY) {
-      return `is larger than this device's workgroups (${l.maxComputeWorkgroupSizeX} x ${l.maxComputeWorkgroupSizeY}, ${l.maxComputeInvocationsPerWorkgroup} invocations)`;
-    }
-    const bytes = weightGradWorkgroupBytes(tile);
-    if (bytes > l.maxComputeWorkgroupStorageSize) return `needs ${bytes} bytes of workgroup memory, more than this device's ${l.maxComputeWorkgroupStorageSize}`;
-    return null;
+    return workgroupLimitsProblem(gpu, tile.wx, tile.wy, weightGradWorkgroupBytes(tile));
   }
-  if (tile.wg > gpu.limits.maxComputeInvocationsPerWorkgroup) return `has more invocations than this device's ${gpu.limits.maxComputeInvocationsPerWorkgroup} per workgroup`;
+  const limits = workgroupLimitsProblem(gpu, tile.wg, 1, 0);
+  if (limits) return limits;
   if (tile.shareX && (tile.wg % SHARE !== 0 || !canShareA(gpu))) return `needs wg a multiple of ${SHARE} and subgroups of at least ${SHARE} lanes`;
   return null;
 }
