@@ -1,5 +1,6 @@
 // Max-pool forward (NHWC): one invocation per output element (n, oy, ox, ch), channels fastest so
-// neighbouring invocations read neighbouring addresses.
+// neighbouring invocations read neighbouring addresses. Specialised by ARGMAX: write the flat input
+// index of each window's first maximum instead of its value (the first pass of the backward).
 #include "common.wgsl"
 #include "maxpoolWindow.wgsl"
 
@@ -7,7 +8,11 @@ const WG: u32 = ${WG}u;
 
 @group(0) @binding(0) var<uniform> p: PoolParams;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
+#if ${ARGMAX}
+@group(0) @binding(2) var<storage, read_write> Out: array<u32>;
+#else
 @group(0) @binding(2) var<storage, read_write> Out: array<f32>;
+#endif
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -22,5 +27,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rest = pix / p.ow;
   let oy = rest % p.oh;
   let n = rest / p.oh;
+#if ${ARGMAX}
+  Out[i] = firstMax(n, oy, ox, ch);  // MUTANT(index): Out[i] = firstMax(n, ox, oy, ch);
+#else
   Out[i] = X[firstMax(n, oy, ox, ch)];
+#endif
 }

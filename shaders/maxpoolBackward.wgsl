@@ -1,23 +1,44 @@
 // Max-pool backward as a gather (no atomics, deterministic): one invocation per input element sums dy
-// of every window whose first maximum it is, recomputing each window's argmax from X with the
-// forward's own scan (maxpoolWindow.wgsl), so no index tensor is kept.
+// of every window whose first maximum it is. The windows' argmax comes from a first pass over the
+// windows (shaders/maxpool.wgsl with ARGMAX, the forward's own scan), made in the backward and freed
+// after it, so no index tensor is kept between forward and backward. (Recomputing each window's argmax
+// here instead scanned every window once per element it covers: 4x for 3x3 stride 2, 10x the forward.)
 #include "common.wgsl"
-#include "maxpoolWindow.wgsl"
+#include "maxpoolParams.wgsl"
 
 const WG: u32 = ${WG}u;
 
+// VEC4 (c % 4 == 0): one invocation per 4 consecutive channels, vec4 loads and stores (on lavapipe a
+// storage load costs a loop over the SIMD lanes). The sums are the same, channel by channel.
+#if ${VEC4}
+alias Lanes = vec4<f32>;
+alias Index = vec4<u32>;
+const L: u32 = 4u;
+#else
+alias Lanes = f32;
+alias Index = u32;
+const L: u32 = 1u;
+#endif
+
 @group(0) @binding(0) var<uniform> p: PoolParams;
-@group(0) @binding(1) var<storage, read> X: array<f32>;
-@group(0) @binding(2) var<storage, read> dY: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dX: array<f32>;
+@group(0) @binding(1) var<storage, read> Argmax: array<Index>;
+@group(0) @binding(2) var<storage, read> dY: array<Lanes>;
+@group(0) @binding(3) var<storage, read_write> dX: array<Lanes>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_id) lid: vec3<u32>) {
-  let i = flatIndex(wid, nwg, lid, WG);
-  if (i >= p.size) {
+  // p.size counts invocations: input elements / L.
+  let v = flatIndex(wid, nwg, lid, WG);
+  if (v >= p.size) {
     return;
   }
+  let i = v * L;
+#if ${VEC4}
+  let mine = vec4<u32>(i, i + 1u, i + 2u, i + 3u);
+#else
+  let mine = i;
+#endif
   let ch = i % p.c;
   let pix = i / p.c;
   let x = i32(pix % p.w);
@@ -33,14 +54,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let oyHi = min(i32(p.oh) - 1, (y + pad) / s);
   let oxLo = max(0, (x + pad - k + s) / s);
   let oxHi = min(i32(p.ow) - 1, (x + pad) / s);
-  var acc = 0.0;
+  var acc = Lanes(0.0);
   for (var oy = oyLo; oy <= oyHi; oy++) {
     for (var ox = oxLo; ox <= oxHi; ox++) {
-      if (firstMax(n, u32(oy), u32(ox), ch) == i) {
-        let o = ((n * p.oh + u32(oy)) * p.ow + u32(ox)) * p.c + ch;  // MUTANT(stride): let o = ((n * p.ow + u32(oy)) * p.oh + u32(ox)) * p.c + ch;
-        acc += dY[o];  // MUTANT(term): acc = dY[o];
-      }
+      let o = (((n * p.oh + u32(oy)) * p.ow + u32(ox)) * p.c + ch) / L;  // MUTANT(stride): let o = (((n * p.ow + u32(oy)) * p.oh + u32(ox)) * p.c + ch) / L;
+      acc += select(Lanes(0.0), dY[o], Argmax[o] == mine);  // MUTANT(term): acc = select(Lanes(0.0), dY[o], Argmax[o] == mine);
     }
   }
-  dX[i] = acc;
+  dX[v] = acc;
 }

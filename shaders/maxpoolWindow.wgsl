@@ -1,20 +1,8 @@
-// Max-pool geometry and the window scan, shared by shaders/maxpool.wgsl and shaders/maxpoolBackward.wgsl
-// so that the forward and the backward apply one tie rule. The including shader declares
-// `p: PoolParams` and the input `X`.
+// The max-pool window scan, shared by the forward and the argmax pass (shaders/maxpool.wgsl) so that the
+// backward applies the forward's tie rule. The including shader declares `p: PoolParams` and the input
+// `X`.
 
-struct PoolParams {
-  // Invocations of the dispatch: output elements (forward) or input elements (backward).
-  size: u32,
-  n: u32,
-  h: u32,
-  w: u32,
-  c: u32,
-  k: u32,
-  stride: u32,
-  pad: u32,
-  oh: u32,
-  ow: u32,
-}
+#include "maxpoolParams.wgsl"
 
 // Flat index into X (NHWC) of the first maximum of window (oy, ox) in channel ch, scanning the window
 // in row-major order with a strict `>` so that ties keep the earlier element. Padding acts as -inf:

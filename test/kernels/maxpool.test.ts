@@ -28,6 +28,10 @@ const CASES: PoolCase[] = [
   pool([1, 9, 7, 2], 3, 3, 0),
   pool([1, 11, 13, 2], 5, 2, 2),
   pool([1, 5, 6, 7], 1, 1, 0),
+  // Channels in fours: the backward's vec4 path (overlapping windows at stride 1, a 5x5 window).
+  pool([3, 13, 11, 4], 3, 2, 1),
+  pool([1, 9, 7, 8], 2, 1, 1),
+  pool([1, 11, 13, 12], 5, 2, 2),
 ];
 
 const name = (c: PoolCase): string => `${JSON.stringify(c.shape)} k${c.k} s${c.stride} p${c.pad}`;
@@ -112,6 +116,16 @@ describe('maxPool2d rules, by hand', () => {
       for (const dx of await onBoth((be) => be.maxPool2dBackward(be.upload(x!), be.upload([1]), g), 4)) {
         expect(Array.from(dx), `x = ${x}`).toEqual(want);
       }
+    }
+  });
+
+  it('ties go to the first maximum on the four-channel path too, each channel on its own', async () => {
+    // Channel j of the 2x2 image: all equal for j = 0, the maximum at pixel j otherwise.
+    const g = poolGeometry([1, 2, 2, 4], 2, 2, 0);
+    const x = [5, 0, 0, 0, 5, 7, 0, 0, 5, 0, 7, 0, 5, 0, 0, 7];
+    const want = [1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 3, 0, 0, 0, 0, 4];
+    for (const dx of await onBoth((be) => be.maxPool2dBackward(be.upload(x), be.upload([1, 2, 3, 4]), g), 16)) {
+      expect(Array.from(dx)).toEqual(want);
     }
   });
 
