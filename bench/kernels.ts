@@ -4,6 +4,7 @@
 import type { BnFuse } from '../src/backend/backend.js';
 import type { SpatialGeometry } from '../src/backend/geometry.js';
 import { WebGpuBackend } from '../src/backend/webgpu/index.js';
+import { Arena } from '../src/gpu/arena.js';
 import type { BufferRef, Gpu } from '../src/gpu/gpu.js';
 import { rng, uniform } from '../src/util/random.js';
 import { type TimingOptions, timeGpu } from './timing.js';
@@ -138,8 +139,8 @@ export async function benchKernels(
       ]);
     }
     {
-      // Adam over the whole model in one arena-sized range.
-      const size = opts.adamSize ?? UNET_PARAMETERS;
+      // Adam over the whole model in one range as long as its arena (whole vec4s, as training runs it).
+      const size = opts.adamSize ?? Arena.layout([UNET_PARAMETERS], gpu.limits.minStorageBufferOffsetAlignment).totalElements;
       const p = random(size);
       const grads = random(size);
       const m = random(size, 0, 0);

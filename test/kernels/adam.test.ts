@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { AdamHyper } from '../../src/backend/backend.js';
-import type { BufferRef } from '../../src/gpu/gpu.js';
+import type { BufferRef, Dispatch } from '../../src/gpu/gpu.js';
 import { adamInRanges, bindingRanges } from '../../src/kernels/adam.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { expectClose, useGpu } from '../helpers.js';
@@ -65,13 +65,39 @@ async function compareSteps(size: number, steps: number, hyper: Omit<AdamHyper, 
   expectClose(p, ref.p, mag.p, tol.p, 'params');
 }
 
+type Variant = 'vec4' | 'scalar';
+
+/** The variant (shaders/adam.wgsl's VEC4) of each adam dispatch recorded while `f` runs. */
+async function adamVariants(f: () => Promise<void>): Promise<Variant[]> {
+  const dispatch = vi.spyOn(ctx.gpu, 'dispatch');
+  try {
+    await f();
+    return dispatch.mock.calls
+      .map(([d]: [Dispatch]) => d)
+      .filter((d) => d.kernel === 'adam')
+      .map((d) => (d.defines?.VEC4 === true ? 'vec4' : 'scalar'));
+  } finally {
+    dispatch.mockRestore();
+  }
+}
+
 describe('adam against the reference', () => {
+  // Each set of hyperparameters on a size that is whole vec4s and one that is not. The vec4 sizes hold
+  // an odd number of vec4s (but 8), so the last invocation of the vec4 variant (2 vec4s each) has one
+  // out of range.
   it.each([
-    [1001, 'plain Adam', BASE],
-    [1001, 'weight decay 0.05', { ...BASE, weightDecay: 0.05 }],
-    [7, 'eps 0.1 (large enough to matter)', { ...BASE, eps: 0.1 }],
-    [65_539, 'weight decay, betas 0.8 and 0.99', { ...BASE, beta1: 0.8, beta2: 0.99, weightDecay: 0.01 }],
-  ] as const)('%i elements, 6 steps, %s', (size, _what, hyper) => compareSteps(size, 6, hyper, size));
+    [1001, 'scalar', 'plain Adam', BASE],
+    [1004, 'vec4', 'plain Adam', BASE],
+    [1001, 'scalar', 'weight decay 0.05', { ...BASE, weightDecay: 0.05 }],
+    [1004, 'vec4', 'weight decay 0.05', { ...BASE, weightDecay: 0.05 }],
+    [7, 'scalar', 'eps 0.1 (large enough to matter)', { ...BASE, eps: 0.1 }],
+    [8, 'vec4', 'eps 0.1 (large enough to matter)', { ...BASE, eps: 0.1 }],
+    [65_539, 'scalar', 'weight decay, betas 0.8 and 0.99', { ...BASE, beta1: 0.8, beta2: 0.99, weightDecay: 0.01 }],
+    [65_540, 'vec4', 'weight decay, betas 0.8 and 0.99', { ...BASE, beta1: 0.8, beta2: 0.99, weightDecay: 0.01 }],
+  ] as const)('%i elements (%s), 6 steps, %s', async (size, variant, _what, hyper) => {
+    const steps = 6;
+    expect(await adamVariants(() => compareSteps(size, steps, hyper, size))).toEqual(Array(steps).fill(variant));
+  });
 
   it('the first step moves every parameter by lr against its gradient sign (bias correction)', async () => {
     // Step 1: mhat = g and vhat = g^2 exactly in real numbers, so p -= lr * g / (|g| + eps).
@@ -101,11 +127,16 @@ describe('adam over bindings larger than the adapter allows', () => {
 
   it('1001 elements through a 1 KiB binding limit: four dispatches, same result', async () => {
     const size = 1001;
-    await compareSteps(size, 3, { ...BASE, weightDecay: 0.02 }, 77, (refs, h) => {
-      ctx.gpu.flush();
-      adamInRanges(ctx.gpu, refs[0]!, refs[1]!, refs[2]!, refs[3]!, size, h, 1024);
-      expect(ctx.gpu.pendingDispatches).toBe(4);
-    });
+    const variants = await adamVariants(() =>
+      compareSteps(size, 3, { ...BASE, weightDecay: 0.02 }, 77, (refs, h) => {
+        ctx.gpu.flush();
+        adamInRanges(ctx.gpu, refs[0]!, refs[1]!, refs[2]!, refs[3]!, size, h, 1024);
+        expect(ctx.gpu.pendingDispatches).toBe(4);
+      }),
+    );
+    // Ranges of 256, 256, 256 and 233 elements: the last is no whole vec4s.
+    const perStep: Variant[] = ['vec4', 'vec4', 'vec4', 'scalar'];
+    expect(variants).toEqual([...perStep, ...perStep, ...perStep]);
   });
 
   it('refuses a step below 1 and a buffer too small', () => {
@@ -127,8 +158,10 @@ describe('adam over more than one binding of the real adapter', () => {
     const [p, grads, m, v] = [ctx.be.upload(new Float32Array(size).fill(1)), ctx.be.upload(g), ctx.be.upload(zeros), ctx.be.upload(zeros)];
     const h = { ...BASE, weightDecay: 0.01, step: 1 };
     ctx.gpu.flush();
-    ctx.be.adam(p, grads, m, v, size, h);
+    // The first range is whole vec4s, the second (1001 elements) is not.
+    const variants = await adamVariants(async () => ctx.be.adam(p, grads, m, v, size, h));
     expect(ctx.gpu.pendingDispatches).toBe(2);
+    expect(variants).toEqual(['vec4', 'scalar']);
     const want = { p: new Float64Array(PERIOD).fill(1), m: new Float64Array(PERIOD), v: new Float64Array(PERIOD) };
     ctx.cpu.adam(want.p, cycle, want.m, want.v, PERIOD, h);
     const got = { p: await ctx.be.download(p, size), m: await ctx.be.download(m, size) };
