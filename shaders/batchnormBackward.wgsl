@@ -4,35 +4,46 @@
 // partialSums: Out[0, s, ch] = sum of g, Out[1, s, ch] = sum of g * xhat over the rows of chunk s; the
 //   host adds them over s in a fixed order into Sums = [dbeta, dgamma] (deterministic, no atomics).
 // inputGrad: dx = gamma * invStd / m * (m * g - dbeta - xhat * dgamma); with RESIDUAL, dresidual = g.
+// Specialised by VEC4 (c % 4 == 0): every buffer is read and written as vec4 (4 consecutive channels),
+// an invocation takes one (lavapipe pays per storage access instruction, so one vec4 beats four f32);
+// the arithmetic and the order of the sums are the same per component.
 #include "common.wgsl"
 
 const WG: u32 = 256u;
 
+#if ${VEC4}
+alias Channels = vec4<f32>;
+#else
+alias Channels = f32;
+#endif
+
 struct Params {
   rows: u32,
-  c: u32,
+  // Elements (Channels) per row: c, or c / 4 with VEC4.
+  rowLen: u32,
   chunk: u32,
   splits: u32,
+  // Elements (Channels) of Dy: rows * rowLen.
   size: u32,
   relu: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> Dy: array<f32>;
-@group(0) @binding(2) var<storage, read> X: array<f32>;
-@group(0) @binding(3) var<storage, read> Y: array<f32>;
-@group(0) @binding(4) var<storage, read> Mean: array<f32>;
-@group(0) @binding(5) var<storage, read> InvStd: array<f32>;
-@group(0) @binding(6) var<storage, read_write> Out: array<f32>;
-@group(0) @binding(7) var<storage, read> Gamma: array<f32>;
-@group(0) @binding(8) var<storage, read> Sums: array<f32>;
+@group(0) @binding(1) var<storage, read> Dy: array<Channels>;
+@group(0) @binding(2) var<storage, read> X: array<Channels>;
+@group(0) @binding(3) var<storage, read> Y: array<Channels>;
+@group(0) @binding(4) var<storage, read> Mean: array<Channels>;
+@group(0) @binding(5) var<storage, read> InvStd: array<Channels>;
+@group(0) @binding(6) var<storage, read_write> Out: array<Channels>;
+@group(0) @binding(7) var<storage, read> Gamma: array<Channels>;
+@group(0) @binding(8) var<storage, read> Sums: array<Channels>;
 #if ${RESIDUAL}
-@group(0) @binding(9) var<storage, read_write> Dresidual: array<f32>;
+@group(0) @binding(9) var<storage, read_write> Dresidual: array<Channels>;
 #endif
 
-fn maskedGrad(i: u32) -> f32 {
-  if (p.relu != 0u && Y[i] <= 0.0) {
-    return 0.0;
+fn maskedGrad(i: u32) -> Channels {
+  if (p.relu != 0u) {
+    return select(Dy[i], Channels(0.0), Y[i] <= Channels(0.0));  // MUTANT(index): return select(Dy[i], Channels(0.0), Y[0] <= Channels(0.0));
   }
   return Dy[i];
 }
@@ -41,26 +52,26 @@ fn maskedGrad(i: u32) -> f32 {
 fn partialSums(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_id) lid: vec3<u32>) {
   let t = flatIndex(wid, nwg, lid, WG);
-  if (t >= p.splits * p.c) {
+  if (t >= p.splits * p.rowLen) {
     return;
   }
-  let ch = t % p.c;
-  let s = t / p.c;
+  let ch = t % p.rowLen;
+  let s = t / p.rowLen;
   let r0 = s * p.chunk;
   let r1 = min(r0 + p.chunk, p.rows);
   let mean = Mean[ch];
   let invStd = InvStd[ch];
-  var sumG = 0.0;
-  var sumGx = 0.0;
-  var idx = r0 * p.c + ch;
+  var sumG = Channels(0.0);
+  var sumGx = Channels(0.0);
+  var idx = r0 * p.rowLen + ch;
   for (var r = r0; r < r1; r++) {
     let g = maskedGrad(idx);
     sumG += g;
     sumGx += g * (X[idx] - mean) * invStd;  // MUTANT(term): sumGx += g * X[idx] * invStd;
-    idx += p.c;  // MUTANT(stride): idx += 1u;
+    idx += p.rowLen;  // MUTANT(stride): idx += 1u;
   }
-  Out[s * p.c + ch] = sumG;
-  Out[(p.splits + s) * p.c + ch] = sumGx;  // MUTANT(stride): Out[(p.c + ch) * p.splits + s] = sumGx;
+  Out[s * p.rowLen + ch] = sumG;
+  Out[(p.splits + s) * p.rowLen + ch] = sumGx;  // MUTANT(stride): Out[(p.rowLen + ch) * p.splits + s] = sumGx;
 }
 
 @compute @workgroup_size(WG)
@@ -70,13 +81,13 @@ fn inputGrad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
   if (i >= p.size) {
     return;
   }
-  let ch = i % p.c;
+  let ch = i % p.rowLen;
   let m = f32(p.rows);
   let g = maskedGrad(i);
   let invStd = InvStd[ch];
   let xhat = (X[i] - Mean[ch]) * invStd;
   let dbeta = Sums[ch];
-  let dgamma = Sums[p.c + ch];  // MUTANT(index): let dgamma = Sums[ch];
+  let dgamma = Sums[p.rowLen + ch];  // MUTANT(index): let dgamma = Sums[ch];
   Out[i] = Gamma[ch] * invStd / m * (m * g - dbeta - xhat * dgamma);  // MUTANT(term): Out[i] = Gamma[ch] * invStd / m * (m * g - xhat * dgamma);
 #if ${RESIDUAL}
   Dresidual[i] = g;  // MUTANT(index): Dresidual[ch] = g;

@@ -2,7 +2,9 @@
 // Statistics are a shifted two-pass: sums of (x - x[row 0]) give a first mean; sums of (x - mean1) and
 // (x - mean1)^2 give the corrected mean and the biased variance, so the variance never comes from
 // cancelling E[x^2] against E[x]^2. Every sum runs over chunks of ROWS_PER_CHUNK rows whose partials
-// reduceMiddle adds in a fixed order: deterministic, no atomics.
+// reduceMiddle adds in a fixed order: deterministic, no atomics. When c is a multiple of 4 every shader
+// is specialised with VEC4: it reads and writes 4 consecutive channels as one vec4 (the arithmetic per
+// channel unchanged), and shapes are passed in those units.
 // Shaders: batchnormSums.wgsl, batchnormStats.wgsl, batchnorm.wgsl, batchnormBackward.wgsl.
 import type { BnFuse } from '../backend/backend.js';
 import type { BatchNormGeometry } from '../backend/geometry.js';
@@ -10,13 +12,26 @@ import { type BufferRef, type Gpu, Uniforms, grid1d } from '../gpu/gpu.js';
 import { reduceMiddle } from './reduce.js';
 
 const GROUP = 256;
-/** batchnormStats.wgsl runs one invocation per channel: few, so small groups. */
+/** batchnormStats.wgsl runs one invocation per channel (per 4 with VEC4): few, so small groups. */
 const STATS_GROUP = 64;
 /**
  * Rows one invocation sums sequentially. Short, so that small late layers (a few hundred rows) still
  * spread over many invocations, and each partial sum carries few roundings.
  */
 export const ROWS_PER_CHUNK = 64;
+/** Channels in one vec4, the unit of the VEC4 shaders. */
+const VEC = 4;
+/** Byte alignment a binding needs to be read as array<vec4<f32>>. */
+const VEC_BYTES = VEC * 4;
+
+/**
+ * Channels per shader element: VEC when c is a multiple of it and every binding starts on a vec4
+ * boundary (arena slices are aligned to minStorageBufferOffsetAlignment, which an adapter may set below
+ * 16), else 1 (the scalar kernels).
+ */
+function elementWidth(c: number, refs: (BufferRef | null)[]): number {
+  return c % VEC === 0 && refs.every((r) => !r || r.offset % VEC_BYTES === 0) ? VEC : 1;
+}
 
 function describe(g: BatchNormGeometry): string {
   return `[${g.n}, ${g.h}, ${g.w}, ${g.c}] (NHWC)`;
@@ -46,15 +61,16 @@ function sumSplits(gpu: Gpu, partial: BufferRef, splits: number, c: number): Buf
 }
 
 /** [2, c]: per channel, sum (x - shift) and sum (x - shift)^2 over the rows. */
-function shiftedSums(gpu: Gpu, x: BufferRef, shift: BufferRef, rows: number, c: number): BufferRef {
+function shiftedSums(gpu: Gpu, x: BufferRef, shift: BufferRef, rows: number, c: number, width: number): BufferRef {
   const splits = Math.ceil(rows / ROWS_PER_CHUNK);
   const partial = gpu.alloc(2 * splits * c * 4, 'batchNormPartials');
   gpu.dispatch({
     kernel: 'batchNormSums',
     shader: 'batchnormSums.wgsl',
-    uniforms: new Uniforms(4).u32(rows, c, ROWS_PER_CHUNK, splits).bytes(),
+    defines: { VEC4: width === VEC },
+    uniforms: new Uniforms(4).u32(rows, c / width, ROWS_PER_CHUNK, splits).bytes(),
     buffers: [x, shift, partial],
-    workgroups: grid1d(splits * c, GROUP),
+    workgroups: grid1d((splits * c) / width, GROUP),
   });
   return sumSplits(gpu, partial, splits, c);
 }
@@ -63,13 +79,15 @@ function shiftedSums(gpu: Gpu, x: BufferRef, shift: BufferRef, rows: number, c: 
 function normalise(gpu: Gpu, x: BufferRef, gamma: BufferRef, beta: BufferRef, mean: BufferRef, stat: BufferRef, residual: BufferRef | null, g: BatchNormGeometry, fuse: BnFuse, statIsVariance: boolean): BufferRef {
   const size = g.n * g.h * g.w * g.c;
   const y = gpu.alloc(size * 4, 'batchNorm');
+  const buffers = residual ? [x, gamma, beta, mean, stat, y, residual] : [x, gamma, beta, mean, stat, y];
+  const width = elementWidth(g.c, buffers);
   gpu.dispatch({
     kernel: 'batchNorm',
     shader: 'batchnorm.wgsl',
-    defines: { RELU: fuse !== 'none', RESIDUAL: fuse === 'add-relu' },
-    uniforms: new Uniforms(4).u32(size, g.c, statIsVariance ? 1 : 0).f32(g.eps).bytes(),
-    buffers: residual ? [x, gamma, beta, mean, stat, y, residual] : [x, gamma, beta, mean, stat, y],
-    workgroups: grid1d(size, GROUP),
+    defines: { RELU: fuse !== 'none', RESIDUAL: fuse === 'add-relu', VEC4: width === VEC },
+    uniforms: new Uniforms(4).u32(size / width, g.c / width, statIsVariance ? 1 : 0).f32(g.eps).bytes(),
+    buffers,
+    workgroups: grid1d(size / width, GROUP),
   });
   return y;
 }
@@ -81,21 +99,24 @@ export function batchNormTrain(gpu: Gpu, x: BufferRef, gamma: BufferRef, beta: B
   if (rows < 2) throw new Error(`batchNormTrain: expected more than 1 value per channel when training, got input ${describe(g)}`);
   checkFuse('batchNormTrain', g, fuse, residual);
   checkSizes('batchNormTrain', g, [['x', x, rows * c], ['residual', residual, rows * c], ['gamma', gamma, c], ['beta', beta, c], ['running mean', rm, c], ['running var', rv, c]]);
-  const statsUniforms = new Uniforms(4).u32(rows, c).f32(g.eps, g.momentum).bytes();
-  const statsGroups = grid1d(c, STATS_GROUP);
+  // Every other buffer of the statistics is freshly allocated (offset 0).
+  const width = elementWidth(c, [x, rm, rv]);
+  const statsDefines = { VEC4: width === VEC };
+  const statsUniforms = new Uniforms(4).u32(rows, c / width).f32(g.eps, g.momentum).bytes();
+  const statsGroups = grid1d(c / width, STATS_GROUP);
 
   // Pass 1, shifted by each channel's first value (the first row of x).
   const firstRow: BufferRef = { buffer: x.buffer, offset: x.offset, size: c * 4 };
-  const sums1 = shiftedSums(gpu, x, firstRow, rows, c);
+  const sums1 = shiftedSums(gpu, x, firstRow, rows, c, width);
   const mean1 = gpu.alloc(c * 4, 'batchNormMean1');
-  gpu.dispatch({ kernel: 'batchNormShiftedMean', shader: 'batchnormStats.wgsl', entryPoint: 'shiftedMean', uniforms: statsUniforms, buffers: [firstRow, sums1, mean1], workgroups: statsGroups });
+  gpu.dispatch({ kernel: 'batchNormShiftedMean', shader: 'batchnormStats.wgsl', entryPoint: 'shiftedMean', defines: statsDefines, uniforms: statsUniforms, buffers: [firstRow, sums1, mean1], workgroups: statsGroups });
   gpu.release(sums1);
 
   // Pass 2, shifted by the first-pass mean.
-  const sums2 = shiftedSums(gpu, x, mean1, rows, c);
+  const sums2 = shiftedSums(gpu, x, mean1, rows, c, width);
   const mean = gpu.alloc(c * 4, 'batchNormMean');
   const invStd = gpu.alloc(c * 4, 'batchNormInvStd');
-  gpu.dispatch({ kernel: 'batchNormStats', shader: 'batchnormStats.wgsl', entryPoint: 'finalize', uniforms: statsUniforms, buffers: [mean1, sums2, mean, invStd, rm, rv], workgroups: statsGroups });
+  gpu.dispatch({ kernel: 'batchNormStats', shader: 'batchnormStats.wgsl', entryPoint: 'finalize', defines: statsDefines, uniforms: statsUniforms, buffers: [mean1, sums2, mean, invStd, rm, rv], workgroups: statsGroups });
   gpu.release(mean1);
   gpu.release(sums2);
 
@@ -117,17 +138,20 @@ export function batchNormBackward(gpu: Gpu, dy: BufferRef, x: BufferRef, y: Buff
   const size = rows * c;
   checkSizes('batchNormBackward', g, [['dy', dy, size], ['x', x, size], ['y', y, size], ['mean', mean, c], ['invStd', invStd, c], ['gamma', gamma, c]]);
   const splits = Math.ceil(rows / ROWS_PER_CHUNK);
-  const uniforms = new Uniforms(8).u32(rows, c, ROWS_PER_CHUNK, splits, size, fuse === 'none' ? 0 : 1).bytes();
+  // Every other buffer is freshly allocated (offset 0).
+  const width = elementWidth(c, [dy, x, y, mean, invStd, gamma]);
+  const vec4 = width === VEC;
+  const uniforms = new Uniforms(8).u32(rows, c / width, ROWS_PER_CHUNK, splits, size / width, fuse === 'none' ? 0 : 1).bytes();
 
   const partial = gpu.alloc(2 * splits * c * 4, 'batchNormGradPartials');
   gpu.dispatch({
     kernel: 'batchNormGradSums',
     shader: 'batchnormBackward.wgsl',
     entryPoint: 'partialSums',
-    defines: { RESIDUAL: false },
+    defines: { RESIDUAL: false, VEC4: vec4 },
     uniforms,
     buffers: [dy, x, y, mean, invStd, partial],
-    workgroups: grid1d(splits * c, GROUP),
+    workgroups: grid1d((splits * c) / width, GROUP),
   });
   // [dbeta, dgamma]
   const sums = sumSplits(gpu, partial, splits, c);
@@ -140,10 +164,10 @@ export function batchNormBackward(gpu: Gpu, dy: BufferRef, x: BufferRef, y: Buff
     kernel: 'batchNormInputGrad',
     shader: 'batchnormBackward.wgsl',
     entryPoint: 'inputGrad',
-    defines: { RESIDUAL: dresidual !== null },
+    defines: { RESIDUAL: dresidual !== null, VEC4: vec4 },
     uniforms,
     buffers,
-    workgroups: grid1d(size, GROUP),
+    workgroups: grid1d(size / width, GROUP),
   });
 
   // The caller frees dbeta and dgamma separately, so each gets its own buffer.

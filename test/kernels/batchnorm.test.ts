@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { F, Tensor, gradcheck, scope } from '../../src/autograd/index.js';
 import type { Backend, BnFuse } from '../../src/backend/backend.js';
 import type { BatchNormGeometry } from '../../src/backend/geometry.js';
@@ -15,12 +15,16 @@ const MOMENTUM = 0.1;
 /** reduceMiddle's chunk (src/kernels/reduce.ts): partial sums are added in runs of at most this many. */
 const REDUCE_CHUNK = 512;
 
-// [h, w, c]: odd sizes, channel counts that are not multiples of 4, and the batch-norm shapes of the
-// ResNet-34 UNet at a 32x32 input: encoder 16x16x64 (stem), 8x8x64, 4x4x128, 2x2x256, 1x1x512; decoder
-// 2x2x256, 4x4x128, 8x8x64 (as in the encoder), 16x16x32, 32x32x16.
+// [h, w, c]: odd sizes; channel counts that are not multiples of 4 (the scalar kernels: 3, 5, 7) and
+// small multiples of 4 (the vec4 kernels with one or two vec4s a row: 4, 8); and the batch-norm shapes
+// of the ResNet-34 UNet at a 32x32 input (vec4): encoder 16x16x64 (stem), 8x8x64, 4x4x128, 2x2x256,
+// 1x1x512; decoder 2x2x256, 4x4x128, 8x8x64 (as in the encoder), 16x16x32, 32x32x16.
 const SPATIAL: [number, number, number][] = [
   [7, 9, 3],
   [13, 11, 5],
+  [5, 3, 7],
+  [9, 7, 4],
+  [3, 5, 8],
   [16, 16, 64],
   [8, 8, 64],
   [4, 4, 128],
@@ -186,64 +190,81 @@ describe('training forward against the reference', () => {
     }
   });
 
-  it('mean 1000, std 0.01: the variance stays accurate', async () => {
-    const shape = [4, 16, 16, 3];
-    const inp = makeInputs(shape, 'none', 5);
-    const noise = normal(rng(6), inp.x.length, 0.01);
-    const means = [1000, -1000, 1000.5];
-    for (let i = 0; i < inp.x.length; i++) inp.x[i] = means[i % 3]! + noise[i]!;
-    const got = await train(ctx.be, inp, 'none');
-    const ref = await train(ctx.cpu, inp, 'none');
-    expectTrainClose(got, ref, inp);
-    // A naive float32 E[x^2] - E[x]^2 (sequential sums) must miss by far more than that bound.
-    const m = inp.x.length / 3;
-    let sum = 0;
-    let sumSq = 0;
-    for (let r = 0; r < m; r++) {
-      const v = inp.x[r * 3]!;
-      sum = Math.fround(sum + v);
-      sumSq = Math.fround(sumSq + Math.fround(v * v));
-    }
-    const naiveVar = Math.fround(sumSq / m) - Math.fround(sum / m) ** 2;
-    const naiveInvStd = 1 / Math.sqrt(Math.max(naiveVar, 0) + EPS);
-    const bound = trainBounds(inp, ref).invStd[0]! * U32;
-    expect(Math.abs(naiveInvStd - ref.invStd[0]!)).toBeGreaterThan(100 * bound);
-  });
+  // c = 3 (scalar) and c = 8 (vec4): neighbouring channels far apart, so a shift taken from the wrong
+  // channel shows too.
+  for (const c of [3, 8]) {
+    it(`mean 1000, std 0.01, c = ${c}: the variance stays accurate`, async () => {
+      const shape = [4, 16, 16, c];
+      const inp = makeInputs(shape, 'none', 5);
+      const noise = normal(rng(6), inp.x.length, 0.01);
+      const means = [1000, -1000, 1000.5];
+      for (let i = 0; i < inp.x.length; i++) inp.x[i] = means[(i % c) % 3]! + noise[i]!;
+      const got = await train(ctx.be, inp, 'none');
+      const ref = await train(ctx.cpu, inp, 'none');
+      expectTrainClose(got, ref, inp);
+      // A naive float32 E[x^2] - E[x]^2 (sequential sums) must miss by far more than that bound.
+      const m = inp.x.length / c;
+      let sum = 0;
+      let sumSq = 0;
+      for (let r = 0; r < m; r++) {
+        const v = inp.x[r * c]!;
+        sum = Math.fround(sum + v);
+        sumSq = Math.fround(sumSq + Math.fround(v * v));
+      }
+      const naiveVar = Math.fround(sumSq / m) - Math.fround(sum / m) ** 2;
+      const naiveInvStd = 1 / Math.sqrt(Math.max(naiveVar, 0) + EPS);
+      const bound = trainBounds(inp, ref).invStd[0]! * U32;
+      expect(Math.abs(naiveInvStd - ref.invStd[0]!)).toBeGreaterThan(100 * bound);
+    });
+  }
 
-  it('[1, 2050, 2048, 4]: more than 16.8 million elements (2-D grid, long reductions)', async () => {
-    const shape = [1, 2050, 2048, 4];
+  // c = 5, so the scalar kernels: with vec4 the same tensor would take a quarter of the invocations and
+  // stay on a 1-D grid, and a vec4 tensor big enough for a 2-D grid (67M floats) exceeds lavapipe's
+  // 128 MiB binding limit. Both kernels share flatIndex and grid1d.
+  it('[1, 1640, 2048, 5]: more than 16.8 million elements (2-D grid, long reductions)', async () => {
+    const shape = [1, 1640, 2048, 5];
     const inp = makeInputs(shape, 'none', 9);
     const got = await train(ctx.be, inp, 'none');
     const ref = await train(ctx.cpu, inp, 'none');
     expect(got.y.length).toBe(16_793_600);
     expectTrainClose(got, ref, inp);
   });
+
+  it('[1, 512, 512, 4]: long reductions with vec4 (4096 chunks, two reduce passes)', async () => {
+    const shape = [1, 512, 512, 4];
+    const inp = makeInputs(shape, 'relu', 10);
+    const got = await train(ctx.be, inp, 'relu');
+    const ref = await train(ctx.cpu, inp, 'relu');
+    expectTrainClose(got, ref, inp);
+  });
 });
 
 describe('inference forward against the reference', () => {
-  let k = 0;
+  let seed = 0;
   for (const [h, w, c] of SPATIAL) {
     for (const n of [1, 3]) {
-      const fuse = FUSES[k++ % FUSES.length]!;
-      const shape = [n, h, w, c];
-      it(`${fuse} ${JSON.stringify(shape)}`, async () => {
-        const inp = makeInputs(shape, fuse, k);
-        const run = async <S>(be: Backend<S>) => {
-          const res = inp.residual ? be.upload(inp.residual) : null;
-          const ins = [inp.x, inp.gamma, inp.beta, inp.rm, inp.rv].map((a) => be.upload(a)) as [S, S, S, S, S];
-          return be.download(be.batchNormEval(...ins, res, inp.g, fuse), inp.x.length);
-        };
-        const got = await run(ctx.be);
-        const ref = await run(ctx.cpu);
-        // inverseSqrt (2 ulp), the subtraction and two products: 8 roundings of |gamma (x - rm) invStd|,
-        // and the additions of beta and the residual.
-        const mag = Float64Array.from(inp.x, (xv, i) => {
-          const ch = i % c;
-          const s = 1 / Math.sqrt(inp.rv[ch]! + EPS);
-          return 8 * Math.abs(inp.gamma[ch]! * (xv - inp.rm[ch]!)) * s + 4 * (Math.abs(inp.beta[ch]!) + Math.abs(inp.residual?.[i] ?? 0));
+      for (const fuse of FUSES) {
+        const shape = [n, h, w, c];
+        const caseSeed = ++seed;
+        it(`${fuse} ${JSON.stringify(shape)}`, async () => {
+          const inp = makeInputs(shape, fuse, caseSeed);
+          const run = async <S>(be: Backend<S>) => {
+            const res = inp.residual ? be.upload(inp.residual) : null;
+            const ins = [inp.x, inp.gamma, inp.beta, inp.rm, inp.rv].map((a) => be.upload(a)) as [S, S, S, S, S];
+            return be.download(be.batchNormEval(...ins, res, inp.g, fuse), inp.x.length);
+          };
+          const got = await run(ctx.be);
+          const ref = await run(ctx.cpu);
+          // inverseSqrt (2 ulp), the subtraction and two products: 8 roundings of |gamma (x - rm) invStd|,
+          // and the additions of beta and the residual.
+          const mag = Float64Array.from(inp.x, (xv, i) => {
+            const ch = i % c;
+            const s = 1 / Math.sqrt(inp.rv[ch]! + EPS);
+            return 8 * Math.abs(inp.gamma[ch]! * (xv - inp.rm[ch]!)) * s + 4 * (Math.abs(inp.beta[ch]!) + Math.abs(inp.residual?.[i] ?? 0));
+          });
+          expectClose(got, ref, mag, 1, 'y');
         });
-        expectClose(got, ref, mag, 1, 'y');
-      });
+      }
     }
   }
 });
@@ -290,9 +311,13 @@ describe('gradients (float64 finite differences on the reference, batch 4)', () 
 });
 
 describe('GPU backward against the reference backward', () => {
+  // Scalar kernels (c = 3, 5, 7), then vec4 ones (c = 4, 8, 64, 512, 16).
   const SHAPES = [
     [3, 7, 9, 3],
     [4, 16, 16, 5],
+    [2, 5, 3, 7],
+    [3, 7, 9, 4],
+    [2, 5, 3, 8],
     [2, 13, 11, 64],
     [4, 1, 1, 512],
     [1, 32, 32, 16],
@@ -346,28 +371,57 @@ describe('GPU backward against the reference backward', () => {
     }
   }
 
-  it('through the tape: F.batchNorm add-relu on both backends', async () => {
-    const shape = [4, 6, 5, 7];
-    const inp = awayFromKink(shape, 'add-relu');
-    const dy = uniform(rng(77), inp.x.length);
-    const grads = async (be: Backend) =>
-      scope(async () => {
-        const ts = [
-          Tensor.from(be, inp.x, shape, true),
-          Tensor.from(be, inp.gamma, [7], true),
-          Tensor.from(be, inp.beta, [7], true),
-          Tensor.from(be, inp.residual!, shape, true),
-        ] as const;
-        bnOf(inp, 'add-relu')(...ts).backward(Tensor.from(be, dy, shape));
-        return Promise.all(ts.map((t) => t.grad!.toArray()));
+  for (const c of [7, 8]) {
+    it(`through the tape: F.batchNorm add-relu on both backends, c = ${c}`, async () => {
+      const shape = [4, 6, 5, c];
+      const inp = awayFromKink(shape, 'add-relu');
+      const dy = uniform(rng(77), inp.x.length);
+      const grads = async (be: Backend) =>
+        scope(async () => {
+          const ts = [
+            Tensor.from(be, inp.x, shape, true),
+            Tensor.from(be, inp.gamma, [c], true),
+            Tensor.from(be, inp.beta, [c], true),
+            Tensor.from(be, inp.residual!, shape, true),
+          ] as const;
+          bnOf(inp, 'add-relu')(...ts).backward(Tensor.from(be, dy, shape));
+          return Promise.all(ts.map((t) => t.grad!.toArray()));
+        });
+      const got = await grads(ctx.be);
+      const ref = await grads(ctx.cpu);
+      // Loose, relative to the largest gradient of each: the forward statistics differ by their own
+      // rounding here; the tight per-element bounds are checked above.
+      got.forEach((gr, j) => {
+        const scale = Math.max(...Array.from(ref[j]!, Math.abs));
+        expectClose(gr, ref[j]!, scale, 2000, ['dx', 'dgamma', 'dbeta', 'dresidual'][j]);
       });
-    const got = await grads(ctx.be);
-    const ref = await grads(ctx.cpu);
-    // Loose, relative to the largest gradient of each: the forward statistics differ by their own
-    // rounding here; the tight per-element bounds are checked above.
-    got.forEach((gr, j) => {
-      const scale = Math.max(...Array.from(ref[j]!, Math.abs));
-      expectClose(gr, ref[j]!, scale, 2000, ['dx', 'dgamma', 'dbeta', 'dresidual'][j]);
     });
-  });
+  }
+});
+
+describe('kernel choice', () => {
+  // Every other test passes with the scalar kernels alone, so this one pins which kernels ran.
+  for (const c of [7, 8]) {
+    it(`c = ${c}: every batch-norm kernel runs ${c % 4 === 0 ? 'as vec4' : 'scalar'}`, async () => {
+      const shape = [2, 3, 5, c];
+      const inp = makeInputs(shape, 'add-relu', 3);
+      const spy = vi.spyOn(ctx.gpu, 'dispatch');
+      try {
+        const be = ctx.be;
+        const [x, gamma, beta, rm, rv, res] = [inp.x, inp.gamma, inp.beta, inp.rm, inp.rv, inp.residual!].map((a) => be.upload(a)) as BufferRef[];
+        const fwd = be.batchNormTrain(x!, gamma!, beta!, rm!, rv!, res!, inp.g, 'add-relu');
+        const y = be.batchNormEval(x!, gamma!, beta!, rm!, rv!, res!, inp.g, 'add-relu');
+        const bwd = be.batchNormBackward(x!, x!, fwd.y, fwd.mean, fwd.invStd, gamma!, inp.g, 'add-relu');
+        await be.download(bwd.dx, inp.x.length);
+        for (const r of [x, gamma, beta, rm, rv, res, fwd.y, fwd.mean, fwd.invStd, y, bwd.dx, bwd.dgamma, bwd.dbeta, bwd.dresidual]) be.free(r!);
+        const bn = spy.mock.calls.map(([d]) => d).filter((d) => d.shader.startsWith('batchnorm'));
+        expect(new Set(bn.map((d) => d.kernel))).toEqual(
+          new Set(['batchNormSums', 'batchNormShiftedMean', 'batchNormStats', 'batchNorm', 'batchNormGradSums', 'batchNormInputGrad']),
+        );
+        for (const d of bn) expect(d.defines?.VEC4, d.kernel).toBe(c % 4 === 0);
+      } finally {
+        spy.mockRestore();
+      }
+    });
+  }
 });
