@@ -72,7 +72,7 @@ export function conv2d(gpu: Gpu, x: BufferRef, w: BufferRef, bias: BufferRef | n
 
 /** The tile conv2d runs a layer with: the tuned one for this adapter and shape, else the heuristic. */
 export function chooseConv2dTile(gpu: Gpu, g: Conv2dGeometry): Conv2dVariant {
-  return tunedChoice(gpu, () => conv2dTuningKey(g), (t): t is Conv2dVariant => usableTile(gpu, g, t)) ?? defaultConv2dTile(gpu, g);
+  return tunedChoice(gpu, () => conv2dTuningKey(g), (t): t is Conv2dVariant => isUsableConv2dTile(gpu, g, t)) ?? defaultConv2dTile(gpu, g);
 }
 
 export function defaultConv2dTile(gpu: Gpu, g: Conv2dGeometry): Conv2dTile {
@@ -83,7 +83,8 @@ export function conv2dTuningKey(g: Conv2dGeometry): string {
   return TuningTable.key('conv2d', shaderHash(['conv2d.wgsl', 'conv2d_workgroup_tile.wgsl']), g);
 }
 
-function usableTile(gpu: Gpu, g: Conv2dGeometry, t: unknown): t is Conv2dVariant {
+/** Whether `t` (from a tuning file: anything) is a conv2d tile that can run this layer here. */
+export function isUsableConv2dTile(gpu: Gpu, g: Conv2dGeometry, t: unknown): t is Conv2dVariant {
   const fields = (t as { workgroup?: unknown })?.workgroup === true ? hasFields(t, ['wx', 'wy', 'tm', 'nv', 'bk']) : hasFields(t, ['tm', 'nv', 'wg'], ['shareX']);
   return fields && conv2dTileProblem(gpu, g, t as unknown as Conv2dVariant) === null;
 }
@@ -174,7 +175,7 @@ export function conv2dTiled(gpu: Gpu, x: BufferRef, w: BufferRef, bias: BufferRe
   const u = packConvGeometry(new Uniforms(16), g)
     .u32(pixels, cout4, colTiles, pixelTiles, g.hasBias ? 1 : 0);
   gpu.dispatch({
-    kernel: 'conv2d',
+    kernel,
     shader: 'conv2d.wgsl',
     defines: { WG: wg, TM: tile.tm, NV: nv, VEC_IN: g.cin % 4 === 0, VEC_OUT: g.cout % 4 === 0, SHARE_X: !!tile.shareX, PG: pg },
     uniforms: u.bytes(),

@@ -4,7 +4,7 @@
 // shaders/conv2d_weight_grad.wgsl, and shaders/reduce.wgsl through reduceMiddle.
 import type { Conv2dGeometry } from '../backend/geometry.js';
 import { type BufferRef, type Gpu, Uniforms, grid1d } from '../gpu/gpu.js';
-import { type Conv2dWorkgroupTile, conv2dTileProblem, conv2dTiled, fitSharedTm, packConvGeometry, pixelGroups, workgroupLimitsProblem } from './conv2d.js';
+import { type Conv2dVariant, conv2dTileProblem, conv2dTiled, isUsableConv2dTile, fitSharedTm, packConvGeometry, pixelGroups, workgroupLimitsProblem } from './conv2d.js';
 import { conv2dGeometry } from '../backend/geometry.js';
 import { shaderHash } from '../gpu/pipelines.js';
 import { TuningTable } from '../gpu/tuning.js';
@@ -31,13 +31,14 @@ export interface InputGradTile {
 
 /**
  * The input gradient of a stride-1 layer as a forward convolution of dy with the weights transposed
- * (cin and cout swapped) and flipped (taps reversed), padded by k - 1 - pad, run on a workgroup-memory
- * tile of shaders/conv2d_workgroup_tile.wgsl: the discrete-GPU candidate (cin and cout multiples of 4,
- * square kernels).
+ * (cin and cout swapped) and flipped (taps reversed), padded by k - 1 - pad, on any tile of the forward
+ * kernels (cin and cout multiples of 4, square kernels): a tuning candidate on the forward's default
+ * tile everywhere, and on its workgroup tiles on discrete GPUs.
  */
 export interface InputGradViaForward {
-  viaForward: Conv2dWorkgroupTile;
+  viaForward: Conv2dVariant;
 }
+
 
 export type InputGradVariant = InputGradTile | InputGradViaForward;
 
@@ -133,16 +134,29 @@ export function conv2dInputGrad(gpu: Gpu, dy: BufferRef, w: BufferRef, g: Conv2d
 export function chooseInputGradTile(gpu: Gpu, g: Conv2dGeometry): InputGradVariant {
   const usable = (t: unknown): t is InputGradVariant => {
     const forward = (t as { viaForward?: unknown } | null)?.viaForward;
-    const fields = forward !== undefined
-      ? hasFields(forward, ['wx', 'wy', 'tm', 'nv', 'bk']) && (forward as { workgroup?: unknown }).workgroup === true
-      : hasFields(t, ['tm', 'nv', 'wg'], ['shareDy']);
-    return fields && inputGradTileProblem(gpu, g, t as InputGradVariant) === null;
+    if (forward !== undefined) return viaForwardProblem(g) === null && isUsableConv2dTile(gpu, inputGradAsForward(g), forward);
+    return hasFields(t, ['tm', 'nv', 'wg'], ['shareDy']) && inputGradTileProblem(gpu, g, t as unknown as InputGradVariant) === null;
   };
   return tunedChoice(gpu, () => inputGradTuningKey(g), usable) ?? defaultInputGradTile(gpu, g);
 }
 
-export function defaultInputGradTile(gpu: Gpu, g: Conv2dGeometry): InputGradTile {
+/**
+ * The heuristic: the shared tile where the device has subgroups. (The forward route on the shared
+ * forward tile ran some wide layers 10-20% faster in isolation on lavapipe: 64 -> 64 at 2x32x32 in 5.1
+ * against 5.8 ms, 128 -> 128 at 2x16x16 in 4.4 against 5.6; but 32 -> 32 slower, and as a default for
+ * the wide layers it left the step unchanged within the noise, partly for the weights' transposed copies,
+ * 41 ms a step when every wide layer took it. So it is the tuner's to choose, layer by layer.)
+ */
+export function defaultInputGradTile(gpu: Gpu, g: Conv2dGeometry): InputGradVariant {
   return canShareA(gpu) ? sharedInputGradTileFor(gpu, g, SHARED_INPUT_GRAD_TILE) : INPUT_GRAD_TILE;
+}
+
+/** Why this layer's input gradient cannot run as a forward convolution, or null. */
+export function viaForwardProblem(g: Conv2dGeometry): string | null {
+  if (g.stride !== 1 || g.kh !== g.kw || g.pad > g.kh - 1 || g.cin % 4 !== 0 || g.cout % 4 !== 0) {
+    return `needs stride 1, a square kernel, pad < k and cin, cout multiples of 4 (got stride ${g.stride}, ${g.kh}x${g.kw}, pad ${g.pad}, ${g.cin} -> ${g.cout})`;
+  }
+  return null;
 }
 
 export function inputGradTuningKey(g: Conv2dGeometry): string {
@@ -151,10 +165,7 @@ export function inputGradTuningKey(g: Conv2dGeometry): string {
 
 /** Why a tile cannot run this layer on this device, or null. */
 function inputGradTileProblem(gpu: Gpu, g: Conv2dGeometry, tile: InputGradVariant): string | null {
-  if (isViaForward(tile)) {
-    if (g.stride !== 1 || g.kh !== g.kw || g.pad > g.kh - 1) return `needs stride 1, a square kernel and pad < k (got stride ${g.stride}, ${g.kh}x${g.kw}, pad ${g.pad})`;
-    return conv2dTileProblem(gpu, inputGradAsForward(g), tile.viaForward);
-  }
+  if (isViaForward(tile)) return viaForwardProblem(g) ?? conv2dTileProblem(gpu, inputGradAsForward(g), tile.viaForward);
   const limits = workgroupLimitsProblem(gpu, tile.wg, 1, 0);
   if (limits) return limits;
   if (tile.shareDy && (tile.tm % SHARE !== 0 || !canShareA(gpu))) return `needs tm a multiple of ${SHARE} and subgroups of at least ${SHARE} lanes`;

@@ -32,7 +32,9 @@ import {
   defaultInputGradTile,
   defaultTargetInvocations,
   defaultWeightGradTile,
+  inputGradAsForward,
   inputGradTuningKey,
+  viaForwardProblem,
   sharedInputGradTileFor,
   weightGradSplits,
   weightGradTuningKey,
@@ -71,14 +73,17 @@ export function conv2dCandidates(gpu: Gpu, g: Conv2dGeometry): Conv2dVariant[] {
   return distinct<Conv2dVariant>([defaultConv2dTile(gpu, g), ...shared, ...plain, ...workgroup]);
 }
 
-/** Besides the register tiles: stride-1 layers as a forward convolution on workgroup tiles (discrete GPUs). */
+/**
+ * Besides the input-gradient tiles: stride-1 layers as a forward convolution, on the forward's default
+ * tile and (discrete GPUs) its workgroup tiles.
+ */
 export function inputGradCandidates(gpu: Gpu, g: Conv2dGeometry): InputGradVariant[] {
   const plain: InputGradTile[] = [INPUT_GRAD_TILE, { tm: 8, nv: 2, wg: 64 }, { tm: 4, nv: 4, wg: 64 }, { tm: 8, nv: 1, wg: 64 }];
   const shared = canShareA(gpu)
     ? product(product([8, 16], [1, 2]), SHARED_WORKGROUPS).map(([[tm, nv], wg]) => sharedInputGradTileFor(gpu, g, { tm, nv, wg, shareDy: true }))
     : [];
-  const asForward = g.stride === 1 && g.kh === g.kw && g.cin % 4 === 0 && g.cout % 4 === 0 && !gpu.isSoftware;
-  const viaForward = asForward ? WORKGROUP_TILES.map((viaForward) => ({ viaForward })) : [];
+  const forwardTiles = viaForwardProblem(g) !== null ? [] : [defaultConv2dTile(gpu, inputGradAsForward(g)), ...(gpu.isSoftware ? [] : WORKGROUP_TILES)];
+  const viaForward = forwardTiles.map((viaForward): InputGradVariant => ({ viaForward }));
   return distinct<InputGradVariant>([defaultInputGradTile(gpu, g), ...shared, ...plain, ...viaForward]);
 }
 
