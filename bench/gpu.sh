@@ -48,14 +48,15 @@ if ! $cli info --json > "$out/info.json" 2> "$out/info.err"; then
 fi
 nvidia-smi > "$out/nvidia-smi.txt" 2>&1 || true
 
-part kernel-tests 300 npx vitest run $tests --reporter=json --outputFile="$out/kernel-tests.json"
+# Node alone travels to the GPU machine (no npm, no npx): tools are started through node.
+part kernel-tests 300 node node_modules/vitest/vitest.mjs run $tests --reporter=json --outputFile="$out/kernel-tests.json"
 # shellcheck disable=SC2086
 part tune 300 $cli tune --batch "$batch" --size "$size" $layers --json
 part train 200 $cli bench train --batch "$batch" --size "$size" --steps "$steps" --profile --json
 part train-untuned 200 env GPUSEG_TUNING=off $cli bench train --batch "$batch" --size "$size" --steps "$steps" --json
 part memory 200 $cli bench train --batch "$memBatch" --size "$memSize" --steps 2 --warmup 1 --json
 part kernels 300 $cli bench kernels --batch "$batch" --size "$size" --only conv2d --json
-part compare 400 npm run --silent bench:compare -- --batch "$batch" --size "$size" --steps "$steps" --rounds "$rounds" --json
+part compare 400 node --import tsx scripts/bench-compare.ts --batch "$batch" --size "$size" --steps "$steps" --rounds "$rounds" --json
 part torch-fp32 200 python3 bench/peers/torch_peer.py --batch "$batch" --size "$size" --steps "$steps" --mode fp32 --gemm
 part torch-default 200 python3 bench/peers/torch_peer.py --batch "$batch" --size "$size" --steps "$steps" --mode default
 part torch-memory 200 python3 bench/peers/torch_peer.py --batch "$memBatch" --size "$memSize" --steps 2 --mode fp32
