@@ -24,6 +24,7 @@ export async function runInfo(opts: InfoOptions): Promise<void> {
   const s = gpu.summary;
   const available = await listAdapters();
   const backend = backendOf(s, available);
+  const tuning = await gpu.loadTuning();
   const info = {
     adapter: s.description,
     vendor: s.vendor,
@@ -35,6 +36,7 @@ export async function runInfo(opts: InfoOptions): Promise<void> {
     allFeatures: s.features,
     limits: s.limits,
     available,
+    tuning: { file: tuning.path, entries: tuning.loaded, ...(tuning.problem ? { problem: tuning.problem } : {}), ...(process.env.GPUSEG_TUNING === 'off' ? { off: true } : {}) },
   };
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
@@ -46,6 +48,7 @@ export async function runInfo(opts: InfoOptions): Promise<void> {
       `features      ${SHOWN_FEATURES.map((f) => `${f} ${info.features[f] ? 'yes' : 'no'}`).join(', ')}`,
       ...SHOWN_LIMITS.map((k) => `${k.padEnd(34)} ${s.limits[k]}`),
       `available     ${available.map((a) => `${a.name} (${a.backend})`).join('; ') || '-'}`,
+      `tuning        ${info.tuning.off ? 'off (GPUSEG_TUNING=off)' : tuning.problem ?? (tuning.loaded > 0 ? `${tuning.loaded} entries in ${tuning.path}` : `none yet (gpuseg tune writes ${tuning.path})`)}`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
   }

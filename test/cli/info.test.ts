@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gpuseg } from './gpuseg.js';
 
@@ -12,6 +15,18 @@ describe('gpuseg info', () => {
     expect(info.limits.maxStorageBufferBindingSize).toBeGreaterThan(0);
     for (const f of ['shader-f16', 'timestamp-query', 'subgroups']) expect(typeof info.features[f]).toBe('boolean');
     if (process.env.CI === 'true') expect(info.adapter).toMatch(/llvmpipe|lavapipe|swiftshader/i);
+  });
+
+  it("--json names this adapter's tuning file and how many entries it holds", () => {
+    const cache = mkdtempSync(join(tmpdir(), 'gpuseg-info-'));
+    const none = JSON.parse(gpuseg(['info', '--json'], { GPUSEG_CACHE_DIR: cache }).stdout);
+    expect(none.tuning.file.startsWith(cache)).toBe(true);
+    expect(none.tuning.entries).toBe(0);
+    writeFileSync(none.tuning.file, JSON.stringify({ format: 1, adapter: 'another gpu', entries: {} }));
+    const foreign = JSON.parse(gpuseg(['info', '--json'], { GPUSEG_CACHE_DIR: cache }).stdout);
+    expect(foreign.tuning.problem).toMatch(/not a tuning file/);
+    const off = JSON.parse(gpuseg(['info', '--json'], { GPUSEG_CACHE_DIR: cache, GPUSEG_TUNING: 'off' }).stdout);
+    expect(off.tuning).toMatchObject({ entries: 0, off: true });
   });
 
   it('exits 2 with a one-line hint when no adapter matches', () => {
