@@ -49,6 +49,8 @@ export interface TuneSummary {
   /** Layer kernels measured now, and those the file already had (skipped with skipTuned). */
   tuned: number;
   skipped: number;
+  /** Entries of older shader text dropped from the file. */
+  pruned: number;
   defaultMs: number;
   tunedMs: number;
 }
@@ -73,9 +75,12 @@ export async function tuneUnet(
   }
   const previous = await gpu.loadTuning();
   if (previous.problem) process.stderr.write(`gpuseg: ${previous.problem}\n`);
+  // Entries measured on older shader text: dropped from the file at the next save.
+  const probe = jobs[0]?.g;
+  const pruned = probe ? CONV_KERNELS.reduce((n, k) => n + gpu.tuning.pruneStale(k, TUNING_KEY[k](probe).split('#')[1]!), 0) : 0;
   const todo = o.skipTuned ? jobs.filter((j) => gpu.tuning.get(TUNING_KEY[j.kernel](j.g)) === undefined) : jobs;
   const bar = progress('tune', todo.length, { quiet: o.quiet || todo.length === 0, fields: ['layer'] });
-  const summary: TuneSummary = { adapter: gpu.summary.description, file: gpu.tuningFile, entries: 0, tuned: 0, skipped: jobs.length - todo.length, defaultMs: 0, tunedMs: 0 };
+  const summary: TuneSummary = { adapter: gpu.summary.description, file: gpu.tuningFile, entries: 0, tuned: 0, skipped: jobs.length - todo.length, pruned, defaultMs: 0, tunedMs: 0 };
   try {
     for (const [i, job] of todo.entries()) {
       bar.update(i, { layer: `${job.layer} ${job.kernel}` });
@@ -88,6 +93,7 @@ export async function tuneUnet(
       if (i === todo.length - 1 || todo[i + 1]!.layer !== job.layer) await gpu.tuning.save(gpu.tuningFile);
     }
     bar.update(todo.length);
+    if (todo.length === 0 && pruned > 0) await gpu.tuning.save(gpu.tuningFile);
   } finally {
     bar.stop();
   }

@@ -82,6 +82,22 @@ export class TuningTable {
     this.entries.clear();
   }
 
+  /**
+   * Drops the entries of `kernel` measured on other shader text than `variantHash` (they can never
+   * match again) and returns how many.
+   */
+  pruneStale(kernel: string, variantHash: string): number {
+    let dropped = 0;
+    for (const key of [...this.entries.keys()]) {
+      const [k, hash] = key.split('#');
+      if (k === kernel && hash !== variantHash) {
+        this.entries.delete(key);
+        dropped++;
+      }
+    }
+    return dropped;
+  }
+
   toJSON(): TuningFile {
     return { format: FORMAT, adapter: this.identity, entries: Object.fromEntries(this.entries) };
   }

@@ -20,6 +20,18 @@ describe('tuning table', () => {
     expect(TuningTable.key('conv2d', 'abc', { n: 2, h: 8 })).not.toBe(key);
   });
 
+  it("drops a kernel's entries measured on other shader text, and only those", () => {
+    const table = new TuningTable(ID);
+    const entry = { choice: {}, ms: 1, defaultMs: 1 };
+    table.set(TuningTable.key('conv2d', 'old', { n: 1 }), entry);
+    table.set(TuningTable.key('conv2d', 'new', { n: 1 }), entry);
+    table.set(TuningTable.key('conv2dInputGrad', 'old', { n: 1 }), entry);
+    expect(table.pruneStale('conv2d', 'new')).toBe(1);
+    expect(table.size).toBe(2);
+    expect(table.get(TuningTable.key('conv2d', 'new', { n: 1 }))).toBeDefined();
+    expect(table.get(TuningTable.key('conv2dInputGrad', 'old', { n: 1 }))).toBeDefined();
+  });
+
   it('saves and loads its entries; another adapter gets another file', async () => {
     const dir = await tempDir();
     const table = new TuningTable(ID);
