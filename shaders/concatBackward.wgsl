@@ -1,21 +1,30 @@
 // Backward of channel concat (NHWC): a gather of one channel slice of dy, run once for da and once for
-// db. One invocation per element of the slice: out[px, j] = dy[px, offset + j], j < cOut.
+// db. One invocation per element of the slice: out[px, j] = dy[px, offset + j], j < sliceLen.
+// Specialised by VEC4 (ca and cb multiples of 4, so every slice starts on a vec4): an element is 4
+// consecutive channels, one vec4 load and store instead of four (each a loop over lavapipe's SIMD lanes).
 #include "common.wgsl"
 
 const WG: u32 = ${WG}u;
 
+#if ${VEC4}
+alias Channels = vec4<f32>;
+#else
+alias Channels = f32;
+#endif
+
 struct Params {
-  // Elements of the slice.
+  // Elements (Channels) of the slice.
   size: u32,
-  // Channels of the slice, of dy, and the slice's first channel in dy.
-  cOut: u32,
-  cTotal: u32,
+  // Elements per pixel of the slice and of dy, and the slice's first element in a pixel of dy: in
+  // channels, or in fours of them with VEC4.
+  sliceLen: u32,
+  dyLen: u32,
   offset: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> dY: array<f32>;
-@group(0) @binding(2) var<storage, read_write> Out: array<f32>;
+@group(0) @binding(1) var<storage, read> dY: array<Channels>;
+@group(0) @binding(2) var<storage, read_write> Out: array<Channels>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -24,8 +33,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (i >= p.size) {
     return;
   }
-  let j = i % p.cOut;  // MUTANT(index): let j = (i + 1u) % p.cOut;
-  let px = i / p.cOut;
-  let base = px * p.cTotal;  // MUTANT(stride): let base = px * p.cOut;
+  let j = i % p.sliceLen;  // MUTANT(index): let j = (i + 1u) % p.sliceLen;
+  let px = i / p.sliceLen;
+  let base = px * p.dyLen;  // MUTANT(stride): let base = px * p.sliceLen;
   Out[i] = dY[base + p.offset + j];  // MUTANT(term): Out[i] = dY[base + j];
 }

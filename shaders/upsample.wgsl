@@ -1,20 +1,29 @@
 // Nearest upsampling by 2 (NHWC): one invocation per output element copies its source,
 // out[n, oy, ox, ch] = x[n, oy / 2, ox / 2, ch].
+// Specialised by VEC4 (c % 4 == 0): an element is 4 consecutive channels, one vec4 load and store
+// instead of four (on lavapipe each storage access costs a loop over the SIMD lanes). A copy either way.
 #include "common.wgsl"
 
 const WG: u32 = ${WG}u;
 
+#if ${VEC4}
+alias Channels = vec4<f32>;
+#else
+alias Channels = f32;
+#endif
+
 struct Params {
-  // Output elements.
+  // Output elements (Channels).
   size: u32,
   h: u32,
   w: u32,
-  c: u32,
+  // Elements per pixel: c, or c / 4 with VEC4.
+  pixelLen: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> X: array<f32>;
-@group(0) @binding(2) var<storage, read_write> Out: array<f32>;
+@group(0) @binding(1) var<storage, read> X: array<Channels>;
+@group(0) @binding(2) var<storage, read_write> Out: array<Channels>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -23,11 +32,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (i >= p.size) {
     return;
   }
-  let ch = i % p.c;
-  let pix = i / p.c;
+  let ch = i % p.pixelLen;
+  let pix = i / p.pixelLen;
   let ox = pix % (2u * p.w);
   let rest = pix / (2u * p.w);
   let oy = rest % (2u * p.h);
   let n = rest / (2u * p.h);
-  Out[i] = X[((n * p.h + oy / 2u) * p.w + ox / 2u) * p.c + ch];
+  Out[i] = X[((n * p.h + oy / 2u) * p.w + ox / 2u) * p.pixelLen + ch];
 }

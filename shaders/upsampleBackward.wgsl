@@ -1,20 +1,29 @@
 // Backward of nearest upsampling by 2 (NHWC), a gather: one invocation per input element sums the
 // 2x2 block of dy it was copied to, dx[n, y, x, ch] = sum over a, b in {0, 1} of dy[n, 2y + a, 2x + b, ch].
+// Specialised by VEC4 (c % 4 == 0): an element is 4 consecutive channels (fewer storage accesses, each
+// a loop over the SIMD lanes on lavapipe); the sums are per component, in the same order.
 #include "common.wgsl"
 
 const WG: u32 = ${WG}u;
 
+#if ${VEC4}
+alias Channels = vec4<f32>;
+#else
+alias Channels = f32;
+#endif
+
 struct Params {
-  // Input elements.
+  // Input elements (Channels).
   size: u32,
   h: u32,
   w: u32,
-  c: u32,
+  // Elements per pixel: c, or c / 4 with VEC4.
+  pixelLen: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> dY: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dX: array<f32>;
+@group(0) @binding(1) var<storage, read> dY: array<Channels>;
+@group(0) @binding(2) var<storage, read_write> dX: array<Channels>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -23,15 +32,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (i >= p.size) {
     return;
   }
-  let ch = i % p.c;
-  let pix = i / p.c;
+  let ch = i % p.pixelLen;
+  let pix = i / p.pixelLen;
   let x = pix % p.w;
   let rest = pix / p.w;
   let y = rest % p.h;
   let n = rest / p.h;
   let ow = 2u * p.w;
   // dy[n, 2y, 2x, ch], and the same column one output row down.
-  let top = ((n * 2u * p.h + 2u * y) * ow + 2u * x) * p.c + ch;  // MUTANT(index): let top = ((n * 2u * p.h + 2u * y) * ow + 2u * x + 1u) * p.c + ch;
-  let bottom = top + ow * p.c;  // MUTANT(stride): let bottom = top + p.w * p.c;
-  dX[i] = (dY[top] + dY[top + p.c]) + (dY[bottom] + dY[bottom + p.c]);  // MUTANT(term): dX[i] = (dY[top] + dY[top + p.c]) + dY[bottom];
+  let top = ((n * 2u * p.h + 2u * y) * ow + 2u * x) * p.pixelLen + ch;  // MUTANT(index): let top = ((n * 2u * p.h + 2u * y) * ow + 2u * x + 1u) * p.pixelLen + ch;
+  let bottom = top + ow * p.pixelLen;  // MUTANT(stride): let bottom = top + p.w * p.pixelLen;
+  dX[i] = (dY[top] + dY[top + p.pixelLen]) + (dY[bottom] + dY[bottom + p.pixelLen]);  // MUTANT(term): dX[i] = (dY[top] + dY[top + p.pixelLen]) + dY[bottom];
 }

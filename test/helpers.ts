@@ -1,9 +1,9 @@
 // Shared test helpers: one GPU device per test file, the CPU reference, and tolerances derived from
 // the computation rather than picked by hand.
-import { afterAll, beforeAll, expect } from 'vitest';
+import { afterAll, beforeAll, expect, vi } from 'vitest';
 import { CpuBackend } from '../src/backend/cpu/index.js';
 import { WebGpuBackend } from '../src/backend/webgpu/index.js';
-import { Gpu } from '../src/gpu/gpu.js';
+import { type BufferRef, type Dispatch, Gpu } from '../src/gpu/gpu.js';
 
 /** float32 unit roundoff. */
 export const U32 = 2 ** -23;
@@ -68,4 +68,24 @@ export function expectClose(
 
 export function abs(values: ArrayLike<number>): Float32Array {
   return Float32Array.from(values, Math.abs);
+}
+
+/** The dispatches `gpu` records while `f` runs (a spy on Gpu.dispatch), for tests of which variant ran. */
+export async function recordDispatches(gpu: Gpu, f: () => Promise<void>): Promise<Dispatch[]> {
+  const dispatch = vi.spyOn(gpu, 'dispatch');
+  try {
+    await f();
+    return dispatch.mock.calls.map(([d]: [Dispatch]) => d);
+  } finally {
+    dispatch.mockRestore();
+  }
+}
+
+/** `x` uploaded `pad` floats into a NaN-filled buffer, so its binding starts at a nonzero offset (and a
+ * kernel that reads the padding instead shows it). */
+export function uploadAt(be: WebGpuBackend, x: ArrayLike<number>, pad: number): BufferRef {
+  const padded = new Float32Array(pad + x.length).fill(Number.NaN);
+  padded.set(Array.from(x), pad);
+  const whole = be.upload(padded);
+  return { buffer: whole.buffer, offset: whole.offset + pad * 4, size: x.length * 4 };
 }

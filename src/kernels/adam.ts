@@ -3,10 +3,9 @@
 // over aligned sub-ranges. Shader: shaders/adam.wgsl.
 import type { AdamHyper } from '../backend/backend.js';
 import { type BufferRef, type Gpu, Uniforms, grid1d } from '../gpu/gpu.js';
+import { VEC, elementWidth } from './vec4.js';
 
 const BYTES = 4;
-/** vec4 elements need 16-byte aligned bindings. */
-const VEC4_BYTES = 16;
 
 /** Workgroup size and elements per invocation of one variant of shaders/adam.wgsl. */
 export interface AdamShape {
@@ -67,7 +66,7 @@ export function adamInRanges(
   }
   for (const r of bindingRanges(size, maxBindingBytes, align)) {
     const buffers = [params, grads, m, v].map((ref) => subRange(ref, r));
-    const vec4 = r.count % 4 === 0 && buffers.every((b) => b.offset % VEC4_BYTES === 0);
+    const vec4 = elementWidth([r.count], buffers) === VEC;
     const shape = vec4 ? (gpu.isSoftware ? ADAM_VEC4_SHAPE : ADAM_VEC4_SHAPE_GPU) : ADAM_SCALAR_SHAPE;
     const elements = vec4 ? r.count / 4 : r.count;
     const uniforms = new Uniforms(12)

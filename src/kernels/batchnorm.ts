@@ -10,6 +10,7 @@ import type { BnFuse } from '../backend/backend.js';
 import type { BatchNormGeometry } from '../backend/geometry.js';
 import { type BufferRef, type Gpu, Uniforms, grid1d } from '../gpu/gpu.js';
 import { reduceMiddle } from './reduce.js';
+import { VEC, elementWidth } from './vec4.js';
 
 const GROUP = 256;
 /** batchnormStats.wgsl runs one invocation per channel (per 4 with VEC4): few, so small groups. */
@@ -19,19 +20,6 @@ const STATS_GROUP = 64;
  * spread over many invocations, and each partial sum carries few roundings.
  */
 export const ROWS_PER_CHUNK = 64;
-/** Channels in one vec4, the unit of the VEC4 shaders. */
-const VEC = 4;
-/** Byte alignment a binding needs to be read as array<vec4<f32>>. */
-const VEC_BYTES = VEC * 4;
-
-/**
- * Channels per shader element: VEC when c is a multiple of it and every binding starts on a vec4
- * boundary (arena slices are aligned to minStorageBufferOffsetAlignment, which an adapter may set below
- * 16), else 1 (the scalar kernels).
- */
-function elementWidth(c: number, refs: (BufferRef | null)[]): number {
-  return c % VEC === 0 && refs.every((r) => !r || r.offset % VEC_BYTES === 0) ? VEC : 1;
-}
 
 function describe(g: BatchNormGeometry): string {
   return `[${g.n}, ${g.h}, ${g.w}, ${g.c}] (NHWC)`;
@@ -80,7 +68,7 @@ function normalise(gpu: Gpu, x: BufferRef, gamma: BufferRef, beta: BufferRef, me
   const size = g.n * g.h * g.w * g.c;
   const y = gpu.alloc(size * 4, 'batchNorm');
   const buffers = residual ? [x, gamma, beta, mean, stat, y, residual] : [x, gamma, beta, mean, stat, y];
-  const width = elementWidth(g.c, buffers);
+  const width = elementWidth([g.c], buffers);
   gpu.dispatch({
     kernel: 'batchNorm',
     shader: 'batchnorm.wgsl',
@@ -100,7 +88,7 @@ export function batchNormTrain(gpu: Gpu, x: BufferRef, gamma: BufferRef, beta: B
   checkFuse('batchNormTrain', g, fuse, residual);
   checkSizes('batchNormTrain', g, [['x', x, rows * c], ['residual', residual, rows * c], ['gamma', gamma, c], ['beta', beta, c], ['running mean', rm, c], ['running var', rv, c]]);
   // Every other buffer of the statistics is freshly allocated (offset 0).
-  const width = elementWidth(c, [x, rm, rv]);
+  const width = elementWidth([c], [x, rm, rv]);
   const statsDefines = { VEC4: width === VEC };
   const statsUniforms = new Uniforms(4).u32(rows, c / width).f32(g.eps, g.momentum).bytes();
   const statsGroups = grid1d(c / width, STATS_GROUP);
@@ -139,7 +127,7 @@ export function batchNormBackward(gpu: Gpu, dy: BufferRef, x: BufferRef, y: Buff
   checkSizes('batchNormBackward', g, [['dy', dy, size], ['x', x, size], ['y', y, size], ['mean', mean, c], ['invStd', invStd, c], ['gamma', gamma, c]]);
   const splits = Math.ceil(rows / ROWS_PER_CHUNK);
   // Every other buffer is freshly allocated (offset 0).
-  const width = elementWidth(c, [dy, x, y, mean, invStd, gamma]);
+  const width = elementWidth([c], [dy, x, y, mean, invStd, gamma]);
   const vec4 = width === VEC;
   const uniforms = new Uniforms(8).u32(rows, c / width, ROWS_PER_CHUNK, splits, size / width, fuse === 'none' ? 0 : 1).bytes();
 

@@ -1,9 +1,9 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AdamHyper } from '../../src/backend/backend.js';
-import type { BufferRef, Dispatch } from '../../src/gpu/gpu.js';
+import type { BufferRef } from '../../src/gpu/gpu.js';
 import { adamInRanges, bindingRanges } from '../../src/kernels/adam.js';
 import { rng, uniform } from '../../src/util/random.js';
-import { expectClose, useGpu } from '../helpers.js';
+import { expectClose, recordDispatches, useGpu } from '../helpers.js';
 
 const ctx = useGpu();
 
@@ -69,16 +69,8 @@ type Variant = 'vec4' | 'scalar';
 
 /** The variant (shaders/adam.wgsl's VEC4) of each adam dispatch recorded while `f` runs. */
 async function adamVariants(f: () => Promise<void>): Promise<Variant[]> {
-  const dispatch = vi.spyOn(ctx.gpu, 'dispatch');
-  try {
-    await f();
-    return dispatch.mock.calls
-      .map(([d]: [Dispatch]) => d)
-      .filter((d) => d.kernel === 'adam')
-      .map((d) => (d.defines?.VEC4 === true ? 'vec4' : 'scalar'));
-  } finally {
-    dispatch.mockRestore();
-  }
+  const recorded = await recordDispatches(ctx.gpu, f);
+  return recorded.filter((d) => d.kernel === 'adam').map((d) => (d.defines?.VEC4 === true ? 'vec4' : 'scalar'));
 }
 
 describe('adam against the reference', () => {

@@ -3,19 +3,25 @@ import { F, Tensor, gradcheck, scope } from '../../src/autograd/index.js';
 import type { Backend } from '../../src/backend/backend.js';
 import type { SpatialGeometry } from '../../src/backend/geometry.js';
 import { rng, uniform } from '../../src/util/random.js';
-import { expectClose, useGpu } from '../helpers.js';
+import { expectClose, recordDispatches, uploadAt, useGpu } from '../helpers.js';
 
 const ctx = useGpu();
 
 /** n, h, w, and the channels of a and b. */
 type ConcatCase = [number, number, number, number, number];
 
-// Odd sizes with batch 1 and 3, channels not multiples of 4, then the ResNet-34 UNet decoder's joins
-// (upsampled + skip: 512 + 256, 256 + 128, 128 + 64, 64 + 64) at a 64x64 image.
+// Odd sizes with batch 1 and 3: channels not multiples of 4, one input's only (both scalar), both
+// (vec4); then the ResNet-34 UNet decoder's joins (upsampled + skip: 512 + 256, 256 + 128, 128 + 64,
+// 64 + 64) at a 64x64 image.
 const CASES: ConcatCase[] = [
   [1, 7, 9, 5, 3],
   [3, 13, 11, 3, 6],
   [1, 1, 1, 1, 1],
+  [2, 3, 5, 4, 3],
+  [1, 5, 3, 7, 8],
+  [3, 5, 7, 4, 8],
+  [1, 1, 1, 4, 4],
+  [1, 3, 5, 12, 4],
   [2, 4, 4, 512, 256],
   [2, 8, 8, 256, 128],
   [2, 16, 16, 128, 64],
@@ -24,26 +30,50 @@ const CASES: ConcatCase[] = [
 
 const geometry = ([n, h, w, ca]: ConcatCase): SpatialGeometry => ({ n, h, w, c: ca });
 
-async function compare(c: ConcatCase, seed: number): Promise<void> {
+/** Each concat dispatch recorded while `f` runs: kernel name and whether it ran as vec4. */
+async function concatVariants(f: () => Promise<void>): Promise<[string, boolean][]> {
+  const recorded = await recordDispatches(ctx.gpu, f);
+  return recorded.filter((d) => d.shader.startsWith('concat')).map((d) => [d.kernel, d.defines?.VEC4 === true]);
+}
+
+/** GPU forward and backward against the reference; `pad` floats before a and dy, twice that before b. */
+async function compare(c: ConcatCase, seed: number, pad = 0): Promise<void> {
   const [n, h, w, ca, cb] = c;
   const g = geometry(c);
   const pixels = n * h * w;
   const r = rng(seed);
   const a = uniform(r, pixels * ca);
   const b = uniform(r, pixels * cb);
-  const out = await ctx.be.download(ctx.be.concatChannels(ctx.be.upload(a), ctx.be.upload(b), g, ca, cb), pixels * (ca + cb));
+  const out = await ctx.be.download(ctx.be.concatChannels(uploadAt(ctx.be, a, pad), uploadAt(ctx.be, b, 2 * pad), g, ca, cb), pixels * (ca + cb));
   // Copies, forward and backward: bit for bit (c = 0 leaves only the 1e-30 floor).
   expectClose(out, ctx.cpu.concatChannels(Float64Array.from(a), Float64Array.from(b), g, ca, cb), 0, 0, 'forward');
   const dy = uniform(r, pixels * (ca + cb));
-  const { da, db } = ctx.be.concatChannelsBackward(ctx.be.upload(dy), g, ca, cb);
+  const { da, db } = ctx.be.concatChannelsBackward(uploadAt(ctx.be, dy, pad), g, ca, cb);
   const ref = ctx.cpu.concatChannelsBackward(Float64Array.from(dy), g, ca, cb);
   expectClose(await ctx.be.download(da, pixels * ca), ref.da, 0, 0, 'da');
   expectClose(await ctx.be.download(db, pixels * cb), ref.db, 0, 0, 'db');
 }
 
+/** Runs compare and checks every kernel ran as vec4 exactly when both channel counts are multiples of 4. */
+async function compareOnPath(c: ConcatCase, seed: number, pad = 0): Promise<void> {
+  const vec4 = c[3] % 4 === 0 && c[4] % 4 === 0;
+  expect(await concatVariants(() => compare(c, seed, pad))).toEqual([
+    ['concatChannels', vec4],
+    ['concatChannelsBackward(a)', vec4],
+    ['concatChannelsBackward(b)', vec4],
+  ]);
+}
+
+const pathOf = (c: ConcatCase): string => (c[3] % 4 === 0 && c[4] % 4 === 0 ? 'vec4' : 'scalar');
+
 describe('concatChannels against the reference', () => {
   for (const c of CASES) {
-    it(`forward and backward [${c.slice(0, 3).join(', ')}] ${c[3]} + ${c[4]} channels`, () => compare(c, c[3] * 1000 + c[4]));
+    it(`forward and backward [${c.slice(0, 3).join(', ')}] ${c[3]} + ${c[4]} channels (${pathOf(c)})`, () => compareOnPath(c, c[3] * 1000 + c[4]));
+  }
+  // Offsets of 16 and 32 bytes keep vec4 alignment; one that would not (4 bytes) is below lavapipe's
+  // minStorageBufferOffsetAlignment of 16, so it cannot be bound there.
+  for (const c of [[2, 3, 5, 8, 4], [2, 3, 5, 4, 3]] as ConcatCase[]) {
+    it(`forward and backward [${c.slice(0, 3).join(', ')}] ${c[3]} + ${c[4]} channels (${pathOf(c)}), bound 16 and 32 bytes into their buffers`, () => compareOnPath(c, 8, 4));
   }
 });
 
@@ -125,6 +155,6 @@ describe('concatChannels on more than 16.8 million elements (2-D dispatch grid)'
   it('[1, 1025, 1025] with 16 + 3 channels: 20M outputs forward, 16.8M in da backward', async () => {
     const c: ConcatCase = [1, 1025, 1025, 16, 3];
     expect(1025 * 1025 * 16).toBeGreaterThan(65535 * 256);
-    await compare(c, 4);
+    await compareOnPath(c, 4);
   });
 });

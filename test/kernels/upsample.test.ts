@@ -3,18 +3,22 @@ import { F, Tensor, gradcheck, scope } from '../../src/autograd/index.js';
 import type { Backend } from '../../src/backend/backend.js';
 import { type SpatialGeometry, sizeOf, spatial } from '../../src/backend/geometry.js';
 import { rng, uniform } from '../../src/util/random.js';
-import { abs, expectClose, useGpu } from '../helpers.js';
+import { abs, expectClose, recordDispatches, uploadAt, useGpu } from '../helpers.js';
 
 const ctx = useGpu();
 
 type Nhwc = [number, number, number, number];
 
-// Odd sizes with batch 1 and 3, channels not multiples of 4, then the ResNet-34 UNet decoder's inputs
-// (512, 256, 128, 64, 32 channels) at a 64x64 image.
+// Odd sizes with batch 1 and 3, channels not multiples of 4 (the scalar kernels) and small multiples
+// (vec4), then the ResNet-34 UNet decoder's inputs (512, 256, 128, 64, 32 channels) at a 64x64 image.
 const CASES: Nhwc[] = [
   [1, 7, 9, 5],
   [3, 13, 11, 3],
   [1, 1, 1, 1],
+  [2, 5, 3, 7],
+  [3, 5, 7, 4],
+  [1, 1, 1, 4],
+  [1, 3, 5, 8],
   [2, 2, 2, 512],
   [2, 4, 4, 256],
   [2, 8, 8, 128],
@@ -26,23 +30,44 @@ const upSize = (g: SpatialGeometry): number => 4 * g.n * g.h * g.w * g.c;
 /** Each dx element sums 4 dy terms: 3 float32 additions, each within 2^-24 of a partial sum <= sum |terms|. */
 const BACKWARD_ROUNDINGS = 3;
 
-async function compare(shape: Nhwc, seed: number): Promise<void> {
+/** Each upsample dispatch recorded while `f` runs: kernel name and whether it ran as vec4. */
+async function upsampleVariants(f: () => Promise<void>): Promise<[string, boolean][]> {
+  const recorded = await recordDispatches(ctx.gpu, f);
+  return recorded.filter((d) => d.shader.startsWith('upsample')).map((d) => [d.kernel, d.defines?.VEC4 === true]);
+}
+
+/** GPU forward and backward against the reference; `pad` floats before x and dy in their buffers. */
+async function compare(shape: Nhwc, seed: number, pad = 0): Promise<void> {
   const g = spatial(shape, 'upsample2x');
   const r = rng(seed);
   const x = uniform(r, sizeOf(shape));
-  const y = await ctx.be.download(ctx.be.upsample2x(ctx.be.upload(x), g), upSize(g));
+  const y = await ctx.be.download(ctx.be.upsample2x(uploadAt(ctx.be, x, pad), g), upSize(g));
   // A copy: bit for bit (c = 0 leaves only the 1e-30 floor).
   expectClose(y, ctx.cpu.upsample2x(Float64Array.from(x), g), 0, 0, 'forward');
   const dy = uniform(r, upSize(g));
-  const dx = await ctx.be.download(ctx.be.upsample2xBackward(ctx.be.upload(dy), g), sizeOf(shape));
+  const dx = await ctx.be.download(ctx.be.upsample2xBackward(uploadAt(ctx.be, dy, pad), g), sizeOf(shape));
   const ref = ctx.cpu.upsample2xBackward(Float64Array.from(dy), g);
   const mag = ctx.cpu.upsample2xBackward(Float64Array.from(abs(dy)), g);
   expectClose(dx, ref, mag, BACKWARD_ROUNDINGS, 'backward');
 }
 
+/** Runs compare and checks both kernels ran as vec4 exactly when c is a multiple of 4. */
+async function compareOnPath(shape: Nhwc, seed: number, pad = 0): Promise<void> {
+  const vec4 = shape[3] % 4 === 0;
+  expect(await upsampleVariants(() => compare(shape, seed, pad))).toEqual([
+    ['upsample2x', vec4],
+    ['upsample2xBackward', vec4],
+  ]);
+}
+
 describe('upsample2x against the reference', () => {
   for (const shape of CASES) {
-    it(`forward and backward ${JSON.stringify(shape)}`, () => compare(shape, sizeOf(shape)));
+    it(`forward and backward ${JSON.stringify(shape)} (${shape[3] % 4 === 0 ? 'vec4' : 'scalar'})`, () => compareOnPath(shape, sizeOf(shape)));
+  }
+  // A binding offset of 16 bytes keeps vec4 alignment; one that would not (4 bytes) is below
+  // lavapipe's minStorageBufferOffsetAlignment of 16, so it cannot be bound there.
+  for (const shape of [[2, 3, 5, 4], [2, 3, 5, 3]] as Nhwc[]) {
+    it(`forward and backward ${JSON.stringify(shape)} with x and dy bound 16 bytes into their buffers`, () => compareOnPath(shape, 7, 4));
   }
 });
 
@@ -109,11 +134,12 @@ describe('GPU backward against the reference backward, through the tape', () => 
 });
 
 describe('upsample2x on more than 16.8 million elements (2-D dispatch grid)', () => {
-  it('[1, 1025, 1025, 4]: 16.8M outputs forward, 4.2M inputs backward in groups of 64', async () => {
-    // Forward: 16,810,000 invocations > 65535 * 256; backward: 4,202,500 > 65535 * 64 (its group size).
-    const shape: Nhwc = [1, 1025, 1025, 4];
+  // Scalar (c = 3): as vec4, a 2-D grid needs 4x the elements, past lavapipe's 128 MiB binding limit.
+  it('[1, 1183, 1183, 3]: 16.8M outputs forward, 4.2M inputs backward in groups of 64', async () => {
+    // Forward: 16,793,868 invocations > 65535 * 256; backward: 4,198,467 > 65535 * 64 (its group size).
+    const shape: Nhwc = [1, 1183, 1183, 3];
     expect(4 * sizeOf(shape)).toBeGreaterThan(65535 * 256);
     expect(sizeOf(shape)).toBeGreaterThan(65535 * 64);
-    await compare(shape, 5);
+    await compareOnPath(shape, 5);
   });
 });
