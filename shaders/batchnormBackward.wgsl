@@ -11,11 +11,7 @@
 
 const WG: u32 = 256u;
 
-#if ${VEC4}
-alias Channels = vec4<f32>;
-#else
-alias Channels = f32;
-#endif
+#include "channels.wgsl"
 
 struct Params {
   rows: u32,

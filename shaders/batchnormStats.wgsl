@@ -10,11 +10,7 @@
 
 const WG: u32 = 64u;
 
-#if ${VEC4}
-alias Channels = vec4<f32>;
-#else
-alias Channels = f32;
-#endif
+#include "channels.wgsl"
 
 struct Params {
   rows: u32,

@@ -6,11 +6,7 @@
 
 const WG: u32 = ${WG}u;
 
-#if ${VEC4}
-alias Channels = vec4<f32>;
-#else
-alias Channels = f32;
-#endif
+#include "channels.wgsl"
 
 struct Params {
   // Output elements (Channels).
