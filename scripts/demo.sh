@@ -22,4 +22,4 @@ echo
 echo "Evaluation on the held-out synthetic images (never seen in training):"
 gpuseg eval --model "$out/run"
 gpuseg predict "$out"/data/fabric/test/* --model "$out/run" --out "$out/predictions"
-echo "pictures (probability map, mask, overlay per image): $root/$out/predictions"
+echo "pictures (probability map, mask, overlay per image): $(cd "$out/predictions" && pwd)"
