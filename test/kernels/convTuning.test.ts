@@ -1,0 +1,162 @@
+// The conv kernels' tuning: the candidate lists (src/kernels/convTuning.ts), tuneConvLayer, and the
+// kernels' use of what the tuning table holds.
+import { describe, expect, it } from 'vitest';
+import { type Conv2dGeometry, conv2dGeometry, sizeOf } from '../../src/backend/geometry.js';
+import { canShareA } from '../../src/gpu/subgroups.js';
+import {
+  type Conv2dTile,
+  chooseConv2dTile,
+  conv2dTuningKey,
+  defaultConv2dTile,
+} from '../../src/kernels/conv2d.js';
+import {
+  chooseInputGradTile,
+  chooseWeightGradTile,
+  defaultInputGradTile,
+  defaultWeightGradTile,
+  inputGradTuningKey,
+  weightGradSplits,
+  weightGradTuningKey,
+} from '../../src/kernels/conv2dGrad.js';
+import {
+  CONV_KERNELS,
+  conv2dCandidates,
+  inputGradCandidates,
+  splitCandidates,
+  tuneConvLayer,
+  weightGradCandidates,
+} from '../../src/kernels/convTuning.js';
+import { rng, uniform } from '../../src/util/random.js';
+import { abs, expectClose, useGpu } from '../helpers.js';
+
+const ctx = useGpu();
+
+describe('candidate lists', () => {
+  const stride1 = conv2dGeometry([2, 9, 7, 16], [3, 3, 16, 24], 1, 1, false);
+  const stride2 = conv2dGeometry([2, 9, 7, 16], [3, 3, 16, 24], 2, 1, false);
+  const odd = conv2dGeometry([1, 7, 9, 5], [3, 3, 5, 7], 1, 1, true);
+
+  it('start with the heuristic default and hold no repeats', () => {
+    for (const g of [stride1, stride2, odd]) {
+      const lists = [
+        [conv2dCandidates(ctx.gpu, g), defaultConv2dTile(ctx.gpu, g)],
+        [inputGradCandidates(ctx.gpu, g), defaultInputGradTile(ctx.gpu, g)],
+        [weightGradCandidates(ctx.gpu, g), defaultWeightGradTile(ctx.gpu, g)],
+      ] as const;
+      for (const [list, first] of lists) {
+        expect(list[0]).toEqual(first);
+        expect(new Set(list.map((c) => JSON.stringify(c))).size).toBe(list.length);
+        expect(list.length).toBeGreaterThanOrEqual(4);
+      }
+    }
+  });
+
+  it('take the forward route for the input gradient only where it applies (stride 1, vec4 channels)', () => {
+    const via = (g: Conv2dGeometry) => inputGradCandidates(ctx.gpu, g).filter((c) => 'viaForward' in c).length;
+    expect(via(stride1)).toBeGreaterThanOrEqual(1);
+    expect(via(stride2)).toBe(0);
+    expect(via(odd)).toBe(0);
+  });
+
+  it('vary the weight-gradient split only where the split count changes', () => {
+    // Enough pixels that the split follows the invocation target, not the minimum pixels per split.
+    const g = conv2dGeometry([2, 128, 128, 64], [3, 3, 64, 64], 1, 1, false);
+    const base = defaultWeightGradTile(ctx.gpu, g);
+    const splits = splitCandidates(ctx.gpu, g, base).map((t) => weightGradSplits(ctx.gpu, g, t));
+    expect(splits[0]).toBe(weightGradSplits(ctx.gpu, g, base));
+    expect(splits.length).toBeGreaterThan(1);
+    expect(new Set(splits).size).toBe(splits.length);
+    // One output row: no split target changes anything.
+    const tiny = conv2dGeometry([1, 1, 1, 16], [1, 1, 16, 16], 1, 0, false);
+    expect(splitCandidates(ctx.gpu, tiny, defaultWeightGradTile(ctx.gpu, tiny))).toHaveLength(1);
+  });
+});
+
+describe('the conv kernels and the tuning table', () => {
+  const g: Conv2dGeometry = conv2dGeometry([2, 9, 7, 16], [3, 3, 16, 24], 2, 1, true);
+
+  it('run the tuned tile when the table has a usable one, and their heuristic otherwise', async () => {
+    ctx.gpu.tuning.clear();
+    expect(chooseConv2dTile(ctx.gpu, g)).toEqual(defaultConv2dTile(ctx.gpu, g));
+    const tuned: Conv2dTile = { tm: 4, nv: 4, wg: 64 };
+    expect(tuned).not.toEqual(defaultConv2dTile(ctx.gpu, g));
+    ctx.gpu.tuning.set(conv2dTuningKey(g), { choice: tuned, ms: 1, defaultMs: 2 });
+    expect(chooseConv2dTile(ctx.gpu, g)).toEqual(tuned);
+    // Another shape is not this entry's.
+    const other = conv2dGeometry([2, 9, 7, 16], [3, 3, 16, 24], 1, 1, true);
+    expect(chooseConv2dTile(ctx.gpu, other)).toEqual(defaultConv2dTile(ctx.gpu, other));
+
+    // The backend's conv2d now runs the tuned tile, and is still right.
+    const r = rng(9);
+    const [x, w, b] = [uniform(r, sizeOf([2, 9, 7, 16])), uniform(r, 9 * 16 * 24), uniform(r, 24)];
+    const y = ctx.be.conv2d(ctx.be.upload(x), ctx.be.upload(w), ctx.be.upload(b), g);
+    const got = await ctx.be.download(y, g.n * g.oh * g.ow * g.cout);
+    const f64 = (a: Float32Array) => Float64Array.from(a);
+    const ref = ctx.cpu.conv2d(f64(x), f64(w), f64(b), g);
+    const mag = ctx.cpu.conv2d(f64(abs(x)), f64(abs(w)), f64(abs(b)), g);
+    expectClose(got, ref, mag, 9 * 16 + 1, 'conv2d with the tuned tile');
+    ctx.gpu.tuning.clear();
+  });
+
+  it('fall back to their heuristic on an entry they cannot use', () => {
+    ctx.gpu.tuning.clear();
+    const huge = 1 << 20;
+    const cases: [string, unknown[], () => unknown, () => unknown][] = [
+      [conv2dTuningKey(g), [
+        { tm: 12, nv: 1, wg: 8, shareX: true }, // tm not a multiple of the shared lanes
+        { tm: 8, nv: 2, wg: huge }, // more invocations than any device allows
+        { tm: 8, nv: 2 }, // no workgroup size
+        { tm: 8, nv: 2, wg: 64, shareX: 'yes' },
+        'tm8',
+      ], () => chooseConv2dTile(ctx.gpu, g), () => defaultConv2dTile(ctx.gpu, g)],
+      [inputGradTuningKey(g), [
+        { tm: 12, nv: 1, wg: 8, shareDy: true },
+        { tm: 4, nv: 2, wg: huge },
+        { tm: 0, nv: 2, wg: 64 },
+        null,
+      ], () => chooseInputGradTile(ctx.gpu, g), () => defaultInputGradTile(ctx.gpu, g)],
+      [weightGradTuningKey(g), [
+        { tv: 2, nv: 2, wg: 12, shareX: true }, // not whole groups of the shared lanes
+        { tv: 2, nv: 2, wg: 64, targetInvocations: -1 },
+        { tv: 2.5, nv: 2, wg: 64 },
+        [],
+      ], () => chooseWeightGradTile(ctx.gpu, g), () => defaultWeightGradTile(ctx.gpu, g)],
+    ];
+    for (const [key, choices, choose, fallback] of cases) {
+      for (const choice of choices) {
+        ctx.gpu.tuning.set(key, { choice, ms: 1, defaultMs: 2 });
+        expect(choose(), JSON.stringify(choice)).toEqual(fallback());
+      }
+    }
+    ctx.gpu.tuning.clear();
+  });
+
+  it("on a discrete GPU's candidate lists (isSoftware false, on this device) the workgroup tiles join in and agree with the default", async () => {
+    ctx.gpu.tuning.clear();
+    const discrete = new Proxy(ctx.gpu, { get: (target, key) => (key === 'isSoftware' ? false : Reflect.get(target, key, target)) });
+    const stride1 = conv2dGeometry([2, 9, 7, 16], [3, 3, 16, 24], 1, 1, false);
+    const kinds = { conv2d: 'workgroup', conv2dInputGrad: 'viaForward', conv2dWeightGrad: 'workgroup' } as const;
+    for (const kernel of CONV_KERNELS) {
+      const r = await tuneConvLayer(discrete, kernel, stride1, { roundMs: 1, rounds: 1 });
+      const workgroup = r.results.filter((c) => kinds[kernel] in (c.variant as object));
+      expect(workgroup.length, kernel).toBeGreaterThanOrEqual(4);
+      expect(r.results.filter((c) => c.rejected)).toEqual([]);
+    }
+    ctx.gpu.tuning.clear();
+  });
+
+  it('tuneConvLayer measures every candidate of each kernel, none disagreeing, and the kernel then runs the winner', async () => {
+    ctx.gpu.tuning.clear();
+    const choose = { conv2d: chooseConv2dTile, conv2dInputGrad: chooseInputGradTile, conv2dWeightGrad: chooseWeightGradTile };
+    for (const kernel of CONV_KERNELS) {
+      const r = await tuneConvLayer(ctx.gpu, kernel, g, { roundMs: 2, rounds: 1 });
+      expect(r.results.filter((c) => c.rejected)).toEqual([]);
+      expect(r.results.length).toBeGreaterThanOrEqual(canShareA(ctx.gpu) ? 8 : 4);
+      expect(choose[kernel](ctx.gpu, g)).toEqual(r.best);
+      const key = { conv2d: conv2dTuningKey, conv2dInputGrad: inputGradTuningKey, conv2dWeightGrad: weightGradTuningKey }[kernel](g);
+      expect(ctx.gpu.tuning.get(key)).toEqual({ choice: r.best, ms: r.bestMs, defaultMs: r.defaultMs });
+    }
+    expect(ctx.gpu.tuning.size).toBe(3);
+    ctx.gpu.tuning.clear();
+  });
+});
