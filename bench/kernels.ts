@@ -8,7 +8,7 @@ import { Arena } from '../src/gpu/arena.js';
 import type { BufferRef, Gpu } from '../src/gpu/gpu.js';
 import { rng, uniform } from '../src/util/random.js';
 import { type TimingOptions, timeGpu } from './timing.js';
-import { unetShapes } from './unet-shapes.js';
+import { unetShapes } from '../src/model/unet-shapes.js';
 
 export interface KernelResult {
   op: string;

@@ -4,6 +4,7 @@
 // The file is saved after each layer, so an interrupted tuning keeps what it measured.
 import { Gpu } from '../gpu/gpu.js';
 import { unetInputProblem } from '../model/unet.js';
+import { unetShapes } from '../model/unet-shapes.js';
 import { CONV_KERNELS, type ConvKernel, type ConvTuneResult, tuneConvLayer } from '../kernels/convTuning.js';
 import { conv2dTuningKey } from '../kernels/conv2d.js';
 import { inputGradTuningKey, weightGradTuningKey } from '../kernels/conv2dGrad.js';
@@ -65,7 +66,6 @@ export async function tuneUnet(
   o: { batch: number; size: number; kernels: ConvKernel[]; layers?: number; inference?: boolean; skipTuned?: boolean; quiet?: boolean },
   onRow: (r: TuneRow) => void = () => {},
 ): Promise<TuneSummary> {
-  const { unetShapes } = await import('../../bench/unet-shapes.js');
   const jobs: { kernel: ConvKernel; layer: string; batch: number; g: ReturnType<typeof unetShapes>['convs'][number]['g'] }[] = [];
   for (const layer of unetShapes(o.batch, o.size).convs.slice(0, o.layers)) {
     for (const kernel of o.kernels) jobs.push({ kernel, layer: layer.name, batch: o.batch, g: layer.g });
