@@ -6,8 +6,10 @@ import { Gpu } from '../gpu/gpu.js';
 import { unetInputProblem } from '../model/unet.js';
 import { unetShapes } from '../model/unet-shapes.js';
 import { CONV_KERNELS, type ConvKernel, type ConvTuneResult, tuneConvLayer } from '../kernels/convTuning.js';
-import { conv2dTuningKey } from '../kernels/conv2d.js';
-import { inputGradTuningKey, weightGradTuningKey } from '../kernels/conv2dGrad.js';
+import type { Conv2dGeometry } from '../backend/geometry.js';
+import { shaderHash } from '../gpu/pipelines.js';
+import { CONV2D_SHADERS, conv2dTuningKey } from '../kernels/conv2d.js';
+import { INPUT_GRAD_SHADERS, WEIGHT_GRAD_SHADERS, inputGradTuningKey, weightGradTuningKey } from '../kernels/conv2dGrad.js';
 import { UsageError } from './errors.js';
 import { progress } from './progress.js';
 
@@ -35,6 +37,7 @@ function parseKernels(list: string | undefined): ConvKernel[] {
 }
 
 const TUNING_KEY = { conv2d: conv2dTuningKey, conv2dInputGrad: inputGradTuningKey, conv2dWeightGrad: weightGradTuningKey };
+const SHADERS = { conv2d: CONV2D_SHADERS, conv2dInputGrad: INPUT_GRAD_SHADERS, conv2dWeightGrad: WEIGHT_GRAD_SHADERS };
 
 export interface TuneRow {
   kernel: ConvKernel;
@@ -66,7 +69,7 @@ export async function tuneUnet(
   o: { batch: number; size: number; kernels: ConvKernel[]; layers?: number; inference?: boolean; skipTuned?: boolean; quiet?: boolean },
   onRow: (r: TuneRow) => void = () => {},
 ): Promise<TuneSummary> {
-  const jobs: { kernel: ConvKernel; layer: string; batch: number; g: ReturnType<typeof unetShapes>['convs'][number]['g'] }[] = [];
+  const jobs: { kernel: ConvKernel; layer: string; batch: number; g: Conv2dGeometry }[] = [];
   for (const layer of unetShapes(o.batch, o.size).convs.slice(0, o.layers)) {
     for (const kernel of o.kernels) jobs.push({ kernel, layer: layer.name, batch: o.batch, g: layer.g });
   }
@@ -76,8 +79,7 @@ export async function tuneUnet(
   const previous = await gpu.loadTuning();
   if (previous.problem) process.stderr.write(`gpuseg: ${previous.problem}\n`);
   // Entries measured on older shader text: dropped from the file at the next save.
-  const probe = jobs[0]?.g;
-  const pruned = probe ? CONV_KERNELS.reduce((n, k) => n + gpu.tuning.pruneStale(k, TUNING_KEY[k](probe).split('#')[1]!), 0) : 0;
+  const pruned = CONV_KERNELS.reduce((n, k) => n + gpu.tuning.pruneStale(k, shaderHash(SHADERS[k])), 0);
   const todo = o.skipTuned ? jobs.filter((j) => gpu.tuning.get(TUNING_KEY[j.kernel](j.g)) === undefined) : jobs;
   const bar = progress('tune', todo.length, { quiet: o.quiet || todo.length === 0, fields: ['layer'] });
   const summary: TuneSummary = { adapter: gpu.summary.description, file: gpu.tuningFile, entries: 0, tuned: 0, skipped: jobs.length - todo.length, pruned, defaultMs: 0, tunedMs: 0 };

@@ -79,8 +79,11 @@ export function defaultConv2dTile(gpu: Gpu, g: Conv2dGeometry): Conv2dTile {
   return canShareConv2d(gpu, g) ? sharedTileFor(gpu, g, SHARED_CONV2D_TILE) : CONV2D_TILE;
 }
 
+/** The shaders conv2d's variants run: their text keys its tuning entries. */
+export const CONV2D_SHADERS = ['conv2d.wgsl', 'conv2d_workgroup_tile.wgsl'];
+
 export function conv2dTuningKey(g: Conv2dGeometry): string {
-  return TuningTable.key('conv2d', shaderHash(['conv2d.wgsl', 'conv2d_workgroup_tile.wgsl']), g);
+  return TuningTable.key('conv2d', shaderHash(CONV2D_SHADERS), g);
 }
 
 /** Whether `t` (from a tuning file: anything) is a conv2d tile that can run this layer here. */

@@ -159,8 +159,11 @@ export function viaForwardProblem(g: Conv2dGeometry): string | null {
   return null;
 }
 
+/** The shaders the input gradient's variants run: their text keys its tuning entries. */
+export const INPUT_GRAD_SHADERS = ['conv2d_input_grad.wgsl', 'conv2d_weight_transpose.wgsl', 'conv2d.wgsl', 'conv2d_workgroup_tile.wgsl'];
+
 export function inputGradTuningKey(g: Conv2dGeometry): string {
-  return TuningTable.key('conv2dInputGrad', shaderHash(['conv2d_input_grad.wgsl', 'conv2d_weight_transpose.wgsl', 'conv2d_workgroup_tile.wgsl']), g);
+  return TuningTable.key('conv2dInputGrad', shaderHash(INPUT_GRAD_SHADERS), g);
 }
 
 /** Why a tile cannot run this layer on this device, or null. */
@@ -204,8 +207,11 @@ export function chooseWeightGradTile(gpu: Gpu, g: Conv2dGeometry): WeightGradVar
   return tunedChoice(gpu, () => weightGradTuningKey(g), usable) ?? defaultWeightGradTile(gpu, g);
 }
 
+/** The shaders the weight gradient's variants run: their text keys its tuning entries. */
+export const WEIGHT_GRAD_SHADERS = ['conv2d_weight_grad.wgsl', 'conv2d_weight_grad_workgroup_tile.wgsl', 'reduce.wgsl'];
+
 export function weightGradTuningKey(g: Conv2dGeometry): string {
-  return TuningTable.key('conv2dWeightGrad', shaderHash(['conv2d_weight_grad.wgsl', 'conv2d_weight_grad_workgroup_tile.wgsl', 'reduce.wgsl']), g);
+  return TuningTable.key('conv2dWeightGrad', shaderHash(WEIGHT_GRAD_SHADERS), g);
 }
 
 function weightGradTileProblem(gpu: Gpu, g: Conv2dGeometry, tile: WeightGradVariant): string | null {
