@@ -61,3 +61,9 @@ export const concat = (a: Tensor, b: Tensor): Tensor => apply('concat', [a, b], 
 /** Weighted mean BCE with logits over [n, ...] logits and targets, one weight per sample. */
 export const sigmoidBce = (logits: Tensor, targets: Tensor, weights: Tensor): Tensor =>
   apply('sigmoidBce', [logits, targets, weights], none);
+
+/**
+ * x / max(||x||_2, eps) along the last axis, for any shape (PyTorch's F.normalize(x, dim=-1, eps)): each
+ * cell of an NHWC feature map is normalised over its channels.
+ */
+export const l2Normalize = (x: Tensor, eps = 1e-12): Tensor => apply('l2Normalize', [x], { eps });

@@ -10,6 +10,7 @@ import {
   broadcastShapes,
   conv2dGeometry,
   fmt,
+  lastAxisRows,
   matmulGeometry,
   normalizeAxes,
   poolGeometry,
@@ -35,6 +36,7 @@ export interface OpAttrs {
   upsample2x: Record<string, never>;
   concat: Record<string, never>;
   sigmoidBce: Record<string, never>;
+  l2Normalize: { eps: number };
 }
 export type OpName = keyof OpAttrs;
 
@@ -254,6 +256,18 @@ export const opRules: { [P in OpName]: OpRule<P> } = {
       const g = bceGeometry(logits!, targets!, weights!);
       const d = dy.backend.sigmoidBceBackward(logits!.data, targets!.data, weights!.data, dy.data, g);
       return [wrap(dy, d, logits!.shape), null, null];
+    },
+  },
+
+  l2Normalize: {
+    forward([x], { eps }) {
+      const { rows, dim } = lastAxisRows(x!.shape, 'l2Normalize');
+      const { y, norm } = x!.backend.l2Normalize(x!.data, rows, dim, eps);
+      return { data: y, shape: x!.shape, saved: [norm] };
+    },
+    backward(dy, [x], out, { eps }, saved) {
+      const { rows, dim } = lastAxisRows(x!.shape, 'l2Normalize');
+      return [wrap(dy, dy.backend.l2NormalizeBackward(dy.data, out.data, saved[0], rows, dim, eps), x!.shape)];
     },
   },
 };

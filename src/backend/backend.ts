@@ -120,6 +120,19 @@ export interface Backend<S = unknown> {
   concatChannels(a: S, b: S, g: SpatialGeometry, ca: number, cb: number): S;
   concatChannelsBackward(dy: S, g: SpatialGeometry, ca: number, cb: number): { da: S; db: S };
 
+  // ---- normalisation along the last axis -------------------------------------------------------
+  /**
+   * L2 normalisation of `rows` contiguous rows of `dim` elements (PyTorch's F.normalize(x, dim=-1, eps)):
+   * y[r, :] = x[r, :] / max(||x[r, :]||_2, eps). Also returns norm = ||x[r, :]||_2 per row ([rows],
+   * unclamped), saved for the backward. Right for any finite row: no square may overflow or underflow.
+   */
+  l2Normalize(x: S, rows: number, dim: number, eps: number): { y: S; norm: S };
+  /**
+   * Backward of l2Normalize from its output y and saved norm n: dx = (dy - y <dy, y>) / n where n > eps,
+   * dx = dy / eps where the forward clamped (n <= eps).
+   */
+  l2NormalizeBackward(dy: S, y: S, norm: S, rows: number, dim: number, eps: number): S;
+
   // ---- loss --------------------------------------------------------------------------------------
   /**
    * Weighted BCE with logits, sigmoid fused, stable for any finite logit:

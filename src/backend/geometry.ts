@@ -146,3 +146,16 @@ export interface BceGeometry {
   /** Pixels per sample (the mean runs over these). */
   perSample: number;
 }
+
+/** A tensor seen as `rows` contiguous rows of `dim` elements: the operand of l2Normalize (last axis). */
+export interface RowGeometry {
+  rows: number;
+  dim: number;
+}
+
+/** rows x dim of `shape` normalised along its last axis: rows = size / lastDim. */
+export function lastAxisRows(shape: Shape, op: string): RowGeometry {
+  const dim = shape[shape.length - 1];
+  if (dim === undefined || dim < 1) throw new Error(`${op}: needs a non-empty last axis, got ${fmt(shape)}`);
+  return { rows: sizeOf(shape) / dim, dim };
+}

@@ -10,6 +10,7 @@ import { conv2dInputGrad, conv2dWeightGrad } from './conv2dGrad.js';
 import { binary, reluGrad, scale, unary } from './elementwise.js';
 import { sigmoidBce, sigmoidBceBackward } from './loss.js';
 import { matmul } from './matmul.js';
+import { l2Normalize, l2NormalizeBackward } from './normalize.js';
 import { maxPool2d, maxPool2dBackward } from './pool.js';
 import { reduceSum } from './reduce.js';
 
@@ -103,6 +104,13 @@ export class CpuBackend implements Backend<S> {
   }
   concatChannelsBackward(dy: S, g: SpatialGeometry, ca: number, cb: number) {
     return concatChannelsBackward(dy, g, ca, cb);
+  }
+
+  l2Normalize(x: S, rows: number, dim: number, eps: number) {
+    return l2Normalize(x, rows, dim, eps);
+  }
+  l2NormalizeBackward(dy: S, y: S, norm: S, rows: number, dim: number, eps: number): S {
+    return l2NormalizeBackward(dy, y, norm, rows, dim, eps);
   }
 
   sigmoidBce(logits: S, targets: S, weights: S, g: BceGeometry): S {

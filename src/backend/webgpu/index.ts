@@ -11,6 +11,7 @@ import { conv2d, conv2dBiasGrad } from '../../kernels/conv2d.js';
 import { conv2dInputGrad, conv2dWeightGrad } from '../../kernels/conv2dGrad.js';
 import { binary, fill, unary } from '../../kernels/elementwise.js';
 import { sigmoidBce, sigmoidBceBackward } from '../../kernels/bce.js';
+import { l2Normalize, l2NormalizeBackward } from '../../kernels/l2normalize.js';
 import { matmul } from '../../kernels/matmul.js';
 import { maxPool2d, maxPool2dBackward } from '../../kernels/maxpool.js';
 import { reduceSum } from '../../kernels/reduce.js';
@@ -111,6 +112,13 @@ export class WebGpuBackend implements Backend<S> {
   }
   concatChannelsBackward(dy: S, g: SpatialGeometry, ca: number, cb: number) {
     return concatChannelsBackward(this.gpu, dy, g, ca, cb);
+  }
+
+  l2Normalize(x: S, rows: number, dim: number, eps: number) {
+    return l2Normalize(this.gpu, x, rows, dim, eps);
+  }
+  l2NormalizeBackward(dy: S, y: S, norm: S, rows: number, dim: number, eps: number): S {
+    return l2NormalizeBackward(this.gpu, dy, y, norm, rows, dim, eps);
   }
 
   sigmoidBce(logits: S, targets: S, weights: S, g: BceGeometry): S {
