@@ -60,11 +60,12 @@ export async function imageSize(path: string, what = 'image'): Promise<{ width: 
 }
 
 /**
- * Reads an image as size x size x 3 RGB floats in [0, 1], HWC. The resize uses the linear (triangle)
- * kernel: its weights are never negative, so edges do not ring and values stay within the input's range
- * (lanczos and cubic overshoot). Grey images are replicated to three channels; alpha is dropped.
+ * Reads an image as size x size x 3 RGB bytes, HWC: the decoded form a training run keeps in memory
+ * (a quarter of the floats' size). The resize uses the linear (triangle) kernel: its weights are never
+ * negative, so edges do not ring and values stay within the input's range (lanczos and cubic
+ * overshoot). Grey images are replicated to three channels; alpha is dropped.
  */
-export async function readImage(path: string, size: number): Promise<Float32Array> {
+export async function readImageBytes(path: string, size: number): Promise<Uint8Array> {
   checkSize(size);
   const { data, info } = await decode(path, 'image', (image) =>
     image
@@ -74,16 +75,23 @@ export async function readImage(path: string, size: number): Promise<Float32Arra
       .toBuffer({ resolveWithObject: true }),
   );
   const pixels = size * size;
-  const out = new Float32Array(pixels * RGB_CHANNELS);
+  const out = new Uint8Array(pixels * RGB_CHANNELS);
   // sharp normally hands back sRGB, but a grey source may still arrive with one channel.
   const channels = info.channels;
   for (let p = 0; p < pixels; p++) {
-    for (let c = 0; c < RGB_CHANNELS; c++) {
-      const source = channels >= RGB_CHANNELS ? c : 0;
-      out[p * RGB_CHANNELS + c] = data[p * channels + source]! / BYTE_MAX;
-    }
+    for (let c = 0; c < RGB_CHANNELS; c++) out[p * RGB_CHANNELS + c] = data[p * channels + (channels >= RGB_CHANNELS ? c : 0)]!;
   }
   return out;
+}
+
+/** 8-bit RGB as floats in [0, 1]. */
+export function bytesToRgb(bytes: Uint8Array): Float32Array {
+  return Float32Array.from(bytes, (v) => v / BYTE_MAX);
+}
+
+/** Reads an image as size x size x 3 RGB floats in [0, 1], HWC (readImageBytes, scaled). */
+export async function readImage(path: string, size: number): Promise<Float32Array> {
+  return bytesToRgb(await readImageBytes(path, size));
 }
 
 /**

@@ -5,7 +5,9 @@ export {
   MASK_THRESHOLD,
   imageSize,
   normalizeImageNet,
+  bytesToRgb,
   readImage,
+  readImageBytes,
   readMask,
   writePng,
 } from './image.js';
@@ -30,3 +32,6 @@ export {
   type SynthSummary,
 } from './synth.js';
 export { overlay, readRgb, resizeProbability, thresholdMask, type RgbImage } from './overlay.js';
+export { DEFAULT_IMAGE_CACHE_MB, ImageCache } from './cache.js';
+export { connectedComponents, type Box, type Components } from './components.js';
+export { cropAndPaste, maxPoolMask, type PasteMode, type PasteResult } from './paste.js';

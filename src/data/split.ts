@@ -1,8 +1,9 @@
 // The k-shot protocol: k annotated images per defect type, drawn with a seed, are the only annotated
 // training images; every other test image is evaluated. train/good is the normal pool, less a small
 // held-out slice on which training logs its false-positive rate.
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { writeFileAtomic } from '../util/files.js';
 import { rng, type Rng } from '../util/random.js';
 import type { Category, DefectSample } from './mvtec.js';
 
@@ -19,6 +20,8 @@ export interface SplitMeta {
   category: string;
   shots: number;
   splitSeed: number;
+  /** The category folder the paths lie in (so that an evaluation can move them to another copy of it). */
+  root?: string;
 }
 
 /** Share of train/good held out for validation, with at least one image once there are two. */
@@ -131,8 +134,9 @@ function mapPaths(split: Split, f: (path: string) => string): Split {
 
 export async function writeSplit(path: string, split: Split, meta: SplitMeta): Promise<void> {
   const base = dirname(resolve(path));
-  const stored: StoredSplit = { format: SPLIT_FORMAT, meta, split: mapPaths(split, (p) => toStored(base, p)) };
-  await writeFile(path, `${JSON.stringify(stored, null, 2)}\n`);
+  const storedMeta = meta.root === undefined ? meta : { ...meta, root: toStored(base, meta.root) };
+  const stored: StoredSplit = { format: SPLIT_FORMAT, meta: storedMeta, split: mapPaths(split, (p) => toStored(base, p)) };
+  await writeFileAtomic(path, new TextEncoder().encode(`${JSON.stringify(stored, null, 2)}\n`));
 }
 
 function isStringArray(value: unknown): value is string[] {
@@ -176,5 +180,7 @@ export async function readSplit(path: string): Promise<{ split: Split; meta: Spl
     isStringArray(s.validationNormals);
   if (!valid) throw new Error(`cannot read split '${path}': not a ${SPLIT_FORMAT} file`);
   const base = dirname(resolve(path));
-  return { split: mapPaths(s, (p) => fromStored(base, p)), meta: stored.meta! };
+  const meta = stored.meta!;
+  const root = typeof meta.root === 'string' ? fromStored(base, meta.root) : undefined;
+  return { split: mapPaths(s, (p) => fromStored(base, p)), meta: root === undefined ? meta : { ...meta, root } };
 }

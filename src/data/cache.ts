@@ -1,0 +1,71 @@
+// Decoded images kept in memory, so that a run decodes each file once although it draws from the
+// normal pool at random every step. Bounded in bytes: past the budget the least recently used image is
+// dropped (and decoded again if drawn again). At 256x256 an image holds 192 KiB (RGB bytes), so 1,024
+// normal images take 192 MiB; the default budget holds about 10,000 of them.
+import { readImageBytes } from './image.js';
+
+const MIB = 2 ** 20;
+/** The default budget; GPUSEG_IMAGE_CACHE_MB overrides it. */
+export const DEFAULT_IMAGE_CACHE_MB = 2048;
+
+type Decoder = (path: string, size: number) => Promise<Uint8Array>;
+
+export class ImageCache {
+  private readonly entries = new Map<string, { bytes: number; image: Promise<Uint8Array> }>();
+  private held = 0;
+  /** Files decoded so far (a file decoded twice counts twice). */
+  decodes = 0;
+
+  constructor(
+    readonly budgetBytes = cacheBudgetFromEnv(),
+    private readonly decode: Decoder = readImageBytes,
+  ) {}
+
+  /** The image at `path` resized to size x size, as RGB bytes (HWC). Concurrent gets share one decode. */
+  get(path: string, size: number): Promise<Uint8Array> {
+    const key = `${size}\u0000${path}`;
+    const hit = this.entries.get(key);
+    if (hit) {
+      // Most recently used last: Map iteration order is insertion order, so eviction takes the oldest.
+      this.entries.delete(key);
+      this.entries.set(key, hit);
+      return hit.image;
+    }
+    this.decodes++;
+    const bytes = size * size * 3;
+    const image = this.decode(path, size);
+    // A failed decode is not kept: the next get tries again and reports the error again.
+    image.catch(() => this.forget(key));
+    this.entries.set(key, { bytes, image });
+    this.held += bytes;
+    this.evict(key);
+    return image;
+  }
+
+  /** Bytes of the images held (decoded or being decoded). */
+  get heldBytes(): number {
+    return this.held;
+  }
+
+  private evict(keep: string): void {
+    for (const [key] of this.entries) {
+      if (this.held <= this.budgetBytes) return;
+      if (key !== keep) this.forget(key);
+    }
+  }
+
+  private forget(key: string): void {
+    const e = this.entries.get(key);
+    if (!e) return;
+    this.entries.delete(key);
+    this.held -= e.bytes;
+  }
+}
+
+function cacheBudgetFromEnv(): number {
+  const raw = process.env.GPUSEG_IMAGE_CACHE_MB;
+  if (raw === undefined || raw === '') return DEFAULT_IMAGE_CACHE_MB * MIB;
+  const mb = Number(raw);
+  if (!Number.isFinite(mb) || mb < 0) throw new Error(`GPUSEG_IMAGE_CACHE_MB must be a non-negative number of MiB, got '${raw}'`);
+  return mb * MIB;
+}
