@@ -5,6 +5,8 @@ set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 bash scripts/setup.sh || { echo "tests: 0 passed, 1 failed"; exit 1; }
+# The report tests (test/report/) open the HTML reports in a real headless Chromium.
+bash scripts/install-chromium.sh || { echo "tests: 0 passed, 1 failed"; exit 1; }
 
 report=$(mktemp -t gpuseg-vitest-XXXXXX.json)
 npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@"
