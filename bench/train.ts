@@ -1,6 +1,7 @@
-// `gpuseg bench train`: images/s of a full training step (forward, backward, Adam, loss read back every
-// step) and of inference, after warm-up, on the ResNet-34 UNet; the buffer pool's peak; and, with
-// --profile, GPU time per kernel from timestamp queries.
+// `gpuseg bench train`: images/s of a full training step (batch composed on the host, forward, backward,
+// Adam, loss terms read back every step) and of inference, after warm-up, on the ResNet-34 UNet, for the
+// baseline (shots only) or the full method (normal images, crop-and-paste, NBR loss, paste weights); the
+// buffer pool's peak; and, with --profile, GPU time per kernel from timestamp queries.
 import { Tensor, noGrad, scope } from '../src/autograd/index.js';
 import { WebGpuBackend } from '../src/backend/webgpu/index.js';
 import type { Gpu } from '../src/gpu/gpu.js';
@@ -8,11 +9,35 @@ import type { KernelTime } from '../src/gpu/profiler.js';
 import { materialize } from '../src/model/module.js';
 import { INPUT_CHANNELS, Unet } from '../src/model/unet.js';
 import { Adam } from '../src/train/optimizer.js';
+import { type Batch, type BatchSources, batchLayout, makeBatch } from '../src/train/batch.js';
+import type { LossConfig } from '../src/train/losses.js';
+import { LAYER_STRIDE, TRAIN_DEFAULTS } from '../src/train/options.js';
 import { recordTrainStep } from '../src/train/trainer.js';
-import { rng, uniform } from '../src/util/random.js';
+import { type Rng, rng, uniform } from '../src/util/random.js';
+
+export type BenchMethod = 'baseline' | 'full';
+/** Synthetic shots and normal images the bench draws its batches from. */
+const BENCH_SHOTS = 3;
+const BENCH_NORMALS = 16;
+
+/** Random images; each shot's mask is a square blob a quarter of the size across, somewhere inside. */
+function benchSources(size: number, r: Rng): BatchSources {
+  const pixels = size * size;
+  const shots = Array.from({ length: BENCH_SHOTS }, () => {
+    const mask = new Uint8Array(pixels);
+    const side = size >> 2;
+    const y0 = Math.floor(r() * (size - side));
+    const x0 = Math.floor(r() * (size - side));
+    for (let y = y0; y < y0 + side; y++) mask.fill(1, y * size + x0, y * size + x0 + side);
+    return { image: uniform(r, pixels * 3, 0, 1), mask };
+  });
+  const normals = Array.from({ length: BENCH_NORMALS }, () => Uint8Array.from(uniform(r, pixels * 3, 0, 256), Math.floor));
+  return { shots, normalCount: normals.length, normal: async (i) => normals[i]! };
+}
 
 export interface TrainBenchResult {
   impl: 'gpuseg';
+  method: BenchMethod;
   adapter: string;
   batch: number;
   size: number;
@@ -33,28 +58,36 @@ export interface TrainBenchResult {
 
 export async function benchTrain(
   gpu: Gpu,
-  o: { batch: number; size: number; steps: number; warmup?: number; profile?: boolean },
+  o: { batch: number; size: number; steps: number; warmup?: number; profile?: boolean; method?: BenchMethod },
 ): Promise<TrainBenchResult> {
+  const method = o.method ?? 'baseline';
   const be = new WebGpuBackend(gpu);
   const model = new Unet();
   const storage = materialize(model, be, rng(0));
   const opt = new Adam(storage, model.namedParameters().map(([, s]) => s));
   const r = rng(1);
-  const pixels = o.size * o.size;
-  const input = uniform(r, o.batch * pixels * INPUT_CHANNELS, -2, 2);
-  const target = new Float32Array(o.batch * pixels).map((_, i) => ((i % o.size) * 4 < o.size ? 1 : 0));
-  const step = () => recordTrainStep(model, opt, input, target, o.size, 'bce', 1e-4);
+  const full = method === 'full';
+  const sources = benchSources(o.size, r);
+  const layout = full ? batchLayout(o.batch, Math.floor(o.batch / 2), true) : batchLayout(o.batch, 0, false);
+  const batchOptions = { size: o.size, layout, cellStride: LAYER_STRIDE[TRAIN_DEFAULTS.nbrLayer], paste: TRAIN_DEFAULTS.paste };
+  const cfg: LossConfig & { nbrLayer: 2 | 3 } = { loss: 'bce', nbr: full, lambdaBg: TRAIN_DEFAULTS.lambdaBg, lambdaFeat: TRAIN_DEFAULTS.lambdaFeat, nbrLayer: TRAIN_DEFAULTS.nbrLayer };
+  let lastBatch: Batch | null = null;
+  // The batch is composed on the host inside the timed loop, as in training (weights on, as after warm-up).
+  const step = async () => {
+    lastBatch = await makeBatch(batchOptions, sources, r);
+    return recordTrainStep(model, opt, lastBatch, cfg, 1e-4, full);
+  };
   try {
-    for (let i = 0; i < (o.warmup ?? 2); i++) await step();
+    for (let i = 0; i < (o.warmup ?? 2); i++) await (await step());
     gpu.pool.resetPeaks();
     const profiler = o.profile ? gpu.enableProfiling() : null;
     profiler?.reset();
     // Double-buffered as in training: step i's loss is awaited after step i+1 is submitted.
     const started = performance.now();
-    let pending = step();
+    let pending = await step();
     let finalLoss = NaN;
     for (let i = 1; i < o.steps; i++) {
-      const next = step();
+      const next = await step();
       finalLoss = (await pending)[0]!;
       pending = next;
     }
@@ -65,6 +98,7 @@ export async function benchTrain(
     if (profiler) gpu.profiler = null;
 
     model.setTraining(false);
+    const input = lastBatch!.input;
     const infer = () =>
       noGrad(() => scope(() => ({ p: model.forward(Tensor.from(be, input, [o.batch, o.size, o.size, INPUT_CHANNELS])).toArray() }))).p;
     await infer();
@@ -78,6 +112,7 @@ export async function benchTrain(
     const arenaBytes = 4 * (storage.params.size * 4 + storage.buffers.size);
     return {
       impl: 'gpuseg',
+      method,
       adapter: gpu.summary.description,
       batch: o.batch,
       size: o.size,

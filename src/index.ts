@@ -1,7 +1,11 @@
 // gpuseg's JavaScript API. The CLI is a thin wrapper over these.
-export { train, TRAIN_DEFAULTS, type TrainOptions, type TrainEvent, type TrainResult, type LossKind } from './train/trainer.js';
+export { train, TRAIN_DEFAULTS, type TrainOptions, type TrainEvent, type TrainResult } from './train/trainer.js';
+export type { LossKind } from './train/losses.js';
 export { loadModel, predict, type LoadedModel, type LoadOptions } from './train/model-io.js';
-export { evaluate, type EvaluationResult, type LabelledImage } from './train/inference.js';
+export { evaluate, evaluationItems, writeEvaluation, type EvaluationResult, type LabelledImage, type ImageRecord } from './train/evaluation.js';
+export { runExperiment, type ExperimentOptions, type ExperimentResult } from './experiment/runner.js';
+export { VARIANTS, type Variant } from './experiment/variants.js';
+export { writeRunReport, writeExperimentReport } from './report/index.js';
 export type { PixelMetrics } from './train/metrics.js';
 export { synthesize, readCategory, kShotSplit, type Category, type Split } from './data/index.js';
 export { Unet, torchParameterCount } from './model/unet.js';

@@ -57,6 +57,7 @@ export interface BenchTrainOptions {
   steps: number;
   warmup: number;
   profile?: boolean;
+  method?: 'baseline' | 'full';
 }
 
 export async function runBenchTrain(o: BenchTrainOptions): Promise<void> {
@@ -75,7 +76,7 @@ export async function runBenchTrain(o: BenchTrainOptions): Promise<void> {
     }
     const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
     process.stdout.write(
-      `ResNet-34 UNet, batch ${r.batch}, ${r.size}x${r.size}, on ${r.adapter}\n` +
+      `ResNet-34 UNet, ${r.method}, batch ${r.batch}, ${r.size}x${r.size}, on ${r.adapter}\n` +
         `train step ${r.stepMs.toFixed(1)} ms (${r.trainImagesPerSecond.toFixed(2)} images/s), ` +
         `inference ${r.inferMs.toFixed(1)} ms (${r.inferImagesPerSecond.toFixed(2)} images/s)\n` +
         `buffer pool peak ${mib(r.poolPeakBytes)}, arenas ${mib(r.arenaBytes)}\n`,

@@ -44,3 +44,11 @@ export function positiveNumber(flag: string): (value: string) => number {
     return n;
   };
 }
+
+export function nonNegativeNumber(flag: string): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new UsageError(`${flag} must be a non-negative number, got '${value}'`);
+    return n;
+  };
+}

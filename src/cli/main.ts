@@ -3,9 +3,14 @@
 import { Command, Option } from 'commander';
 import { runBenchKernels, runBenchMatmul, runBenchTrain } from './bench.js';
 import { runSynth } from './data.js';
-import { nonNegativeInt, positiveInt, positiveNumber, reportAndExit } from './errors.js';
+import { nonNegativeInt, positiveInt, reportAndExit } from './errors.js';
+import { runExperimentCli } from './experiment.js';
+import { adapterOption, addTrainFlags, deviceOption, listOf, variantName } from './flags.js';
+import { runReport } from './report.js';
+import { VARIANT_NAMES } from '../experiment/variants.js';
 import { runInfo } from './info.js';
-import { runEval, runPredict } from './predict.js';
+import { runEval } from './eval.js';
+import { runPredict } from './predict.js';
 import { runTrain } from './train.js';
 import { runTune } from './tune.js';
 
@@ -14,9 +19,6 @@ const program = new Command()
   .description('Few-shot defect segmentation trained on the GPU through WebGPU (Dawn)')
   .showHelpAfterError()
   .exitOverride();
-
-const adapterOption = () =>
-  new Option('--adapter <name>', 'a backend (vulkan, metal, d3d12, ...) or part of an adapter name').env('GPUSEG_ADAPTER');
 
 program
   .command('info')
@@ -38,29 +40,39 @@ program
   .option('--json', 'print a JSON summary')
   .action((out, opts) => runSynth(out, opts));
 
-const deviceOption = () => new Option('--device <kind>', 'gpu (WebGPU, any adapter) or cpu (the float64 reference)').choices(['gpu', 'cpu']).default('gpu');
-
-program
-  .command('train')
-  .description('train the ResNet-34 UNet on one category folder (MVTec AD layout) from k annotated shots')
-  .requiredOption('--data <dir>', 'category folder: train/good, test/<type>, ground_truth/<type>')
-  .requiredOption('--out <dir>', 'run folder: checkpoints, config, split, log')
-  .option('--shots <k>', 'annotated images per defect type', positiveInt('--shots'), 1)
-  .option('--split-seed <n>', 'seed of the choice of shots', nonNegativeInt('--split-seed'), 0)
-  .option('--seed <n>', 'training seed (initialisation, batches, augmentation)', nonNegativeInt('--seed'), 0)
-  .option('--size <n>', 'training image size (a multiple of 32)', positiveInt('--size'), 256)
-  .option('--batch <n>', 'images per step', positiveInt('--batch'), 8)
-  .option('--steps <n>', 'optimizer steps', positiveInt('--steps'), 2000)
-  .option('--lr <x>', 'peak learning rate (warm-up, then cosine decay)', positiveNumber('--lr'), 1e-4)
-  .addOption(new Option('--loss <kind>', 'segmentation loss').choices(['bce', 'bce+dice']).default('bce'))
-  .addOption(deviceOption())
-  .option('--encoder-weights <file>', "torchvision's resnet34 checkpoint (.pth, either format) or .safetensors")
-  .option('--checkpoint-every <n>', 'steps between checkpoints', positiveInt('--checkpoint-every'), 200)
-  .option('--validate-every <n>', 'steps between false-positive checks on held-out normals (0: never)', nonNegativeInt('--validate-every'), 100)
+addTrainFlags(
+  program
+    .command('train')
+    .description('train the ResNet-34 UNet on one category folder (MVTec AD layout): k annotated shots per defect type plus the normal images, with the NBR loss and weighted crop-and-paste (METHOD.md); then evaluate and write report.html')
+    .requiredOption('--out <dir>', 'run folder: checkpoints, config, split, log, evaluation, report')
+    .option('--shots <k>', 'annotated images per defect type', positiveInt('--shots'), 1)
+    .option('--split-seed <n>', 'seed of the choice of shots', nonNegativeInt('--split-seed'), 0),
+  { variantSwitches: true },
+)
+  .option('--no-eval', 'skip the evaluation of the final weights (and the metrics of the report)')
   .option('--tune', 'first measure the conv kernels for this --batch and --size on this adapter (what its tuning file lacks; see `gpuseg tune`)')
   .option('--json', 'print the result as JSON (no progress bar)')
-  .addOption(adapterOption())
   .action((opts) => runTrain(opts));
+
+addTrainFlags(
+  program
+    .command('experiment')
+    .description('train and evaluate every variant x shot count x split seed on one category, resumably; writes results.json, results.md and report.html')
+    .requiredOption('--out <dir>', 'experiment folder (one run folder per cell under cells/)')
+    .option('--shots <list>', 'shot counts', listOf('--shots', positiveInt('--shots')), [1, 5])
+    .option('--variants <list>', `variants (${VARIANT_NAMES.join(', ')})`, listOf('--variants', variantName), [...VARIANT_NAMES])
+    .option('--split-seeds <list>', 'split seeds', listOf('--split-seeds', nonNegativeInt('--split-seeds')), [0, 1, 2]),
+  { variantSwitches: false },
+)
+  .option('--json', 'print the results as JSON (no progress bar)')
+  .action((opts) => runExperimentCli(opts));
+
+program
+  .command('report')
+  .description("write RUN/report.html (loss curves, paste weights, metrics, worst evaluation images) from a run folder, or an experiment folder's report")
+  .argument('<dir>', 'a run folder or an experiment folder')
+  .option('--json', 'print the path as JSON')
+  .action((dir, opts) => runReport(dir, opts));
 
 program
   .command('predict')
@@ -75,8 +87,9 @@ program
 
 program
   .command('eval')
-  .description("pixel metrics (IoU, mIoU, Dice, AUROC, AP) on a run's evaluation set, per defect type")
+  .description("pixel metrics (IoU, mIoU, Dice, AUROC, AP, F1-max, AUPRO) on a run's evaluation set, per defect type and overall; writes RUN/eval.json")
   .requiredOption('--model <run>', 'a run folder (with split.json)')
+  .option('--data <dir>', 'the category folder, when it has moved since training (the split is applied to this copy)')
   .addOption(deviceOption())
   .option('--json', 'print JSON')
   .addOption(adapterOption())
@@ -110,6 +123,7 @@ bench
   .option('--size <n>', 'input size (a multiple of 32)', positiveInt('--size'), 128)
   .option('--steps <n>', 'timed steps', positiveInt('--steps'), 5)
   .option('--warmup <n>', 'untimed steps first', nonNegativeInt('--warmup'), 2)
+  .addOption(new Option('--method <m>', 'baseline (shots only) or full (normal images, crop-and-paste, NBR, paste weights)').choices(['baseline', 'full']).default('baseline'))
   .option('--profile', 'GPU time per kernel from timestamp queries, sorted')
   .option('--json', 'print JSON')
   .addOption(adapterOption())

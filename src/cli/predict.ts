@@ -1,14 +1,13 @@
-// `gpuseg predict` and `gpuseg eval`: masks and pictures for images, metrics on a run's evaluation set.
+// `gpuseg predict`: a probability map, a mask and an overlay picture for each image.
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { IMAGE_EXTENSIONS, overlay, readRgb, readSplit, resizeProbability, thresholdMask, writePng } from '../data/index.js';
-import { evaluate, type LabelledImage } from '../train/inference.js';
+import { IMAGE_EXTENSIONS, overlay, readRgb, resizeProbability, thresholdMask, writePng } from '../data/index.js';
 import { loadModel, predict } from '../train/model-io.js';
 import type { DeviceKind } from '../train/device.js';
 import { UsageError } from './errors.js';
 import { progress } from './progress.js';
 
-interface CommonOptions {
+export interface CommonOptions {
   model: string;
   device?: DeviceKind;
   adapter?: string;
@@ -62,40 +61,4 @@ export async function runPredict(inputs: string[], o: PredictCliOptions): Promis
   }
   if (o.json) process.stdout.write(`${JSON.stringify({ images: written })}\n`);
   else process.stdout.write(`wrote probability maps, masks and overlays for ${written.length} image(s) to ${resolve(o.out)}\n`);
-}
-
-/** The run's evaluation set (split.json): every non-shot defect image and test/good. */
-export async function evaluationItems(runDir: string): Promise<LabelledImage[]> {
-  const { split } = await readSplit(join(runDir, 'split.json'));
-  return [
-    ...split.evalDefects.map((d) => ({ image: d.image, mask: d.mask, type: d.type })),
-    ...split.evalGood.map((image) => ({ image, mask: null, type: 'good' })),
-  ];
-}
-
-export async function runEval(o: CommonOptions): Promise<void> {
-  const items = await evaluationItems(o.model);
-  const loaded = await loadModel(o.model, { device: o.device, adapter: o.adapter });
-  const bar = progress('eval', items.length, { quiet: o.json });
-  try {
-    const result = await evaluate(loaded.model, loaded.device.backend, items, loaded.size, (done) => bar.update(done));
-    bar.stop();
-    if (o.json) {
-      process.stdout.write(`${JSON.stringify(result)}\n`);
-      return;
-    }
-    const row = (name: string, m: typeof result.overall) =>
-      `${name.padEnd(14)} ${fmt(m.iou)} ${fmt(m.miou)} ${fmt(m.dice)} ${fmt(m.auroc)} ${fmt(m.ap)}`;
-    process.stdout.write(`${'type'.padEnd(14)} ${['IoU', 'mIoU', 'Dice', 'AUROC', 'AP'].map((h) => h.padStart(6)).join(' ')}\n`);
-    for (const [t, m] of Object.entries(result.perType)) if (t !== 'good') process.stdout.write(`${row(t, m)}\n`);
-    process.stdout.write(`${row('overall', result.overall)}\n`);
-    process.stdout.write(`(${result.images} images at ${result.size}x${result.size}; threshold 0.5)\n`);
-  } finally {
-    bar.stop();
-    loaded.close();
-  }
-}
-
-function fmt(v: number): string {
-  return Number.isFinite(v) ? v.toFixed(3).padStart(6) : '     -';
 }

@@ -1,37 +1,83 @@
-// `gpuseg train`: trains the ResNet-34 UNet on one category, with a progress bar, a JSONL log and
-// checkpoints in the run folder.
+// `gpuseg train`: trains the ResNet-34 UNet on one category with the method's batches and losses, with a
+// progress bar, a JSONL log and checkpoints in the run folder; then evaluates the final weights and
+// writes report.html.
+import { writeRunReport } from '../report/index.js';
+import type { EvaluationResult } from '../train/evaluation.js';
 import { TRAIN_DEFAULTS, type TrainEvent, type TrainOptions, train } from '../train/trainer.js';
 import { type Progress, progress } from './progress.js';
 import { tuneBeforeTraining } from './tune.js';
 
-export interface TrainCliOptions extends Omit<TrainOptions, 'data' | 'out'> {
+export interface TrainCliOptions extends Omit<TrainOptions, 'data' | 'out' | 'evaluate'> {
   data: string;
   out: string;
+  /** false with --no-eval. */
+  eval?: boolean;
   json?: boolean;
   /** Tune the conv kernels for this batch and size first (what the adapter's file lacks). */
   tune?: boolean;
 }
 
-export async function runTrain(o: TrainCliOptions): Promise<void> {
+const fixed = (v: number | null, digits = 4) => (v === null ? '' : v.toFixed(digits));
+
+/** Progress of one training run on stderr: reading, the steps (with each loss term), evaluation. */
+export function trainProgress(quiet: boolean | undefined, label = 'train'): { onEvent: (e: TrainEvent) => void; stop: () => void } {
   let bar = null as Progress | null;
+  const swap = (next: Progress) => {
+    bar?.stop();
+    bar = next;
+  };
   const onEvent = (e: TrainEvent) => {
-    if (e.kind === 'start') {
-      if (!o.json) process.stderr.write(`training on ${e.device}: ${e.shots} annotated image(s), ${e.steps} steps\n`);
-      bar = progress('train', e.steps, { quiet: o.json, fields: ['loss', 'speed'] });
+    if (e.kind === 'reading') {
+      if (e.done === Math.min(e.total, 16) || !bar) swap(progress('reading normal images', e.total, { quiet }));
+      bar?.update(e.done);
+    } else if (e.kind === 'start') {
+      if (!quiet) {
+        const l = e.layout;
+        process.stderr.write(
+          `${label} on ${e.device}: ${e.shots} annotated image(s), ${e.normals} normal image(s); ` +
+            `batches of ${l.shots} shot(s) + ${l.pasted} pasted + ${l.normals} normal; ${e.steps} steps\n`,
+        );
+      }
+      swap(progress(label, e.steps, { quiet, fields: ['loss', 'terms', 'speed'] }));
     } else if (e.kind === 'step') {
-      bar?.update(e.step, { loss: `loss ${e.loss.toFixed(4)}`, speed: `${e.imagesPerSecond.toFixed(2)} img/s` });
-    } else if (e.kind === 'validation' && !o.json && !process.stderr.isTTY) {
+      const terms = [['seg', e.seg], ['bg', e.bg], ['feat', e.feat], ['w', e.pasteWeight]] as const;
+      bar?.update(e.step, {
+        loss: `loss ${e.loss.toFixed(4)}`,
+        terms: terms.filter(([, v]) => v !== null).map(([n, v]) => `${n} ${fixed(v, n === 'w' ? 2 : 4)}`).join(' '),
+        speed: `${e.imagesPerSecond.toFixed(2)} img/s`,
+      });
+    } else if (e.kind === 'validation' && !quiet && !process.stderr.isTTY) {
       process.stderr.write(`step ${e.step}: false-positive rate on held-out normal images ${(100 * e.falsePositiveRate).toFixed(2)}%\n`);
+    } else if (e.kind === 'evaluating') {
+      if (e.done <= 4 || !bar) swap(progress('evaluating', e.total, { quiet }));
+      bar?.update(e.done);
     }
   };
+  return { onEvent, stop: () => bar?.stop() };
+}
+
+export function metricsLine(e: EvaluationResult): string {
+  const m = e.overall;
+  const f = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : '-');
+  return `defect IoU ${f(m.iou)}, mIoU ${f(m.miou)}, Dice ${f(m.dice)}, AUROC ${f(m.auroc)}, AP ${f(m.ap)}, F1-max ${f(m.f1Max)}, AUPRO ${f(m.aupro)}`;
+}
+
+export async function runTrain(o: TrainCliOptions): Promise<void> {
+  const p = trainProgress(o.json);
   if (o.tune && (o.device ?? 'gpu') === 'gpu') await tuneBeforeTraining({ batch: o.batch ?? TRAIN_DEFAULTS.batch, size: o.size ?? TRAIN_DEFAULTS.size, adapter: o.adapter, quiet: o.json });
   try {
-    const { tune: _, json: __, ...options } = o;
-    const result = await train(options, onEvent);
-    bar?.stop();
-    if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-    else process.stdout.write(`trained ${result.steps} steps in ${result.seconds.toFixed(0)} s, final loss ${result.finalLoss.toFixed(4)}; run folder ${result.dir}\n`);
+    const { tune: _, json: __, eval: evaluate, ...options } = o;
+    const result = await train({ ...options, evaluate: evaluate !== false }, p.onEvent);
+    p.stop();
+    const report = await writeRunReport(result.dir);
+    if (o.json) {
+      process.stdout.write(`${JSON.stringify({ ...result, report })}\n`);
+      return;
+    }
+    process.stdout.write(`trained ${result.steps} steps in ${result.seconds.toFixed(0)} s, final loss ${result.finalLoss.toFixed(4)}; run folder ${result.dir}\n`);
+    if (result.evaluation) process.stdout.write(`evaluation (final weights, all pixels pooled, threshold 0.5): ${metricsLine(result.evaluation)}\n`);
+    process.stdout.write(`report: ${report}\n`);
   } finally {
-    bar?.stop();
+    p.stop();
   }
 }

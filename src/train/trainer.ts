@@ -1,126 +1,127 @@
-// The training loop. Each step is one scope recorded into one command encoder: forward, backward,
-// Adam. Only the loss comes back, asynchronously: step i's loss is read while step i+1 runs, so the
-// queue never waits for the host. The host checks each loss for NaN.
+// The training loop. Each step is one scope recorded into one command encoder: forward, loss, backward,
+// Adam. Only the loss terms come back, asynchronously: step i's terms are read while step i+1 runs, and
+// batch i+1 is prepared on the host while step i runs, so the queue never waits for the host. The host
+// checks every term for NaN.
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { F, Tensor, scope } from '../autograd/index.js';
-import { type Category, kShotSplit, readCategory, readImage, readMask, writeSplit } from '../data/index.js';
+import { scope } from '../autograd/index.js';
+import { ImageCache, kShotSplit, readCategory, readImage, readMask, writeSplit } from '../data/index.js';
 import { type ModelStorage, materialize } from '../model/module.js';
 import { importStateDict } from '../model/state.js';
 import { loadEncoderWeights } from '../model/torch.js';
-import { INPUT_CHANNELS, Unet, unetInputProblem } from '../model/unet.js';
+import { Unet } from '../model/unet.js';
 import { rng } from '../util/random.js';
-import { type Sample, augmentedBatch } from './batch.js';
+import { type Batch, type BatchSources, type Sample, batchLayout, makeBatch } from './batch.js';
 import { saveCheckpoint } from './checkpoint.js';
-import { type DeviceKind, openDevice } from './device.js';
+import { type Device, openDevice } from './device.js';
+import { evaluationItems, evaluate, writeEvaluation, type EvaluationResult } from './evaluation.js';
 import { predictProbabilities } from './inference.js';
+import { type LossConfig, methodLoss, packTerms, uploadBatch } from './losses.js';
 import { Adam, learningRate } from './optimizer.js';
+import { LAYER_STRIDE, type NbrLayer, type TrainOptions, WEIGHTING_WARMUP, resolveOptions, runConfig } from './options.js';
 
-export type LossKind = 'bce' | 'bce+dice';
+export { TRAIN_DEFAULTS, type TrainOptions } from './options.js';
 
-export interface TrainOptions {
-  /** A category folder in the MVTec AD layout. */
-  data: string;
-  /** The run folder: checkpoints, config, split, log. */
-  out: string;
-  shots?: number;
-  splitSeed?: number;
-  seed?: number;
-  size?: number;
-  batch?: number;
-  steps?: number;
-  lr?: number;
-  loss?: LossKind;
-  device?: DeviceKind;
-  adapter?: string;
-  encoderWeights?: string;
-  /** Steps between checkpoints (and at the end). */
-  checkpointEvery?: number;
-  /** Steps between false-positive-rate checks on held-out normal images (0: never). */
-  validateEvery?: number;
+/** The loss terms of one step as read back: null where a term is off or has no sample in the batch. */
+export interface StepTerms {
+  loss: number;
+  seg: number;
+  bg: number | null;
+  feat: number | null;
+  pasteWeight: number | null;
 }
 
 export type TrainEvent =
-  | { kind: 'start'; steps: number; device: string; shots: number; images: number }
-  | { kind: 'step'; step: number; steps: number; loss: number; lr: number; imagesPerSecond: number; etaSeconds: number }
+  | { kind: 'reading'; done: number; total: number }
+  | { kind: 'start'; steps: number; device: string; shots: number; normals: number; layout: { shots: number; pasted: number; normals: number } }
+  | ({ kind: 'step'; step: number; steps: number; lr: number; imagesPerSecond: number; etaSeconds: number } & StepTerms)
   | { kind: 'validation'; step: number; falsePositiveRate: number }
-  | { kind: 'checkpoint'; step: number; dir: string };
+  | { kind: 'checkpoint'; step: number; dir: string }
+  | { kind: 'evaluating'; done: number; total: number };
 
 export interface TrainResult {
   dir: string;
   steps: number;
   finalLoss: number;
   seconds: number;
+  evaluation: EvaluationResult | null;
 }
 
-export const TRAIN_DEFAULTS = {
-  shots: 1,
-  splitSeed: 0,
-  seed: 0,
-  size: 256,
-  batch: 8,
-  steps: 2000,
-  lr: 1e-4,
-  loss: 'bce' as LossKind,
-  device: 'gpu' as DeviceKind,
-  checkpointEvery: 200,
-  validateEvery: 100,
-};
-
-/** The smooth term of the soft Dice loss: keeps it defined on empty masks. */
-const DICE_SMOOTH = 1;
 /** At most this many held-out normal images are scored per validation. */
 const VALIDATION_IMAGES = 8;
+const TERM_NAMES = ['loss', 'seg', 'bg', 'feat', 'pasteWeight'] as const;
 
-export async function train(options: TrainOptions, onProgress: (e: TrainEvent) => void = () => {}): Promise<TrainResult> {
-  const o = { ...TRAIN_DEFAULTS, ...options };
-  validateOptions(o);
+/** What the runs of one process (an experiment's cells) can share. */
+export interface TrainContext {
+  /** Decoded images. */
+  images?: ImageCache;
+  /** An open device (its pipelines are built once); the run leaves it open. */
+  device?: Device;
+}
+
+export async function train(options: TrainOptions, onProgress: (e: TrainEvent) => void = () => {}, ctx: TrainContext = {}): Promise<TrainResult> {
+  const o = resolveOptions(options);
   const category = await readCategory(o.data);
   const split = kShotSplit(category, o.shots, o.splitSeed);
-  await mkdir(o.out, { recursive: true });
-  await writeSplit(join(o.out, 'split.json'), split, { category: category.name, shots: o.shots, splitSeed: o.splitSeed });
+  const layout = batchLayout(o.batch, o.normalPerBatch, o.cropPaste);
+  const needsNormals = layout.normals > 0 || layout.pasted > 0;
+  if (needsNormals && split.normals.length === 0) throw new Error(`no normal training images left in '${o.data}/train/good' after the validation hold-out`);
+  const images = ctx.images ?? new ImageCache();
   const shots = await loadSamples(split.shots, o.size);
+  const normals = needsNormals ? split.normals : [];
+  await readAll(images, normals, o.size, onProgress);
   const validation = await Promise.all(split.validationNormals.slice(0, VALIDATION_IMAGES).map((p) => readImage(p, o.size)));
 
-  const device = await openDevice(o.device, o.adapter);
+  await mkdir(o.out, { recursive: true });
+  await writeSplit(join(o.out, 'split.json'), split, { category: category.name, shots: o.shots, splitSeed: o.splitSeed, root: category.dir });
+  const device = ctx.device ?? (await openDevice(o.device, o.adapter));
   const model = new Unet();
   let storage: ModelStorage | null = null;
   let opt: Adam | null = null;
   const logPath = join(o.out, 'log.jsonl');
-  const config = runConfig(o, category, device.description);
+  const config = { ...runConfig(o, category.name, device.description), layout };
   try {
     storage = materialize(model, device.backend, rng(o.seed));
     if (o.encoderWeights) {
       importStateDict(model, await loadEncoderWeights(o.encoderWeights), { only: 'encoder.', source: o.encoderWeights });
     }
-    const slots = model.namedParameters().map(([, s]) => s);
-    opt = new Adam(storage, slots);
+    opt = new Adam(storage, model.namedParameters().map(([, s]) => s));
     const r = rng(o.seed + 1);
-    onProgress({ kind: 'start', steps: o.steps, device: device.description, shots: shots.length, images: shots.length });
+    const sources: BatchSources = { shots, normalCount: normals.length, normal: (i) => images.get(normals[i]!, o.size) };
+    const batchOptions = { size: o.size, layout, cellStride: LAYER_STRIDE[o.nbrLayer], paste: o.paste };
+    const lossConfig: LossConfig & { nbrLayer: NbrLayer } = { loss: o.loss, nbr: o.nbr, lambdaBg: o.lambdaBg, lambdaFeat: o.lambdaFeat, nbrLayer: o.nbrLayer };
+    const weightingFrom = o.weighting ? Math.ceil(WEIGHTING_WARMUP * o.steps) : Infinity;
+    onProgress({ kind: 'start', steps: o.steps, device: device.description, shots: shots.length, normals: normals.length, layout });
 
     const started = performance.now();
-    let pending: { step: number; lr: number; loss: Promise<Float64Array> } | null = null;
+    let pending: { step: number; lr: number; batch: Batch; terms: Promise<Float64Array> } | null = null;
     let finalLoss = NaN;
     const report = async (p: NonNullable<typeof pending>) => {
-      const loss = (await p.loss)[0]!;
-      if (!Number.isFinite(loss)) {
-        throw new Error(`training diverged: the loss is ${loss} at step ${p.step + 1} (lr ${p.lr.toExponential(2)}); the last checkpoint in ${o.out} is intact`);
+      const terms = readTerms(await p.terms, p.batch, lossConfig);
+      for (const name of TERM_NAMES) {
+        const v = terms[name];
+        if (v !== null && !Number.isFinite(v)) {
+          throw new Error(`training diverged: the ${name} term is ${v} at step ${p.step + 1} (lr ${p.lr.toExponential(2)}); checkpoints in ${o.out} are from before it`);
+        }
       }
-      finalLoss = loss;
+      finalLoss = terms.loss;
       const elapsed = (performance.now() - started) / 1000;
       const done = p.step + 1;
       const imagesPerSecond = (done * o.batch) / elapsed;
       const etaSeconds = ((o.steps - done) * elapsed) / done;
-      onProgress({ kind: 'step', step: done, steps: o.steps, loss, lr: p.lr, imagesPerSecond, etaSeconds });
-      await appendFile(logPath, `${JSON.stringify({ step: done, loss, lr: p.lr, imagesPerSecond, time: elapsed })}\n`);
+      onProgress({ kind: 'step', step: done, steps: o.steps, lr: p.lr, imagesPerSecond, etaSeconds, ...terms });
+      await appendFile(logPath, `${JSON.stringify({ step: done, ...terms, lr: p.lr, imagesPerSecond, time: elapsed })}\n`);
     };
 
+    let next = makeBatch(batchOptions, sources, r);
     for (let step = 0; step < o.steps; step++) {
       const lr = learningRate(step, o.steps, o.lr);
-      const { input, target } = augmentedBatch(shots, o.batch, o.size, r);
-      const loss = recordTrainStep(model, opt, input, target, o.size, o.loss, lr);
+      const batch = await next;
+      const terms = recordTrainStep(model, opt, batch, lossConfig, lr, step >= weightingFrom);
+      // The next batch is composed while this step runs on the GPU (image decodes are cached).
+      if (step + 1 < o.steps) next = makeBatch(batchOptions, sources, r);
       if (pending) await report(pending);
-      pending = { step, lr, loss };
+      pending = { step, lr, batch, terms };
 
       const done = step + 1;
       if (o.validateEvery > 0 && (done % o.validateEvery === 0 || done === o.steps) && validation.length) {
@@ -133,63 +134,72 @@ export async function train(options: TrainOptions, onProgress: (e: TrainEvent) =
       if (done % o.checkpointEvery === 0 || done === o.steps) {
         if (pending) await report(pending);
         pending = null;
-        await saveCheckpoint(o.out, model, opt, { ...config, step: done });
+        await saveCheckpoint(o.out, model, o.optimizerState ? opt : null, { ...config, step: done });
         onProgress({ kind: 'checkpoint', step: done, dir: o.out });
       }
     }
     if (pending) await report(pending);
-    return { dir: o.out, steps: o.steps, finalLoss, seconds: (performance.now() - started) / 1000 };
+    const seconds = (performance.now() - started) / 1000;
+    let evaluation: EvaluationResult | null = null;
+    if (o.evaluate) {
+      const items = await evaluationItems(o.out);
+      const measured = await evaluate(model, device.backend, items, o.size, (done, total) => onProgress({ kind: 'evaluating', done, total }));
+      evaluation = await writeEvaluation(o.out, measured);
+    }
+    return { dir: o.out, steps: o.steps, finalLoss, seconds, evaluation };
   } finally {
     opt?.destroy();
     storage?.params.destroy();
     storage?.buffers.destroy();
-    device.close();
+    if (!ctx.device) device.close();
   }
 }
 
 /**
- * One training step, recorded and submitted: forward, loss, backward, Adam. Returns the loss as a
- * promise that settles when the GPU has finished the step; the host does not wait for it here.
+ * One training step, recorded and submitted: forward, loss, backward, Adam. Returns the packed loss
+ * terms (see packTerms) as a promise that settles when the GPU has finished the step; the host does
+ * not wait for it here. `weighting`: whether pasted samples get their similarity weights this step.
  */
-export function recordTrainStep(
-  model: Unet,
-  opt: Adam,
-  input: Float32Array,
-  target: Float32Array,
-  size: number,
-  loss: LossKind,
-  lr: number,
-): Promise<Float64Array> {
-  const backend = opt.backend;
-  const n = target.length / (size * size);
+export function recordTrainStep(model: Unet, opt: Adam, batch: Batch, cfg: LossConfig & { nbrLayer: NbrLayer }, lr: number, weighting: boolean): Promise<Float64Array> {
   return scope(() => {
-    const x = Tensor.from(backend, input, [n, size, size, INPUT_CHANNELS]);
-    const t = Tensor.from(backend, target, [n, size, size, 1]);
-    const l = segmentationLoss(model.forward(x), t, loss);
-    l.backward();
+    const b = uploadBatch(opt.backend, batch);
+    const { logits, features } = model.forwardWithFeatures(b.input);
+    const terms = methodLoss(logits, features[cfg.nbrLayer]!, b, cfg, weighting);
+    terms.total.backward();
     opt.update(lr);
-    // Records the copy of the loss and submits the step; the value arrives later.
-    return { value: l.toArray() };
+    // Records the copy of the terms and submits the step; the values arrive later.
+    return { value: packTerms(terms).toArray() };
   }).value;
 }
 
-/** BCE with logits over the batch (each sample weight 1), plus soft Dice when asked. */
-export function segmentationLoss(logits: Tensor, target: Tensor, kind: LossKind): Tensor {
-  const n = logits.shape[0]!;
-  const weights = Tensor.full(logits.backend, [n], 1);
-  const bce = F.sigmoidBce(logits, target, weights);
-  if (kind === 'bce') return bce;
-  const p = F.sigmoid(logits);
-  const smooth = Tensor.full(logits.backend, [], DICE_SMOOTH);
-  const intersection = F.scale(F.sum(F.mul(p, target)), 2);
-  const total = F.add(F.sum(p), F.sum(target));
-  const dice = F.div(F.add(intersection, smooth), F.add(total, smooth));
-  // 1 - dice, written as bce + (1 - dice) = (bce + 1) - dice.
-  return F.sub(F.add(bce, Tensor.full(logits.backend, [], 1)), dice);
+/** The packed terms with null for those the configuration or the batch left out. */
+export function readTerms(packed: Float64Array, batch: Batch, cfg: LossConfig): StepTerms {
+  return {
+    loss: packed[0]!,
+    seg: packed[1]!,
+    bg: cfg.nbr && batch.normals > 0 ? packed[2]! : null,
+    feat: cfg.nbr ? packed[3]! : null,
+    pasteWeight: batch.paste ? packed[4]! : null,
+  };
 }
 
 async function loadSamples(items: { image: string; mask: string }[], size: number): Promise<Sample[]> {
   return Promise.all(items.map(async (it) => ({ image: await readImage(it.image, size), mask: await readMask(it.mask, size) })));
+}
+
+/**
+ * Decodes every normal image once, before the first step, when they fit the cache (the first steps
+ * would otherwise wait for decodes, and a bad file is found now rather than at step 1,500).
+ */
+async function readAll(images: ImageCache, paths: string[], size: number, onProgress: (e: TrainEvent) => void): Promise<void> {
+  if (paths.length * size * size * 3 > images.budgetBytes) return;
+  const inFlight = 16;
+  let done = 0;
+  for (let start = 0; start < paths.length; start += inFlight) {
+    await Promise.all(paths.slice(start, start + inFlight).map((p) => images.get(p, size)));
+    done = Math.min(paths.length, start + inFlight);
+    onProgress({ kind: 'reading', done, total: paths.length });
+  }
 }
 
 async function falsePositiveRate(model: Unet, backend: Parameters<typeof predictProbabilities>[1], images: Float32Array[], size: number) {
@@ -201,39 +211,4 @@ async function falsePositiveRate(model: Unet, backend: Parameters<typeof predict
     total += p.length;
   }
   return positive / total;
-}
-
-function validateOptions(o: Required<Omit<TrainOptions, 'encoderWeights' | 'adapter'>>): void {
-  const positive = { shots: o.shots, size: o.size, batch: o.batch, steps: o.steps, checkpointEvery: o.checkpointEvery };
-  for (const [name, v] of Object.entries(positive)) {
-    if (!Number.isInteger(v) || v <= 0) throw new Error(`--${kebab(name)} must be a positive integer, got ${v}`);
-  }
-  const problem = unetInputProblem(o.batch, o.size);
-  if (problem) throw new Error(problem);
-  if (!(o.lr > 0) || !Number.isFinite(o.lr)) throw new Error(`--lr must be a positive number, got ${o.lr}`);
-  if (o.loss !== 'bce' && o.loss !== 'bce+dice') throw new Error(`--loss must be bce or bce+dice, got '${o.loss}'`);
-  if (o.device !== 'gpu' && o.device !== 'cpu') throw new Error(`--device must be gpu or cpu, got '${o.device}'`);
-}
-
-function kebab(name: string): string {
-  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-}
-
-function runConfig(o: typeof TRAIN_DEFAULTS & TrainOptions, category: Category, device: string) {
-  return {
-    format: 'gpuseg-run/1',
-    model: 'Unet(resnet34, classes=1)',
-    category: category.name,
-    data: o.data,
-    shots: o.shots,
-    splitSeed: o.splitSeed,
-    seed: o.seed,
-    size: o.size,
-    batch: o.batch,
-    steps: o.steps,
-    lr: o.lr,
-    loss: o.loss,
-    encoderWeights: o.encoderWeights ?? null,
-    device,
-  };
 }

@@ -1,5 +1,5 @@
 // End to end through the CLI: synth -> train (a few steps at 32x32) -> predict -> eval.
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -12,20 +12,43 @@ describe('gpuseg synth, train, predict, eval', () => {
   const data = join(dir, 'data');
   const run = join(dir, 'run');
 
-  it('synthesizes, trains, checkpoints and logs', () => {
-    let r = gpuseg(['synth', data, '--size', '32', '--categories', 'fabric', '--train-good', '4', '--test-good', '2', '--per-type', '2']);
+  it('synthesizes, trains the full method, checkpoints, logs every loss term, evaluates and reports', () => {
+    let r = gpuseg(['synth', data, '--size', '32', '--categories', 'fabric', '--train-good', '5', '--test-good', '2', '--per-type', '2']);
     expect(r.status, r.stderr).toBe(0);
     const category = join(data, 'fabric');
-    r = gpuseg(['train', '--data', category, '--out', run, '--size', '32', '--batch', '2', '--steps', '3', '--checkpoint-every', '2', '--validate-every', '2', '--json']);
+    r = gpuseg(['train', '--data', category, '--out', run, '--size', '32', '--batch', '4', '--steps', '3', '--checkpoint-every', '2', '--validate-every', '2', '--lambda-feat', '0.2', '--json']);
     expect(r.status, r.stderr).toBe(0);
     const result = JSON.parse(r.stdout.trim().split('\n').pop()!);
     expect(result.steps).toBe(3);
     expect(Number.isFinite(result.finalLoss)).toBe(true);
-    for (const f of ['last.safetensors', 'optimizer.safetensors', 'config.json', 'split.json', 'log.jsonl']) expect(existsSync(join(run, f)), f).toBe(true);
+    expect(result.evaluation.overall.images).toBe(readdirSync(join(category, 'test'), { recursive: true }).filter((f) => String(f).endsWith('.png')).length - 3);
+    for (const f of ['last.safetensors', 'optimizer.safetensors', 'config.json', 'split.json', 'log.jsonl', 'eval.json', 'report.html']) expect(existsSync(join(run, f)), f).toBe(true);
     const log = readFileSync(join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    expect(log.filter((l) => 'loss' in l).map((l) => l.step)).toEqual([1, 2, 3]);
+    const steps = log.filter((l) => 'loss' in l);
+    expect(steps.map((l) => l.step)).toEqual([1, 2, 3]);
+    // Batch 4 = 2 normal images + 1 shot + 1 pasted sample: every term is present.
+    for (const l of steps) {
+      for (const term of ['seg', 'bg', 'feat', 'pasteWeight']) expect(Number.isFinite(l[term]), `${term} at step ${l.step}`).toBe(true);
+      expect(l.loss).toBeCloseTo(l.seg + 1.0 * l.bg + 0.2 * l.feat, 5);
+    }
+    // The first 10% of the steps (here the first) keep paste weights at 1.
+    expect(steps[0].pasteWeight).toBe(1);
     expect(log.some((l) => 'validationFalsePositiveRate' in l)).toBe(true);
-    expect(JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')).step).toBe(3);
+    const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'));
+    expect(config).toMatchObject({
+      step: 3, nbr: true, cropPaste: true, weighting: true, lambdaBg: 1, lambdaFeat: 0.2, nbrLayer: 2, paste: 'anywhere', normalPerBatch: 2,
+      layout: { shots: 1, pasted: 1, normals: 2 },
+    });
+  });
+
+  it('trains the baseline with the method switched off: no normal images, no terms but the segmentation loss', () => {
+    const base = join(dir, 'baseline');
+    const r = gpuseg(['train', '--data', join(data, 'fabric'), '--out', base, '--size', '32', '--batch', '2', '--steps', '2', '--no-nbr', '--no-crop-paste', '--no-eval', '--validate-every', '0', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const steps = readFileSync(join(base, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    for (const l of steps) expect([l.bg, l.feat, l.pasteWeight, l.loss]).toEqual([null, null, null, l.seg]);
+    expect(JSON.parse(readFileSync(join(base, 'config.json'), 'utf8'))).toMatchObject({ nbr: false, cropPaste: false, normalPerBatch: 0, layout: { shots: 2, pasted: 0, normals: 0 } });
+    expect(existsSync(join(base, 'eval.json'))).toBe(false);
   });
 
   it('predicts a probability map, a mask and an overlay per image at the image size', async () => {
@@ -56,13 +79,37 @@ describe('gpuseg synth, train, predict, eval', () => {
     expect(Buffer.from(probs[1]!.buffer).equals(Buffer.from(probs[0]!.buffer))).toBe(true);
   });
 
-  it('evaluates per defect type as JSON', () => {
+  it('evaluates per defect type and overall as JSON, and writes eval.json', () => {
     const r = gpuseg(['eval', '--model', run, '--json']);
     expect(r.status, r.stderr).toBe(0);
     const res = JSON.parse(r.stdout);
-    expect(res.images).toBeGreaterThan(0);
-    expect(Object.keys(res.perType).length).toBeGreaterThanOrEqual(3);
-    expect(res.overall.pixels).toBe(res.images * 32 * 32);
+    expect(res.overall.images).toBe(res.images.length);
+    expect(Object.keys(res.perType).sort()).toEqual(readdirSync(join(data, 'fabric', 'test')).filter((t) => t !== 'good').sort());
+    expect(res.overall.pixels).toBe(res.images.length * 32 * 32);
+    for (const key of ['iou', 'miou', 'dice', 'auroc', 'ap', 'f1Max', 'f1MaxThreshold', 'aupro']) expect(typeof res.overall[key], key).toBe('number');
+    expect(JSON.parse(readFileSync(join(run, 'eval.json'), 'utf8'))).toEqual(res);
+    // Worst first: the defect images by ascending IoU, then the defect-free ones.
+    const ious = res.images.filter((i: { iou: number | null }) => i.iou !== null).map((i: { iou: number }) => i.iou);
+    expect(ious).toEqual([...ious].sort((a, b) => a - b));
+    expect(res.images.slice(ious.length).every((i: { mask: string | null }) => i.mask === null)).toBe(true);
+    const table = gpuseg(['eval', '--model', run]);
+    expect(table.stdout).toMatch(/AUPRO/);
+    expect(table.stdout).toMatch(/pooled over the whole evaluation set/);
+  });
+
+  it('evaluates the same split on a moved copy of the category folder (--data)', () => {
+    const moved = join(dir, 'moved');
+    cpSync(join(data, 'fabric'), moved, { recursive: true });
+    const before = JSON.parse(gpuseg(['eval', '--model', run, '--json']).stdout);
+    rmSync(join(data, 'fabric', 'test'), { recursive: true });
+    let r = gpuseg(['eval', '--model', run, '--json']);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/cannot read (image|mask) '.*fabric/);
+    r = gpuseg(['eval', '--model', run, '--data', moved, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const after = JSON.parse(r.stdout);
+    expect(after.overall).toEqual(before.overall);
+    cpSync(join(moved, 'test'), join(data, 'fabric', 'test'), { recursive: true });
   });
 
   it('refuses bad input with a one-line error naming the flag or file', () => {
@@ -73,5 +120,21 @@ describe('gpuseg synth, train, predict, eval', () => {
     expect(r.stderr).toMatch(/--size must be a multiple of 32/);
     r = gpuseg(['predict', join(dir, 'missing.png'), '--model', run, '--out', dir]);
     expect(r.stderr).toMatch(/missing\.png: no such image or folder/);
+    const category = join(data, 'fabric');
+    const bad: [string[], RegExp][] = [
+      [['--lambda-bg', '-1'], /--lambda-bg must be a non-negative number, got '-1'/],
+      [['--lambda-feat', 'x'], /--lambda-feat must be a non-negative number, got 'x'/],
+      [['--nbr-layer', '4'], /--nbr-layer must be 2 or 3, got '4'/],
+      [['--paste', 'sideways'], /--paste.*sideways/],
+      [['--batch', '4', '--normal-per-batch', '4'], /--normal-per-batch 4 leaves no annotated sample in a batch of 4/],
+      [['--no-nbr', '--normal-per-batch', '1'], /--normal-per-batch 1 with --no-nbr/],
+    ];
+    for (const [flags, message] of bad) {
+      r = gpuseg(['train', '--data', category, '--out', join(dir, 'never'), '--size', '32', ...flags]);
+      expect(r.status, flags.join(' ')).not.toBe(0);
+      expect(r.stderr, flags.join(' ')).toMatch(message);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+    expect(existsSync(join(dir, 'never'))).toBe(false);
   });
 });

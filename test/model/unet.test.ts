@@ -5,7 +5,9 @@ import { materialize } from '../../src/model/module.js';
 import { encodeSafetensors, readSafetensors } from '../../src/model/safetensors.js';
 import { exportStateDict, importStateDict } from '../../src/model/state.js';
 import { INPUT_CHANNELS, Unet, torchParameterCount } from '../../src/model/unet.js';
-import { recordTrainStep, segmentationLoss } from '../../src/train/trainer.js';
+import { packedBatch } from '../../src/train/batch.js';
+import { segmentationLoss } from '../../src/train/losses.js';
+import { recordTrainStep } from '../../src/train/trainer.js';
 import { Adam } from '../../src/train/optimizer.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { useGpu } from '../helpers.js';
@@ -85,7 +87,7 @@ describe('ResNet-34 UNet', () => {
         const loss = scope(() => {
           const x = Tensor.from(backend, input, [N, S, S, INPUT_CHANNELS]);
           const t = Tensor.from(backend, target, [N, S, S, 1]);
-          const l = segmentationLoss(m.forward(x), t, 'bce');
+          const l = segmentationLoss(m.forward(x), t, Tensor.full(backend, [N], 1), 'bce');
           l.backward();
           return { v: l.toArray() };
         });
@@ -128,13 +130,15 @@ describe('ResNet-34 UNet', () => {
     const store = materialize(m, ctx.be, rng(11));
     const opt = new Adam(store, m.namedParameters().map(([, s]) => s));
     const { input, target } = batch(9);
+    const shots = packedBatch(input, target, S, 8);
+    const baseline = { loss: 'bce' as const, nbr: false, lambdaBg: 0, lambdaFeat: 0, nbrLayer: 2 as const };
     /** From about 0.7 (chance) the loss must fall below this in 40 steps of Adam at lr 1e-3. */
     const TARGET_LOSS = 0.15;
     const losses: number[] = [];
     try {
       for (let step = 0; step < 40; step++) {
         // The trainer's own step: forward, BCE, backward, Adam, the loss read back.
-        losses.push((await recordTrainStep(m, opt, input, target, S, 'bce', 1e-3))[0]!);
+        losses.push((await recordTrainStep(m, opt, shots, baseline, 1e-3, false))[0]!);
       }
     } finally {
       opt.destroy();

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inspectPage, nonBlankFraction, renderProblems, type PageInspection } from './browser.js';
+import { inspectPage, nonBlankFraction, renderProblems, standsOutFraction, type PageInspection } from './browser.js';
 
 const SIZE = 32;
 
@@ -84,5 +84,21 @@ describe('nonBlankFraction', () => {
     expect(nonBlankFraction(rgb, 4, 2, { x: 0, y: 0, width: 4, height: 2 })).toBe(1 / 8);
     expect(nonBlankFraction(rgb, 4, 2, { x: 0, y: 0, width: 3, height: 2 })).toBe(0);
     expect(nonBlankFraction(rgb, 4, 2, { x: 0, y: 0, width: 0, height: 2 })).toBe(0);
+  });
+});
+
+describe('standsOutFraction', () => {
+  it('counts pixels away from the page around the box: a low-contrast picture stands out, a blank one does not', () => {
+    // 8x8 white page; the 4x4 box at (2, 2) holds a dim two-tone texture (120 and 140: within the
+    // tolerance of each other, so nonBlankFraction sees only the white pixel) with one pixel left white.
+    const size = 8;
+    const rgb = new Uint8Array(size * size * 3).fill(255);
+    const box = { x: 2, y: 2, width: 4, height: 4 };
+    for (let y = 2; y < 6; y++) for (let x = 2; x < 6; x++) rgb.fill((x + y) % 2 ? 120 : 140, (y * size + x) * 3, (y * size + x) * 3 + 3);
+    rgb.fill(255, (2 * size + 2) * 3, (2 * size + 2) * 3 + 3);
+    expect(nonBlankFraction(rgb, size, size, box)).toBe(1 / 16); // only the white pixel
+    expect(standsOutFraction(rgb, size, size, box)).toBe(15 / 16);
+    const blank = new Uint8Array(size * size * 3).fill(255);
+    expect(standsOutFraction(blank, size, size, box)).toBe(0);
   });
 });

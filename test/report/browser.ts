@@ -49,6 +49,8 @@ export interface ElementMeasure {
   box: Box;
   /** Fraction of the box's pixels that differ from its most common colour; 0 for an empty box. */
   nonBlankFraction: number;
+  /** Fraction of the box's pixels that differ from the page just around it (see standsOutFraction). */
+  standsOutFraction: number;
 }
 
 export interface ImageState {
@@ -148,6 +150,50 @@ export function nonBlankFraction(rgb: Uint8Array, width: number, height: number,
   return drawn / ((x1 - x0) * (y1 - y0));
 }
 
+/** Width in px of the ring just outside a box whose colour is the page behind the element. */
+const RING = 3;
+
+/** The most common colour of the pixels in a RING-px ring just outside the box (inside the image). */
+function surroundingColour(rgb: Uint8Array, width: number, height: number, x0: number, y0: number, x1: number, y1: number): number {
+  const counts = new Map<number, number>();
+  for (let y = Math.max(0, y0 - RING); y < Math.min(height, y1 + RING); y++) {
+    for (let x = Math.max(0, x0 - RING); x < Math.min(width, x1 + RING); x++) {
+      if (x >= x0 && x < x1 && y >= y0 && y < y1) continue;
+      const p = (y * width + x) * 3;
+      const key = (rgb[p]! << 16) | (rgb[p + 1]! << 8) | rgb[p + 2]!;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+  }
+  let colour = 0;
+  let most = -1;
+  for (const [key, n] of counts) if (n > most) [colour, most] = [key, n];
+  return colour;
+}
+
+/**
+ * Fraction of the box's pixels that differ by more than `tolerance` from the page around it (the ring
+ * just outside): how much of a picture shows. A low-contrast texture still stands out from the card it
+ * sits on, where nonBlankFraction (against the picture's own commonest colour) would call it blank; a
+ * missing image shows the card through and scores about 0.
+ */
+export function standsOutFraction(rgb: Uint8Array, width: number, height: number, box: Box, tolerance = DRAWN_TOLERANCE): number {
+  const x0 = Math.max(0, Math.ceil(box.x));
+  const y0 = Math.max(0, Math.ceil(box.y));
+  const x1 = Math.min(width, Math.floor(box.x + box.width));
+  const y1 = Math.min(height, Math.floor(box.y + box.height));
+  if (x1 <= x0 || y1 <= y0) return 0;
+  const around = surroundingColour(rgb, width, height, x0, y0, x1, y1);
+  const [r, g, b] = [(around >> 16) & 255, (around >> 8) & 255, around & 255];
+  let out = 0;
+  for (let y = y0; y < y1; y++) {
+    for (let x = x0; x < x1; x++) {
+      const p = (y * width + x) * 3;
+      if (Math.max(Math.abs(rgb[p]! - r), Math.abs(rgb[p + 1]! - g), Math.abs(rgb[p + 2]! - b)) > tolerance) out++;
+    }
+  }
+  return out / ((x1 - x0) * (y1 - y0));
+}
+
 /** Opens `htmlPath` in headless Chromium, screenshots the whole page and measures each selector's matches. */
 export async function inspectPage(htmlPath: string, selectors: readonly string[], options: InspectOptions = {}): Promise<PageInspection> {
   if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: run scripts/install-chromium.sh (or set CHROMIUM_PATH)`);
@@ -175,7 +221,7 @@ export async function inspectPage(htmlPath: string, selectors: readonly string[]
     await page.setViewport(VIEWPORT);
     await page.goto(url, { waitUntil: 'load', timeout: LOAD_TIMEOUT_MS });
     const measured = (await page.evaluate(`(${MEASURE_IN_PAGE})(${JSON.stringify(selectors)}, ${options.expandDetails ?? true})`)) as {
-      boxes: Omit<ElementMeasure, 'nonBlankFraction'>[];
+      boxes: Omit<ElementMeasure, 'nonBlankFraction' | 'standsOutFraction'>[];
       images: ImageState[];
     };
     const screenshot = Buffer.from(await page.screenshot({ fullPage: true, type: 'png' }));
@@ -184,6 +230,7 @@ export async function inspectPage(htmlPath: string, selectors: readonly string[]
     const elements = measured.boxes.map((m) => ({
       ...m,
       nonBlankFraction: nonBlankFraction(rgb, info.width, info.height, m.box, options.tolerance),
+      standsOutFraction: standsOutFraction(rgb, info.width, info.height, m.box, options.tolerance),
     }));
     const images = measured.images.map((img) => ({ ...img, src: img.src.slice(0, SRC_PREVIEW) }));
     return {
@@ -202,6 +249,12 @@ export async function inspectPage(htmlPath: string, selectors: readonly string[]
   }
 }
 
+/** A minimum fraction of one of the two measures (a bare number means nonBlankFraction). */
+export interface MinFraction {
+  min: number;
+  measure: 'nonBlankFraction' | 'standsOutFraction';
+}
+
 /**
  * Everything that makes a rendered page wrong, as lines (empty when it is fine): a selector that matched
  * nothing (of those `required`), an element with less drawn than its selector's minimum fraction, a broken image, an external
@@ -209,7 +262,7 @@ export async function inspectPage(htmlPath: string, selectors: readonly string[]
  */
 export function renderProblems(
   inspection: PageInspection,
-  minFractions: Readonly<Record<string, number>>,
+  minFractions: Readonly<Record<string, number | MinFraction>>,
   required: readonly string[] = Object.keys(minFractions),
 ): string[] {
   const problems: string[] = [];
@@ -217,11 +270,13 @@ export function renderProblems(
     if (!inspection.elements.some((e) => e.selector === selector)) problems.push(`'${selector}' matched nothing`);
   }
   for (const e of inspection.elements) {
-    const min = minFractions[e.selector] ?? 0;
-    if (e.nonBlankFraction <= min) {
+    const spec = minFractions[e.selector] ?? 0;
+    const { min, measure } = typeof spec === 'number' ? { min: spec, measure: 'nonBlankFraction' as const } : spec;
+    if (e[measure] <= min) {
       const { x, y, width, height } = e.box;
+      const what = measure === 'nonBlankFraction' ? 'drawn' : 'standing out from the page';
       problems.push(
-        `'${e.selector}' #${e.index} is blank: ${(e.nonBlankFraction * 100).toFixed(2)}% drawn, needs over ${min * 100}% ` +
+        `'${e.selector}' #${e.index} is blank: ${(e[measure] * 100).toFixed(2)}% ${what}, needs over ${min * 100}% ` +
           `(${Math.round(width)}x${Math.round(height)} at ${Math.round(x)},${Math.round(y)})`,
       );
     }
@@ -236,13 +291,14 @@ const CHART_SELECTOR = 'svg.chart rect.plot';
 /**
  * What a gpuseg report must show, by selector: the plot area of every chart holds something drawn (the
  * light grid does not count; a 2-pixel line across the plot is about 1% of it, but a chart of a single
- * validation point is one dot, 0.03%, so the bar is a few pixels), every image and prediction is a picture,
- * and the ground truth of every defect image shows its defect (any pixel: a real defect can be tiny).
+ * validation point is one dot, 0.03%, so the bar is a few pixels), every image and prediction is a picture
+ * that stands out from the card (most of its pixels: a low-contrast texture is still a picture), and the
+ * ground truth of every defect image shows its defect (any pixel: a real defect can be tiny).
  */
-export const REPORT_MIN_FRACTIONS: Readonly<Record<string, number>> = {
+export const REPORT_MIN_FRACTIONS: Readonly<Record<string, number | MinFraction>> = {
   [CHART_SELECTOR]: 0.0001,
-  '.sample img.image': 0.02,
-  '.sample img.prediction': 0.02,
+  '.sample img.image': { min: 0.5, measure: 'standsOutFraction' },
+  '.sample img.prediction': { min: 0.5, measure: 'standsOutFraction' },
   '.sample.defect img.truth': 0,
 };
 

@@ -1,0 +1,61 @@
+// `gpuseg eval`: the field's pixel metrics on a run's evaluation set, per defect type and overall, from
+// the run's final weights; writes RUN/eval.json (and the worst images' probability maps for the report).
+import { writeRunReport } from '../report/index.js';
+import { type EvaluationResult, evaluate, evaluationItems, writeEvaluation } from '../train/evaluation.js';
+import type { PixelMetrics } from '../train/metrics.js';
+import { loadModel } from '../train/model-io.js';
+import type { CommonOptions } from './predict.js';
+import { progress } from './progress.js';
+
+export interface EvalCliOptions extends CommonOptions {
+  /** The category folder, when it moved since training. */
+  data?: string;
+}
+
+const COLUMNS: [keyof PixelMetrics, string][] = [
+  ['iou', 'IoU'],
+  ['miou', 'mIoU'],
+  ['dice', 'Dice'],
+  ['auroc', 'AUROC'],
+  ['ap', 'AP'],
+  ['f1Max', 'F1-max'],
+  ['aupro', 'AUPRO'],
+];
+const NAME_WIDTH = 14;
+
+function fmt(v: number): string {
+  return Number.isFinite(v) ? v.toFixed(3).padStart(7) : '      -';
+}
+
+/** The metrics as a plain-text table: one row per defect type, then overall. */
+export function metricsTable(e: EvaluationResult): string {
+  const row = (name: string, m: PixelMetrics) => `${name.padEnd(NAME_WIDTH)}${COLUMNS.map(([k]) => fmt(m[k] as number)).join('')}`;
+  const lines = [`${'type'.padEnd(NAME_WIDTH)}${COLUMNS.map(([, t]) => t.padStart(7)).join('')}`];
+  for (const [t, m] of Object.entries(e.perType)) lines.push(row(t, m));
+  lines.push(row('overall', e.overall));
+  const m = e.overall;
+  lines.push(
+    `(${m.images} images at ${e.size}x${e.size}, ${m.pixels} pixels pooled over the whole evaluation set, ${m.defectPixels} of them defect in ` +
+      `${m.regions} regions; IoU, mIoU and Dice at threshold ${e.threshold}; F1-max at probability ${Number.isFinite(m.f1MaxThreshold) ? m.f1MaxThreshold.toPrecision(3) : '-'}; ` +
+      `AUPRO up to FPR ${e.proFprLimit}; the run's final weights)`,
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+export async function runEval(o: EvalCliOptions): Promise<void> {
+  const items = await evaluationItems(o.model, o.data);
+  const loaded = await loadModel(o.model, { device: o.device, adapter: o.adapter });
+  const bar = progress('eval', items.length, { quiet: o.json });
+  let written: EvaluationResult;
+  try {
+    const result = await evaluate(loaded.model, loaded.device.backend, items, loaded.size, (done) => bar.update(done));
+    bar.stop();
+    written = await writeEvaluation(o.model, result);
+  } finally {
+    bar.stop();
+    loaded.close();
+  }
+  await writeRunReport(o.model);
+  if (o.json) process.stdout.write(`${JSON.stringify(written)}\n`);
+  else process.stdout.write(metricsTable(written));
+}

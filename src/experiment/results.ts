@@ -1,0 +1,103 @@
+// An experiment's results: one entry per cell (variant x shots x split seed), the mean and standard
+// deviation over split seeds per variant and shot count, and the Markdown table of them.
+import type { PixelMetrics } from '../train/metrics.js';
+import type { Variant } from './variants.js';
+
+export const RESULTS_FORMAT = 'gpuseg-experiment/1';
+/** The metrics summarised, in table order, with their column titles. */
+export const SUMMARY_METRICS = [
+  ['iou', 'IoU'],
+  ['miou', 'mIoU'],
+  ['dice', 'Dice'],
+  ['auroc', 'AUROC'],
+  ['ap', 'AP'],
+  ['f1Max', 'F1-max'],
+  ['aupro', 'AUPRO'],
+] as const;
+export type SummaryMetric = (typeof SUMMARY_METRICS)[number][0];
+const BASELINE: Variant = 'baseline';
+
+export interface CellResult {
+  variant: Variant;
+  shots: number;
+  splitSeed: number;
+  /** The cell's run folder, relative to the experiment folder. */
+  run: string;
+  /** null: not finished. */
+  overall: PixelMetrics | null;
+  perType: Record<string, PixelMetrics> | null;
+  seconds: number | null;
+}
+
+export interface SummaryRow {
+  variant: Variant;
+  shots: number;
+  /** Finished split seeds. */
+  seeds: number;
+  mean: Record<SummaryMetric, number | null>;
+  /** Sample standard deviation over the seeds (n - 1); null with fewer than two. */
+  std: Record<SummaryMetric, number | null>;
+  /** Defect IoU minus the baseline's on the same split seeds: mean and sample std; null without a baseline. */
+  iouGain: { mean: number | null; std: number | null };
+}
+
+function meanStd(values: number[]): { mean: number | null; std: number | null } {
+  const finite = values.filter(Number.isFinite);
+  if (finite.length === 0) return { mean: null, std: null };
+  const mean = finite.reduce((a, b) => a + b, 0) / finite.length;
+  if (finite.length < 2) return { mean, std: null };
+  const ss = finite.reduce((a, v) => a + (v - mean) ** 2, 0);
+  return { mean, std: Math.sqrt(ss / (finite.length - 1)) };
+}
+
+/** Rows in the order of `variants` within each shot count. */
+export function summarize(cells: CellResult[], variants: Variant[], shots: number[]): SummaryRow[] {
+  const rows: SummaryRow[] = [];
+  for (const k of shots) {
+    const baseline = new Map(
+      cells.filter((c) => c.variant === BASELINE && c.shots === k && c.overall).map((c) => [c.splitSeed, c.overall!.iou]),
+    );
+    for (const variant of variants) {
+      const done = cells.filter((c) => c.variant === variant && c.shots === k && c.overall);
+      const mean = {} as SummaryRow['mean'];
+      const std = {} as SummaryRow['std'];
+      for (const [key] of SUMMARY_METRICS) {
+        const s = meanStd(done.map((c) => c.overall![key] ?? NaN));
+        mean[key] = s.mean;
+        std[key] = s.std;
+      }
+      const paired = done.filter((c) => baseline.has(c.splitSeed)).map((c) => c.overall!.iou - baseline.get(c.splitSeed)!);
+      rows.push({ variant, shots: k, seeds: done.length, mean, std, iouGain: meanStd(paired) });
+    }
+  }
+  return rows;
+}
+
+function cell(mean: number | null, std: number | null, digits = 3): string {
+  if (mean === null) return '–';
+  return std === null ? mean.toFixed(digits) : `${mean.toFixed(digits)} ± ${std.toFixed(digits)}`;
+}
+
+function signed(mean: number | null, std: number | null): string {
+  if (mean === null) return '–';
+  const m = `${mean >= 0 ? '+' : ''}${mean.toFixed(3)}`;
+  return std === null ? m : `${m} ± ${std.toFixed(3)}`;
+}
+
+/** The summary as a Markdown table, with a line saying what the numbers are. */
+export function markdownTable(rows: SummaryRow[], o: { size: number; steps: number }): string {
+  const header = ['variant', 'shots', 'seeds', ...SUMMARY_METRICS.map(([, t]) => t), 'IoU vs baseline'];
+  const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i < 3 ? '---' : '---:')).join('|')}|`];
+  for (const r of rows) {
+    const metrics = SUMMARY_METRICS.map(([key]) => cell(r.mean[key], r.std[key]));
+    const gain = r.variant === BASELINE ? '' : signed(r.iouGain.mean, r.iouGain.std);
+    lines.push(`| ${[r.variant, r.shots, r.seeds, ...metrics, gain].join(' | ')} |`);
+  }
+  lines.push(
+    '',
+    `Mean ± sample standard deviation over split seeds, at ${o.size}x${o.size} after ${o.steps} steps, from each run's final ` +
+      'weights. Pixel metrics pooled over all pixels of each evaluation set, threshold 0.5; AUPRO up to FPR 0.3. ' +
+      '"IoU vs baseline": defect IoU minus the baseline\'s on the same split seed.',
+  );
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,161 @@
+// Evaluation to the field's conventions (METHOD.md): on the evaluation set of a run's split, from the
+// weights given (a run's final ones: no model selection on the evaluation set), pixel metrics pooled
+// over all its pixels, per defect type and overall; and a record per image (its IoU, worst first) for
+// the report. Written into the run folder as eval.json and eval/<rank>_prob.png.
+import { mkdir, rm } from 'node:fs/promises';
+import { join, relative, resolve, sep } from 'node:path';
+import type { Backend } from '../backend/backend.js';
+import { readImage, readMask, readSplit, writePng } from '../data/index.js';
+import type { Unet } from '../model/unet.js';
+import { writeFileAtomic } from '../util/files.js';
+import { predictLogits } from './inference.js';
+import { MetricAccumulator, type PixelMetrics } from './metrics.js';
+
+export const EVAL_FILE = 'eval.json';
+export const EVAL_FORMAT = 'gpuseg-eval/1';
+const EVAL_IMAGES_DIR = 'eval';
+/** Probability maps kept for the report's grid, worst first. */
+export const REPORT_IMAGES = 24;
+const THRESHOLD = 0.5;
+const PRO_FPR_LIMIT = 0.3;
+const BYTE_MAX = 255;
+
+export interface LabelledImage {
+  image: string;
+  /** null: a defect-free image (all background). */
+  mask: string | null;
+  type: string;
+}
+
+export interface ImageRecord extends LabelledImage {
+  /** Defect IoU of this image at the threshold; null for a defect-free image. */
+  iou: number | null;
+  defectPixels: number;
+  predictedPixels: number;
+  /** The probability map written for the report (a path in the run folder), or null. */
+  probability: string | null;
+}
+
+export interface EvaluationResult {
+  format: typeof EVAL_FORMAT;
+  size: number;
+  threshold: number;
+  proFprLimit: number;
+  pooling: string;
+  overall: PixelMetrics;
+  /** Per defect type, over that type's images only (defect-free images count in `overall`). */
+  perType: Record<string, PixelMetrics>;
+  /** Worst first: defect images by ascending IoU, then defect-free ones by descending false alarms. */
+  images: ImageRecord[];
+}
+
+/** The run's evaluation set (split.json): every non-shot defect image and test/good. With `dataDir`,
+ * the same files in another copy of the category folder. */
+export async function evaluationItems(runDir: string, dataDir?: string): Promise<LabelledImage[]> {
+  const splitPath = join(runDir, 'split.json');
+  const { split, meta } = await readSplit(splitPath);
+  let move = (p: string) => p;
+  if (dataDir !== undefined) {
+    if (meta.root === undefined) throw new Error(`${splitPath} does not record its category folder, so --data cannot move it`);
+    const root = meta.root;
+    move = (p) => join(dataDir, relative(root, p));
+  }
+  const items = [
+    ...split.evalDefects.map((d) => ({ image: move(d.image), mask: move(d.mask), type: d.type })),
+    ...split.evalGood.map((image) => ({ image: move(image), mask: null, type: 'good' })),
+  ];
+  if (items.length === 0) throw new Error(`${splitPath}: the evaluation set is empty`);
+  return items;
+}
+
+/** Metrics of `model` (in eval mode) on the items, at the model's size (masks resized by nearest neighbour). */
+export async function evaluate(
+  model: Unet,
+  backend: Backend,
+  items: LabelledImage[],
+  size: number,
+  onProgress: (done: number, total: number) => void = () => {},
+  batch = 4,
+): Promise<EvaluationResult & { maps: Uint8Array[] }> {
+  const overall = new MetricAccumulator({ threshold: THRESHOLD, proFprLimit: PRO_FPR_LIMIT });
+  const perType = new Map<string, MetricAccumulator>();
+  const records: (ImageRecord & { map: Uint8Array })[] = [];
+  for (let start = 0; start < items.length; start += batch) {
+    const chunk = items.slice(start, start + batch);
+    const images = await Promise.all(chunk.map((it) => readImage(it.image, size)));
+    const masks = await Promise.all(chunk.map((it) => (it.mask ? readMask(it.mask, size) : Promise.resolve(new Uint8Array(size * size)))));
+    const logits = await predictLogits(model, backend, images, size, batch);
+    chunk.forEach((it, i) => {
+      overall.add(logits[i]!, masks[i]!, size, size);
+      if (it.mask) {
+        let acc = perType.get(it.type);
+        if (!acc) perType.set(it.type, (acc = new MetricAccumulator({ threshold: THRESHOLD, proFprLimit: PRO_FPR_LIMIT })));
+        acc.add(logits[i]!, masks[i]!, size, size);
+      }
+      records.push({ ...it, ...imageScores(logits[i]!, masks[i]!, !!it.mask), probability: null, map: probabilityBytes(logits[i]!) });
+    });
+    onProgress(Math.min(items.length, start + batch), items.length);
+  }
+  records.sort(worstFirst);
+  return {
+    format: EVAL_FORMAT,
+    size,
+    threshold: THRESHOLD,
+    proFprLimit: PRO_FPR_LIMIT,
+    pooling: 'pixels pooled over all images of the evaluation set',
+    overall: overall.result(),
+    perType: Object.fromEntries([...perType].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([t, a]) => [t, a.result()])),
+    images: records.map(({ map: _, ...r }) => r),
+    maps: records.map((r) => r.map),
+  };
+}
+
+/** IoU and pixel counts of one image at the threshold (probability > 0.5 is logit > 0). */
+function imageScores(logits: ArrayLike<number>, mask: Uint8Array, labelled: boolean) {
+  let tp = 0;
+  let fp = 0;
+  let fn = 0;
+  for (let i = 0; i < mask.length; i++) {
+    const predicted = logits[i]! > 0;
+    if (mask[i]) predicted ? tp++ : fn++;
+    else if (predicted) fp++;
+  }
+  const union = tp + fp + fn;
+  return { iou: labelled && union > 0 ? tp / union : null, defectPixels: tp + fn, predictedPixels: tp + fp };
+}
+
+function worstFirst(a: ImageRecord, b: ImageRecord): number {
+  if ((a.iou === null) !== (b.iou === null)) return a.iou === null ? 1 : -1;
+  if (a.iou !== null && b.iou !== null && a.iou !== b.iou) return a.iou - b.iou;
+  return b.predictedPixels - a.predictedPixels;
+}
+
+/** 8-bit probability map of logits (sigmoid in float64). */
+function probabilityBytes(logits: ArrayLike<number>): Uint8Array {
+  return Uint8Array.from(logits as ArrayLike<number>, (x) => Math.round(BYTE_MAX / (1 + Math.exp(-x))));
+}
+
+/**
+ * Writes RUN/eval.json and the probability maps of the worst REPORT_IMAGES images; returns what it
+ * wrote (paths relative to RUN).
+ */
+export async function writeEvaluation(runDir: string, result: EvaluationResult & { maps?: Uint8Array[] }): Promise<EvaluationResult> {
+  const { maps, ...stored } = result;
+  const dir = join(runDir, EVAL_IMAGES_DIR);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  const base = resolve(runDir);
+  const rel = (p: string) => relative(base, resolve(p)).split(sep).join('/');
+  const images: ImageRecord[] = [];
+  for (const [i, r] of stored.images.entries()) {
+    let probability: string | null = null;
+    if (maps && i < REPORT_IMAGES) {
+      probability = `${EVAL_IMAGES_DIR}/${String(i).padStart(3, '0')}_prob.png`;
+      await writePng(join(runDir, probability), maps[i]!, stored.size, stored.size, 1);
+    }
+    images.push({ ...r, image: rel(r.image), mask: r.mask === null ? null : rel(r.mask), probability });
+  }
+  const written = { ...stored, images };
+  await writeFileAtomic(join(runDir, EVAL_FILE), new TextEncoder().encode(`${JSON.stringify(written, null, 1)}\n`));
+  return written;
+}

@@ -1,0 +1,174 @@
+// The losses of METHOD.md, composed from tested ops (each gets its gradient from the tape):
+//   L = L_seg + lambda_bg * L_bg + lambda_feat * L_feat
+// L_seg: BCE with logits over the annotated samples, each weighted (1 for shots, the clamped feature
+// similarity for crop-and-paste samples); L_bg: BCE of the normal images against an all-zero mask;
+// L_feat: normal cells pulled towards their (detached) mean direction, defect cells pushed away from it.
+import { F, Tensor, noGrad } from '../autograd/index.js';
+import type { Backend } from '../backend/backend.js';
+import type { Batch } from './batch.js';
+
+export type LossKind = 'bce' | 'bce+dice';
+
+/** A defect cell is penalised while the cosine to the normal centre exceeds this (METHOD.md). */
+export const FEATURE_MARGIN = 0.5;
+/** The smooth term of the soft Dice loss: keeps it defined on empty masks. */
+const DICE_SMOOTH = 1;
+
+export interface LossConfig {
+  loss: LossKind;
+  /** The NBR terms (background and feature); off for the baseline and crop-and-paste-only variants. */
+  nbr: boolean;
+  lambdaBg: number;
+  lambdaFeat: number;
+}
+
+/** A batch's targets, weights and cell masks on the device. */
+export interface DeviceBatch {
+  input: Tensor;
+  target: Tensor;
+  segWeights: Tensor;
+  normalWeights: Tensor | null;
+  /** [N, 1] over the N = n * grid * grid cells of the NBR layer. */
+  defectCells: Tensor;
+  normalCells: Tensor;
+  defectCellCount: number;
+  normalCellCount: number;
+  paste: { pasted: Tensor; source: Tensor; isPasted: Tensor; fixedWeights: Tensor; count: number } | null;
+}
+
+export function uploadBatch(be: Backend, b: Batch): DeviceBatch {
+  const cells = b.defectCells.length;
+  const n = b.n;
+  const p = b.paste;
+  return {
+    input: Tensor.from(be, b.input, [n, b.size, b.size, b.input.length / (n * b.size * b.size)]),
+    target: Tensor.from(be, b.target, [n, b.size, b.size, 1]),
+    segWeights: Tensor.from(be, b.segWeights, [n]),
+    normalWeights: b.normals > 0 ? Tensor.from(be, b.normalWeights, [n]) : null,
+    defectCells: Tensor.from(be, b.defectCells, [cells, 1]),
+    normalCells: Tensor.from(be, b.normalCells, [cells, 1]),
+    defectCellCount: b.defectCellCount,
+    normalCellCount: b.normalCellCount,
+    paste: p
+      ? {
+          pasted: Tensor.from(be, p.pasted, [n, cells]),
+          source: Tensor.from(be, p.source, [n, cells]),
+          isPasted: Tensor.from(be, p.isPasted, [n]),
+          fixedWeights: Tensor.from(be, p.fixedWeights, [n]),
+          count: p.count,
+        }
+      : null,
+  };
+}
+
+/** Each row of [rows, c] features as a unit vector. */
+function unitRows(features: Tensor): Tensor {
+  const c = features.shape[features.shape.length - 1]!;
+  return F.l2Normalize(features.reshape([features.size / c, c]));
+}
+
+/** sum(values * mask) / count, a mean over the cells a 0/1 mask selects; null when it selects none. */
+function maskedMean(values: Tensor, mask: Tensor, count: number): Tensor | null {
+  if (count === 0) return null;
+  return F.scale(F.sum(F.mul(values, mask)), 1 / count);
+}
+
+/**
+ * L_feat on features [n, g, g, C] of the NBR layer, with f the unit feature vector of a cell and c the
+ * unit mean of the normal cells' f, detached (with a gradient through c the term would reward collapse):
+ * mean over normal cells of ||f - c||^2 + mean over defect cells of max(0, cos(f, c) - margin).
+ * A batch without defect cells has no second part; without normal cells, no first part and c = 0.
+ */
+export function featureLoss(features: Tensor, b: Pick<DeviceBatch, 'defectCells' | 'normalCells' | 'defectCellCount' | 'normalCellCount'>): Tensor {
+  const f = unitRows(features);
+  const centre = noGrad(() => F.l2Normalize(F.sum(F.mul(f, b.normalCells), [0], true)));
+  const be = features.backend;
+  const terms: Tensor[] = [];
+  const toCentre = F.sub(f, centre);
+  const pull = maskedMean(F.sum(F.mul(toCentre, toCentre), [1], true), b.normalCells, b.normalCellCount);
+  if (pull) terms.push(pull);
+  const cosine = F.sum(F.mul(f, centre), [1], true);
+  const push = maskedMean(F.relu(F.sub(cosine, Tensor.full(be, [], FEATURE_MARGIN))), b.defectCells, b.defectCellCount);
+  if (push) terms.push(push);
+  return terms.length === 2 ? F.add(terms[0]!, terms[1]!) : (terms[0] ?? Tensor.full(be, [], 0));
+}
+
+/**
+ * The crop-and-paste weights, without gradient: w = clamp(cos(mean feature over the pasted defect,
+ * mean feature over the same defect in its shot), 0, 1) for pasted samples, the fixed weight for the
+ * others. Returns the weights [n] and their mean over the pasted samples [].
+ */
+export function pasteWeights(features: Tensor, paste: NonNullable<DeviceBatch['paste']>): { weights: Tensor; mean: Tensor } {
+  return noGrad(() => {
+    const c = features.shape[features.shape.length - 1]!;
+    const cells = features.reshape([features.size / c, c]);
+    const pasted = F.l2Normalize(F.matmul(paste.pasted, cells));
+    const source = F.l2Normalize(F.matmul(paste.source, cells));
+    const cosine = F.sum(F.mul(pasted, source), [1]);
+    // clamp(x, 0, 1) = relu(x) - relu(x - 1): rounding can take the cosine of equal vectors past 1.
+    const clamped = F.sub(F.relu(cosine), F.relu(F.sub(cosine, Tensor.full(features.backend, [], 1))));
+    const own = F.mul(clamped, paste.isPasted);
+    return { weights: F.add(paste.fixedWeights, own), mean: F.scale(F.sum(own), 1 / paste.count) };
+  });
+}
+
+export interface LossTerms {
+  total: Tensor;
+  seg: Tensor;
+  bg: Tensor | null;
+  feat: Tensor | null;
+  /** Mean weight of the pasted samples (1 while weighting is off); null without pasted samples. */
+  pasteWeight: Tensor | null;
+}
+
+/**
+ * The whole loss of one batch from the network's logits [n, s, s, 1] and its features at the NBR layer.
+ * `weighting`: whether pasted samples get their similarity weight (else 1, as in the first 10% of steps).
+ */
+export function methodLoss(logits: Tensor, features: Tensor, b: DeviceBatch, cfg: LossConfig, weighting: boolean): LossTerms {
+  const be = logits.backend;
+  let segWeights = b.segWeights;
+  let pasteWeight: Tensor | null = b.paste ? Tensor.full(be, [], 1) : null;
+  if (b.paste && weighting) {
+    const w = pasteWeights(features, b.paste);
+    segWeights = w.weights;
+    pasteWeight = w.mean;
+  }
+  const seg = segmentationLoss(logits, b.target, segWeights, cfg.loss);
+  let total = seg;
+  let bg: Tensor | null = null;
+  let feat: Tensor | null = null;
+  if (cfg.nbr) {
+    if (b.normalWeights) {
+      // Normal images' targets are all zero already: the same BCE, weighted onto them.
+      bg = F.sigmoidBce(logits, b.target, b.normalWeights);
+      total = F.add(total, F.scale(bg, cfg.lambdaBg));
+    }
+    feat = featureLoss(features, b);
+    total = F.add(total, F.scale(feat, cfg.lambdaFeat));
+  }
+  return { total, seg, bg, feat, pasteWeight };
+}
+
+/** Weighted BCE with logits, plus soft Dice over the batch when asked. */
+export function segmentationLoss(logits: Tensor, target: Tensor, weights: Tensor, kind: LossKind): Tensor {
+  const bce = F.sigmoidBce(logits, target, weights);
+  if (kind === 'bce') return bce;
+  const be = logits.backend;
+  const p = F.sigmoid(logits);
+  const smooth = Tensor.full(be, [], DICE_SMOOTH);
+  const intersection = F.scale(F.sum(F.mul(p, target)), 2);
+  const total = F.add(F.sum(p), F.sum(target));
+  const dice = F.div(F.add(intersection, smooth), F.add(total, smooth));
+  // bce + (1 - dice), written as (bce + 1) - dice.
+  return F.sub(F.add(bce, Tensor.full(be, [], 1)), dice);
+}
+
+/** The loss terms in one tensor [5]: total, seg, bg, feat, paste weight (0 where absent), one readback. */
+export function packTerms(t: LossTerms): Tensor {
+  return noGrad(() => {
+    const be = t.total.backend;
+    const scalars = [t.total, t.seg, t.bg, t.feat, t.pasteWeight].map((v) => (v ?? Tensor.full(be, [], 0)).reshape([1, 1, 1, 1]));
+    return scalars.slice(1).reduce((acc, s) => F.concat(acc, s), scalars[0]!).reshape([scalars.length]);
+  });
+}

@@ -1,0 +1,146 @@
+// The options of a training run, their defaults (METHOD.md: the full method) and their checks, and
+// the config.json that records every value a run used.
+import type { PasteMode } from '../data/index.js';
+import { unetInputProblem } from '../model/unet.js';
+import type { DeviceKind } from './device.js';
+import type { LossKind } from './losses.js';
+
+export type NbrLayer = 2 | 3;
+
+export interface TrainOptions {
+  /** A category folder in the MVTec AD layout. */
+  data: string;
+  /** The run folder: checkpoints, config, split, log, evaluation, report. */
+  out: string;
+  shots?: number;
+  splitSeed?: number;
+  seed?: number;
+  size?: number;
+  batch?: number;
+  steps?: number;
+  lr?: number;
+  loss?: LossKind;
+  device?: DeviceKind;
+  adapter?: string;
+  encoderWeights?: string;
+  /** Steps between checkpoints (and at the end). */
+  checkpointEvery?: number;
+  /** Steps between false-positive-rate checks on held-out normal images (0: never). */
+  validateEvery?: number;
+  /** The NBR loss (background and feature terms). */
+  nbr?: boolean;
+  cropPaste?: boolean;
+  /** Similarity weights of crop-and-paste samples (else 1 throughout). */
+  weighting?: boolean;
+  lambdaBg?: number;
+  lambdaFeat?: number;
+  /** The encoder layer of the feature term and of the paste weights: 2 (stride 8) or 3 (stride 16). */
+  nbrLayer?: NbrLayer;
+  paste?: PasteMode;
+  /** Normal images per batch; default half the batch with NBR, none without. */
+  normalPerBatch?: number;
+  /** Evaluate the final weights on the split's evaluation set and write eval.json (default true). */
+  evaluate?: boolean;
+  /** Write Adam's state (optimizer.safetensors) with each checkpoint, for resuming (default true). */
+  optimizerState?: boolean;
+}
+
+export const TRAIN_DEFAULTS = {
+  shots: 1,
+  splitSeed: 0,
+  seed: 0,
+  size: 256,
+  batch: 8,
+  steps: 2000,
+  lr: 1e-4,
+  loss: 'bce' as LossKind,
+  device: 'gpu' as DeviceKind,
+  checkpointEvery: 200,
+  validateEvery: 100,
+  nbr: true,
+  cropPaste: true,
+  weighting: true,
+  lambdaBg: 1.0,
+  lambdaFeat: 0.1,
+  nbrLayer: 2 as NbrLayer,
+  paste: 'anywhere' as PasteMode,
+  evaluate: true,
+  optimizerState: true,
+};
+
+/** Share of the steps at the start during which paste weights are 1 (an untrained encoder's similarities are noise). */
+export const WEIGHTING_WARMUP = 0.1;
+/** Pixels per feature cell at each NBR layer. */
+export const LAYER_STRIDE: Record<NbrLayer, number> = { 2: 8, 3: 16 };
+
+export type ResolvedOptions = typeof TRAIN_DEFAULTS & TrainOptions & { normalPerBatch: number };
+
+/** Defaults filled in and every value checked, with errors that name the flag. */
+export function resolveOptions(options: TrainOptions): ResolvedOptions {
+  const o = { ...TRAIN_DEFAULTS, ...dropUndefined(options) } as typeof TRAIN_DEFAULTS & TrainOptions;
+  const normalPerBatch = o.normalPerBatch ?? (o.nbr ? Math.floor(o.batch / 2) : 0);
+  const r = { ...o, normalPerBatch };
+  check(r);
+  return r;
+}
+
+function dropUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function check(o: ResolvedOptions): void {
+  const positive = { shots: o.shots, size: o.size, batch: o.batch, steps: o.steps, checkpointEvery: o.checkpointEvery };
+  for (const [name, v] of Object.entries(positive)) {
+    if (!Number.isInteger(v) || v <= 0) throw new Error(`--${kebab(name)} must be a positive integer, got ${v}`);
+  }
+  const problem = unetInputProblem(o.batch, o.size);
+  if (problem) throw new Error(problem);
+  if (!(o.lr > 0) || !Number.isFinite(o.lr)) throw new Error(`--lr must be a positive number, got ${o.lr}`);
+  for (const [name, v] of Object.entries({ lambdaBg: o.lambdaBg, lambdaFeat: o.lambdaFeat })) {
+    if (!(v >= 0) || !Number.isFinite(v)) throw new Error(`--${kebab(name)} must be a non-negative number, got ${v}`);
+  }
+  if (o.loss !== 'bce' && o.loss !== 'bce+dice') throw new Error(`--loss must be bce or bce+dice, got '${o.loss}'`);
+  if (o.device !== 'gpu' && o.device !== 'cpu') throw new Error(`--device must be gpu or cpu, got '${o.device}'`);
+  if (o.nbrLayer !== 2 && o.nbrLayer !== 3) throw new Error(`--nbr-layer must be 2 or 3, got ${o.nbrLayer}`);
+  if (o.paste !== 'anywhere' && o.paste !== 'near') throw new Error(`--paste must be anywhere or near, got '${o.paste}'`);
+  if (!Number.isInteger(o.normalPerBatch) || o.normalPerBatch < 0) {
+    throw new Error(`--normal-per-batch must be a non-negative integer, got ${o.normalPerBatch}`);
+  }
+  if (o.normalPerBatch >= o.batch) throw new Error(`--normal-per-batch ${o.normalPerBatch} leaves no annotated sample in a batch of ${o.batch}`);
+  if (!o.nbr && o.normalPerBatch > 0) {
+    throw new Error(`--normal-per-batch ${o.normalPerBatch} with --no-nbr: normal images in a batch have no loss without NBR`);
+  }
+}
+
+function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** config.json: every value the run used, so that a run can be repeated and compared. */
+export function runConfig(o: ResolvedOptions, category: string, device: string) {
+  return {
+    format: 'gpuseg-run/1',
+    model: 'Unet(resnet34, classes=1)',
+    category,
+    data: o.data,
+    shots: o.shots,
+    splitSeed: o.splitSeed,
+    seed: o.seed,
+    size: o.size,
+    batch: o.batch,
+    steps: o.steps,
+    lr: o.lr,
+    loss: o.loss,
+    nbr: o.nbr,
+    cropPaste: o.cropPaste,
+    weighting: o.weighting,
+    lambdaBg: o.lambdaBg,
+    lambdaFeat: o.lambdaFeat,
+    nbrLayer: o.nbrLayer,
+    paste: o.paste,
+    normalPerBatch: o.normalPerBatch,
+    weightingWarmup: WEIGHTING_WARMUP,
+    encoderWeights: o.encoderWeights ?? null,
+    device,
+  };
+}
