@@ -25,6 +25,18 @@ function landing(t: number, y: number, x: number, size: number): [number, number
   return [y, x];
 }
 
+/**
+ * Transform t as an index map of a size x size image: pixel (y, x) lands at start + y * stepY + x * stepX
+ * (every flip and quarter turn is affine in the pixel index).
+ */
+export function dihedralSteps(t: number, size: number): { start: number; stepX: number; stepY: number } {
+  checkTransform(t);
+  const [oy, ox] = landing(t, 0, 0, size);
+  const [xy, xx] = landing(t, 0, 1, size);
+  const [yy, yx] = landing(t, 1, 0, size);
+  return { start: oy * size + ox, stepX: (xy - oy) * size + (xx - ox), stepY: (yy - oy) * size + (yx - ox) };
+}
+
 /** The transform that undoes t: a mirrored one is its own inverse, a rotation turns back. */
 export function invertDihedral(t: number): number {
   checkTransform(t);
@@ -47,13 +59,12 @@ export function applyDihedral<T extends Float32Array | Uint8Array>(
   if (data.length !== size * size * channels) {
     throw new Error(`applyDihedral: ${data.length} values do not make a ${size}x${size}x${channels} image`);
   }
-  checkTransform(t);
+  const { start, stepX, stepY } = dihedralSteps(t, size);
   const out = data.slice() as T;
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
-      const [ty, tx] = landing(t, y, x, size);
       const from = (y * size + x) * channels;
-      const to = (ty * size + tx) * channels;
+      const to = (start + y * stepY + x * stepX) * channels;
       for (let c = 0; c < channels; c++) out[to + c] = data[from + c]!;
     }
   }

@@ -21,7 +21,7 @@ export {
   type Split,
   type SplitMeta,
 } from './split.js';
-export { DIHEDRAL_COUNT, applyDihedral, dihedralPoint, invertDihedral, randomFlipRot } from './augment.js';
+export { DIHEDRAL_COUNT, applyDihedral, dihedralPoint, dihedralSteps, invertDihedral, randomFlipRot } from './augment.js';
 export {
   SYNTH_CATEGORIES,
   SYNTH_DEFAULTS,

@@ -2,7 +2,17 @@
 // from them) and normal samples from train/good in every step. Host-side data preparation, like a data
 // loader: each batch comes with its masks placed on the grid of the NBR layer's features and, for the
 // pasted samples, the cells over which the similarity weight averages the features.
-import { DIHEDRAL_COUNT, type PasteMode, applyDihedral, bytesToRgb, cropAndPaste, maxPoolMask, normalizeImageNet } from '../data/index.js';
+import {
+  DIHEDRAL_COUNT,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  type PasteMode,
+  applyDihedral,
+  bytesToRgb,
+  cropAndPaste,
+  dihedralSteps,
+  maxPoolMask,
+} from '../data/index.js';
 import { INPUT_CHANNELS } from '../model/unet.js';
 import type { Rng } from '../util/random.js';
 
@@ -89,15 +99,33 @@ export interface BatchSources {
   normal(index: number): Promise<Uint8Array>;
 }
 
-/** Writes one normalised RGB image into a batch's 4-channel input at sample `index`. */
-export function packInput(batch: Float32Array, index: number, rgb: Float32Array, size: number): void {
-  const norm = normalizeImageNet(rgb);
-  const pixels = size * size;
-  const base = index * pixels * INPUT_CHANNELS;
-  for (let p = 0; p < pixels; p++) {
-    for (let c = 0; c < RGB; c++) batch[base + p * INPUT_CHANNELS + c] = norm[p * RGB + c]!;
-    batch[base + p * INPUT_CHANNELS + RGB] = 0;
+const BYTE_MAX = 255;
+
+/**
+ * Writes an RGB image into sample `index` of a batch's 4-channel input in one pass: turned by dihedral
+ * transform t, ImageNet-normalised, the fourth channel zero. `rgb` holds floats in [0, 1], or bytes
+ * (each read as the float32 of byte / 255, the value readImage gives).
+ */
+export function packTurned(batch: Float32Array, index: number, rgb: Float32Array | Uint8Array, size: number, t: number): void {
+  const { start, stepX, stepY } = dihedralSteps(t, size);
+  const base = index * size * size * INPUT_CHANNELS;
+  const bytes = rgb instanceof Uint8Array;
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const from = (y * size + x) * RGB;
+      const to = base + (start + y * stepY + x * stepX) * INPUT_CHANNELS;
+      for (let c = 0; c < RGB; c++) {
+        const v = bytes ? Math.fround(rgb[from + c]! / BYTE_MAX) : rgb[from + c]!;
+        batch[to + c] = (v - IMAGENET_MEAN[c]!) / IMAGENET_STD[c]!;
+      }
+      batch[to + RGB] = 0;
+    }
   }
+}
+
+/** Writes one RGB image (floats in [0, 1]) into a batch's 4-channel input at sample `index`, normalised. */
+export function packInput(batch: Float32Array, index: number, rgb: Float32Array, size: number): void {
+  packTurned(batch, index, rgb, size, 0);
 }
 
 /** Random choices of a batch, drawn before any image is awaited so that the draw order is fixed. */
@@ -124,44 +152,59 @@ function plan(o: BatchOptions, sources: BatchSources, r: Rng): Plan {
 /**
  * One batch: the shots (each flipped/rotated at random), then the crop-and-paste samples (a defect of
  * one of this batch's shots pasted onto a normal image), then the normal images (flipped/rotated).
- * The decoded normal images are awaited (a cache hit resolves at once); everything else is synchronous.
+ * The decoded normal images are awaited (a cache hit resolves at once); everything else is synchronous,
+ * and each image is written into the batch in one pass.
  */
 export async function makeBatch(o: BatchOptions, sources: BatchSources, r: Rng): Promise<Batch> {
   const { size } = o;
   const p = plan(o, sources, r);
   if ((p.pastes.length || p.normals.length) && sources.normalCount === 0) throw new Error('no normal images to draw from');
-  const pending = [...p.pastes, ...p.normals].map((d) => sources.normal(d.normal));
-  const normalBytes = await Promise.all(pending);
-  const samples: Sample[] = [];
+  const normalBytes = await Promise.all([...p.pastes, ...p.normals].map((d) => sources.normal(d.normal)));
+  const n = p.shots.length + p.pastes.length + p.normals.length;
+  const input = new Float32Array(n * size * size * INPUT_CHANNELS);
+  const masks: Uint8Array[] = [];
   const kinds: SampleKind[] = [];
-  for (const s of p.shots) {
+  for (const [i, s] of p.shots.entries()) {
     const shot = sources.shots[s.shot]!;
-    samples.push({ image: applyDihedral(shot.image, size, RGB, s.transform), mask: applyDihedral(shot.mask, size, 1, s.transform) });
+    packTurned(input, i, shot.image, size, s.transform);
+    masks.push(applyDihedral(shot.mask, size, 1, s.transform));
     kinds.push('shot');
   }
+  // A shot slot's turned image, made only when a paste cuts from it.
+  const turnedShots = new Map<number, Float32Array>();
+  const turnedShot = (slot: number) => {
+    const s = p.shots[slot]!;
+    let image = turnedShots.get(slot);
+    if (!image) turnedShots.set(slot, (image = applyDihedral(sources.shots[s.shot]!.image, size, RGB, s.transform)));
+    return image;
+  };
   const sourceMasks: PasteSource[] = [];
-  p.pastes.forEach((d, i) => {
-    const from = samples[d.from]!;
+  p.pastes.forEach((d, k) => {
+    const from = { image: turnedShot(d.from), mask: masks[d.from]! };
     // 'near' keeps the object's pose: the background turns as the shot did; 'anywhere' turns at random.
     const turn = o.paste === 'near' ? p.shots[d.from]!.transform : d.transform;
-    const background = applyDihedral(bytesToRgb(normalBytes[i]!), size, RGB, turn);
+    const background = applyDihedral(bytesToRgb(normalBytes[k]!), size, RGB, turn);
     const pasted = cropAndPaste(from, background, size, o.paste, r);
+    const slot = p.shots.length + k;
     if (pasted) {
-      samples.push({ image: pasted.image, mask: pasted.mask });
+      packTurned(input, slot, pasted.image, size, 0);
+      masks.push(pasted.mask);
       sourceMasks.push({ from: d.from, mask: pasted.sourceMask });
       kinds.push('pasted');
     } else {
       // A shot without a defect (an empty mask) has nothing to paste: the slot takes the shot itself.
-      samples.push(from);
+      packTurned(input, slot, from.image, size, 0);
+      masks.push(from.mask);
       kinds.push('shot');
     }
   });
-  p.normals.forEach((d, i) => {
-    const image = applyDihedral(bytesToRgb(normalBytes[p.pastes.length + i]!), size, RGB, d.transform);
-    samples.push({ image, mask: new Uint8Array(size * size) });
+  const empty = new Uint8Array(size * size);
+  p.normals.forEach((d, k) => {
+    packTurned(input, p.shots.length + p.pastes.length + k, normalBytes[p.pastes.length + k]!, size, d.transform);
+    masks.push(empty);
     kinds.push('normal');
   });
-  return batchFromSamples(samples, kinds, sourceMasks, o);
+  return finishBatch(input, masks, kinds, sourceMasks, o);
 }
 
 /** Where a pasted sample's defect came from: the batch slot of its shot and the defect's pixels there. */
@@ -176,18 +219,23 @@ export interface PasteSource {
  * batches with it too.
  */
 export function batchFromSamples(samples: Sample[], kinds: SampleKind[], sourceMasks: PasteSource[], o: Pick<BatchOptions, 'size' | 'cellStride'>): Batch {
+  const input = new Float32Array(samples.length * o.size * o.size * INPUT_CHANNELS);
+  samples.forEach((s, i) => packInput(input, i, s.image, o.size));
+  return finishBatch(input, samples.map((s) => s.mask), kinds, sourceMasks, o);
+}
+
+/** The rest of a batch from its packed input and its samples' masks: targets, cell masks, paste regions. */
+function finishBatch(input: Float32Array, masks: Uint8Array[], kinds: SampleKind[], sourceMasks: PasteSource[], o: Pick<BatchOptions, 'size' | 'cellStride'>): Batch {
   const { size, cellStride } = o;
-  const n = samples.length;
+  const n = masks.length;
   const pixels = size * size;
   const grid = size / cellStride;
   const cells = grid * grid;
-  const input = new Float32Array(n * pixels * INPUT_CHANNELS);
   const target = new Float32Array(n * pixels);
   const defectCells = new Float32Array(n * cells);
-  samples.forEach((s, i) => {
-    packInput(input, i, s.image, size);
-    target.set(s.mask, i * pixels);
-    defectCells.set(maxPoolMask(s.mask, size, cellStride), i * cells);
+  masks.forEach((mask, i) => {
+    target.set(mask, i * pixels);
+    defectCells.set(maxPoolMask(mask, size, cellStride), i * cells);
   });
   const defectCellCount = defectCells.reduce((a, v) => a + v, 0);
   const isNormal = Float32Array.from(kinds, (k) => (k === 'normal' ? 1 : 0));

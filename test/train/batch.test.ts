@@ -1,8 +1,8 @@
 // Batches as METHOD.md describes them: shots, crop-and-paste samples and normal images in every step,
 // with the masks on the feature grid and the regions of the paste weights.
 import { describe, expect, it } from 'vitest';
-import { applyDihedral, maxPoolMask, normalizeImageNet } from '../../src/data/index.js';
-import { type BatchOptions, type BatchSources, batchLayout, makeBatch } from '../../src/train/batch.js';
+import { applyDihedral, bytesToRgb, maxPoolMask, normalizeImageNet } from '../../src/data/index.js';
+import { type BatchOptions, type BatchSources, batchLayout, makeBatch, packTurned } from '../../src/train/batch.js';
 import { rng, uniform } from '../../src/util/random.js';
 
 const SIZE = 32;
@@ -47,6 +47,26 @@ describe('batchLayout', () => {
     expect(batchLayout(8, 4, false)).toEqual({ shots: 4, pasted: 0, normals: 4 });
     expect(batchLayout(5, 2, true)).toEqual({ shots: 2, pasted: 1, normals: 2 });
     expect(() => batchLayout(4, 4, true)).toThrow(/--normal-per-batch 4 leaves no annotated sample in a batch of 4/);
+  });
+});
+
+describe('packTurned', () => {
+  it('writes the turned, normalised image in one pass: the same values as applyDihedral then normalizeImageNet', () => {
+    const r = rng(12);
+    const size = 6;
+    const floats = uniform(r, size * size * 3, 0, 1);
+    const bytes = Uint8Array.from(uniform(r, size * size * 3, 0, 256), Math.floor);
+    for (let t = 0; t < 8; t++) {
+      for (const [image, asFloats] of [[floats, floats], [bytes, bytesToRgb(bytes)]] as const) {
+        const batch = new Float32Array(2 * size * size * 4).fill(NaN);
+        packTurned(batch, 1, image, size, t);
+        const want = normalizeImageNet(applyDihedral(asFloats, size, 3, t));
+        for (let p = 0; p < size * size; p++) {
+          expect(Array.from(batch.subarray((size * size + p) * 4, (size * size + p) * 4 + 4))).toEqual([...want.subarray(p * 3, p * 3 + 3), 0]);
+        }
+        expect(batch.subarray(0, size * size * 4).every(Number.isNaN), 'sample 0 untouched').toBe(true);
+      }
+    }
   });
 });
 
