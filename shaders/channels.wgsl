@@ -3,6 +3,13 @@
 // or one channel. The arithmetic is per component either way.
 #if ${VEC4}
 alias Channels = vec4<f32>;
+// The sum of an element's components, in a fixed order (pairs first).
+fn channelSum(v: Channels) -> f32 {
+  return (v.x + v.y) + (v.z + v.w);
+}
 #else
 alias Channels = f32;
+fn channelSum(v: Channels) -> f32 {
+  return v;
+}
 #endif

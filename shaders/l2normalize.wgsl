@@ -14,15 +14,9 @@ alias Exponent = vec4<i32>;
 fn laneMax(v: Channels) -> f32 {
   return max(max(v.x, v.y), max(v.z, v.w));
 }
-fn laneSum(v: Channels) -> f32 {
-  return (v.x + v.y) + (v.z + v.w);
-}
 #else
 alias Exponent = i32;
 fn laneMax(v: Channels) -> f32 {
-  return v;
-}
-fn laneSum(v: Channels) -> f32 {
   return v;
 }
 #endif
@@ -59,7 +53,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let v = ldexp(X[base + k], down);
     acc += v * v;
   }
-  let scaledNorm = sqrt(laneSum(acc));
+  let scaledNorm = sqrt(channelSum(acc));
   // Beyond 3.4e38 the saved norm is +inf (its backward then gives 0, the float32 of the true value),
   // but Y comes from the scaled row and stays right.
   let norm = ldexp(scaledNorm, e);

@@ -10,16 +10,6 @@
 
 const WG: u32 = ${WG}u;
 
-#if ${VEC4}
-fn laneSum(v: Channels) -> f32 {
-  return (v.x + v.y) + (v.z + v.w);
-}
-#else
-fn laneSum(v: Channels) -> f32 {
-  return v;
-}
-#endif
-
 struct Params {
   rows: u32,
   // Channels per row: dim, or dim / 4 with VEC4.
@@ -52,7 +42,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var k = 0u; k < p.rowLen; k++) {
     acc += Dy[base + k] * Y[base + k];  // MUTANT(index): acc += Dy[base + k] * Y[base];
   }
-  let dot = laneSum(acc);
+  let dot = channelSum(acc);
   for (var k = 0u; k < p.rowLen; k++) {
     Dx[base + k] = (Dy[base + k] - Y[base + k] * dot) / n;  // MUTANT(term): Dx[base + k] = Dy[base + k] / n;
   }

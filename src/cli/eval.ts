@@ -2,7 +2,7 @@
 // the run's final weights; writes RUN/eval.json (and the worst images' probability maps for the report).
 import { writeRunReport } from '../report/index.js';
 import { type EvaluationResult, evaluate, evaluationItems, writeEvaluation } from '../train/evaluation.js';
-import type { PixelMetrics } from '../train/metrics.js';
+import { METRIC_COLUMNS, type PixelMetrics } from '../train/metrics.js';
 import { loadModel } from '../train/model-io.js';
 import type { CommonOptions } from './predict.js';
 import { progress } from './progress.js';
@@ -12,15 +12,6 @@ export interface EvalCliOptions extends CommonOptions {
   data?: string;
 }
 
-const COLUMNS: [keyof PixelMetrics, string][] = [
-  ['iou', 'IoU'],
-  ['miou', 'mIoU'],
-  ['dice', 'Dice'],
-  ['auroc', 'AUROC'],
-  ['ap', 'AP'],
-  ['f1Max', 'F1-max'],
-  ['aupro', 'AUPRO'],
-];
 const NAME_WIDTH = 14;
 
 function fmt(v: number): string {
@@ -29,8 +20,8 @@ function fmt(v: number): string {
 
 /** The metrics as a plain-text table: one row per defect type, then overall. */
 export function metricsTable(e: EvaluationResult): string {
-  const row = (name: string, m: PixelMetrics) => `${name.padEnd(NAME_WIDTH)}${COLUMNS.map(([k]) => fmt(m[k] as number)).join('')}`;
-  const lines = [`${'type'.padEnd(NAME_WIDTH)}${COLUMNS.map(([, t]) => t.padStart(7)).join('')}`];
+  const row = (name: string, m: PixelMetrics) => `${name.padEnd(NAME_WIDTH)}${METRIC_COLUMNS.map(({ key }) => fmt(m[key])).join('')}`;
+  const lines = [`${'type'.padEnd(NAME_WIDTH)}${METRIC_COLUMNS.map(({ name }) => name.padStart(7)).join('')}`];
   for (const [t, m] of Object.entries(e.perType)) lines.push(row(t, m));
   lines.push(row('overall', e.overall));
   const m = e.overall;

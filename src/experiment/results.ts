@@ -1,20 +1,9 @@
 // An experiment's results: one entry per cell (variant x shots x split seed), the mean and standard
 // deviation over split seeds per variant and shot count, and the Markdown table of them.
-import type { PixelMetrics } from '../train/metrics.js';
+import { METRIC_COLUMNS, type MetricKey, type PixelMetrics } from '../train/metrics.js';
 import type { Variant } from './variants.js';
 
 export const RESULTS_FORMAT = 'gpuseg-experiment/1';
-/** The metrics summarised, in table order, with their column titles. */
-export const SUMMARY_METRICS = [
-  ['iou', 'IoU'],
-  ['miou', 'mIoU'],
-  ['dice', 'Dice'],
-  ['auroc', 'AUROC'],
-  ['ap', 'AP'],
-  ['f1Max', 'F1-max'],
-  ['aupro', 'AUPRO'],
-] as const;
-export type SummaryMetric = (typeof SUMMARY_METRICS)[number][0];
 const BASELINE: Variant = 'baseline';
 
 export interface CellResult {
@@ -34,9 +23,9 @@ export interface SummaryRow {
   shots: number;
   /** Finished split seeds. */
   seeds: number;
-  mean: Record<SummaryMetric, number | null>;
+  mean: Record<MetricKey, number | null>;
   /** Sample standard deviation over the seeds (n - 1); null with fewer than two. */
-  std: Record<SummaryMetric, number | null>;
+  std: Record<MetricKey, number | null>;
   /** Defect IoU minus the baseline's on the same split seeds: mean and sample std; null without a baseline. */
   iouGain: { mean: number | null; std: number | null };
 }
@@ -61,7 +50,7 @@ export function summarize(cells: CellResult[], variants: Variant[], shots: numbe
       const done = cells.filter((c) => c.variant === variant && c.shots === k && c.overall);
       const mean = {} as SummaryRow['mean'];
       const std = {} as SummaryRow['std'];
-      for (const [key] of SUMMARY_METRICS) {
+      for (const { key } of METRIC_COLUMNS) {
         const s = meanStd(done.map((c) => c.overall![key] ?? NaN));
         mean[key] = s.mean;
         std[key] = s.std;
@@ -86,10 +75,10 @@ function signed(mean: number | null, std: number | null): string {
 
 /** The summary as a Markdown table, with a line saying what the numbers are. */
 export function markdownTable(rows: SummaryRow[], o: { size: number; steps: number }): string {
-  const header = ['variant', 'shots', 'seeds', ...SUMMARY_METRICS.map(([, t]) => t), 'IoU vs baseline'];
+  const header = ['variant', 'shots', 'seeds', ...METRIC_COLUMNS.map((c) => c.name), 'IoU vs baseline'];
   const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i < 3 ? '---' : '---:')).join('|')}|`];
   for (const r of rows) {
-    const metrics = SUMMARY_METRICS.map(([key]) => cell(r.mean[key], r.std[key]));
+    const metrics = METRIC_COLUMNS.map(({ key }) => cell(r.mean[key], r.std[key]));
     const gain = r.variant === BASELINE ? '' : signed(r.iouGain.mean, r.iouGain.std);
     lines.push(`| ${[r.variant, r.shots, r.seeds, ...metrics, gain].join(' | ')} |`);
   }

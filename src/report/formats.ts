@@ -2,6 +2,7 @@
 // (undefined, e.g. no defect pixels), a run may have no eval.json yet, and a killed run may leave a
 // partial last line in log.jsonl. These types describe the files, not the trainer's in-memory objects.
 import { readFile } from 'node:fs/promises';
+import type { MetricKey } from '../train/metrics.js';
 import { isNumber } from './numbers.js';
 
 export interface ReportMetrics {
@@ -82,7 +83,7 @@ export interface RunLog {
   skipped: number;
 }
 
-export type MetricKey = 'iou' | 'miou' | 'dice' | 'auroc' | 'ap' | 'f1Max' | 'aupro';
+export type { MetricKey };
 
 export interface ExperimentCell {
   variant: string;

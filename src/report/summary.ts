@@ -1,18 +1,12 @@
 // The experiment's summary table: mean ± std over split seeds per variant and shot count, the best mean
 // of each column in bold within each shot count (across shot counts the larger one wins trivially).
-import type { ExperimentResults, MetricKey, SummaryRow } from './formats.js';
+import { METRIC_COLUMNS, type MetricKey } from '../train/metrics.js';
+import type { ExperimentResults, SummaryRow } from './formats.js';
 import { escapeHtml } from './html.js';
 import { formatMeanStd, isNumber } from './numbers.js';
 
-export const SUMMARY_COLUMNS: readonly { key: MetricKey; name: string }[] = [
-  { key: 'iou', name: 'IoU' },
-  { key: 'miou', name: 'mIoU' },
-  { key: 'dice', name: 'Dice' },
-  { key: 'auroc', name: 'AUROC' },
-  { key: 'ap', name: 'AP' },
-  { key: 'f1Max', name: 'F1-max' },
-  { key: 'aupro', name: 'AUPRO' },
-];
+/** The summary's columns: the metrics of every results table. */
+export const SUMMARY_COLUMNS = METRIC_COLUMNS;
 
 /** The largest mean of each column among the rows (null where no row has one). */
 export function bestMeans(rows: readonly SummaryRow[]): Record<MetricKey, number | null> {

@@ -30,6 +30,18 @@ export interface PixelMetrics {
   images: number;
 }
 
+/** The metrics a table of results shows, in order, with their column titles (eval, experiment, report). */
+export const METRIC_COLUMNS = [
+  { key: 'iou', name: 'IoU' },
+  { key: 'miou', name: 'mIoU' },
+  { key: 'dice', name: 'Dice' },
+  { key: 'auroc', name: 'AUROC' },
+  { key: 'ap', name: 'AP' },
+  { key: 'f1Max', name: 'F1-max' },
+  { key: 'aupro', name: 'AUPRO' },
+] as const satisfies readonly { key: keyof PixelMetrics; name: string }[];
+export type MetricKey = (typeof METRIC_COLUMNS)[number]['key'];
+
 export interface MetricOptions {
   /** Probability above which (strictly) a pixel is predicted defect; default 0.5. */
   threshold?: number;

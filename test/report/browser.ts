@@ -120,45 +120,26 @@ const MEASURE_IN_PAGE = `(selectors, expand) => {
   return { boxes, images };
 }`;
 
-/** Fraction of pixels in the box that differ from its most common colour by more than `tolerance`. */
-export function nonBlankFraction(rgb: Uint8Array, width: number, height: number, box: Box, tolerance = DRAWN_TOLERANCE): number {
+/** Width in px of the ring just outside a box whose colour is the page behind the element. */
+const RING = 3;
+
+/** A box clipped to the screenshot, as integer pixel bounds [x0, x1) x [y0, y1); null when empty. */
+function clip(box: Box, width: number, height: number): { x0: number; y0: number; x1: number; y1: number } | null {
   const x0 = Math.max(0, Math.ceil(box.x));
   const y0 = Math.max(0, Math.ceil(box.y));
   const x1 = Math.min(width, Math.floor(box.x + box.width));
   const y1 = Math.min(height, Math.floor(box.y + box.height));
-  if (x1 <= x0 || y1 <= y0) return 0;
-  const counts = new Map<number, number>();
-  for (let y = y0; y < y1; y++) {
-    for (let x = x0; x < x1; x++) {
-      const p = (y * width + x) * 3;
-      const key = (rgb[p]! << 16) | (rgb[p + 1]! << 8) | rgb[p + 2]!;
-      counts.set(key, (counts.get(key) ?? 0) + 1);
-    }
-  }
-  let background = 0;
-  let most = -1;
-  for (const [key, n] of counts) if (n > most) [background, most] = [key, n];
-  const [r, g, b] = [(background >> 16) & 255, (background >> 8) & 255, background & 255];
-  let drawn = 0;
-  for (let y = y0; y < y1; y++) {
-    for (let x = x0; x < x1; x++) {
-      const p = (y * width + x) * 3;
-      const d = Math.max(Math.abs(rgb[p]! - r), Math.abs(rgb[p + 1]! - g), Math.abs(rgb[p + 2]! - b));
-      if (d > tolerance) drawn++;
-    }
-  }
-  return drawn / ((x1 - x0) * (y1 - y0));
+  return x1 > x0 && y1 > y0 ? { x0, y0, x1, y1 } : null;
 }
 
-/** Width in px of the ring just outside a box whose colour is the page behind the element. */
-const RING = 3;
+type Bounds = NonNullable<ReturnType<typeof clip>>;
 
-/** The most common colour of the pixels in a RING-px ring just outside the box (inside the image). */
-function surroundingColour(rgb: Uint8Array, width: number, height: number, x0: number, y0: number, x1: number, y1: number): number {
+/** The most common colour (0xRRGGBB) of the pixels in `area`, leaving out those in `hole`. */
+function commonestColour(rgb: Uint8Array, width: number, area: Bounds, hole?: Bounds): number {
   const counts = new Map<number, number>();
-  for (let y = Math.max(0, y0 - RING); y < Math.min(height, y1 + RING); y++) {
-    for (let x = Math.max(0, x0 - RING); x < Math.min(width, x1 + RING); x++) {
-      if (x >= x0 && x < x1 && y >= y0 && y < y1) continue;
+  for (let y = area.y0; y < area.y1; y++) {
+    for (let x = area.x0; x < area.x1; x++) {
+      if (hole && x >= hole.x0 && x < hole.x1 && y >= hole.y0 && y < hole.y1) continue;
       const p = (y * width + x) * 3;
       const key = (rgb[p]! << 16) | (rgb[p + 1]! << 8) | rgb[p + 2]!;
       counts.set(key, (counts.get(key) ?? 0) + 1);
@@ -170,28 +151,36 @@ function surroundingColour(rgb: Uint8Array, width: number, height: number, x0: n
   return colour;
 }
 
-/**
- * Fraction of the box's pixels that differ by more than `tolerance` from the page around it (the ring
- * just outside): how much of a picture shows. A low-contrast texture still stands out from the card it
- * sits on, where nonBlankFraction (against the picture's own commonest colour) would call it blank; a
- * missing image shows the card through and scores about 0.
- */
-export function standsOutFraction(rgb: Uint8Array, width: number, height: number, box: Box, tolerance = DRAWN_TOLERANCE): number {
-  const x0 = Math.max(0, Math.ceil(box.x));
-  const y0 = Math.max(0, Math.ceil(box.y));
-  const x1 = Math.min(width, Math.floor(box.x + box.width));
-  const y1 = Math.min(height, Math.floor(box.y + box.height));
-  if (x1 <= x0 || y1 <= y0) return 0;
-  const around = surroundingColour(rgb, width, height, x0, y0, x1, y1);
-  const [r, g, b] = [(around >> 16) & 255, (around >> 8) & 255, around & 255];
-  let out = 0;
-  for (let y = y0; y < y1; y++) {
-    for (let x = x0; x < x1; x++) {
+/** Fraction of the pixels in `b` farther than `tolerance` (in any channel) from `colour`. */
+function fractionAway(rgb: Uint8Array, width: number, b: Bounds, colour: number, tolerance: number): number {
+  const [r, g, bl] = [(colour >> 16) & 255, (colour >> 8) & 255, colour & 255];
+  let away = 0;
+  for (let y = b.y0; y < b.y1; y++) {
+    for (let x = b.x0; x < b.x1; x++) {
       const p = (y * width + x) * 3;
-      if (Math.max(Math.abs(rgb[p]! - r), Math.abs(rgb[p + 1]! - g), Math.abs(rgb[p + 2]! - b)) > tolerance) out++;
+      if (Math.max(Math.abs(rgb[p]! - r), Math.abs(rgb[p + 1]! - g), Math.abs(rgb[p + 2]! - bl)) > tolerance) away++;
     }
   }
-  return out / ((x1 - x0) * (y1 - y0));
+  return away / ((b.x1 - b.x0) * (b.y1 - b.y0));
+}
+
+/** Fraction of pixels in the box that differ from its most common colour by more than `tolerance`. */
+export function nonBlankFraction(rgb: Uint8Array, width: number, height: number, box: Box, tolerance = DRAWN_TOLERANCE): number {
+  const b = clip(box, width, height);
+  return b ? fractionAway(rgb, width, b, commonestColour(rgb, width, b), tolerance) : 0;
+}
+
+/**
+ * Fraction of the box's pixels that differ by more than `tolerance` from the page around it (the
+ * commonest colour of a RING-px ring just outside): how much of a picture shows. A low-contrast texture
+ * still stands out from the card it sits on, where nonBlankFraction (against the picture's own commonest
+ * colour) would call it blank; a missing image shows the card through and scores about 0.
+ */
+export function standsOutFraction(rgb: Uint8Array, width: number, height: number, box: Box, tolerance = DRAWN_TOLERANCE): number {
+  const b = clip(box, width, height);
+  if (!b) return 0;
+  const ring = { x0: Math.max(0, b.x0 - RING), y0: Math.max(0, b.y0 - RING), x1: Math.min(width, b.x1 + RING), y1: Math.min(height, b.y1 + RING) };
+  return fractionAway(rgb, width, b, commonestColour(rgb, width, ring, b), tolerance);
 }
 
 /** Opens `htmlPath` in headless Chromium, screenshots the whole page and measures each selector's matches. */
