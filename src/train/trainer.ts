@@ -49,7 +49,13 @@ export interface TrainResult {
 
 /** At most this many held-out normal images are scored per validation. */
 const VALIDATION_IMAGES = 8;
-const TERM_NAMES = ['loss', 'seg', 'bg', 'feat', 'pasteWeight'] as const;
+const TERM_TITLES: Record<keyof StepTerms, string> = {
+  loss: 'loss',
+  seg: 'segmentation term',
+  bg: 'background term',
+  feat: 'feature term',
+  pasteWeight: 'mean paste weight',
+};
 
 /** What the runs of one process (an experiment's cells) can share. */
 export interface TrainContext {
@@ -94,14 +100,17 @@ export async function train(options: TrainOptions, onProgress: (e: TrainEvent) =
     onProgress({ kind: 'start', steps: o.steps, device: device.description, shots: shots.length, normals: normals.length, layout });
 
     const started = performance.now();
-    let pending: { step: number; lr: number; batch: Batch; terms: Promise<Float64Array> } | null = null;
+    let pending: { step: number; lr: number; batch: BatchShape; terms: Promise<Float64Array> } | null = null;
     let finalLoss = NaN;
+    let checkpointed = 0;
     const report = async (p: NonNullable<typeof pending>) => {
       const terms = readTerms(await p.terms, p.batch, lossConfig);
-      for (const name of TERM_NAMES) {
+      // The parts first, so that the message names the term that went bad, then their sum.
+      for (const name of ['seg', 'bg', 'feat', 'pasteWeight', 'loss'] as const) {
         const v = terms[name];
         if (v !== null && !Number.isFinite(v)) {
-          throw new Error(`training diverged: the ${name} term is ${v} at step ${p.step + 1} (lr ${p.lr.toExponential(2)}); checkpoints in ${o.out} are from before it`);
+          const kept = checkpointed ? `the checkpoint of step ${checkpointed} in ${o.out} is intact` : 'no checkpoint was written before it';
+          throw new Error(`training diverged: the ${TERM_TITLES[name]} is ${v} at step ${p.step + 1} (lr ${p.lr.toExponential(2)}); ${kept}`);
         }
       }
       finalLoss = terms.loss;
@@ -113,15 +122,21 @@ export async function train(options: TrainOptions, onProgress: (e: TrainEvent) =
       await appendFile(logPath, `${JSON.stringify({ step: done, ...terms, lr: p.lr, imagesPerSecond, time: elapsed })}\n`);
     };
 
-    let next = makeBatch(batchOptions, sources, r);
+    const prefetch = () => {
+      const b = makeBatch(batchOptions, sources, r);
+      // Awaited at the next step; until then a failure must not count as unhandled.
+      b.catch(() => {});
+      return b;
+    };
+    let next = prefetch();
     for (let step = 0; step < o.steps; step++) {
       const lr = learningRate(step, o.steps, o.lr);
       const batch = await next;
       const terms = recordTrainStep(model, opt, batch, lossConfig, lr, step >= weightingFrom);
       // The next batch is composed while this step runs on the GPU (image decodes are cached).
-      if (step + 1 < o.steps) next = makeBatch(batchOptions, sources, r);
+      if (step + 1 < o.steps) next = prefetch();
       if (pending) await report(pending);
-      pending = { step, lr, batch, terms };
+      pending = { step, lr, batch: { normals: batch.normals, pasted: batch.paste !== null }, terms };
 
       const done = step + 1;
       if (o.validateEvery > 0 && (done % o.validateEvery === 0 || done === o.steps) && validation.length) {
@@ -135,6 +150,7 @@ export async function train(options: TrainOptions, onProgress: (e: TrainEvent) =
         if (pending) await report(pending);
         pending = null;
         await saveCheckpoint(o.out, model, o.optimizerState ? opt : null, { ...config, step: done });
+        checkpointed = done;
         onProgress({ kind: 'checkpoint', step: done, dir: o.out });
       }
     }
@@ -172,14 +188,20 @@ export function recordTrainStep(model: Unet, opt: Adam, batch: Batch, cfg: LossC
   }).value;
 }
 
+/** What of a batch decides which loss terms it has. */
+interface BatchShape {
+  normals: number;
+  pasted: boolean;
+}
+
 /** The packed terms with null for those the configuration or the batch left out. */
-export function readTerms(packed: Float64Array, batch: Batch, cfg: LossConfig): StepTerms {
+export function readTerms(packed: Float64Array, batch: BatchShape, cfg: LossConfig): StepTerms {
   return {
     loss: packed[0]!,
     seg: packed[1]!,
     bg: cfg.nbr && batch.normals > 0 ? packed[2]! : null,
     feat: cfg.nbr ? packed[3]! : null,
-    pasteWeight: batch.paste ? packed[4]! : null,
+    pasteWeight: batch.pasted ? packed[4]! : null,
   };
 }
 

@@ -51,6 +51,13 @@ describe('gpuseg synth, train, predict, eval', () => {
     expect(existsSync(join(base, 'eval.json'))).toBe(false);
   });
 
+  it('stops a diverging run with a line naming the step and the loss term', () => {
+    const r = gpuseg(['train', '--data', join(data, 'fabric'), '--out', join(dir, 'diverged'), '--size', '32', '--batch', '4', '--steps', '4', '--lr', '1e38', '--validate-every', '0']);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/^gpuseg: training diverged: the (segmentation|background|feature) term is (NaN|-?Infinity) at step \d+ \(lr 1\.00e\+38\); no checkpoint was written before it$/m);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it('predicts a probability map, a mask and an overlay per image at the image size', async () => {
     const images = join(data, 'fabric', 'test', 'good');
     const out = join(dir, 'pred');
