@@ -59,9 +59,9 @@ addTrainFlags(
     .command('experiment')
     .description('train and evaluate every variant x shot count x split seed on one category, resumably; writes results.json, results.md and report.html')
     .requiredOption('--out <dir>', 'experiment folder (one run folder per cell under cells/)')
-    .option('--shots <list>', 'shot counts', listOf('--shots', positiveInt('--shots')), [1, 5])
-    .option('--variants <list>', `variants (${VARIANT_NAMES.join(', ')})`, listOf('--variants', variantName), [...VARIANT_NAMES])
-    .option('--split-seeds <list>', 'split seeds', listOf('--split-seeds', nonNegativeInt('--split-seeds')), [0, 1, 2]),
+    .addOption(new Option('--shots <list>', 'shot counts').argParser(listOf('--shots', positiveInt('--shots'))).default([1, 5], '1,5'))
+    .addOption(new Option('--variants <list>', 'variants').argParser(listOf('--variants', variantName)).default([...VARIANT_NAMES], VARIANT_NAMES.join(',')))
+    .addOption(new Option('--split-seeds <list>', 'split seeds').argParser(listOf('--split-seeds', nonNegativeInt('--split-seeds'))).default([0, 1, 2], '0,1,2')),
   { variantSwitches: false },
 )
   .option('--json', 'print the results as JSON (no progress bar)')
