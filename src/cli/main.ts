@@ -50,6 +50,7 @@ addTrainFlags(
   { variantSwitches: true },
 )
   .option('--no-eval', 'skip the evaluation of the final weights (and the metrics of the report)')
+  .option('--overwrite', 'replace the run already in --out (without it, a folder holding a run is refused)')
   .option('--tune', 'first measure the conv kernels for this --batch and --size on this adapter (what its tuning file lacks; see `gpuseg tune`)')
   .option('--json', 'print the result as JSON (no progress bar)')
   .action((opts) => runTrain(opts));

@@ -1,5 +1,6 @@
 // The report of an experiment: EXP/report.html from EXP/results.json and the run folders of its cells.
 import { basename, join, resolve } from 'node:path';
+import { EVAL_FILE, LOG_FILE } from '../train/run-folder.js';
 import { writeFileAtomic } from '../util/files.js';
 import { barChart } from './bars.js';
 import { averagingNote, LOSS_TERMS, LOSS_TERMS_NOTE, pastePoints, termPoints } from './curves.js';
@@ -37,7 +38,7 @@ async function curveRuns(dir: string, results: ExperimentResults, shots: number)
       .filter((c) => c.variant === variant && c.shots === shots)
       .sort((a, b) => results.splitSeeds.indexOf(a.splitSeed) - results.splitSeeds.indexOf(b.splitSeed));
     for (const cell of candidates) {
-      const log = await readRunLog(join(dir, cell.run, 'log.jsonl'));
+      const log = await readRunLog(join(dir, cell.run, LOG_FILE));
       if (log.steps.length === 0) continue;
       runs.push({ variant, splitSeed: cell.splitSeed, color: PALETTE[v % PALETTE.length]!, log });
       break;
@@ -88,7 +89,7 @@ function iouChart(results: ExperimentResults): string {
 
 /** A finished cell's evaluation file (null when it has none). */
 async function cellEvaluation(dir: string, cell: ExperimentCell): Promise<EvalFile | null> {
-  return cell.overall === null ? null : readOptionalJson<EvalFile>(join(dir, cell.run, 'eval.json'), 'evaluation');
+  return cell.overall === null ? null : readOptionalJson<EvalFile>(join(dir, cell.run, EVAL_FILE), 'evaluation');
 }
 
 async function cellDetails(dir: string, cell: ExperimentCell, evaluation: EvalFile | null, open: boolean): Promise<string> {

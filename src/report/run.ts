@@ -1,5 +1,7 @@
 // The report of one training run: RUN/report.html from config.json, log.jsonl and eval.json.
 import { basename, join, resolve } from 'node:path';
+import { CONFIG_FILE } from '../train/checkpoint.js';
+import { EVAL_FILE, LOG_FILE, REPORT_FILE } from '../train/run-folder.js';
 import { writeFileAtomic } from '../util/files.js';
 import { averagingNote, LOSS_TERMS, LOSS_TERMS_NOTE, pastePoints, termPoints, validationPoints } from './curves.js';
 import { readJson, readOptionalJson, readRunLog, type EvalFile, type RunConfig, type RunLog } from './formats.js';
@@ -8,7 +10,7 @@ import { isNumber } from './numbers.js';
 import { sampleGrid } from './samples.js';
 import { lineChart, PALETTE } from './svg.js';
 
-export const REPORT_FILE = 'report.html';
+export { REPORT_FILE };
 
 /** The experiment's variant names, from the switches that define them. */
 export function variantName(config: RunConfig): string {
@@ -111,9 +113,9 @@ export function skippedNote(log: RunLog): string {
 
 export async function writeRunReport(runDir: string): Promise<string> {
   const dir = resolve(runDir);
-  const config = await readJson<RunConfig>(join(dir, 'config.json'), 'run config');
-  const log = await readRunLog(join(dir, 'log.jsonl'));
-  const evaluation = await readOptionalJson<EvalFile>(join(dir, 'eval.json'), 'evaluation');
+  const config = await readJson<RunConfig>(join(dir, CONFIG_FILE), 'run config');
+  const log = await readRunLog(join(dir, LOG_FILE));
+  const evaluation = await readOptionalJson<EvalFile>(join(dir, EVAL_FILE), 'evaluation');
   const title = `Training run ${basename(dir)}: ${text(config.category)}, ${text(config.shots)}-shot, ${variantName(config)}`;
   const body = [
     `<header><h1>${escapeHtml(title)}</h1><p class="subtitle">${escapeHtml(dir)}</p>${settingsList(settings(config))}</header>`,

@@ -10,10 +10,9 @@ import type { Unet } from '../model/unet.js';
 import { writeFileAtomic } from '../util/files.js';
 import { predictLogits } from './inference.js';
 import { MetricAccumulator, type PixelMetrics } from './metrics.js';
+import { EVAL_FILE, EVAL_IMAGES_DIR, SPLIT_FILE } from './run-folder.js';
 
-export const EVAL_FILE = 'eval.json';
 export const EVAL_FORMAT = 'gpuseg-eval/1';
-const EVAL_IMAGES_DIR = 'eval';
 /** Probability maps kept for the report's grid, worst first. */
 export const REPORT_IMAGES = 24;
 const THRESHOLD = 0.5;
@@ -52,7 +51,7 @@ export interface EvaluationResult {
 /** The run's evaluation set (split.json): every non-shot defect image and test/good. With `dataDir`,
  * the same files in another copy of the category folder. */
 export async function evaluationItems(runDir: string, dataDir?: string): Promise<LabelledImage[]> {
-  const splitPath = join(runDir, 'split.json');
+  const splitPath = join(runDir, SPLIT_FILE);
   const { split, meta } = await readSplit(splitPath);
   let move = (p: string) => p;
   if (dataDir !== undefined) {

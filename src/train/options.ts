@@ -43,6 +43,8 @@ export interface TrainOptions {
   evaluate?: boolean;
   /** Write Adam's state (optimizer.safetensors) with each checkpoint, for resuming (default true). */
   optimizerState?: boolean;
+  /** Replace the run already in `out` (else a folder holding a run is refused). */
+  overwrite?: boolean;
 }
 
 export const TRAIN_DEFAULTS = {

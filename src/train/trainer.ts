@@ -18,6 +18,7 @@ import { evaluationItems, evaluate, writeEvaluation, type EvaluationResult } fro
 import { predictProbabilities } from './inference.js';
 import { type LossConfig, methodLoss, packTerms, uploadBatch } from './losses.js';
 import { Adam, learningRate } from './optimizer.js';
+import { LOG_FILE, SPLIT_FILE, checkRunFolder, clearRun } from './run-folder.js';
 import { LAYER_STRIDE, type NbrLayer, type TrainOptions, WEIGHTING_WARMUP, resolveOptions, runConfig } from './options.js';
 
 export { TRAIN_DEFAULTS, type TrainOptions } from './options.js';
@@ -67,6 +68,7 @@ export interface TrainContext {
 
 export async function train(options: TrainOptions, onProgress: (e: TrainEvent) => void = () => {}, ctx: TrainContext = {}): Promise<TrainResult> {
   const o = resolveOptions(options);
+  const replacing = await checkRunFolder(o.out, o.overwrite === true);
   const category = await readCategory(o.data);
   const split = kShotSplit(category, o.shots, o.splitSeed);
   const layout = batchLayout(o.batch, o.normalPerBatch, o.cropPaste);
@@ -78,13 +80,15 @@ export async function train(options: TrainOptions, onProgress: (e: TrainEvent) =
   await readAll(images, normals, o.size, onProgress);
   const validation = await Promise.all(split.validationNormals.slice(0, VALIDATION_IMAGES).map((p) => readImage(p, o.size)));
 
+  // Every input has been read and checked: only now is the run folder touched.
+  if (replacing) await clearRun(o.out);
   await mkdir(o.out, { recursive: true });
-  await writeSplit(join(o.out, 'split.json'), split, { category: category.name, shots: o.shots, splitSeed: o.splitSeed, root: category.dir });
+  await writeSplit(join(o.out, SPLIT_FILE), split, { category: category.name, shots: o.shots, splitSeed: o.splitSeed, root: category.dir });
   const device = ctx.device ?? (await openDevice(o.device, o.adapter));
   const model = new Unet();
   let storage: ModelStorage | null = null;
   let opt: Adam | null = null;
-  const logPath = join(o.out, 'log.jsonl');
+  const logPath = join(o.out, LOG_FILE);
   const config = { ...runConfig(o, category.name, device.description), layout };
   try {
     storage = materialize(model, device.backend, rng(o.seed));

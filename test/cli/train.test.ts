@@ -1,5 +1,5 @@
 // End to end through the CLI: synth -> train (a few steps at 32x32) -> predict -> eval.
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -41,11 +41,19 @@ describe('gpuseg synth, train, predict, eval', () => {
     });
   });
 
-  it('trains the baseline with the method switched off: no normal images, no terms but the segmentation loss', () => {
+  it('trains the baseline with the method switched off (no normal images, no terms but the segmentation loss), over an old run with --overwrite', () => {
     const base = join(dir, 'baseline');
-    const r = gpuseg(['train', '--data', join(data, 'fabric'), '--out', base, '--size', '32', '--batch', '2', '--steps', '2', '--no-nbr', '--no-crop-paste', '--no-eval', '--validate-every', '0', '--json']);
+    // An older run in the folder: --overwrite replaces its files (and leaves the folder's other files).
+    mkdirSync(join(base, 'eval'), { recursive: true });
+    writeFileSync(join(base, 'log.jsonl'), '{"step": 1, "loss": 9}\n{"step": 2, "loss": 9}\n{"step": 3, "loss": 9}\n');
+    writeFileSync(join(base, 'eval.json'), '{}');
+    writeFileSync(join(base, 'notes.txt'), 'mine');
+    const r = gpuseg(['train', '--data', join(data, 'fabric'), '--out', base, '--size', '32', '--batch', '2', '--steps', '2', '--no-nbr', '--no-crop-paste', '--no-eval', '--validate-every', '0', '--overwrite', '--json']);
     expect(r.status, r.stderr).toBe(0);
+    expect(readFileSync(join(base, 'notes.txt'), 'utf8')).toBe('mine');
+    expect(existsSync(join(base, 'eval'))).toBe(false);
     const steps = readFileSync(join(base, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(steps.map((l) => l.step)).toEqual([1, 2]);
     for (const l of steps) expect([l.bg, l.feat, l.pasteWeight, l.loss]).toEqual([null, null, null, l.seg]);
     expect(JSON.parse(readFileSync(join(base, 'config.json'), 'utf8'))).toMatchObject({ nbr: false, cropPaste: false, normalPerBatch: 0, layout: { shots: 2, pasted: 0, normals: 0 } });
     expect(existsSync(join(base, 'eval.json'))).toBe(false);
@@ -120,7 +128,7 @@ describe('gpuseg synth, train, predict, eval', () => {
   });
 
   it('refuses bad input with a one-line error naming the flag or file', () => {
-    let r = gpuseg(['train', '--data', join(dir, 'nope'), '--out', run]);
+    let r = gpuseg(['train', '--data', join(dir, 'nope'), '--out', join(dir, 'never')]);
     expect(r.status).toBe(1);
     expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('gpuseg:'))[0]).toMatch(/nope/);
     r = gpuseg(['train', '--data', data, '--out', run, '--size', '48']);
@@ -143,5 +151,11 @@ describe('gpuseg synth, train, predict, eval', () => {
       expect(r.stderr).not.toMatch(/\n\s+at /);
     }
     expect(existsSync(join(dir, 'never'))).toBe(false);
+    // A folder that holds a run is refused, and left as it was.
+    const log = readFileSync(join(run, 'log.jsonl'), 'utf8');
+    r = gpuseg(['train', '--data', category, '--out', run, '--size', '32', '--steps', '1']);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/--out '.*run' holds a run \(config\.json\); pass --overwrite to replace it/);
+    expect(readFileSync(join(run, 'log.jsonl'), 'utf8')).toBe(log);
   });
 });

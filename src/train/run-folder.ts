@@ -1,0 +1,35 @@
+// What a run folder holds, and the guard that keeps a new run from mixing into an old one (a second run
+// would append to the first one's log.jsonl, and its report would draw both).
+import { rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE } from './checkpoint.js';
+
+export const SPLIT_FILE = 'split.json';
+export const LOG_FILE = 'log.jsonl';
+export const EVAL_FILE = 'eval.json';
+/** The probability maps of the worst evaluation images, for the report. */
+export const EVAL_IMAGES_DIR = 'eval';
+export const REPORT_FILE = 'report.html';
+
+/** Everything a run writes into its folder. */
+const RUN_FILES = [CONFIG_FILE, SPLIT_FILE, LOG_FILE, MODEL_FILE, OPTIMIZER_FILE, EVAL_FILE, EVAL_IMAGES_DIR, REPORT_FILE];
+
+/** The first of a run's files found in `dir`, or null (also when `dir` does not exist). */
+export async function existingRun(dir: string): Promise<string | null> {
+  for (const name of RUN_FILES) {
+    if (await stat(join(dir, name)).then(() => true, () => false)) return name;
+  }
+  return null;
+}
+
+/** Refuses a folder that holds a run unless `overwrite`; returns whether there is one to clear. */
+export async function checkRunFolder(dir: string, overwrite: boolean): Promise<boolean> {
+  const found = await existingRun(dir);
+  if (found && !overwrite) throw new Error(`--out '${dir}' holds a run (${found}); pass --overwrite to replace it, or choose another folder`);
+  return found !== null;
+}
+
+/** Removes a run's files from its folder (and nothing else of the folder). */
+export async function clearRun(dir: string): Promise<void> {
+  await Promise.all(RUN_FILES.map((name) => rm(join(dir, name), { recursive: true, force: true })));
+}
