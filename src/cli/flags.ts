@@ -30,9 +30,12 @@ function nbrLayer(value: string): 2 | 3 {
   return Number(value) as 2 | 3;
 }
 
-/** Flags of the data, the schedule and the model, for one run. */
-export function addTrainFlags(c: Command, o: { variantSwitches: boolean }): Command {
-  c.requiredOption('--data <dir>', 'category folder: train/good, test/<type>, ground_truth/<type>')
+/** Flags of the data, the schedule and the model, for one run (`--data` is required unless `o.resumable`). */
+export function addTrainFlags(c: Command, o: { variantSwitches: boolean; resumable?: boolean }): Command {
+  const data = 'category folder: train/good, test/<type>, ground_truth/<type>';
+  if (o.resumable) c.option('--data <dir>', data);
+  else c.requiredOption('--data <dir>', data);
+  c
     .option('--seed <n>', 'training seed (initialisation, batches, augmentation, crop-and-paste)', nonNegativeInt('--seed'), TRAIN_DEFAULTS.seed)
     .option('--size <n>', 'training image size (a multiple of 32)', positiveInt('--size'), TRAIN_DEFAULTS.size)
     .option('--batch <n>', 'images per step (annotated and normal)', positiveInt('--batch'), TRAIN_DEFAULTS.batch)

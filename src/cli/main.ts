@@ -44,16 +44,17 @@ addTrainFlags(
   program
     .command('train')
     .description('train the ResNet-34 UNet on one category folder (MVTec AD layout): k annotated shots per defect type plus the normal images, with the NBR loss and weighted crop-and-paste (METHOD.md); then evaluate and write report.html')
-    .requiredOption('--out <dir>', 'run folder: checkpoints, config, split, log, evaluation, report')
+    .option('--out <dir>', 'run folder: checkpoints, config, split, log, evaluation, report')
+    .option('--resume <run>', "continue the run in this folder from its last checkpoint, with its own settings (exactly: the same result as an uninterrupted run)")
     .option('--shots <k>', 'annotated images per defect type', positiveInt('--shots'), 1)
     .option('--split-seed <n>', 'seed of the choice of shots', nonNegativeInt('--split-seed'), 0),
-  { variantSwitches: true },
+  { variantSwitches: true, resumable: true },
 )
   .option('--no-eval', 'skip the evaluation of the final weights (and the metrics of the report)')
   .option('--overwrite', 'replace the run already in --out (without it, a folder holding a run is refused)')
   .option('--tune', 'first measure the conv kernels for this --batch and --size on this adapter (what its tuning file lacks; see `gpuseg tune`)')
   .option('--json', 'print the result as JSON (no progress bar)')
-  .action((opts) => runTrain(opts));
+  .action((opts, cmd: Command) => runTrain(opts, cmd));
 
 addTrainFlags(
   program

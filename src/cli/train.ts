@@ -3,13 +3,18 @@
 // writes report.html.
 import { writeRunReport } from '../report/index.js';
 import type { EvaluationResult } from '../train/evaluation.js';
+import { kebab } from '../train/options.js';
 import { TRAIN_DEFAULTS, type TrainEvent, type TrainOptions, train } from '../train/trainer.js';
+import type { Command } from 'commander';
+import { UsageError } from './errors.js';
 import { type Progress, progress } from './progress.js';
 import { tuneBeforeTraining } from './tune.js';
 
-export interface TrainCliOptions extends Omit<TrainOptions, 'data' | 'out' | 'evaluate'> {
-  data: string;
-  out: string;
+export interface TrainCliOptions extends Omit<TrainOptions, 'data' | 'out' | 'evaluate' | 'resume'> {
+  data?: string;
+  out?: string;
+  /** A run folder to continue. */
+  resume?: string;
   /** false with --no-eval. */
   eval?: boolean;
   json?: boolean;
@@ -62,12 +67,28 @@ export function metricsLine(e: EvaluationResult): string {
   return `defect IoU ${f(m.iou)}, mIoU ${f(m.miou)}, Dice ${f(m.dice)}, AUROC ${f(m.auroc)}, AP ${f(m.ap)}, F1-max ${f(m.f1Max)}, AUPRO ${f(m.aupro)}`;
 }
 
-export async function runTrain(o: TrainCliOptions): Promise<void> {
+/** Flags that may go with --resume: how and where to run, not what (the run's config.json says that). */
+const RESUME_FLAGS = new Set(['resume', 'device', 'adapter', 'json', 'tune']);
+
+/** The run's options from the command line: a new run (--data and --out), or --resume RUN alone. */
+function trainOptions(o: TrainCliOptions, cmd?: Command): TrainOptions {
+  const { tune: _, json: __, eval: evaluate, resume, ...options } = o;
+  if (resume !== undefined) {
+    const given = cmd ? Object.keys(o).filter((k) => cmd.getOptionValueSource(k) === 'cli' && !RESUME_FLAGS.has(k)) : [];
+    if (given.length) throw new UsageError(`--resume continues with the run's own settings; drop --${kebab(given[0]!)}`);
+    return { data: '', out: resume, resume: true, device: o.device, adapter: o.adapter };
+  }
+  if (options.data === undefined) throw new UsageError("required option '--data <dir>' not specified (or --resume RUN)");
+  if (options.out === undefined) throw new UsageError("required option '--out <dir>' not specified");
+  return { ...options, data: options.data, out: options.out, evaluate: evaluate !== false };
+}
+
+export async function runTrain(o: TrainCliOptions, cmd?: Command): Promise<void> {
+  const options = trainOptions(o, cmd);
   const p = trainProgress(o.json);
   if (o.tune && (o.device ?? 'gpu') === 'gpu') await tuneBeforeTraining({ batch: o.batch ?? TRAIN_DEFAULTS.batch, size: o.size ?? TRAIN_DEFAULTS.size, adapter: o.adapter, quiet: o.json });
   try {
-    const { tune: _, json: __, eval: evaluate, ...options } = o;
-    const result = await train({ ...options, evaluate: evaluate !== false }, p.onEvent);
+    const result = await train(options, p.onEvent);
     p.stop();
     const report = await writeRunReport(result.dir);
     if (o.json) {

@@ -63,6 +63,16 @@ export class Adam {
     return { m, v, step: this.step };
   }
 
+  /** Restores moments and step saved by readState (resuming a run); `source` names the file in errors. */
+  loadState(m: Float32Array, v: Float32Array, step: number, source: string): void {
+    if (m.length !== this.m.size || v.length !== this.v.size) {
+      throw new Error(`${source}: Adam moments of ${m.length} and ${v.length} values, this model's arena holds ${this.m.size}`);
+    }
+    this.backend.write(this.m.whole, m);
+    this.backend.write(this.v.whole, v);
+    this.step = step;
+  }
+
   destroy(): void {
     this.grads.destroy();
     this.m.destroy();

@@ -45,7 +45,15 @@ export interface TrainOptions {
   optimizerState?: boolean;
   /** Replace the run already in `out` (else a folder holding a run is refused). */
   overwrite?: boolean;
+  /** Continue the run in `out` from its last checkpoint, with the settings its config.json records. */
+  resume?: boolean;
 }
+
+/** The settings a run records and a resumed run takes back (the rest of TrainOptions is per invocation). */
+const RECORDED = [
+  'data', 'shots', 'splitSeed', 'seed', 'size', 'batch', 'steps', 'lr', 'loss', 'nbr', 'cropPaste', 'weighting', 'lambdaBg',
+  'lambdaFeat', 'nbrLayer', 'paste', 'normalPerBatch', 'encoderWeights', 'checkpointEvery', 'validateEvery', 'evaluate', 'optimizerState',
+] as const satisfies readonly (keyof TrainOptions)[];
 
 export const TRAIN_DEFAULTS = {
   shots: 1,
@@ -114,7 +122,8 @@ function check(o: ResolvedOptions): void {
   }
 }
 
-function kebab(name: string): string {
+/** The command-line flag of an option: normalPerBatch -> normal-per-batch. */
+export function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
@@ -143,6 +152,21 @@ export function runConfig(o: ResolvedOptions, category: string, device: string) 
     normalPerBatch: o.normalPerBatch,
     weightingWarmup: WEIGHTING_WARMUP,
     encoderWeights: o.encoderWeights ?? null,
+    checkpointEvery: o.checkpointEvery,
+    validateEvery: o.validateEvery,
+    evaluate: o.evaluate,
+    optimizerState: o.optimizerState,
     device,
   };
+}
+
+/** The options of the run whose config.json is `config` (from runConfig), for `out`; `source` names the file. */
+export function recordedOptions(config: Record<string, unknown>, out: string, source: string): TrainOptions {
+  if (config.format !== 'gpuseg-run/1') throw new Error(`${source}: not a gpuseg run (format ${JSON.stringify(config.format)})`);
+  const o: Record<string, unknown> = { out };
+  for (const key of RECORDED) {
+    if (!(key in config)) throw new Error(`${source}: no '${key}', so the run cannot be resumed with its own settings`);
+    o[key] = config[key] ?? undefined;
+  }
+  return o as unknown as TrainOptions;
 }

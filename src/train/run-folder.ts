@@ -2,7 +2,7 @@
 // would append to the first one's log.jsonl, and its report would draw both).
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE } from './checkpoint.js';
+import { CHECKPOINTS_DIR, CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE } from './checkpoint.js';
 
 export const SPLIT_FILE = 'split.json';
 export const LOG_FILE = 'log.jsonl';
@@ -12,7 +12,7 @@ export const EVAL_IMAGES_DIR = 'eval';
 export const REPORT_FILE = 'report.html';
 
 /** Everything a run writes into its folder. */
-const RUN_FILES = [CONFIG_FILE, SPLIT_FILE, LOG_FILE, MODEL_FILE, OPTIMIZER_FILE, EVAL_FILE, EVAL_IMAGES_DIR, REPORT_FILE];
+const RUN_FILES = [CONFIG_FILE, SPLIT_FILE, LOG_FILE, MODEL_FILE, OPTIMIZER_FILE, CHECKPOINTS_DIR, EVAL_FILE, EVAL_IMAGES_DIR, REPORT_FILE];
 
 /** The first of a run's files found in `dir`, or null (also when `dir` does not exist). */
 export async function existingRun(dir: string): Promise<string | null> {

@@ -2,7 +2,7 @@
 // Adam. Only the loss terms come back, asynchronously: step i's terms are read while step i+1 runs, and
 // batch i+1 is prepared on the host while step i runs, so the queue never waits for the host. The host
 // checks every term for NaN.
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { scope } from '../autograd/index.js';
 import { ImageCache, kShotSplit, readCategory, readImage, readMask, writeSplit } from '../data/index.js';
@@ -10,16 +10,17 @@ import { type ModelStorage, materialize } from '../model/module.js';
 import { importStateDict } from '../model/state.js';
 import { loadEncoderWeights } from '../model/torch.js';
 import { Unet } from '../model/unet.js';
-import { rng } from '../util/random.js';
+import { writeFileAtomic } from '../util/files.js';
+import { RandomStream, rng } from '../util/random.js';
 import { type Batch, type BatchSources, type Sample, batchLayout, makeBatch } from './batch.js';
-import { saveCheckpoint } from './checkpoint.js';
+import { CONFIG_FILE, type FoundCheckpoint, latestCheckpoint, loadCheckpoint, readConfig, saveCheckpoint } from './checkpoint.js';
 import { type Device, openDevice } from './device.js';
 import { evaluationItems, evaluate, writeEvaluation, type EvaluationResult } from './evaluation.js';
 import { predictProbabilities } from './inference.js';
 import { type LossConfig, methodLoss, packTerms, uploadBatch } from './losses.js';
 import { Adam, learningRate } from './optimizer.js';
 import { LOG_FILE, SPLIT_FILE, checkRunFolder, clearRun } from './run-folder.js';
-import { LAYER_STRIDE, type NbrLayer, type TrainOptions, WEIGHTING_WARMUP, resolveOptions, runConfig } from './options.js';
+import { LAYER_STRIDE, type NbrLayer, type TrainOptions, WEIGHTING_WARMUP, recordedOptions, resolveOptions, runConfig } from './options.js';
 
 export { TRAIN_DEFAULTS, type TrainOptions } from './options.js';
 
@@ -66,9 +67,37 @@ export interface TrainContext {
   device?: Device;
 }
 
+/**
+ * The options and checkpoint a run continues from: with `resume`, those recorded in `out` (its
+ * config.json and newest complete checkpoint), else the options as given and none.
+ */
+async function startingPoint(options: TrainOptions): Promise<{ options: TrainOptions; from: FoundCheckpoint | null }> {
+  if (!options.resume) return { options, from: null };
+  const config = await readConfig<Record<string, unknown>>(options.out);
+  const recorded = recordedOptions(config, options.out, join(options.out, CONFIG_FILE));
+  const from = await latestCheckpoint(options.out);
+  if (!from) throw new Error(`--resume: '${options.out}' has no complete checkpoint to continue from`);
+  if (from.state.step >= (recorded.steps ?? 0)) throw new Error(`--resume: the run in '${options.out}' finished (step ${from.state.step} of ${recorded.steps})`);
+  return { options: { ...recorded, device: options.device, adapter: options.adapter, resume: true }, from };
+}
+
+/** A resumed run's log: the lines of steps up to the checkpoint (later ones are trained again). */
+async function truncateLog(path: string, step: number): Promise<void> {
+  const text = await readFile(path, 'utf8').catch(() => '');
+  const kept = text.split('\n').filter((line) => {
+    try {
+      return (JSON.parse(line) as { step?: number }).step! <= step;
+    } catch {
+      return false; // an empty line, or the partial last line of a killed run
+    }
+  });
+  await writeFileAtomic(path, new TextEncoder().encode(kept.map((l) => `${l}\n`).join('')));
+}
+
 export async function train(options: TrainOptions, onProgress: (e: TrainEvent) => void = () => {}, ctx: TrainContext = {}): Promise<TrainResult> {
-  const o = resolveOptions(options);
-  const replacing = await checkRunFolder(o.out, o.overwrite === true);
+  const start = await startingPoint(options);
+  const o = resolveOptions(start.options);
+  const replacing = start.from ? false : await checkRunFolder(o.out, o.overwrite === true);
   const category = await readCategory(o.data);
   const split = kShotSplit(category, o.shots, o.splitSeed);
   const layout = batchLayout(o.batch, o.normalPerBatch, o.cropPaste);
@@ -83,7 +112,7 @@ export async function train(options: TrainOptions, onProgress: (e: TrainEvent) =
   // Every input has been read and checked: only now is the run folder touched.
   if (replacing) await clearRun(o.out);
   await mkdir(o.out, { recursive: true });
-  await writeSplit(join(o.out, SPLIT_FILE), split, { category: category.name, shots: o.shots, splitSeed: o.splitSeed, root: category.dir });
+  if (!start.from) await writeSplit(join(o.out, SPLIT_FILE), split, { category: category.name, shots: o.shots, splitSeed: o.splitSeed, root: category.dir });
   const device = ctx.device ?? (await openDevice(o.device, o.adapter));
   const model = new Unet();
   let storage: ModelStorage | null = null;
@@ -96,7 +125,15 @@ export async function train(options: TrainOptions, onProgress: (e: TrainEvent) =
       importStateDict(model, await loadEncoderWeights(o.encoderWeights), { only: 'encoder.', source: o.encoderWeights });
     }
     opt = new Adam(storage, model.namedParameters().map(([, s]) => s));
-    const r = rng(o.seed + 1);
+    // The stream of every random choice of the batches (shots, normal images, flips, pastes).
+    const stream = new RandomStream(o.seed + 1);
+    const first = start.from?.state.step ?? 0;
+    if (start.from) {
+      await loadCheckpoint(start.from, model, opt);
+      stream.state = start.from.state.rng;
+      await truncateLog(logPath, first);
+    }
+    const r = stream.next;
     const sources: BatchSources = { shots, normalCount: normals.length, normal: (i) => images.get(normals[i]!, o.size) };
     const batchOptions = { size: o.size, layout, cellStride: LAYER_STRIDE[o.nbrLayer], paste: o.paste };
     const lossConfig: LossConfig & { nbrLayer: NbrLayer } = { loss: o.loss, nbr: o.nbr, lambdaBg: o.lambdaBg, lambdaFeat: o.lambdaFeat, nbrLayer: o.nbrLayer };
@@ -120,25 +157,30 @@ export async function train(options: TrainOptions, onProgress: (e: TrainEvent) =
       finalLoss = terms.loss;
       const elapsed = (performance.now() - started) / 1000;
       const done = p.step + 1;
-      const imagesPerSecond = (done * o.batch) / elapsed;
-      const etaSeconds = ((o.steps - done) * elapsed) / done;
+      const imagesPerSecond = ((done - first) * o.batch) / elapsed;
+      const etaSeconds = ((o.steps - done) * elapsed) / (done - first);
       onProgress({ kind: 'step', step: done, steps: o.steps, lr: p.lr, imagesPerSecond, etaSeconds, ...terms });
       await appendFile(logPath, `${JSON.stringify({ step: done, ...terms, lr: p.lr, imagesPerSecond, time: elapsed })}\n`);
     };
 
-    const prefetch = () => {
+    // The stream's state before each prefetched batch was drawn: a checkpoint after step k records the
+    // one of batch k, which is drawn while step k - 1 runs.
+    const streamBefore = new Map<number, number>();
+    const prefetch = (step: number) => {
+      streamBefore.set(step, stream.state);
       const b = makeBatch(batchOptions, sources, r);
       // Awaited at the next step; until then a failure must not count as unhandled.
       b.catch(() => {});
       return b;
     };
-    let next = prefetch();
-    for (let step = 0; step < o.steps; step++) {
+    let next = prefetch(first);
+    for (let step = first; step < o.steps; step++) {
       const lr = learningRate(step, o.steps, o.lr);
       const batch = await next;
       const terms = recordTrainStep(model, opt, batch, lossConfig, lr, step >= weightingFrom);
       // The next batch is composed while this step runs on the GPU (image decodes are cached).
-      if (step + 1 < o.steps) next = prefetch();
+      if (step + 1 < o.steps) next = prefetch(step + 1);
+      streamBefore.delete(step);
       if (pending) await report(pending);
       pending = { step, lr, batch: { normals: batch.normals, pasted: batch.paste !== null }, terms };
 
@@ -153,7 +195,7 @@ export async function train(options: TrainOptions, onProgress: (e: TrainEvent) =
       if (done % o.checkpointEvery === 0 || done === o.steps) {
         if (pending) await report(pending);
         pending = null;
-        await saveCheckpoint(o.out, model, o.optimizerState ? opt : null, { ...config, step: done });
+        await saveCheckpoint(o.out, model, o.optimizerState ? opt : null, config, { step: done, rng: streamBefore.get(done) ?? stream.state });
         checkpointed = done;
         onProgress({ kind: 'checkpoint', step: done, dir: o.out });
       }

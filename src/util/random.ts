@@ -3,10 +3,22 @@
 export type Rng = () => number;
 
 export function rng(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
+  return new RandomStream(seed).next;
+}
+
+/** mulberry32 whose position can be saved and restored: a training run's stream, kept with its checkpoints. */
+export class RandomStream {
+  /** The whole state: one 32-bit word. */
+  state: number;
+
+  constructor(seed: number) {
+    this.state = seed >>> 0;
+  }
+
+  /** The next number in [0, 1); a bound function, to hand on as an Rng. */
+  readonly next: Rng = () => {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
