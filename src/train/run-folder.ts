@@ -1,6 +1,6 @@
 // What a run folder holds, and the guard that keeps a new run from mixing into an old one (a second run
 // would append to the first one's log.jsonl, and its report would draw both).
-import { rm, stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CHECKPOINTS_DIR, CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE } from './checkpoint.js';
 
@@ -32,4 +32,13 @@ export async function checkRunFolder(dir: string, overwrite: boolean): Promise<b
 /** Removes a run's files from its folder (and nothing else of the folder). */
 export async function clearRun(dir: string): Promise<void> {
   await Promise.all(RUN_FILES.map((name) => rm(join(dir, name), { recursive: true, force: true })));
+}
+
+/** What a killed atomic write leaves: NAME.tmp-PID files (see writeFileAtomic and the checkpoint links). */
+const LEFTOVER = /\.tmp-\d+$/;
+
+/** Removes the leftovers of killed writes from a run folder (a missing folder has none). */
+export async function removeLeftovers(dir: string): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  await Promise.all(names.filter((n) => LEFTOVER.test(n)).map((n) => rm(join(dir, n), { force: true })));
 }

@@ -19,7 +19,7 @@ import { evaluationItems, evaluate, writeEvaluation, type EvaluationResult } fro
 import { predictProbabilities } from './inference.js';
 import { type LossConfig, methodLoss, packTerms, uploadBatch } from './losses.js';
 import { Adam, learningRate } from './optimizer.js';
-import { LOG_FILE, SPLIT_FILE, checkRunFolder, clearRun } from './run-folder.js';
+import { LOG_FILE, SPLIT_FILE, checkRunFolder, clearRun, removeLeftovers } from './run-folder.js';
 import { LAYER_STRIDE, type NbrLayer, type TrainOptions, WEIGHTING_WARMUP, recordedOptions, resolveOptions, runConfig } from './options.js';
 
 export { TRAIN_DEFAULTS, type TrainOptions } from './options.js';
@@ -111,6 +111,7 @@ export async function train(options: TrainOptions, onProgress: (e: TrainEvent) =
 
   // Every input has been read and checked: only now is the run folder touched.
   if (replacing) await clearRun(o.out);
+  await removeLeftovers(o.out);
   await mkdir(o.out, { recursive: true });
   if (!start.from) await writeSplit(join(o.out, SPLIT_FILE), split, { category: category.name, shots: o.shots, splitSeed: o.splitSeed, root: category.dir });
   const device = ctx.device ?? (await openDevice(o.device, o.adapter));

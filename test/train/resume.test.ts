@@ -3,7 +3,7 @@
 // adapter (weights, Adam's moments and step, the schedule, and the random stream of the batches: shots,
 // normal images, flips, crop-and-paste). Killed between checkpoints and during a checkpoint's write.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -51,9 +51,12 @@ describe('train --resume after a kill', () => {
     let r = gpuseg(['train', '--data', data, '--out', run, ...TRAIN], { GPUSEG_FAULT: `kill-in-checkpoint:${STEPS}` });
     expect(r.signal).toBe('SIGKILL');
     expect(readdirSync(join(run, 'checkpoints')).sort()).toEqual(['step-000002', `step-00000${STEPS}.tmp`]);
+    // And what a kill between writing a link and renaming it would leave.
+    writeFileSync(join(run, 'last.safetensors.tmp-12345'), 'partial');
     r = gpuseg(['train', '--resume', run]);
     expect(r.status, r.stderr).toBe(0);
     expect(readdirSync(join(run, 'checkpoints'))).toEqual([`step-00000${STEPS}`]);
+    expect(readdirSync(run).filter((f) => f.includes('.tmp'))).toEqual([]);
     expect(readFileSync(join(run, 'last.safetensors')).equals(readFileSync(join(whole, 'last.safetensors')))).toBe(true);
     expect(readFileSync(join(run, 'optimizer.safetensors')).equals(readFileSync(join(whole, 'optimizer.safetensors')))).toBe(true);
     expect(logSteps(run)).toEqual([1, 2, 3, 4]);
