@@ -256,6 +256,11 @@ export class Gpu {
     this.throwIfErrors();
   }
 
+  /** Bind groups held by the cache (each one native descriptor memory). */
+  get cachedBindGroups(): number {
+    return this.bindGroups.size;
+  }
+
   /** Uniform buffers held by the content cache (bounded by MAX_CACHED_UNIFORMS). */
   get cachedUniforms(): number {
     return this.uniformCache.size;

@@ -26,9 +26,19 @@ export interface PoolStats {
   created: number;
 }
 
+/**
+ * Free lists hand out their oldest buffer first (lowest creation number), whatever order buffers came
+ * back in: which buffer an allocation gets then depends only on the set of free buffers, so every step of a
+ * training loop gets the same buffers as the one before, and reuses its bind groups. Handed out last
+ * returned first, the buffers would meet in ever new combinations, and the bind-group cache (each entry
+ * native descriptor memory) would grow by about a hundred entries a step until the process ran out of
+ * memory mappings (a std::bad_alloc after a few hundred steps at 64x64 on lavapipe).
+ */
 export class BufferPool {
+  /** Per size: free buffers, newest first, so pop() takes the oldest. */
   private readonly free = new Map<number, GPUBuffer[]>();
   private readonly inUse = new Set<GPUBuffer>();
+  private readonly ordinal = new WeakMap<GPUBuffer, number>();
   private stats: PoolStats = { heldBytes: 0, inUseBytes: 0, peakHeldBytes: 0, peakInUseBytes: 0, buffers: 0, created: 0 };
   /** Called before a buffer is destroyed, so caches keyed by it (bind groups) can forget it. */
   onDestroy: ((buffer: GPUBuffer) => void) | null = null;
@@ -49,6 +59,7 @@ export class BufferPool {
     let buffer = list?.pop();
     if (!buffer) {
       buffer = this.device.createBuffer({ size, usage: this.usage, label });
+      this.ordinal.set(buffer, this.stats.created);
       this.stats.heldBytes += size;
       this.stats.buffers++;
       this.stats.created++;
@@ -65,7 +76,16 @@ export class BufferPool {
     this.stats.inUseBytes -= buffer.size;
     let list = this.free.get(buffer.size);
     if (!list) this.free.set(buffer.size, (list = []));
-    list.push(buffer);
+    // Keep the list newest first: insert before the first older buffer.
+    const n = this.ordinal.get(buffer)!;
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.ordinal.get(list[mid]!)! > n) lo = mid + 1;
+      else hi = mid;
+    }
+    list.splice(lo, 0, buffer);
   }
 
   /** Destroys every free buffer. */

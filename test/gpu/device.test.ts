@@ -74,6 +74,18 @@ describe('uniform cache', () => {
 });
 
 describe('pure helpers', () => {
+  it('hands out the oldest free buffer of a size, whatever order they came back in', () => {
+    const pool = ctx.gpu.pool;
+    const bytes = 12_345 * 4; // a size class no other test uses
+    const [a, b, c] = [pool.acquire(bytes), pool.acquire(bytes), pool.acquire(bytes)];
+    for (const order of [[b, a, c], [c, b, a], [a, c, b]]) {
+      for (const buffer of order) pool.release(buffer!);
+      // The same set of free buffers gives the same allocations, so a loop's bind groups repeat.
+      expect([pool.acquire(bytes), pool.acquire(bytes), pool.acquire(bytes)]).toEqual([a, b, c]);
+    }
+    for (const buffer of [a, b, c]) pool.release(buffer!);
+  });
+
   it('size classes waste at most a quarter', () => {
     for (const bytes of [1, 255, 257, 4096, 70_000, 1e6, 123_456_789]) {
       const c = sizeClass(bytes);
