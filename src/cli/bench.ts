@@ -1,7 +1,7 @@
 // `gpuseg bench ...`: microbenchmarks, each printing JSON (one object per line with --json).
 import { Gpu } from '../gpu/gpu.js';
 import { unetInputProblem } from '../model/unet.js';
-import { UsageError } from './errors.js';
+import { InputError } from './errors.js';
 
 export interface BenchOptions {
   json?: boolean;
@@ -35,7 +35,7 @@ export interface BenchKernelsOptions {
 export async function runBenchKernels(opts: BenchKernelsOptions): Promise<void> {
   const { benchKernels } = await import('../../bench/kernels.js');
   const problem = unetInputProblem(opts.batch, opts.size);
-  if (problem) throw new UsageError(problem);
+  if (problem) throw new InputError(problem);
   const gpu = await Gpu.open({ adapter: opts.adapter });
   const adapter = gpu.summary.description;
   if (!opts.json) process.stdout.write(`kernels of the ResNet-34 UNet at batch ${opts.batch}, ${opts.size}x${opts.size}, on ${adapter}\n`);
@@ -63,7 +63,7 @@ export interface BenchTrainOptions {
 export async function runBenchTrain(o: BenchTrainOptions): Promise<void> {
   const { benchTrain } = await import('../../bench/train.js');
   const problem = unetInputProblem(o.batch, o.size);
-  if (problem) throw new UsageError(problem);
+  if (problem) throw new InputError(problem);
   const { PROFILE_DAWN_FLAGS } = await import('../gpu/profiler.js');
   const gpu = await Gpu.open({ adapter: o.adapter, dawnFlags: o.profile ? PROFILE_DAWN_FLAGS : [] });
   try {

@@ -1,6 +1,6 @@
 // `gpuseg synth`: the synthetic data set in the MVTec AD layout.
 import { SYNTH_CATEGORIES, synthesize } from '../data/index.js';
-import { UsageError } from './errors.js';
+import { InputError } from './errors.js';
 
 export interface SynthCliOptions {
   size: number;
@@ -15,7 +15,7 @@ export interface SynthCliOptions {
 export async function runSynth(out: string, o: SynthCliOptions): Promise<void> {
   const categories = o.categories?.split(',').map((s) => s.trim()).filter(Boolean);
   for (const c of categories ?? []) {
-    if (!(c in SYNTH_CATEGORIES)) throw new UsageError(`--categories: unknown category '${c}' (known: ${Object.keys(SYNTH_CATEGORIES).join(', ')})`);
+    if (!(c in SYNTH_CATEGORIES)) throw new InputError(`--categories: unknown category '${c}' (known: ${Object.keys(SYNTH_CATEGORIES).join(', ')})`);
   }
   const summary = await synthesize(out, { size: o.size, seed: o.seed, categories, trainGood: o.trainGood, testGood: o.testGood, perType: o.perType });
   if (o.json) {

@@ -1,54 +1,39 @@
 // How the CLI ends: a clear one-line message and an exit code, never a stack trace (set GPUSEG_DEBUG=1
 // for the trace).
-import { NoAdapterError } from '../gpu/adapter.js';
+import { EXIT_BAD_INPUT, EXIT_FAILED, InputError, isInputError } from '../util/errors.js';
 
-/** An error whose message is meant for the user as it is. */
-export class UsageError extends Error {
-  constructor(message: string, readonly exitCode = 1) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
-
-export const EXIT_NO_ADAPTER = 2;
+export { InputError };
 
 export function reportAndExit(err: unknown): never {
   if (process.env.GPUSEG_DEBUG === '1' && err instanceof Error) process.stderr.write(`${err.stack}\n`);
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`gpuseg: ${message.split('\n')[0]}\n`);
-  const code = err instanceof NoAdapterError ? EXIT_NO_ADAPTER : err instanceof UsageError ? err.exitCode : 1;
-  process.exit(code);
+  process.exit(isInputError(err) ? EXIT_BAD_INPUT : EXIT_FAILED);
+}
+
+/** Decimal digits only: Number() would also take '0x10', '1e3', ' 8 ' and '' (as 0). */
+const DECIMAL_INTEGER = /^\d+$/;
+/** A plain decimal number, with an optional exponent ('3e-4'); no hex, no sign but an exponent's, no spaces. */
+const DECIMAL_NUMBER = /^(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+function integerFlag(flag: string, min: number, what: string): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (!DECIMAL_INTEGER.test(value) || !Number.isSafeInteger(n) || n < min) throw new InputError(`${flag} must be ${what}, got '${value}'`);
+    return n;
+  };
+}
+
+function numberFlag(flag: string, positive: boolean, what: string): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (!DECIMAL_NUMBER.test(value) || !Number.isFinite(n) || (positive && n === 0)) throw new InputError(`${flag} must be ${what}, got '${value}'`);
+    return n;
+  };
 }
 
 /** Parses a positive integer flag, naming the flag when it is not one. */
-export function positiveInt(flag: string): (value: string) => number {
-  return (value: string) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag} must be a positive integer, got '${value}'`);
-    return n;
-  };
-}
-
-export function nonNegativeInt(flag: string): (value: string) => number {
-  return (value: string) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag} must be a non-negative integer, got '${value}'`);
-    return n;
-  };
-}
-
-export function positiveNumber(flag: string): (value: string) => number {
-  return (value: string) => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a positive number, got '${value}'`);
-    return n;
-  };
-}
-
-export function nonNegativeNumber(flag: string): (value: string) => number {
-  return (value: string) => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new UsageError(`${flag} must be a non-negative number, got '${value}'`);
-    return n;
-  };
-}
+export const positiveInt = (flag: string) => integerFlag(flag, 1, 'a positive integer');
+export const nonNegativeInt = (flag: string) => integerFlag(flag, 0, 'a non-negative integer');
+export const positiveNumber = (flag: string) => numberFlag(flag, true, 'a positive number');
+export const nonNegativeNumber = (flag: string) => numberFlag(flag, false, 'a non-negative number');

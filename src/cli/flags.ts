@@ -3,7 +3,7 @@
 import { type Command, Option } from 'commander';
 import { VARIANT_NAMES, type Variant, isVariant } from '../experiment/variants.js';
 import { TRAIN_DEFAULTS } from '../train/trainer.js';
-import { UsageError, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber } from './errors.js';
+import { InputError, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber } from './errors.js';
 
 export const adapterOption = () =>
   new Option('--adapter <name>', 'a backend (vulkan, metal, d3d12, ...) or part of an adapter name').env('GPUSEG_ADAPTER');
@@ -15,18 +15,18 @@ export const deviceOption = () =>
 export function listOf<T>(flag: string, item: (value: string) => T): (value: string) => T[] {
   return (value: string) => {
     const items = value.split(',').map((v) => v.trim());
-    if (items.some((v) => v === '')) throw new UsageError(`${flag} must be a comma-separated list, got '${value}'`);
+    if (items.some((v) => v === '')) throw new InputError(`${flag} must be a comma-separated list, got '${value}'`);
     return items.map(item);
   };
 }
 
 export function variantName(value: string): Variant {
-  if (!isVariant(value)) throw new UsageError(`--variants: unknown variant '${value}' (known: ${VARIANT_NAMES.join(', ')})`);
+  if (!isVariant(value)) throw new InputError(`--variants: unknown variant '${value}' (known: ${VARIANT_NAMES.join(', ')})`);
   return value;
 }
 
 function nbrLayer(value: string): 2 | 3 {
-  if (value !== '2' && value !== '3') throw new UsageError(`--nbr-layer must be 2 or 3, got '${value}'`);
+  if (value !== '2' && value !== '3') throw new InputError(`--nbr-layer must be 2 or 3, got '${value}'`);
   return Number(value) as 2 | 3;
 }
 

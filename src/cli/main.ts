@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { runBenchKernels, runBenchMatmul, runBenchTrain } from './bench.js';
 import { runSynth } from './data.js';
 import { nonNegativeInt, positiveInt, reportAndExit } from './errors.js';
+import { EXIT_BAD_INPUT } from '../util/errors.js';
 import { runExperimentCli } from './experiment.js';
 import { adapterOption, addTrainFlags, deviceOption, listOf, variantName } from './flags.js';
 import { runReport } from './report.js';
@@ -17,7 +18,7 @@ import { runTune } from './tune.js';
 const program = new Command()
   .name('gpuseg')
   .description('Few-shot defect segmentation trained on the GPU through WebGPU (Dawn)')
-  .showHelpAfterError()
+  .showHelpAfterError('(gpuseg COMMAND --help lists the flags)')
   .exitOverride();
 
 program
@@ -147,8 +148,7 @@ try {
   // commander has already printed its own message for usage errors.
   const code = (err as { code?: string; exitCode?: number }).code;
   if (code?.startsWith('commander.')) {
-    const exitCode = (err as { exitCode?: number }).exitCode ?? 1;
-    process.exit(code === 'commander.helpDisplayed' || code === 'commander.version' ? 0 : exitCode);
+    process.exit(code === 'commander.helpDisplayed' || code === 'commander.version' ? 0 : EXIT_BAD_INPUT);
   }
   reportAndExit(err);
 }

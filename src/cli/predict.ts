@@ -1,10 +1,11 @@
 // `gpuseg predict`: a probability map, a mask and an overlay picture for each image.
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { IMAGE_EXTENSIONS, overlay, readRgb, resizeProbability, thresholdMask, writePng } from '../data/index.js';
+import { IMAGE_EXTENSIONS, imageSize, overlay, readRgb, resizeProbability, thresholdMask, writePng } from '../data/index.js';
 import { loadModel, predict } from '../train/model-io.js';
 import type { DeviceKind } from '../train/device.js';
-import { UsageError } from './errors.js';
+import { makeFolder } from '../util/files.js';
+import { InputError } from './errors.js';
 import { progress } from './progress.js';
 
 export interface CommonOptions {
@@ -23,18 +24,22 @@ async function collectImages(inputs: string[]): Promise<string[]> {
   const out: string[] = [];
   for (const input of inputs) {
     const info = await stat(input).catch(() => null);
-    if (!info) throw new UsageError(`${input}: no such image or folder`);
+    if (!info) throw new InputError(`${input}: no such image or folder`);
     if (info.isDirectory()) {
       const names = (await readdir(input)).filter((n) => (IMAGE_EXTENSIONS as readonly string[]).includes(extname(n).toLowerCase())).sort();
       out.push(...names.map((n) => join(input, n)));
     } else out.push(input);
   }
-  if (out.length === 0) throw new UsageError(`no images in ${inputs.join(', ')}`);
+  if (out.length === 0) throw new InputError(`no images in ${inputs.join(', ')}`);
   return out;
 }
 
 export async function runPredict(inputs: string[], o: PredictCliOptions): Promise<void> {
   const images = await collectImages(inputs);
+  // Every image's header and the output folder are checked before the model loads (seconds), so a bad
+  // file stops the command at once rather than half-way through the images.
+  for (const path of images) await imageSize(path);
+  await makeFolder(o.out, '--out');
   const loaded = await loadModel(o.model, { device: o.device, adapter: o.adapter });
   const bar = progress('predict', images.length, { quiet: o.json });
   // Same file names from different folders (test/hole/000.png, test/scratch/000.png) get the folder's name.

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { EXPERIMENT_FILE } from '../experiment/runner.js';
 import { writeExperimentReport, writeRunReport } from '../report/index.js';
 import { CONFIG_FILE } from '../train/checkpoint.js';
-import { UsageError } from './errors.js';
+import { InputError } from './errors.js';
 
 const isFile = (path: string) => stat(path).then((s) => s.isFile(), () => false);
 
@@ -12,6 +12,6 @@ export async function runReport(dir: string, o: { json?: boolean }): Promise<voi
   let path: string;
   if (await isFile(join(dir, EXPERIMENT_FILE))) path = await writeExperimentReport(dir);
   else if (await isFile(join(dir, CONFIG_FILE))) path = await writeRunReport(dir);
-  else throw new UsageError(`${dir}: neither a run folder (${CONFIG_FILE}) nor an experiment folder (${EXPERIMENT_FILE})`);
+  else throw new InputError(`${dir}: neither a run folder (${CONFIG_FILE}) nor an experiment folder (${EXPERIMENT_FILE})`);
   process.stdout.write(o.json ? `${JSON.stringify({ report: path })}\n` : `report: ${path}\n`);
 }

@@ -6,7 +6,7 @@ import type { EvaluationResult } from '../train/evaluation.js';
 import { kebab } from '../train/options.js';
 import { TRAIN_DEFAULTS, type TrainEvent, type TrainOptions, train } from '../train/trainer.js';
 import type { Command } from 'commander';
-import { UsageError } from './errors.js';
+import { InputError } from './errors.js';
 import { type Progress, progress } from './progress.js';
 import { tuneBeforeTraining } from './tune.js';
 
@@ -24,6 +24,9 @@ export interface TrainCliOptions extends Omit<TrainOptions, 'data' | 'out' | 'ev
 
 const fixed = (v: number | null, digits = 4) => (v === null ? '' : v.toFixed(digits));
 
+/** Warnings already printed: an experiment's cells read the same category, and each says so once. */
+const warned = new Set<string>();
+
 /** Progress of one training run on stderr: reading, the steps (with each loss term), evaluation. */
 export function trainProgress(quiet: boolean | undefined, label = 'train'): { onEvent: (e: TrainEvent) => void; stop: () => void } {
   let bar = null as Progress | null;
@@ -32,7 +35,13 @@ export function trainProgress(quiet: boolean | undefined, label = 'train'): { on
     bar = next;
   };
   const onEvent = (e: TrainEvent) => {
-    if (e.kind === 'reading') {
+    if (e.kind === 'checking') {
+      if (e.done === 1 || !bar) swap(progress('checking images and masks', e.total, { quiet }));
+      bar?.update(e.done);
+    } else if (e.kind === 'warning') {
+      if (!warned.has(e.message)) process.stderr.write(`gpuseg: warning: ${e.message}\n`);
+      warned.add(e.message);
+    } else if (e.kind === 'reading') {
       if (e.done === Math.min(e.total, 16) || !bar) swap(progress('reading normal images', e.total, { quiet }));
       bar?.update(e.done);
     } else if (e.kind === 'start') {
@@ -75,11 +84,11 @@ function trainOptions(o: TrainCliOptions, cmd?: Command): TrainOptions {
   const { tune: _, json: __, eval: evaluate, resume, ...options } = o;
   if (resume !== undefined) {
     const given = cmd ? Object.keys(o).filter((k) => cmd.getOptionValueSource(k) === 'cli' && !RESUME_FLAGS.has(k)) : [];
-    if (given.length) throw new UsageError(`--resume continues with the run's own settings; drop --${kebab(given[0]!)}`);
+    if (given.length) throw new InputError(`--resume continues with the run's own settings; drop --${kebab(given[0]!)}`);
     return { data: '', out: resume, resume: true, device: o.device, adapter: o.adapter };
   }
-  if (options.data === undefined) throw new UsageError("required option '--data <dir>' not specified (or --resume RUN)");
-  if (options.out === undefined) throw new UsageError("required option '--out <dir>' not specified");
+  if (options.data === undefined) throw new InputError("required option '--data <dir>' not specified (or --resume RUN)");
+  if (options.out === undefined) throw new InputError("required option '--out <dir>' not specified");
   return { ...options, data: options.data, out: options.out, evaluate: evaluate !== false };
 }
 

@@ -10,7 +10,7 @@ import type { Conv2dGeometry } from '../backend/geometry.js';
 import { shaderHash } from '../gpu/pipelines.js';
 import { CONV2D_SHADERS, conv2dTuningKey } from '../kernels/conv2d.js';
 import { INPUT_GRAD_SHADERS, WEIGHT_GRAD_SHADERS, inputGradTuningKey, weightGradTuningKey } from '../kernels/conv2dGrad.js';
-import { UsageError } from './errors.js';
+import { InputError } from './errors.js';
 import { progress } from './progress.js';
 
 export interface TuneCliOptions {
@@ -31,7 +31,7 @@ function parseKernels(list: string | undefined): ConvKernel[] {
   if (!list) return [...CONV_KERNELS];
   const names = list.split(',').map((k) => k.trim()).filter(Boolean);
   for (const k of names) {
-    if (!(CONV_KERNELS as readonly string[]).includes(k)) throw new UsageError(`--kernels: unknown kernel '${k}' (known: ${CONV_KERNELS.join(', ')})`);
+    if (!(CONV_KERNELS as readonly string[]).includes(k)) throw new InputError(`--kernels: unknown kernel '${k}' (known: ${CONV_KERNELS.join(', ')})`);
   }
   return names as ConvKernel[];
 }
@@ -107,7 +107,7 @@ const ms = (x: number) => x.toFixed(3);
 
 export async function runTune(o: TuneCliOptions): Promise<void> {
   const problem = unetInputProblem(o.batch, o.size);
-  if (problem) throw new UsageError(problem);
+  if (problem) throw new InputError(problem);
   const kernels = parseKernels(o.kernels);
   const gpu = await Gpu.open({ adapter: o.adapter });
   try {
@@ -136,7 +136,7 @@ export async function runTune(o: TuneCliOptions): Promise<void> {
  */
 export async function tuneBeforeTraining(o: { batch: number; size: number; adapter?: string; quiet?: boolean }): Promise<TuneSummary> {
   const problem = unetInputProblem(o.batch, o.size);
-  if (problem) throw new UsageError(problem);
+  if (problem) throw new InputError(problem);
   const gpu = await Gpu.open({ adapter: o.adapter });
   try {
     const start = performance.now();

@@ -3,6 +3,7 @@
 // dropped (and decoded again if drawn again). At 256x256 an image holds 192 KiB (RGB bytes), so 1,024
 // normal images take 192 MiB; the default budget holds about 10,000 of them.
 import { readImageBytes } from './image.js';
+import { InputError } from '../util/errors.js';
 
 const MIB = 2 ** 20;
 /** The default budget; GPUSEG_IMAGE_CACHE_MB overrides it. */
@@ -66,6 +67,6 @@ function cacheBudgetFromEnv(): number {
   const raw = process.env.GPUSEG_IMAGE_CACHE_MB;
   if (raw === undefined || raw === '') return DEFAULT_IMAGE_CACHE_MB * MIB;
   const mb = Number(raw);
-  if (!Number.isFinite(mb) || mb < 0) throw new Error(`GPUSEG_IMAGE_CACHE_MB must be a non-negative number of MiB, got '${raw}'`);
+  if (!Number.isFinite(mb) || mb < 0) throw new InputError(`GPUSEG_IMAGE_CACHE_MB must be a non-negative number of MiB, got '${raw}'`);
   return mb * MIB;
 }

@@ -3,6 +3,7 @@
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, extname } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
+import { InputError } from '../util/errors.js';
 
 const RGB_CHANNELS = 3;
 const BYTE_MAX = 255;
@@ -25,9 +26,9 @@ async function requireFile(path: string, what: string): Promise<void> {
   try {
     isFile = (await stat(path)).isFile();
   } catch {
-    throw new Error(`cannot read ${what} '${path}': file not found`);
+    throw new InputError(`cannot read ${what} '${path}': file not found`);
   }
-  if (!isFile) throw new Error(`cannot read ${what} '${path}': not a file`);
+  if (!isFile) throw new InputError(`cannot read ${what} '${path}': not a file`);
 }
 
 /**
@@ -41,12 +42,77 @@ async function decode<T>(path: string, what: string, read: (image: Sharp) => Pro
     const { width, height, rgb } = decodeBmp(await readFile(path));
     return await read(sharp(rgb, { raw: { width, height, channels: RGB_CHANNELS } }));
   } catch (err) {
-    throw new Error(`cannot read ${what} '${path}': ${firstLine(err)}`);
+    throw new InputError(`cannot read ${what} '${path}': ${await decodeProblem(path, err)}`);
   }
 }
 
+/** sharp's message for a file it cannot decode, said the way a user needs it. */
+async function decodeProblem(path: string, err: unknown): Promise<string> {
+  const message = firstLine(err);
+  if (/unsupported image format/i.test(message)) {
+    const bytes = await stat(path).then((s) => s.size, () => -1);
+    return bytes === 0 ? 'the file is empty (0 bytes)' : `not an image, or a format that cannot be read (${IMAGE_FORMATS})`;
+  }
+  if (/read error|premature end|truncated|failOn|corrupt|bad|invalid/i.test(message)) return `truncated or damaged image data (${message})`;
+  return message;
+}
+
+const IMAGE_FORMATS = 'PNG, JPEG and BMP are';
+
+/** What a full decode of a mask shows: its size and whether it is the binary mask it should be. */
+export interface MaskCheck {
+  width: number;
+  height: number;
+  /** Pixels read as defect (a colour channel above MASK_THRESHOLD). */
+  defectPixels: number;
+  /** Pixels with a colour value other than 0 and 255 (a grey level, an antialiased edge). */
+  greyPixels: number;
+  /** The largest colour value. */
+  maxValue: number;
+  /**
+   * Whether the shape is drawn in the alpha channel alone: no defect pixel by colour, but some opaque
+   * pixels and some transparent ones (an opaque black mask has no transparent pixel).
+   */
+  alphaOnly: boolean;
+}
+
+/** Decodes a whole image (all of its pixels: a truncated file fails here, not at training step 1,500). */
+export async function checkImage(path: string, what = 'image'): Promise<{ width: number; height: number }> {
+  const info = await decode(path, what, (image) => image.raw().toBuffer({ resolveWithObject: true }).then((r) => r.info));
+  return { width: info.width, height: info.height };
+}
+
+/** Decodes a whole mask and measures how binary it is (see MaskCheck). */
+export async function checkMask(path: string): Promise<MaskCheck> {
+  const { data, info } = await decode(path, 'mask', (mask) => mask.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true }));
+  const channels = info.channels;
+  const hasAlpha = channels === 2 || channels === 4;
+  const colours = hasAlpha ? channels - 1 : channels;
+  const result: MaskCheck = { width: info.width, height: info.height, defectPixels: 0, greyPixels: 0, maxValue: 0, alphaOnly: false };
+  let opaque = 0;
+  let transparent = 0;
+  for (let p = 0; p < info.width * info.height; p++) {
+    let max = 0;
+    let grey = false;
+    for (let c = 0; c < colours; c++) {
+      const v = data[p * channels + c]!;
+      if (v > max) max = v;
+      if (v !== 0 && v !== BYTE_MAX) grey = true;
+    }
+    if (max > result.maxValue) result.maxValue = max;
+    if (grey) result.greyPixels++;
+    if (max > MASK_THRESHOLD) result.defectPixels++;
+    if (hasAlpha) {
+      if (data[p * channels + colours]! > MASK_THRESHOLD) opaque++;
+      else transparent++;
+    }
+  }
+  result.alphaOnly = result.defectPixels === 0 && opaque > 0 && transparent > 0;
+  return result;
+}
+
 function checkSize(size: number): void {
-  if (!Number.isInteger(size) || size <= 0) throw new Error(`image size must be a positive integer, got ${size}`);
+  if (!Number.isInteger(size) || size <= 0) throw new InputError(`image size must be a positive integer, got ${size}`);
 }
 
 /**
@@ -55,7 +121,7 @@ function checkSize(size: number): void {
  */
 export async function imageSize(path: string, what = 'image'): Promise<{ width: number; height: number }> {
   const meta = await decode(path, what, (image) => image.metadata());
-  if (!meta.width || !meta.height) throw new Error(`cannot read ${what} '${path}': no dimensions in its header`);
+  if (!meta.width || !meta.height) throw new InputError(`cannot read ${what} '${path}': no dimensions in its header`);
   return { width: meta.width, height: meta.height };
 }
 
@@ -152,7 +218,7 @@ export async function writePng(
     // A fixed compression level keeps the output bytes the same from run to run.
     await sharp(raw, { raw: { width, height, channels } }).png({ compressionLevel: 6 }).toFile(path);
   } catch (err) {
-    throw new Error(`cannot write PNG '${path}': ${firstLine(err)}`);
+    throw new InputError(`cannot write PNG '${path}': ${firstLine(err)}`);
   }
 }
 

@@ -3,6 +3,8 @@ export {
   IMAGENET_MEAN,
   IMAGENET_STD,
   MASK_THRESHOLD,
+  checkImage,
+  checkMask,
   imageSize,
   normalizeImageNet,
   bytesToRgb,
@@ -11,6 +13,7 @@ export {
   readMask,
   writePng,
 } from './image.js';
+export { verifyCategory, type CategoryCheck } from './verify.js';
 export { GOOD, IMAGE_EXTENSIONS, listCategories, readCategory, type Category, type DefectSample } from './mvtec.js';
 export {
   VALIDATION_FRACTION,

@@ -6,6 +6,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { imageSize } from './image.js';
+import { InputError } from '../util/errors.js';
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.bmp'] as const;
 /** The test/ sub-folder of defect-free images; every other sub-folder is a defect type. */
@@ -79,7 +80,7 @@ async function masksByStem(maskDir: string): Promise<Map<string, string>> {
 async function checkMask(sample: DefectSample): Promise<void> {
   const [image, mask] = await Promise.all([imageSize(sample.image), imageSize(sample.mask, 'mask')]);
   if (image.width !== mask.width || image.height !== mask.height) {
-    throw new Error(
+    throw new InputError(
       `mask '${sample.mask}' is ${mask.width}x${mask.height} but its image '${sample.image}' is ` +
         `${image.width}x${image.height}`,
     );
@@ -88,10 +89,10 @@ async function checkMask(sample: DefectSample): Promise<void> {
 
 /** Reads and checks one category folder. */
 export async function readCategory(dir: string): Promise<Category> {
-  if (!(await isDirectory(dir))) throw new Error(`category folder '${dir}' not found`);
+  if (!(await isDirectory(dir))) throw new InputError(`category folder '${dir}' not found`);
   const trainGoodDir = join(dir, 'train', GOOD);
   const trainGood = await listImages(trainGoodDir);
-  if (trainGood.length === 0) throw new Error(`no normal training images in '${trainGoodDir}'`);
+  if (trainGood.length === 0) throw new InputError(`no normal training images in '${trainGoodDir}'`);
 
   const testDir = join(dir, 'test');
   const testGood = await listImages(join(testDir, GOOD));
@@ -104,24 +105,24 @@ export async function readCategory(dir: string): Promise<Category> {
       const stem = basename(image, extname(image));
       const mask = masks.get(stem);
       if (mask === undefined) {
-        throw new Error(`defect image '${image}' has no mask '${join(maskDir, stem + MASK_SUFFIX)}.png'`);
+        throw new InputError(`defect image '${image}' has no mask '${join(maskDir, stem + MASK_SUFFIX)}.png'`);
       }
       defects.push({ type, image, mask });
     }
   }
-  if (defects.length === 0) throw new Error(`category '${dir}' has no defect images in '${testDir}/<type>/'`);
+  if (defects.length === 0) throw new InputError(`category '${dir}' has no defect images in '${testDir}/<type>/'`);
   await Promise.all(defects.map(checkMask));
   return { name: basename(dir), dir, trainGood, testGood, defects };
 }
 
 /** The category folders (those with a train/good folder) of a data-set root, as sorted paths. */
 export async function listCategories(root: string): Promise<string[]> {
-  if (!(await isDirectory(root))) throw new Error(`data-set folder '${root}' not found`);
+  if (!(await isDirectory(root))) throw new InputError(`data-set folder '${root}' not found`);
   const names = await listNames(root, (_name, isDir) => isDir);
   const categories: string[] = [];
   for (const name of names) {
     if (await isDirectory(join(root, name, 'train', GOOD))) categories.push(join(root, name));
   }
-  if (categories.length === 0) throw new Error(`no category folders (with train/good) in '${root}'`);
+  if (categories.length === 0) throw new InputError(`no category folders (with train/good) in '${root}'`);
   return categories;
 }

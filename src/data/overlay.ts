@@ -1,6 +1,7 @@
 // Prediction pictures: a probability map brought back to the image's own size, its mask, and the
 // mask tinted over the image (every pixel outside the mask is the image's own).
 import sharp from 'sharp';
+import { InputError } from '../util/errors.js';
 
 /** Red, half over the image, marks predicted defect pixels. */
 const TINT = [255, 0, 0] as const;
@@ -22,7 +23,7 @@ export async function readRgb(path: string): Promise<RgbImage> {
     }
     return { data: rgb, width: info.width, height: info.height };
   } catch (err) {
-    throw new Error(`cannot read image '${path}': ${String((err as Error).message ?? err).split('\n')[0]}`);
+    throw new InputError(`cannot read image '${path}': ${String((err as Error).message ?? err).split('\n')[0]}`);
   }
 }
 

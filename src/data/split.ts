@@ -6,6 +6,7 @@ import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { writeFileAtomic } from '../util/files.js';
 import { rng, type Rng } from '../util/random.js';
 import type { Category, DefectSample } from './mvtec.js';
+import { InputError } from '../util/errors.js';
 
 export interface Split {
   shots: DefectSample[];
@@ -65,8 +66,8 @@ function validationCount(normals: number): number {
  * per type, the 1-shot images of a seed are among its 5-shot images.
  */
 export function kShotSplit(category: Category, shots: number, splitSeed: number): Split {
-  if (!Number.isInteger(shots) || shots <= 0) throw new Error(`shots must be a positive integer, got ${shots}`);
-  if (!Number.isInteger(splitSeed)) throw new Error(`split seed must be an integer, got ${splitSeed}`);
+  if (!Number.isInteger(shots) || shots <= 0) throw new InputError(`shots must be a positive integer, got ${shots}`);
+  if (!Number.isInteger(splitSeed)) throw new InputError(`split seed must be an integer, got ${splitSeed}`);
 
   const byType = new Map<string, DefectSample[]>();
   for (const sample of category.defects) {
@@ -78,7 +79,7 @@ export function kShotSplit(category: Category, shots: number, splitSeed: number)
   const shotList: DefectSample[] = [];
   for (const [type, samples] of byType) {
     if (samples.length < shots + 1) {
-      throw new Error(
+      throw new InputError(
         `defect type '${type}' of '${category.name}' has ${samples.length} image(s); ${shots}-shot needs at ` +
           `least ${shots + 1} (the shots plus one to evaluate)`,
       );
@@ -164,7 +165,7 @@ export async function readSplit(path: string): Promise<{ split: Split; meta: Spl
     stored = JSON.parse(await readFile(path, 'utf8')) as Partial<StoredSplit>;
   } catch (err) {
     const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    throw new Error(`cannot read split '${path}': ${reason}`);
+    throw new InputError(`cannot read split '${path}': ${reason}`);
   }
   const s = stored.split;
   const valid =
@@ -178,7 +179,7 @@ export async function readSplit(path: string): Promise<{ split: Split; meta: Spl
     isStringArray(s.evalGood) &&
     isStringArray(s.normals) &&
     isStringArray(s.validationNormals);
-  if (!valid) throw new Error(`cannot read split '${path}': not a ${SPLIT_FORMAT} file`);
+  if (!valid) throw new InputError(`cannot read split '${path}': not a ${SPLIT_FORMAT} file`);
   const base = dirname(resolve(path));
   const meta = stored.meta!;
   const root = typeof meta.root === 'string' ? fromStored(base, meta.root) : undefined;

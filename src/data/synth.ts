@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Rng } from '../util/random.js';
 import { writePng } from './image.js';
 import { streamRng } from './split.js';
+import { InputError } from '../util/errors.js';
 
 export interface SynthOptions {
   size?: number;
@@ -350,13 +351,13 @@ export interface SynthSample {
  */
 export function renderSample(category: string, folder: string, index: number, size: number, seed: number): SynthSample {
   const spec = SYNTH_CATEGORIES[category];
-  if (!spec) throw new Error(`unknown synthetic category '${category}' (known: ${knownCategories()})`);
+  if (!spec) throw new InputError(`unknown synthetic category '${category}' (known: ${knownCategories()})`);
   const stream = `${category}/${folder}/${index}`;
   const texture = spec.texture(size, streamRng(seed, `${stream}/texture`));
   const clean = toBytes(texture);
   if (folder === 'train' || folder === 'good') return { clean, image: clean };
   if (!(spec.defects as string[]).includes(folder)) {
-    throw new Error(`synthetic category '${category}' has no defect type '${folder}'`);
+    throw new InputError(`synthetic category '${category}' has no defect type '${folder}'`);
   }
   const r = streamRng(seed, `${stream}/defect`);
   const defect = DEFECTS[folder as DefectName];
@@ -373,7 +374,7 @@ export function renderSample(category: string, folder: string, index: number, si
 
 function checkCount(name: string, value: number, min: number): void {
   if (!Number.isInteger(value) || value < min) {
-    throw new Error(`synth: ${name} must be an integer >= ${min}, got ${value}`);
+    throw new InputError(`synth: ${name} must be an integer >= ${min}, got ${value}`);
   }
 }
 
@@ -393,7 +394,7 @@ async function prepareFolder(dir: string): Promise<void> {
     marker = undefined;
   }
   if (marker?.generator !== GENERATOR) {
-    throw new Error(`synth: refusing to overwrite '${dir}': it is not empty and was not written by gpuseg synth`);
+    throw new InputError(`synth: refusing to overwrite '${dir}': it is not empty and was not written by gpuseg synth`);
   }
   await rm(dir, { recursive: true });
 }
@@ -411,7 +412,7 @@ export async function synthesize(outDir: string, options: SynthOptions = {}): Pr
   checkCount('perType', perType, 1);
   for (const name of names) {
     if (!SYNTH_CATEGORIES[name]) {
-      throw new Error(`synth: unknown category '${name}' (known: ${knownCategories()})`);
+      throw new InputError(`synth: unknown category '${name}' (known: ${knownCategories()})`);
     }
   }
 

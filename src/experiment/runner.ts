@@ -2,15 +2,16 @@
 // category, one after another in this process, and keeps results.json, results.md and report.html up
 // to date after each cell. Resumable: a finished cell (its cell.json written last) is never rerun; a
 // cell without one was cut short, and its folder is removed and the cell trained again from the start.
-import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ImageCache } from '../data/index.js';
 import { writeExperimentReport, writeRunReport } from '../report/index.js';
 import { openDevice } from '../train/device.js';
 import { TRAIN_DEFAULTS, type TrainContext, type TrainEvent, type TrainOptions, train } from '../train/trainer.js';
-import { writeFileAtomic } from '../util/files.js';
+import { makeFolder, writeFileAtomic } from '../util/files.js';
 import { type CellResult, RESULTS_FORMAT, markdownTable, summarize } from './results.js';
 import { VARIANTS, type Variant } from './variants.js';
+import { InputError } from '../util/errors.js';
 
 export const EXPERIMENT_FILE = 'experiment.json';
 const CELL_FILE = 'cell.json';
@@ -62,13 +63,13 @@ async function claim(o: ExperimentOptions): Promise<void> {
     const before = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
     for (const [key, value] of Object.entries(settings)) {
       if (JSON.stringify(before[key]) !== JSON.stringify(value)) {
-        throw new Error(`${path}: this experiment was started with ${key} ${JSON.stringify(before[key])}, not ${JSON.stringify(value)}; use another --out`);
+        throw new InputError(`${path}: this experiment was started with ${key} ${JSON.stringify(before[key])}, not ${JSON.stringify(value)}; use another --out`);
       }
     }
     return;
   }
-  if ((await exists(o.out)) && !(await isEmptyDir(o.out))) throw new Error(`--out '${o.out}' is not empty and holds no ${EXPERIMENT_FILE}`);
-  await mkdir(o.out, { recursive: true });
+  if ((await exists(o.out)) && !(await isEmptyDir(o.out))) throw new InputError(`--out '${o.out}' is not empty and holds no ${EXPERIMENT_FILE}`);
+  await makeFolder(o.out, '--out');
   await writeFileAtomic(path, json(settings));
 }
 
@@ -85,7 +86,7 @@ async function readCell(dir: string): Promise<CellResult | null> {
 }
 
 export async function runExperiment(o: ExperimentOptions, onEvent: (e: ExperimentEvent) => void = () => {}): Promise<ExperimentResult> {
-  if (!o.shots.length || !o.variants.length || !o.splitSeeds.length) throw new Error('an experiment needs at least one shot count, variant and split seed');
+  if (!o.shots.length || !o.variants.length || !o.splitSeeds.length) throw new InputError('an experiment needs at least one shot count, variant and split seed');
   await claim(o);
   const plan = o.shots.flatMap((k) => o.variants.flatMap((variant) => o.splitSeeds.map((splitSeed) => ({ variant, shots: k, splitSeed }))));
   const results: CellResult[] = plan.map((c) => ({ ...c, run: `${CELLS_DIR}/${cellName(c.variant, c.shots, c.splitSeed)}`, overall: null, perType: null, seconds: null }));

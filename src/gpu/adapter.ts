@@ -1,6 +1,8 @@
 // Adapter choice: a real GPU first, the CPU Vulkan driver only when there is none, or exactly what the
 // user names with --adapter / GPUSEG_ADAPTER (a backend such as `vulkan`, or part of an adapter's name).
+import { InputError } from '../util/errors.js';
 import { createInstance } from './dawn.js';
+import { filterNativeStderr } from './native-stderr.js';
 
 const BACKENDS = ['vulkan', 'metal', 'd3d12', 'd3d11', 'opengl', 'opengles', 'null', 'webgpu'] as const;
 
@@ -16,12 +18,16 @@ export interface AdapterSummary {
   limits: Record<string, number>;
 }
 
-export class NoAdapterError extends Error {
-  constructor(detail: string) {
+/** No adapter at all (install a driver), or none that matches the name the user gave (list the others). */
+export class NoAdapterError extends InputError {
+  constructor(detail: string, others: AdapterListing[] = []) {
     super(
-      `no WebGPU adapter found${detail ? ` (${detail})` : ''}. ` +
-        'Install a Vulkan driver for your GPU, or run `bash scripts/install-lavapipe.sh` (as root) for the ' +
-        'CPU Vulkan driver, or pick another with --adapter / GPUSEG_ADAPTER.',
+      others.length
+        ? `no WebGPU adapter matches (${detail}); this machine has ${others.map((a) => `'${a.name}' (${a.backend})`).join(', ')}: ` +
+            'pass part of one of those names, or a backend, to --adapter / GPUSEG_ADAPTER'
+        : `no WebGPU adapter found${detail ? ` (${detail})` : ''}. ` +
+            'Install a Vulkan driver for your GPU, or run `bash scripts/install-lavapipe.sh` (as root) for the ' +
+            'CPU Vulkan driver, or pick another with --adapter / GPUSEG_ADAPTER.',
     );
     this.name = 'NoAdapterError';
   }
@@ -73,16 +79,20 @@ export async function selectAdapter(
   }
   let adapter: GPUAdapter | null = null;
   try {
-    adapter = await instance.requestAdapter({ powerPreference: 'high-performance' });
-    if (adapter && !choice && isSoftwareAdapter(adapter.info)) {
-      const other = await instance.requestAdapter({ powerPreference: 'low-power' });
-      if (other && !isSoftwareAdapter(other.info)) adapter = other;
-    }
+    adapter = await filterNativeStderr(async () => {
+      const first = await instance.requestAdapter({ powerPreference: 'high-performance' });
+      if (first && !choice && isSoftwareAdapter(first.info)) {
+        const other = await instance.requestAdapter({ powerPreference: 'low-power' });
+        if (other && !isSoftwareAdapter(other.info)) return other;
+      }
+      return first;
+    });
   } catch (err) {
     // dawn.node throws "no suitable backends found" (with the list of adapters) for an unknown name.
-    throw new NoAdapterError(`${choice ? `--adapter ${choice}: ` : ''}${oneLine(err)}`);
+    const others = choice ? await listAdapters() : [];
+    throw new NoAdapterError(others.length ? `--adapter ${choice}` : `${choice ? `--adapter ${choice}: ` : ''}${oneLine(err)}`, others);
   }
-  if (!adapter) throw new NoAdapterError(choice ? `none matches --adapter ${choice}` : '');
+  if (!adapter) throw new NoAdapterError(choice ? `none matches --adapter ${choice}` : '', choice ? await listAdapters() : []);
   return adapter;
 }
 
@@ -98,7 +108,7 @@ export interface AdapterListing {
 export async function listAdapters(): Promise<AdapterListing[]> {
   try {
     const instance = await createInstance(['adapter=gpuseg-list-every-adapter']);
-    await instance.requestAdapter();
+    await filterNativeStderr(() => instance.requestAdapter());
   } catch (err) {
     const text = String(err instanceof Error ? err.message : err);
     return [...text.matchAll(/backend: '([^']*)', name: '([^']*)'/g)].map((m) => ({ backend: m[1]!, name: m[2]! }));

@@ -8,6 +8,7 @@
 // WeightFileError naming the file, never a RangeError from a DataView.
 import { readFile } from 'node:fs/promises';
 import { errorMessage, writeFileAtomic } from '../util/files.js';
+import { InputError } from '../util/errors.js';
 
 /** A tensor as it travels between files and the model: float32 weights, int64 counters. */
 export interface NamedTensor {
@@ -22,7 +23,7 @@ export type StoredDtype = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64';
 export const ELEMENT_BYTES: Readonly<Record<StoredDtype, number>> = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8 };
 
 /** A weight file that cannot be read or written; the message is one line and names the file. */
-export class WeightFileError extends Error {
+export class WeightFileError extends InputError {
   constructor(message: string) {
     super(message);
     this.name = 'WeightFileError';

@@ -3,6 +3,7 @@
 import type { Module, Slot } from './module.js';
 import { BatchNorm2d } from './layers.js';
 import type { NamedTensor } from './safetensors.js';
+import { InputError } from '../util/errors.js';
 
 export type StateDict = Map<string, NamedTensor>;
 
@@ -38,17 +39,19 @@ export function importStateDict(model: Module, dict: StateDict, o: ImportOptions
   const bns = batchNorms(model).filter(([p]) => p.startsWith(prefix));
   for (const [p] of bns) expected.add(`${p}num_batches_tracked`);
   for (const name of dict.keys()) {
-    if (!expected.has(name)) throw new Error(`${source}: unexpected tensor '${name}' (not a ResNet-34 UNet${prefix ? ` ${prefix}*` : ''} name)`);
+    if (!expected.has(name)) throw new InputError(`${source}: unexpected tensor '${name}' (not a ResNet-34 UNet${prefix ? ` ${prefix}*` : ''} name)`);
   }
   let loaded = 0;
   for (const [name, slot] of slots) {
     const t = dict.get(name);
-    if (!t) throw new Error(`${source}: tensor '${name}' is missing`);
+    if (!t) throw new InputError(`${source}: tensor '${name}' is missing`);
     const want = torchShape(slot);
     if (t.shape.join(',') !== want.join(',')) {
-      throw new Error(`${source}: tensor '${name}' has shape [${t.shape.join(', ')}], expected [${want.join(', ')}]`);
+      throw new InputError(`${source}: tensor '${name}' has shape [${t.shape.join(', ')}], expected [${want.join(', ')}]`);
     }
-    if (!(t.data instanceof Float32Array)) throw new Error(`${source}: tensor '${name}' is ${t.dtype}, expected a float tensor`);
+    if (!(t.data instanceof Float32Array)) throw new InputError(`${source}: tensor '${name}' is ${t.dtype}, expected a float tensor`);
+    const bad = firstNonFinite(t.data);
+    if (bad >= 0) throw new InputError(`${source}: tensor '${name}' holds ${t.data[bad]} (element ${bad}): weights must be finite numbers`);
     slot.t.backend.write(slot.t.data, fromTorchLayout(slot, t.data));
     loaded++;
   }
@@ -57,6 +60,12 @@ export function importStateDict(model: Module, dict: StateDict, o: ImportOptions
     if (t) bn.numBatchesTracked = Number(t.data[0] ?? 0);
   }
   return loaded;
+}
+
+/** The index of the first NaN or infinity, or -1. */
+function firstNonFinite(data: Float32Array): number {
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return i;
+  return -1;
 }
 
 function batchNorms(model: Module): [string, BatchNorm2d][] {

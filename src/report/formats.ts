@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import type { MetricKey } from '../train/metrics.js';
 import { isNumber } from './numbers.js';
+import { InputError } from '../util/errors.js';
 
 export interface ReportMetrics {
   iou: number | null;
@@ -120,7 +121,7 @@ export interface ExperimentResults {
 /** Reads and parses a JSON file; a failure is one line naming the file. */
 export async function readJson<T>(path: string, what: string): Promise<T> {
   const parsed = await readOptionalJson<T>(path, what);
-  if (parsed === null) throw new Error(`cannot read ${what} '${path}': file not found`);
+  if (parsed === null) throw new InputError(`cannot read ${what} '${path}': file not found`);
   return parsed;
 }
 
@@ -131,12 +132,12 @@ export async function readOptionalJson<T>(path: string, what: string): Promise<T
     text = await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new Error(`cannot read ${what} '${path}': ${(err as Error).message}`);
+    throw new InputError(`cannot read ${what} '${path}': ${(err as Error).message}`);
   }
   try {
     return JSON.parse(text) as T;
   } catch (err) {
-    throw new Error(`cannot read ${what} '${path}': ${(err as Error).message}`);
+    throw new InputError(`cannot read ${what} '${path}': ${(err as Error).message}`);
   }
 }
 
@@ -188,6 +189,6 @@ export async function readRunLog(path: string): Promise<RunLog> {
     return parseRunLog(await readFile(path, 'utf8'));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { steps: [], validation: [], skipped: 0 };
-    throw new Error(`cannot read log '${path}': ${(err as Error).message}`);
+    throw new InputError(`cannot read log '${path}': ${(err as Error).message}`);
   }
 }

@@ -8,6 +8,7 @@ import { overlay, thresholdMask } from '../data/overlay.js';
 import type { EvalFile, EvalImage } from './formats.js';
 import { escapeHtml } from './html.js';
 import { formatMetric } from './numbers.js';
+import { InputError } from '../util/errors.js';
 
 const BYTE_MAX = 255;
 const RGB = 3;
@@ -38,7 +39,7 @@ async function readProbability(path: string, size: number): Promise<Uint8Array> 
       .toBuffer();
     return new Uint8Array(grey.buffer, grey.byteOffset, size * size);
   } catch (err) {
-    throw new Error(`cannot read probability map '${path}': ${String((err as Error).message).split('\n')[0]}`);
+    throw new InputError(`cannot read probability map '${path}': ${String((err as Error).message).split('\n')[0]}`);
   }
 }
 
@@ -68,7 +69,7 @@ export interface SampleViews {
 
 /** The three data-URI PNGs of one evaluation image. */
 export async function renderSample(runDir: string, entry: EvalImage, size: number, threshold: number): Promise<SampleViews> {
-  if (entry.probability === null) throw new Error(`no probability map for '${entry.image}'`);
+  if (entry.probability === null) throw new InputError(`no probability map for '${entry.image}'`);
   const rgb = Uint8Array.from(await readImage(join(runDir, entry.image), size), (v) => Math.round(v * BYTE_MAX));
   const truth = entry.mask ? await readMask(join(runDir, entry.mask), size) : new Uint8Array(size * size);
   const predicted = thresholdMask(await readProbability(join(runDir, entry.probability), size), threshold);

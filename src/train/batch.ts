@@ -15,6 +15,7 @@ import {
 } from '../data/index.js';
 import { INPUT_CHANNELS } from '../model/unet.js';
 import type { Rng } from '../util/random.js';
+import { InputError } from '../util/errors.js';
 
 const RGB = 3;
 /**
@@ -41,7 +42,7 @@ export interface BatchLayout {
 export function batchLayout(batch: number, normals: number, cropPaste: boolean): BatchLayout {
   const annotated = batch - normals;
   if (!Number.isInteger(normals) || normals < 0 || annotated < 1) {
-    throw new Error(`--normal-per-batch ${normals} leaves no annotated sample in a batch of ${batch}`);
+    throw new InputError(`--normal-per-batch ${normals} leaves no annotated sample in a batch of ${batch}`);
   }
   const pasted = cropPaste ? Math.floor(annotated * PASTE_SHARE) : 0;
   return { shots: annotated - pasted, pasted, normals };
@@ -158,7 +159,7 @@ function plan(o: BatchOptions, sources: BatchSources, r: Rng): Plan {
 export async function makeBatch(o: BatchOptions, sources: BatchSources, r: Rng): Promise<Batch> {
   const { size } = o;
   const p = plan(o, sources, r);
-  if ((p.pastes.length || p.normals.length) && sources.normalCount === 0) throw new Error('no normal images to draw from');
+  if ((p.pastes.length || p.normals.length) && sources.normalCount === 0) throw new InputError('no normal images to draw from');
   const normalBytes = await Promise.all([...p.pastes, ...p.normals].map((d) => sources.normal(d.normal)));
   const n = p.shots.length + p.pastes.length + p.normals.length;
   const input = new Float32Array(n * size * size * INPUT_CHANNELS);

@@ -11,6 +11,7 @@ import { loadSafetensors, saveSafetensors } from '../model/safetensors.js';
 import { exportStateDict, importStateDict } from '../model/state.js';
 import { writeFileAtomic } from '../util/files.js';
 import type { Adam } from './optimizer.js';
+import { InputError } from '../util/errors.js';
 
 export const MODEL_FILE = 'last.safetensors';
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
@@ -112,12 +113,12 @@ export async function latestCheckpoint(dir: string): Promise<FoundCheckpoint | n
 /** Loads a checkpoint's weights (and buffers) into `model` and its Adam state into `opt`. */
 export async function loadCheckpoint(found: FoundCheckpoint, model: Module, opt: Adam): Promise<void> {
   await loadModelWeights(model, join(found.dir, CHECKPOINT_MODEL));
-  if (!found.state.optimizer) throw new Error(`${found.dir}: this checkpoint has no optimizer state, so the run cannot be resumed`);
+  if (!found.state.optimizer) throw new InputError(`${found.dir}: this checkpoint has no optimizer state, so the run cannot be resumed`);
   const path = join(found.dir, OPTIMIZER_FILE);
   const tensors = await loadSafetensors(path);
   const m = tensors.get('adam.m');
   const v = tensors.get('adam.v');
-  if (!m || !v || !(m.data instanceof Float32Array) || !(v.data instanceof Float32Array)) throw new Error(`${path}: no adam.m and adam.v`);
+  if (!m || !v || !(m.data instanceof Float32Array) || !(v.data instanceof Float32Array)) throw new InputError(`${path}: no adam.m and adam.v`);
   opt.loadState(m.data, v.data, found.state.step, path);
 }
 
@@ -132,11 +133,11 @@ export async function readConfig<T>(dir: string): Promise<T> {
   try {
     text = await readFile(path, 'utf8');
   } catch {
-    throw new Error(`${path}: not found (is '${dir}' a gpuseg run folder?)`);
+    throw new InputError(`${path}: not found (is '${dir}' a gpuseg run folder?)`);
   }
   try {
     return JSON.parse(text) as T;
   } catch (err) {
-    throw new Error(`${path}: not valid JSON (${(err as Error).message})`);
+    throw new InputError(`${path}: not valid JSON (${(err as Error).message})`);
   }
 }

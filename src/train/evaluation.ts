@@ -11,6 +11,7 @@ import { writeFileAtomic } from '../util/files.js';
 import { predictLogits } from './inference.js';
 import { MetricAccumulator, type PixelMetrics } from './metrics.js';
 import { EVAL_FILE, EVAL_IMAGES_DIR, SPLIT_FILE } from './run-folder.js';
+import { InputError } from '../util/errors.js';
 
 export const EVAL_FORMAT = 'gpuseg-eval/1';
 /** Probability maps kept for the report's grid, worst first. */
@@ -55,7 +56,7 @@ export async function evaluationItems(runDir: string, dataDir?: string): Promise
   const { split, meta } = await readSplit(splitPath);
   let move = (p: string) => p;
   if (dataDir !== undefined) {
-    if (meta.root === undefined) throw new Error(`${splitPath} does not record its category folder, so --data cannot move it`);
+    if (meta.root === undefined) throw new InputError(`${splitPath} does not record its category folder, so --data cannot move it`);
     const root = meta.root;
     move = (p) => join(dataDir, relative(root, p));
   }
@@ -63,7 +64,7 @@ export async function evaluationItems(runDir: string, dataDir?: string): Promise
     ...split.evalDefects.map((d) => ({ image: move(d.image), mask: move(d.mask), type: d.type })),
     ...split.evalGood.map((image) => ({ image: move(image), mask: null, type: 'good' })),
   ];
-  if (items.length === 0) throw new Error(`${splitPath}: the evaluation set is empty`);
+  if (items.length === 0) throw new InputError(`${splitPath}: the evaluation set is empty`);
   return items;
 }
 

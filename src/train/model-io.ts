@@ -9,6 +9,8 @@ import { rng } from '../util/random.js';
 import { CONFIG_FILE, MODEL_FILE, loadModelWeights, readConfig } from './checkpoint.js';
 import { type Device, type DeviceKind, openDevice } from './device.js';
 import { predictProbabilities } from './inference.js';
+import { InputError } from '../util/errors.js';
+import { TRAIN_DEFAULTS, checkRunConfig } from './options.js';
 
 export interface LoadedModel {
   model: Unet;
@@ -33,12 +35,15 @@ export async function loadModel(path: string, o: LoadOptions = {}): Promise<Load
   try {
     info = await stat(path);
   } catch {
-    throw new Error(`${path}: no such run folder or weights file`);
+    throw new InputError(`${path}: no such run folder or weights file`);
   }
-  const config = info.isDirectory() ? await readConfig<Record<string, unknown>>(path) : null;
+  const config = info.isDirectory() ? checkRunConfig(await readConfig<unknown>(path), join(path, CONFIG_FILE)) : null;
   const weights = info.isDirectory() ? join(path, MODEL_FILE) : path;
-  const size = Number(config?.size ?? o.size ?? 256);
-  if (!Number.isInteger(size) || size % 32 !== 0) throw new Error(`${info.isDirectory() ? join(path, CONFIG_FILE) : path}: bad input size ${size}`);
+  const size = config?.size ?? o.size ?? TRAIN_DEFAULTS.size;
+  if (!Number.isInteger(size) || size % 32 !== 0) throw new InputError(`${path}: bad input size ${size}`);
+  if (info.isDirectory() && !(await stat(weights).then((s) => s.isFile(), () => false))) {
+    throw new InputError(`${weights}: not found (the run folder '${path}' has no final weights; a killed run resumes with --resume)`);
+  }
   const device = await openDevice(o.device ?? 'gpu', o.adapter);
   const model = new Unet();
   let storage: ModelStorage | null = null;

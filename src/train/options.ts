@@ -4,6 +4,7 @@ import type { PasteMode } from '../data/index.js';
 import { unetInputProblem } from '../model/unet.js';
 import type { DeviceKind } from './device.js';
 import type { LossKind } from './losses.js';
+import { InputError } from '../util/errors.js';
 
 export type NbrLayer = 2 | 3;
 
@@ -98,27 +99,35 @@ function dropUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
+/**
+ * Upper bounds that catch a typo before it allocates: a 2048x2048 batch of 8 already needs about 40 GiB
+ * of activations, and ten million steps are years on any GPU we know.
+ */
+export const LIMITS = { size: 2048, batch: 512, steps: 10_000_000, checkpointEvery: 10_000_000, shots: 10_000 } as const;
+
 function check(o: ResolvedOptions): void {
   const positive = { shots: o.shots, size: o.size, batch: o.batch, steps: o.steps, checkpointEvery: o.checkpointEvery };
   for (const [name, v] of Object.entries(positive)) {
-    if (!Number.isInteger(v) || v <= 0) throw new Error(`--${kebab(name)} must be a positive integer, got ${v}`);
+    if (!Number.isInteger(v) || v <= 0) throw new InputError(`--${kebab(name)} must be a positive integer, got ${v}`);
+    const max = LIMITS[name as keyof typeof LIMITS];
+    if (v > max) throw new InputError(`--${kebab(name)} ${v} is more than ${max}, the most gpuseg accepts`);
   }
   const problem = unetInputProblem(o.batch, o.size);
-  if (problem) throw new Error(problem);
-  if (!(o.lr > 0) || !Number.isFinite(o.lr)) throw new Error(`--lr must be a positive number, got ${o.lr}`);
+  if (problem) throw new InputError(problem);
+  if (!(o.lr > 0) || !Number.isFinite(o.lr)) throw new InputError(`--lr must be a positive number, got ${o.lr}`);
   for (const [name, v] of Object.entries({ lambdaBg: o.lambdaBg, lambdaFeat: o.lambdaFeat })) {
-    if (!(v >= 0) || !Number.isFinite(v)) throw new Error(`--${kebab(name)} must be a non-negative number, got ${v}`);
+    if (!(v >= 0) || !Number.isFinite(v)) throw new InputError(`--${kebab(name)} must be a non-negative number, got ${v}`);
   }
-  if (o.loss !== 'bce' && o.loss !== 'bce+dice') throw new Error(`--loss must be bce or bce+dice, got '${o.loss}'`);
-  if (o.device !== 'gpu' && o.device !== 'cpu') throw new Error(`--device must be gpu or cpu, got '${o.device}'`);
-  if (o.nbrLayer !== 2 && o.nbrLayer !== 3) throw new Error(`--nbr-layer must be 2 or 3, got ${o.nbrLayer}`);
-  if (o.paste !== 'anywhere' && o.paste !== 'near') throw new Error(`--paste must be anywhere or near, got '${o.paste}'`);
+  if (o.loss !== 'bce' && o.loss !== 'bce+dice') throw new InputError(`--loss must be bce or bce+dice, got '${o.loss}'`);
+  if (o.device !== 'gpu' && o.device !== 'cpu') throw new InputError(`--device must be gpu or cpu, got '${o.device}'`);
+  if (o.nbrLayer !== 2 && o.nbrLayer !== 3) throw new InputError(`--nbr-layer must be 2 or 3, got ${o.nbrLayer}`);
+  if (o.paste !== 'anywhere' && o.paste !== 'near') throw new InputError(`--paste must be anywhere or near, got '${o.paste}'`);
   if (!Number.isInteger(o.normalPerBatch) || o.normalPerBatch < 0) {
-    throw new Error(`--normal-per-batch must be a non-negative integer, got ${o.normalPerBatch}`);
+    throw new InputError(`--normal-per-batch must be a non-negative integer, got ${o.normalPerBatch}`);
   }
-  if (o.normalPerBatch >= o.batch) throw new Error(`--normal-per-batch ${o.normalPerBatch} leaves no annotated sample in a batch of ${o.batch}`);
+  if (o.normalPerBatch >= o.batch) throw new InputError(`--normal-per-batch ${o.normalPerBatch} leaves no annotated sample in a batch of ${o.batch}`);
   if (!o.nbr && o.normalPerBatch > 0) {
-    throw new Error(`--normal-per-batch ${o.normalPerBatch} with --no-nbr: normal images in a batch have no loss without NBR`);
+    throw new InputError(`--normal-per-batch ${o.normalPerBatch} with --no-nbr: normal images in a batch have no loss without NBR`);
   }
 }
 
@@ -130,8 +139,8 @@ export function kebab(name: string): string {
 /** config.json: every value the run used, so that a run can be repeated and compared. */
 export function runConfig(o: ResolvedOptions, category: string, device: string) {
   return {
-    format: 'gpuseg-run/1',
-    model: 'Unet(resnet34, classes=1)',
+    format: RUN_FORMAT,
+    model: RUN_MODEL,
     category,
     data: o.data,
     shots: o.shots,
@@ -160,12 +169,72 @@ export function runConfig(o: ResolvedOptions, category: string, device: string) 
   };
 }
 
+export const RUN_FORMAT = 'gpuseg-run/1';
+export const RUN_MODEL = 'Unet(resnet34, classes=1)';
+
+type FieldRule = (v: unknown) => string | null;
+const integer = (min: number, max = Number.MAX_SAFE_INTEGER): FieldRule => (v) =>
+  Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max ? null : `an integer from ${min} to ${max}`;
+const number = (positive: boolean): FieldRule => (v) =>
+  typeof v === 'number' && Number.isFinite(v) && (positive ? v > 0 : v >= 0) ? null : positive ? 'a positive number' : 'a non-negative number';
+const boolean: FieldRule = (v) => (typeof v === 'boolean' ? null : 'true or false');
+const oneOf = (...values: unknown[]): FieldRule => (v) => (values.includes(v) ? null : `one of ${values.map((x) => JSON.stringify(x)).join(', ')}`);
+const text = (nullable: boolean): FieldRule => (v) => (typeof v === 'string' || (nullable && v === null) ? null : nullable ? 'a string or null' : 'a string');
+const multipleOf32: FieldRule = (v) => (integer(32, LIMITS.size)(v) === null && (v as number) % 32 === 0 ? null : `a multiple of 32 from 32 to ${LIMITS.size}`);
+
+/** What each field of config.json may hold (fields not listed are free: category, device, ...). */
+const CONFIG_RULES: Record<string, FieldRule> = {
+  format: oneOf(RUN_FORMAT),
+  model: oneOf(RUN_MODEL),
+  size: multipleOf32,
+  data: text(false),
+  shots: integer(1, LIMITS.shots),
+  splitSeed: integer(0),
+  seed: integer(0),
+  batch: integer(1, LIMITS.batch),
+  steps: integer(1, LIMITS.steps),
+  lr: number(true),
+  loss: oneOf('bce', 'bce+dice'),
+  nbr: boolean,
+  cropPaste: boolean,
+  weighting: boolean,
+  lambdaBg: number(false),
+  lambdaFeat: number(false),
+  nbrLayer: oneOf(2, 3),
+  paste: oneOf('anywhere', 'near'),
+  normalPerBatch: integer(0, LIMITS.batch),
+  encoderWeights: text(true),
+  checkpointEvery: integer(1, LIMITS.checkpointEvery),
+  validateEvery: integer(0),
+  evaluate: boolean,
+  optimizerState: boolean,
+};
+
+/** Fields every run's config.json has, and predict, eval and --resume rely on. */
+const REQUIRED_CONFIG = ['format', 'model', 'size'] as const;
+
+/**
+ * A run folder's config.json checked field by field (types, ranges, format, model), with an error that
+ * names the file and the field: a config of `{}` must not make predict run at another size.
+ */
+export function checkRunConfig(config: unknown, source: string): Record<string, unknown> & { size: number } {
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new InputError(`${source}: not a JSON object`);
+  const c = config as Record<string, unknown>;
+  for (const key of REQUIRED_CONFIG) if (!(key in c)) throw new InputError(`${source}: no '${key}' (not a gpuseg run's config)`);
+  for (const [key, rule] of Object.entries(CONFIG_RULES)) {
+    if (!(key in c)) continue;
+    const problem = rule(c[key]);
+    if (problem) throw new InputError(`${source}: '${key}' must be ${problem}, got ${JSON.stringify(c[key])}`);
+  }
+  return c as Record<string, unknown> & { size: number };
+}
+
 /** The options of the run whose config.json is `config` (from runConfig), for `out`; `source` names the file. */
 export function recordedOptions(config: Record<string, unknown>, out: string, source: string): TrainOptions {
-  if (config.format !== 'gpuseg-run/1') throw new Error(`${source}: not a gpuseg run (format ${JSON.stringify(config.format)})`);
+  checkRunConfig(config, source);
   const o: Record<string, unknown> = { out };
   for (const key of RECORDED) {
-    if (!(key in config)) throw new Error(`${source}: no '${key}', so the run cannot be resumed with its own settings`);
+    if (!(key in config)) throw new InputError(`${source}: no '${key}', so the run cannot be resumed with its own settings`);
     o[key] = config[key] ?? undefined;
   }
   return o as unknown as TrainOptions;

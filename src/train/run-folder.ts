@@ -3,6 +3,8 @@
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CHECKPOINTS_DIR, CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE } from './checkpoint.js';
+import { InputError } from '../util/errors.js';
+import { missingFolders } from '../util/files.js';
 
 export const SPLIT_FILE = 'split.json';
 export const LOG_FILE = 'log.jsonl';
@@ -24,8 +26,9 @@ export async function existingRun(dir: string): Promise<string | null> {
 
 /** Refuses a folder that holds a run unless `overwrite`; returns whether there is one to clear. */
 export async function checkRunFolder(dir: string, overwrite: boolean): Promise<boolean> {
+  await missingFolders(dir, '--out');
   const found = await existingRun(dir);
-  if (found && !overwrite) throw new Error(`--out '${dir}' holds a run (${found}); pass --overwrite to replace it, or choose another folder`);
+  if (found && !overwrite) throw new InputError(`--out '${dir}' holds a run (${found}); pass --overwrite to replace it, or choose another folder`);
   return found !== null;
 }
 

@@ -2,15 +2,15 @@
 // Adam. Only the loss terms come back, asynchronously: step i's terms are read while step i+1 runs, and
 // batch i+1 is prepared on the host while step i runs, so the queue never waits for the host. The host
 // checks every term for NaN.
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { scope } from '../autograd/index.js';
-import { ImageCache, kShotSplit, readCategory, readImage, readMask, writeSplit } from '../data/index.js';
+import { ImageCache, kShotSplit, readCategory, readImage, readMask, verifyCategory, writeSplit } from '../data/index.js';
 import { type ModelStorage, materialize } from '../model/module.js';
 import { importStateDict } from '../model/state.js';
 import { loadEncoderWeights } from '../model/torch.js';
 import { Unet } from '../model/unet.js';
-import { writeFileAtomic } from '../util/files.js';
+import { makeFolder, writeFileAtomic } from '../util/files.js';
 import { RandomStream, rng } from '../util/random.js';
 import { type Batch, type BatchSources, type Sample, batchLayout, makeBatch } from './batch.js';
 import { CONFIG_FILE, type FoundCheckpoint, latestCheckpoint, loadCheckpoint, readConfig, saveCheckpoint } from './checkpoint.js';
@@ -21,6 +21,7 @@ import { type LossConfig, methodLoss, packTerms, uploadBatch } from './losses.js
 import { Adam, learningRate } from './optimizer.js';
 import { LOG_FILE, SPLIT_FILE, checkRunFolder, clearRun, removeLeftovers } from './run-folder.js';
 import { LAYER_STRIDE, type NbrLayer, type TrainOptions, WEIGHTING_WARMUP, recordedOptions, resolveOptions, runConfig } from './options.js';
+import { InputError } from '../util/errors.js';
 
 export { TRAIN_DEFAULTS, type TrainOptions } from './options.js';
 
@@ -34,6 +35,8 @@ export interface StepTerms {
 }
 
 export type TrainEvent =
+  | { kind: 'checking'; done: number; total: number }
+  | { kind: 'warning'; message: string }
   | { kind: 'reading'; done: number; total: number }
   | { kind: 'start'; steps: number; device: string; shots: number; normals: number; layout: { shots: number; pasted: number; normals: number } }
   | ({ kind: 'step'; step: number; steps: number; lr: number; imagesPerSecond: number; etaSeconds: number } & StepTerms)
@@ -76,8 +79,8 @@ async function startingPoint(options: TrainOptions): Promise<{ options: TrainOpt
   const config = await readConfig<Record<string, unknown>>(options.out);
   const recorded = recordedOptions(config, options.out, join(options.out, CONFIG_FILE));
   const from = await latestCheckpoint(options.out);
-  if (!from) throw new Error(`--resume: '${options.out}' has no complete checkpoint to continue from`);
-  if (from.state.step >= (recorded.steps ?? 0)) throw new Error(`--resume: the run in '${options.out}' finished (step ${from.state.step} of ${recorded.steps})`);
+  if (!from) throw new InputError(`--resume: '${options.out}' has no complete checkpoint to continue from`);
+  if (from.state.step >= (recorded.steps ?? 0)) throw new InputError(`--resume: the run in '${options.out}' finished (step ${from.state.step} of ${recorded.steps})`);
   return { options: { ...recorded, device: options.device, adapter: options.adapter, resume: true }, from };
 }
 
@@ -102,7 +105,9 @@ export async function train(options: TrainOptions, onProgress: (e: TrainEvent) =
   const split = kShotSplit(category, o.shots, o.splitSeed);
   const layout = batchLayout(o.batch, o.normalPerBatch, o.cropPaste);
   const needsNormals = layout.normals > 0 || layout.pasted > 0;
-  if (needsNormals && split.normals.length === 0) throw new Error(`no normal training images left in '${o.data}/train/good' after the validation hold-out`);
+  if (needsNormals && split.normals.length === 0) throw new InputError(`no normal training images left in '${o.data}/train/good' after the validation hold-out`);
+  const checked = await verifyCategory(category, (done, total) => onProgress({ kind: 'checking', done, total }));
+  for (const message of checked.warnings) onProgress({ kind: 'warning', message });
   const images = ctx.images ?? new ImageCache();
   const shots = await loadSamples(split.shots, o.size);
   const normals = needsNormals ? split.normals : [];
@@ -112,7 +117,7 @@ export async function train(options: TrainOptions, onProgress: (e: TrainEvent) =
   // Every input has been read and checked: only now is the run folder touched.
   if (replacing) await clearRun(o.out);
   await removeLeftovers(o.out);
-  await mkdir(o.out, { recursive: true });
+  await makeFolder(o.out, '--out');
   if (!start.from) await writeSplit(join(o.out, SPLIT_FILE), split, { category: category.name, shots: o.shots, splitSeed: o.splitSeed, root: category.dir });
   const device = ctx.device ?? (await openDevice(o.device, o.adapter));
   const model = new Unet();

@@ -1,6 +1,7 @@
 // Files that must never be left half-written: checkpoints, weights, the tuning cache.
-import { open, rename, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { InputError } from './errors.js';
 
 /** An error's message on one line (for the CLI's one-line reports). */
 export function errorMessage(err: unknown): string {
@@ -25,7 +26,8 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
     await rename(temporary, path);
   } catch (err) {
     await unlink(temporary).catch(() => undefined);
-    throw new Error(`${path}: cannot write (${errorMessage(err)})`);
+    // The cause's code (ENOENT, EACCES, ENOSPC, ...) goes with it: a path the user gave is theirs to fix.
+    throw Object.assign(new Error(`${path}: cannot write (${errorMessage(err)})`), { code: (err as { code?: unknown }).code });
   }
   await syncDirectory(dirname(path));
 }
@@ -41,5 +43,45 @@ async function syncDirectory(directory: string): Promise<void> {
     }
   } catch {
     // The file itself is complete; only the rename's durability is left to the OS.
+  }
+}
+
+/**
+ * The folders missing on the way to `path` (outermost first), after checking that what exists of it is
+ * folders: `what` names the flag ('--out') in the error. Creates nothing.
+ */
+export async function missingFolders(path: string, what: string): Promise<string[]> {
+  const missing: string[] = [];
+  let dir = resolve(path);
+  for (;;) {
+    const info = await stat(dir).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return null;
+      throw new InputError(`${what} '${path}': cannot use '${dir}' (${err.code ?? err.message})`);
+    });
+    if (info) {
+      if (!info.isDirectory()) throw new InputError(`${what} '${path}': '${dir}' is a file, not a folder`);
+      return missing;
+    }
+    missing.unshift(dir);
+    const parent = dirname(dir);
+    if (parent === dir) return missing;
+    dir = parent;
+  }
+}
+
+/**
+ * Creates the folder a user named (`what`: '--out'), with its missing parents, one level at a time:
+ * Node's recursive mkdir spins forever on a path under /proc (ENOENT from a folder that exists), and
+ * its errors do not say which flag gave the path.
+ */
+export async function makeFolder(path: string, what: string): Promise<void> {
+  for (const folder of await missingFolders(path, what)) {
+    try {
+      await mkdir(folder);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' && (await stat(folder)).isDirectory()) continue;
+      throw new InputError(`${what} '${path}': cannot create '${folder}' (${code ?? errorMessage(err)})`);
+    }
   }
 }

@@ -129,7 +129,7 @@ describe('gpuseg synth, train, predict, eval', () => {
 
   it('refuses bad input with a one-line error naming the flag or file', () => {
     let r = gpuseg(['train', '--data', join(dir, 'nope'), '--out', join(dir, 'never')]);
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(2);
     expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('gpuseg:'))[0]).toMatch(/nope/);
     r = gpuseg(['train', '--data', data, '--out', run, '--size', '48']);
     expect(r.stderr).toMatch(/--size must be a multiple of 32/);

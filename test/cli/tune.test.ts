@@ -44,10 +44,10 @@ describe('gpuseg tune', () => {
 
   it('names the flag on a bad kernel list or size', () => {
     const r = gpuseg(['tune', '--kernels', 'conv2d,conv3d']);
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--kernels: unknown kernel 'conv3d'/);
     const s = gpuseg(['tune', '--size', '100']);
-    expect(s.status).toBe(1);
+    expect(s.status).toBe(2);
     expect(s.stderr).toMatch(/--size must be a multiple of 32/);
   });
 
@@ -81,7 +81,7 @@ describe('gpuseg tune', () => {
 
   it('train --tune names the flag of a size it cannot tune, before any work', () => {
     const r = gpuseg(['train', '--data', 'nowhere', '--out', 'nowhere', '--size', '100', '--tune']);
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(2);
     expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('gpuseg:'))).toEqual([expect.stringMatching(/--size must be a multiple of 32/)]);
   });
 });

@@ -70,6 +70,16 @@ describe('ResNet-34 UNet', () => {
       expect(() => importStateDict(b, new Map([...dict].filter(([k]) => k !== 'decoder.blocks.1.conv1.0.weight')), { source: 'x.safetensors' })).toThrow(
         /x.safetensors: tensor 'decoder.blocks.1.conv1.0.weight' is missing/,
       );
+      // Weights that hold NaN or an infinity are refused at load, naming the tensor and the element.
+      for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
+        const t = dict.get('decoder.blocks.2.conv2.0.weight')!;
+        const poisoned = new Float32Array(t.data as Float32Array);
+        poisoned[7] = bad;
+        const withBad = new Map(dict).set('decoder.blocks.2.conv2.0.weight', { ...t, data: poisoned });
+        expect(() => importStateDict(b, withBad, { source: 'nan.safetensors' })).toThrow(
+          new RegExp(`nan.safetensors: tensor 'decoder.blocks.2.conv2.0.weight' holds ${bad} \\(element 7\\)`),
+        );
+      }
     } finally {
       for (const s of [storeA, storeB]) {
         s.params.destroy();

@@ -1,0 +1,64 @@
+// Every file of a category decoded before a run starts: a truncated image or a wrong mask stops the
+// command at once with a line naming the file, not hours later at the step that first reads it.
+import { MASK_THRESHOLD, checkImage, checkMask } from './image.js';
+import type { Category } from './mvtec.js';
+import { InputError } from '../util/errors.js';
+
+/** Decodes in flight at once: sharp decodes on its own threads, so a few overlap well. */
+const IN_FLIGHT = 8;
+
+export interface CategoryCheck {
+  /** Problems a run can go on with, each one line (say them once, as warnings). */
+  warnings: string[];
+}
+
+/**
+ * Decodes every image and mask of `category` in full. Throws an InputError for a file that does not
+ * decode, a mask of another size than its image, a mask drawn only in alpha, and a category whose
+ * masks are all empty; warns for grey-level masks (pixels above MASK_THRESHOLD are defect) and for
+ * single masks with no defect pixel.
+ */
+export async function verifyCategory(category: Category, onProgress: (done: number, total: number) => void = () => {}): Promise<CategoryCheck> {
+  const images = [...category.trainGood, ...category.testGood];
+  const total = images.length + category.defects.length;
+  let done = 0;
+  const tick = () => onProgress(++done, total);
+  await inBatches(images, async (path) => {
+    await checkImage(path);
+    tick();
+  });
+  const greyMasks: string[] = [];
+  const emptyMasks: { path: string; maxValue: number }[] = [];
+  await inBatches(category.defects, async (sample) => {
+    const [image, mask] = await Promise.all([checkImage(sample.image), checkMask(sample.mask)]);
+    if (image.width !== mask.width || image.height !== mask.height) {
+      throw new InputError(`mask '${sample.mask}' is ${mask.width}x${mask.height} but its image '${sample.image}' is ${image.width}x${image.height}`);
+    }
+    if (mask.alphaOnly) {
+      throw new InputError(`mask '${sample.mask}' draws its defect in the alpha channel only; defect pixels are those whose colour is above ${MASK_THRESHOLD} (white on black)`);
+    }
+    if (mask.greyPixels > 0) greyMasks.push(sample.mask);
+    if (mask.defectPixels === 0) emptyMasks.push({ path: sample.mask, maxValue: mask.maxValue });
+    tick();
+  });
+  emptyMasks.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const faint = emptyMasks.find((m) => m.maxValue > 0);
+  const weakest = faint ? `, e.g. '${faint.path}' whose largest value is ${faint.maxValue}` : '';
+  if (emptyMasks.length === category.defects.length) {
+    throw new InputError(`every mask of '${category.dir}' is empty (no pixel above ${MASK_THRESHOLD}${weakest}): nothing to learn or evaluate`);
+  }
+  const warnings: string[] = [];
+  if (greyMasks.length) {
+    greyMasks.sort();
+    warnings.push(`${greyMasks.length} mask(s) are not binary (e.g. '${greyMasks[0]}'): pixels above ${MASK_THRESHOLD} count as defect`);
+  }
+  if (emptyMasks.length) {
+    const example = faint ? weakest.slice(2) : `e.g. '${emptyMasks[0]!.path}'`;
+    warnings.push(`${emptyMasks.length} defect image(s) have an empty mask (no pixel above ${MASK_THRESHOLD}, ${example}): they count as defect-free`);
+  }
+  return { warnings };
+}
+
+async function inBatches<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
+  for (let start = 0; start < items.length; start += IN_FLIGHT) await Promise.all(items.slice(start, start + IN_FLIGHT).map(work));
+}
