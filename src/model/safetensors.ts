@@ -144,16 +144,52 @@ function parseMetadata(raw: unknown, fail: (problem: string) => never): Record<s
   return { ...(raw as Record<string, string>) };
 }
 
-/** Two tensors may not share bytes; empty tensors own none and never overlap. */
-function checkNoOverlap(entries: HeaderEntry[], fail: (problem: string) => never): void {
+/**
+ * The tensors must tile the data section exactly, as the format requires: no two share bytes (empty
+ * tensors own none), no hole between them, nothing after the last. A header length that is off by a
+ * byte or two still parses as JSON (the header is padded with spaces), and would read every tensor a
+ * byte off: the tiling catches it.
+ */
+function checkTiling(entries: HeaderEntry[], dataBytes: number, fail: (problem: string) => never): void {
   const filled = entries.filter((e) => e.end > e.begin).sort((a, b) => a.begin - b.begin);
-  for (let i = 1; i < filled.length; i++) {
-    const [before, after] = [filled[i - 1], filled[i]];
-    if (after.begin < before.end) {
-      const span = (e: HeaderEntry): string => `'${e.name}' [${e.begin}, ${e.end}]`;
-      fail(`tensors ${span(before)} and ${span(after)} overlap`);
+  const span = (e: HeaderEntry): string => `'${e.name}' [${e.begin}, ${e.end}]`;
+  let covered = 0;
+  for (const [i, e] of filled.entries()) {
+    if (e.begin < covered) fail(`tensors ${span(filled[i - 1]!)} and ${span(e)} overlap`);
+    if (e.begin > covered) fail(`${e.begin - covered} byte(s) of the data section before tensor ${span(e)} belong to no tensor (is the header length right?)`);
+    covered = e.end;
+  }
+  if (covered !== dataBytes) fail(`${dataBytes - covered} byte(s) after the last tensor's data (is the header length right?)`);
+}
+
+/**
+ * The first name that appears twice among the header's top-level keys, or null. JSON.parse keeps the
+ * last of duplicate keys without a word, so the text itself is scanned: strings are skipped whole, and a
+ * string at depth 1 followed by ':' is a key.
+ */
+export function duplicateTopLevelKey(json: string): string | null {
+  const seen = new Set<string>();
+  let depth = 0;
+  for (let i = 0; i < json.length; i++) {
+    const c = json[i];
+    if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') depth--;
+    else if (c === '"') {
+      let j = i + 1;
+      while (j < json.length && json[j] !== '"') j += json[j] === '\\' ? 2 : 1;
+      if (depth === 1) {
+        let k = j + 1;
+        while (json[k] === ' ' || json[k] === '\n' || json[k] === '\r' || json[k] === '\t') k++;
+        if (json[k] === ':') {
+          const key = JSON.parse(json.slice(i, j + 1)) as string;
+          if (seen.has(key)) return key;
+          seen.add(key);
+        }
+      }
+      i = j;
     }
   }
+  return null;
 }
 
 /** Tensors and the free-form string metadata of a safetensors file. */
@@ -175,18 +211,22 @@ export function readSafetensorsWithMetadata(
   }
   const dataStart = HEADER_LENGTH_BYTES + Number(headerLength);
   let header: unknown;
+  let text = '';
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(HEADER_LENGTH_BYTES, dataStart)));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(HEADER_LENGTH_BYTES, dataStart));
+    header = JSON.parse(text);
   } catch (err) {
     fail(`header is not valid JSON (${errorMessage(err)})`);
   }
   if (!isPlainObject(header)) return fail('header is not a JSON object');
+  const twice = duplicateTopLevelKey(text);
+  if (twice !== null) fail(`tensor '${twice}' appears twice in the header`);
 
   const dataBytes = bytes.byteLength - dataStart;
   const entries = Object.entries(header)
     .filter(([name]) => name !== METADATA_KEY)
     .map(([name, raw]) => parseEntry(name, raw, dataBytes, fail));
-  checkNoOverlap(entries, fail);
+  checkTiling(entries, dataBytes, fail);
 
   const tensors = new Map<string, NamedTensor>();
   for (const { name, dtype, shape, begin, end } of entries) {

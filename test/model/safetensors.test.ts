@@ -233,6 +233,29 @@ describe('safetensors corruption', () => {
     expect(readError(rawFile(header, 12))).toMatch(/tensors 'a' \[0, 8\] and 'b' \[4, 12\] overlap/);
   });
 
+  it('refuses holes and bytes after the last tensor: a header length off by one reads every tensor a byte off', () => {
+    expect(readError(rawFile({ a: entry('F32', [1], 0, 4), b: entry('F32', [1], 8, 12) }, 12))).toMatch(
+      /4 byte\(s\) of the data section before tensor 'b' \[8, 12\] belong to no tensor/,
+    );
+    expect(readError(rawFile({ a: entry('F32', [1], 0, 4) }, 5))).toMatch(/1 byte\(s\) after the last tensor's data/);
+    // Our own writer pads the header with spaces; one byte less of header length still parses as JSON.
+    const good = encodeSafetensors(TENSORS);
+    const view = new DataView(good.buffer, good.byteOffset);
+    const length = view.getBigUint64(0, true);
+    expect(new TextDecoder().decode(good.subarray(8 + Number(length) - 1, 8 + Number(length)))).toBe(' ');
+    const shifted = new Uint8Array(good);
+    new DataView(shifted.buffer).setBigUint64(0, length - 1n, true);
+    expect(readError(shifted)).toMatch(/1 byte\(s\) after the last tensor's data \(is the header length right\?\)/);
+  });
+
+  it('refuses a name that appears twice in the header (JSON.parse would keep the last)', () => {
+    const a = JSON.stringify(entry('F32', [1], 0, 4));
+    expect(readError(rawFile(`{"x": ${a}, "y": {"x": 1}, "x": ${a}}`, 4))).toMatch(/tensor 'x' appears twice in the header/);
+    expect(readError(rawFile(`{"a\\"b": ${a}, "a\\u0022b" : ${a}}`, 4))).toMatch(/tensor 'a"b' appears twice/);
+    // A key repeated inside an entry is not a duplicate tensor.
+    expect(() => readSafetensors(rawFile(`{"x": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "__metadata__": {"x": "1"}}`, 4), SOURCE)).not.toThrow();
+  });
+
   it('refuses metadata that is not strings', () => {
     expect(readError(rawFile({ __metadata__: { step: 3 } }))).toMatch(/__metadata__ is not an object of strings/);
   });
