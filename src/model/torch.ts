@@ -11,7 +11,7 @@
 // and its storage as a persistent id: ('storage', storage_type, key, location, numel) in a zip, with a
 // sixth element view_metadata (None, or (view_key, offset, size) into the root storage) in legacy files.
 // The pickle runs on our whitelisting machine (pickle.ts): nothing in the file is executed.
-import { unzipSync } from 'fflate';
+import { readZipRecords } from './zip.js';
 import { PickleCallable, describePickled, unpickle } from './pickle.js';
 import {
   ELEMENT_BYTES,
@@ -23,7 +23,6 @@ import {
   readFileBytes,
   readSafetensors,
 } from './safetensors.js';
-import { errorMessage } from '../util/files.js';
 
 const ZIP_LOCAL_HEADER = [0x50, 0x4b, 0x03, 0x04]; // 'PK\x03\x04'
 const PICKLE_PROTO_OPCODE = 0x80;
@@ -169,12 +168,7 @@ function startsWith(bytes: Uint8Array, prefix: number[]): boolean {
 }
 
 function readZipCheckpoint(bytes: Uint8Array, source: string, fail: (problem: string) => never): PickledCheckpoint {
-  let records: Record<string, Uint8Array>;
-  try {
-    records = unzipSync(bytes);
-  } catch (err) {
-    return fail(`not a readable zip archive, truncated or corrupt (${errorMessage(err)})`);
-  }
+  const records = readZipRecords(bytes, fail);
   const names = Object.keys(records);
   const pickleName = names.find((n) => n === PICKLE_NAME || (n.endsWith(`/${PICKLE_NAME}`) && n.split('/').length === 2));
   if (pickleName === undefined) {
@@ -199,8 +193,10 @@ function readZipCheckpoint(bytes: Uint8Array, source: string, fail: (problem: st
     const record = records[name];
     const needed = root.numel * ELEMENT_BYTES[root.dtype];
     if (record === undefined) fail(`missing storage record ${name}`);
-    if (record.byteLength < needed) fail(`storage record ${name} holds ${record.byteLength} bytes, ${needed} expected`);
-    storageBytes.set(root.key, record.subarray(0, needed));
+    if (record.byteLength !== needed) {
+      fail(`storage record ${name} holds ${record.byteLength} bytes, but ${root.numel} ${root.dtype} elements are ${needed} (edited storage type?)`);
+    }
+    storageBytes.set(root.key, record);
   }
   return { top, roots, storageBytes, littleEndian: order === 'little' };
 }
@@ -278,10 +274,25 @@ function gather<A extends Float32Array | BigInt64Array>(
   return out;
 }
 
+/** How many elements the copies of strided views may still take (bounded by the file's size). */
+interface CopyBudget {
+  elements: number;
+  limitBytes: number;
+}
+
+/**
+ * Strided views are copied (to row-major); their copies together may take at most this many times the
+ * file's size, plus a floor for small files: a real state dict holds each tensor once, while an 839-byte
+ * file of stride-0 views could otherwise ask for gigabytes.
+ */
+const COPY_FACTOR = 2;
+const COPY_FLOOR_BYTES = 16 * 2 ** 20;
+
 function materialise(
   name: string,
   t: TensorRef,
   elements: Float32Array | BigInt64Array,
+  budget: CopyBudget,
   fail: (problem: string) => never,
 ): NamedTensor {
   const { storage, size, stride } = t;
@@ -294,9 +305,15 @@ function materialise(
     fail(`tensor '${name}': ${layout} reaches past its storage of ${storage.numel} elements`);
   }
   const start = storage.offset + t.offset;
-  const data = isContiguous(size, stride)
-    ? elements.slice(start, start + numel)
-    : elements instanceof BigInt64Array
+  if (isContiguous(size, stride)) {
+    // A view of the storage, not a copy: 200 names sharing one storage cost nothing more.
+    return { dtype, shape: size, data: elements.subarray(start, start + numel) };
+  }
+  budget.elements -= numel;
+  if (budget.elements < 0) {
+    fail(`tensor '${name}': its strided view of ${numel} elements would take the copies of this file's tensors past ${budget.limitBytes} bytes (a file of shared or stride-0 views)`);
+  }
+  const data = elements instanceof BigInt64Array
       ? gather(elements, new BigInt64Array(numel), start, size, stride)
       : gather(elements, new Float32Array(numel), start, size, stride);
   return { dtype, shape: size, data };
@@ -327,10 +344,12 @@ export function readTorchCheckpoint(bytes: Uint8Array, source: string): Map<stri
     decoded.set(key, decodeTensorBytes(raw, checkpoint.roots.get(key)!.dtype, checkpoint.littleEndian));
   }
   const tensors = new Map<string, NamedTensor>();
+  const limitBytes = COPY_FACTOR * bytes.byteLength + COPY_FLOOR_BYTES;
+  const budget: CopyBudget = { elements: limitBytes / 4, limitBytes };
   for (const [name, value] of stateDictOf(checkpoint.top, fail)) {
     if (typeof name !== 'string') fail(`state dict key ${String(name)} is not a string`);
     if (!(value instanceof TensorRef)) fail(`entry '${name}' is a ${describePickled(value)}, not a tensor`);
-    tensors.set(name, materialise(name, value, decoded.get(value.storage.root.key)!, fail));
+    tensors.set(name, materialise(name, value, decoded.get(value.storage.root.key)!, budget, fail));
   }
   return tensors;
 }

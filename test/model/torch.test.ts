@@ -281,3 +281,55 @@ describe('encoder weights', () => {
     );
   });
 });
+
+describe('untrusted zip checkpoints: integrity and bounded memory', () => {
+  const zipOf = (records: Record<string, Uint8Array>, level: 0 | 9 = 0) => zipSync(records, { level });
+  const resnet = () => torchZipBytes(fakeResnetStateDict(), { archive: 'resnet34' });
+
+  it('refuses a record whose bytes fail the CRC-32 of the central directory', async () => {
+    const bytes = resnet();
+    const record = unzipSync(bytes)['resnet34/data/0']!;
+    const at = Buffer.from(bytes).indexOf(Buffer.from(record));
+    expect(at).toBeGreaterThan(0);
+    const flipped = new Uint8Array(bytes);
+    flipped[at + 5]! ^= 0x01;
+    expect(await loadError(await fixture('crc.pth', flipped))).toMatch(/zip record 'resnet34\/data\/0' fails its CRC-32 check: the file is corrupt/);
+  });
+
+  it('refuses a record that would inflate past 4x the file, before inflating it', async () => {
+    const records = unzipSync(resnet());
+    records['resnet34/data/9'] = new Uint8Array(8 * 2 ** 20); // 8 MiB of zeros deflate to a few KB
+    const bytes = zipOf(records, 9);
+    expect(bytes.length).toBeLessThan(64 * 1024);
+    expect(await loadError(await fixture('bomb.pth', bytes))).toMatch(/record 'resnet34\/data\/9' would inflate to 8388608 bytes, more than 4x the file's/);
+  });
+
+  it('refuses a storage record longer than its storage (a FloatStorage edited to HalfStorage)', async () => {
+    const records = unzipSync(resnet());
+    const data0 = records['resnet34/data/0']!;
+    records['resnet34/data/0'] = new Uint8Array([...data0, 0, 0, 0, 0]);
+    expect(await loadError(await fixture('long-record.pth', zipOf(records)))).toMatch(
+      /storage record resnet34\/data\/0 holds 2356 bytes, but 588 F32 elements are 2352 \(edited storage type\?\)/,
+    );
+  });
+
+  it('reads names that share one storage as views (no copy), and bounds the copies of strided views', async () => {
+    const storage = { key: '0', storageClass: 'FloatStorage' as const, values: Array.from({ length: 1024 }, (_, i) => i) };
+    const shared: FakeStateDict = {
+      storages: [storage],
+      tensors: Array.from({ length: 200 }, (_, i) => ({ name: `t${i}`, storage, offset: 0, size: [1024], stride: [1] })),
+      expected: new Map(),
+    };
+    const tensors = await loadTorchCheckpoint(await fixture('shared.pth', torchZipBytes(shared)));
+    const first = tensors.get('t0')!.data as Float32Array;
+    const last = tensors.get('t199')!.data as Float32Array;
+    expect(last.buffer).toBe(first.buffer); // one storage in memory, not 200 copies
+    expect(Array.from(last.subarray(1020))).toEqual([1020, 1021, 1022, 1023]);
+    // A stride-0 view of one element as 4096 x 4096 (64 MiB of floats) from a file of a few hundred bytes.
+    const one = { key: '0', storageClass: 'FloatStorage' as const, values: [1] };
+    const stretched: FakeStateDict = { storages: [one], tensors: [{ name: 'w', storage: one, offset: 0, size: [4096, 4096], stride: [0, 0] }], expected: new Map() };
+    const bytes = torchZipBytes(stretched);
+    expect(bytes.length).toBeLessThan(4096);
+    expect(await loadError(await fixture('stride0.pth', bytes))).toMatch(/tensor 'w': its strided view of 16777216 elements would take the copies of this file's tensors past \d+ bytes/);
+  });
+});
