@@ -10,6 +10,13 @@ const BYTE_MAX = 255;
 /** A resized mask pixel is foreground above half of full scale (MVTec masks are 0 or 255). */
 export const MASK_THRESHOLD = 127;
 
+/**
+ * The most pixels an input image may declare, checked from its header before anything is decoded:
+ * 8192x8192 (MVTec AD's largest is 1024x1024), about 200 MB as RGB bytes. A 50 MB 1-bit BMP would
+ * otherwise become 1.2 GB before any other check.
+ */
+export const MAX_PIXELS = 8192 * 8192;
+
 /** ImageNet statistics, per RGB channel, that torchvision's pretrained encoders expect. */
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
 export const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
@@ -38,7 +45,7 @@ async function requireFile(path: string, what: string): Promise<void> {
 async function decode<T>(path: string, what: string, read: (image: Sharp) => Promise<T>): Promise<T> {
   await requireFile(path, what);
   try {
-    if (extname(path).toLowerCase() !== '.bmp') return await read(sharp(path));
+    if (extname(path).toLowerCase() !== '.bmp') return await read(sharp(path, { limitInputPixels: MAX_PIXELS }));
     const { width, height, rgb } = decodeBmp(await readFile(path));
     return await read(sharp(rgb, { raw: { width, height, channels: RGB_CHANNELS } }));
   } catch (err) {
@@ -250,6 +257,7 @@ export function decodeBmp(file: Uint8Array): { width: number; height: number; rg
   const height = Math.abs(rawHeight);
   const topDown = rawHeight < 0; // a negative height stores the top row first
   if (width <= 0 || height === 0) throw new Error(`BMP of size ${width}x${rawHeight}`);
+  if (width * height > MAX_PIXELS) throw new Error(`${width}x${height} pixels, more than the ${MAX_PIXELS} gpuseg decodes`);
   const stride = Math.ceil((width * bitsPerPixel) / 32) * 4; // rows are padded to 4 bytes
   if (dataOffset + stride * height > file.length) throw new Error('truncated BMP pixel data');
 

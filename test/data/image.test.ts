@@ -1,10 +1,12 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   IMAGENET_MEAN,
+  MAX_PIXELS,
   decodeBmp,
   IMAGENET_STD,
   imageSize,
@@ -249,5 +251,30 @@ describe('BMP', () => {
     new DataView(file.buffer).setUint32(30, 1, true); // RLE8
     await writeFile(path, file);
     await expect(readImage(path, 4)).rejects.toThrow(`cannot read image '${path}': unsupported BMP compression 1`);
+  });
+
+  it('refuses more than MAX_PIXELS from the header, before allocating (a 1-bit BMP of 12 GB of RGB)', async () => {
+    const path = join(dir, 'huge.bmp');
+    const file = encodeBmp(8, 8, new Uint8Array(8 * 8 * 3), 1);
+    new DataView(file.buffer).setInt32(18, 65536, true);
+    new DataView(file.buffer).setInt32(22, 65536, true);
+    await writeFile(path, file);
+    await expect(readImage(path, 4)).rejects.toThrow(`cannot read image '${path}': 65536x65536 pixels, more than the ${MAX_PIXELS} gpuseg decodes`);
+  });
+});
+
+describe('pixel limit', () => {
+  it("refuses a PNG that declares more than MAX_PIXELS, from its header", async () => {
+    const path = join(dir, 'huge.png');
+    // A small PNG whose IHDR chunk (width, height, then its CRC) is rewritten to claim 9000x9000.
+    const png = new Uint8Array(await sharp(Buffer.from(new Uint8Array(16)), { raw: { width: 4, height: 4, channels: 1 } }).png().toBuffer());
+    const view = new DataView(png.buffer);
+    view.setUint32(16, 9000);
+    view.setUint32(20, 9000);
+    view.setUint32(29, crc32(png.subarray(12, 29)));
+    expect(9000 * 9000).toBeGreaterThan(MAX_PIXELS);
+    await writeFile(path, png);
+    expect((await sharp(path).metadata()).width).toBe(9000); // a valid header: only its size is refused
+    await expect(readImage(path, 4)).rejects.toThrow(new RegExp(`cannot read image '${path}': .*pixel limit`));
   });
 });
