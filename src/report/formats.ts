@@ -3,6 +3,7 @@
 // partial last line in log.jsonl. These types describe the files, not the trainer's in-memory objects.
 import { readFile } from 'node:fs/promises';
 import type { MetricKey } from '../train/metrics.js';
+import type { runConfig } from '../train/options.js';
 import { isNumber } from './numbers.js';
 import { InputError } from '../util/errors.js';
 
@@ -22,29 +23,12 @@ export interface ReportMetrics {
   images?: number | null;
 }
 
-export interface RunConfig {
-  format?: string;
-  category?: string;
-  shots?: number;
-  splitSeed?: number;
-  seed?: number;
-  size?: number;
-  batch?: number;
-  steps?: number;
-  lr?: number;
-  nbr?: boolean;
-  cropPaste?: boolean;
-  weighting?: boolean;
-  lambdaBg?: number;
-  lambdaFeat?: number;
-  nbrLayer?: number;
-  paste?: string;
-  normalPerBatch?: number;
-  device?: string;
+/** A run's config.json as the report reads it: what runConfig writes, any field possibly absent. */
+export type RunConfig = Partial<ReturnType<typeof runConfig>> & {
   /** The step the run reached. */
   step?: number;
   [key: string]: unknown;
-}
+};
 
 export interface EvalImage {
   image: string;
