@@ -288,7 +288,13 @@ class Machine {
         case OP.TUPLE2: { const b = this.pop(); this.push([this.pop(), b]); break; }
         case OP.TUPLE3: { const c = this.pop(); const b = this.pop(); this.push([this.pop(), b, c]); break; }
         case OP.APPEND: { const item = this.pop(); this.topAs(Array.isArray, 'APPEND').push(item); break; }
-        case OP.APPENDS: { const items = this.popMark(); this.topAs(Array.isArray, 'APPENDS').push(...items); break; }
+        case OP.APPENDS: {
+          // One push per item: push(...items) overflows the call stack past ~100,000 items.
+          const items = this.popMark();
+          const list = this.topAs(Array.isArray, 'APPENDS');
+          for (const item of items) list.push(item);
+          break;
+        }
         case OP.SETITEM: {
           const value = this.pop();
           const key = this.pop();
@@ -337,11 +343,17 @@ class Machine {
           this.push(this.within(callable.name, () => callable.call(args)));
           break;
         }
-        case OP.BUILD:
-          // Sets attributes on the object below (OrderedDict._metadata): nothing a tensor needs.
-          this.pop();
-          this.top();
+        case OP.BUILD: {
+          // torch.save sets one attribute this way, OrderedDict._metadata, which no tensor needs. Any
+          // other state (what Python would hand to __setstate__) is refused, not dropped in silence.
+          const state = this.pop();
+          const target = this.top();
+          const metadataOnly = state instanceof Map && [...state.keys()].every((k) => k === METADATA_ATTRIBUTE);
+          if (!isMap(target) || !metadataOnly) {
+            this.fail(`refusing BUILD of a ${describePickled(target)} with ${describePickled(state)} state at byte ${this.opAt}: a state dict sets only ${METADATA_ATTRIBUTE}`);
+          }
           break;
+        }
         case OP.BINPERSID: {
           const pid = this.pop();
           const load = this.options.persistentLoad;
@@ -360,6 +372,9 @@ class Machine {
     }
   }
 }
+
+/** The one attribute torch.save sets with BUILD, on the state dict's OrderedDict. */
+const METADATA_ATTRIBUTE = '_metadata';
 
 function isMap(value: unknown): value is Map<unknown, unknown> {
   return value instanceof Map;

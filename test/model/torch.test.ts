@@ -154,6 +154,26 @@ describe('the pickle machine', () => {
     expect(() => unpickle(stackGlobal, 0, options)).toThrow(/refusing global os\.system at byte 14/);
   });
 
+  it("refuses BUILD state other than an OrderedDict's _metadata, instead of dropping it", () => {
+    const options = { source: 'x.pkl', globals: new Map([['collections.OrderedDict', new PickleCallable('collections.OrderedDict', () => new Map())]]) };
+    const ordered = (state: Py): Py => ({ kind: 'reduce', func: global('collections', 'OrderedDict'), args: tuple(), state });
+    expect(unpickle(dumps(ordered({ kind: 'dict', items: [['_metadata', { kind: 'dict', items: [] }]] })), 0, options).value).toBeInstanceOf(Map);
+    expect(() => unpickle(dumps(ordered({ kind: 'dict', items: [['__setstate__', 'os.system']] })), 0, options)).toThrow(
+      /x\.pkl: refusing BUILD of a .* with .* state at byte \d+: a state dict sets only _metadata/,
+    );
+    expect(() => unpickle(dumps(ordered(tuple('payload'))), 0, options)).toThrow(/refusing BUILD/);
+  });
+
+  it('reads one APPENDS of 200,000 items (Python batches 1,000) without overflowing the stack', () => {
+    const options = { source: 'x.pkl', globals: new Map() };
+    // PROTO 2, EMPTY_LIST, MARK, 200,000 x BININT1 n, APPENDS, STOP
+    const items = Array.from({ length: 200_000 }, (_, i) => [0x4b, i % 200]).flat();
+    const bytes = new Uint8Array([0x80, 2, 0x5d, 0x28, ...items, 0x65, 0x2e]);
+    const value = unpickle(bytes, 0, options).value as number[];
+    expect(value).toHaveLength(200_000);
+    expect(value[199_999]).toBe(199);
+  });
+
   it('refuses opcodes a state dict never needs, naming them', () => {
     const options = { source: 'x.pkl', globals: new Map() };
     // INST 'os\nsystem\n' builds an object by calling a class; OBJ and NEWOBJ likewise.
