@@ -23,6 +23,13 @@ export interface Dispatch {
   entryPoint?: string;
   /** Shapes and scalars, bound at @binding(0) as a uniform buffer (omit if the shader has none). */
   uniforms?: ArrayBuffer;
+  /**
+   * For uniforms whose bytes change every step (Adam's learning rate and bias corrections): a name for
+   * one buffer that is rewritten in place (queue.writeBuffer, ordered before the step's submit) rather
+   * than a new cached buffer per value, so the bind group repeats and nothing grows from step to step.
+   * Used at most once per recorded step; a second use before flush() falls back to the cache.
+   */
+  uniformSlot?: string;
   /** Storage buffers, bound at @binding(1), @binding(2), ... in this order. */
   buffers: BufferRef[];
   workgroups: readonly [number, number?, number?];
@@ -37,7 +44,8 @@ export interface GpuOptions {
 
 /**
  * Uniform buffers kept by content. Shapes repeat every step, so a training loop needs a few hundred;
- * per-step scalars (Adam's learning rate) add one a step, and the oldest are evicted past this.
+ * scalars that change every step go through Dispatch.uniformSlot instead, and the oldest are evicted
+ * past this.
  */
 const MAX_CACHED_UNIFORMS = 4096;
 
@@ -52,6 +60,9 @@ export class Gpu {
   private recorded = 0;
   private readonly errors: string[] = [];
   private readonly uniformCache = new Map<string, GPUBuffer>();
+  /** Per-step uniforms by slot name, and the slots written since the last submit. */
+  private readonly uniformSlots = new Map<string, GPUBuffer>();
+  private readonly slotsWritten = new Set<string>();
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly bindGroupsByBuffer = new Map<GPUBuffer, string[]>();
   private readonly ids = new WeakMap<object, number>();
@@ -192,6 +203,24 @@ export class Gpu {
     return buffer;
   }
 
+  /** The buffer of a per-step uniform slot, rewritten with `bytes` (see Dispatch.uniformSlot). */
+  private slotUniform(slot: string, bytes: ArrayBuffer): GPUBuffer {
+    if (this.slotsWritten.has(slot)) return this.uniformBuffer(bytes);
+    const size = Math.max(16, Math.ceil(bytes.byteLength / 16) * 16);
+    let buffer = this.uniformSlots.get(slot);
+    if (!buffer || buffer.size !== size) {
+      if (buffer) {
+        this.forgetBuffer(buffer);
+        this.retired.push(buffer);
+      }
+      buffer = this.device.createBuffer({ size, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: `uniforms ${slot}` });
+      this.uniformSlots.set(slot, buffer);
+    }
+    this.device.queue.writeBuffer(buffer, 0, bytes);
+    this.slotsWritten.add(slot);
+    return buffer;
+  }
+
   // ---- recording ------------------------------------------------------------------------------------
 
   /** The step's command encoder; created on first use, submitted by flush(). */
@@ -219,7 +248,7 @@ export class Gpu {
       }
     }
     const pipeline = this.pipelines.get(d.shader, d.defines ?? {}, d.entryPoint ?? 'main');
-    const uniform = d.uniforms ? this.uniformBuffer(d.uniforms) : null;
+    const uniform = d.uniforms ? (d.uniformSlot ? this.slotUniform(d.uniformSlot, d.uniforms) : this.uniformBuffer(d.uniforms)) : null;
     const bindGroup = this.bindGroup(d.kernel, pipeline, uniform, d.buffers);
     const timestampWrites = this.profiler?.passWrites(d.kernel);
     const pass = this.commandEncoder().beginComputePass(timestampWrites ? { label: d.kernel, timestampWrites } : { label: d.kernel });
@@ -243,6 +272,7 @@ export class Gpu {
     this.encoder = null;
     this.recorded = 0;
     this.device.queue.submit([commands]);
+    this.slotsWritten.clear();
     this.profiler?.afterSubmit(profile);
     // Safe now: destroy() after submit lets the submitted work finish first.
     for (const b of this.retired.splice(0)) b.destroy();
@@ -327,6 +357,7 @@ export class Gpu {
     this.encoder = null;
     this.pool.destroyAll();
     for (const b of this.uniformCache.values()) b.destroy();
+    for (const b of this.uniformSlots.values()) b.destroy();
     for (const b of this.stagingFree) b.destroy();
     for (const b of this.retired) b.destroy();
     this.uniformCache.clear();

@@ -78,6 +78,8 @@ export function adamInRanges(
       shader: 'adam.wgsl',
       defines: { VEC4: vec4, WG: shape.wg, PER: shape.per },
       uniforms: uniforms.bytes(),
+      // The learning rate and bias corrections change every step: one buffer rewritten in place.
+      uniformSlot: `adam:${r.start}`,
       buffers,
       workgroups: grid1d(Math.ceil(elements / shape.per), shape.wg),
     });
