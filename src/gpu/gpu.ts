@@ -35,6 +35,27 @@ export interface Dispatch {
   workgroups: readonly [number, number?, number?];
 }
 
+type GpuErrorKind = 'memory' | 'internal' | 'validation';
+
+/** The device ran out of memory: Dawn's `detail`, and what the buffer pool held when it was reported. */
+export class GpuMemoryError extends Error {
+  constructor(
+    readonly detail: string,
+    readonly heldBytes: number,
+  ) {
+    super(`out of GPU memory with ${(heldBytes / 2 ** 20).toFixed(0)} MiB of buffers in use (${detail}); try a smaller batch or image size`);
+    this.name = 'GpuMemoryError';
+  }
+}
+
+/** The device is gone (driver reset, GPU removed, a hang killed by the OS); nothing more runs on it. */
+export class GpuLostError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'GpuLostError';
+  }
+}
+
 export interface GpuOptions {
   /** A backend (`vulkan`, `metal`, ...) or part of an adapter's name; default GPUSEG_ADAPTER. */
   adapter?: string;
@@ -58,7 +79,10 @@ export class Gpu {
   readonly limits: GPUSupportedLimits;
   private encoder: GPUCommandEncoder | null = null;
   private recorded = 0;
-  private readonly errors: string[] = [];
+  private readonly errors: { kind: GpuErrorKind; message: string }[] = [];
+  /** Why the device was lost, once it has been (not by destroy()). */
+  private lostReason: string | null = null;
+  private submits = 0;
   private readonly uniformCache = new Map<string, GPUBuffer>();
   /** Per-step uniforms by slot name, and the slots written since the last submit. */
   private readonly uniformSlots = new Map<string, GPUBuffer>();
@@ -87,8 +111,12 @@ export class Gpu {
     this.pool = new BufferPool(device, device.limits.maxBufferSize);
     this.pool.onDestroy = (buffer) => this.forgetBuffer(buffer);
     device.onuncapturederror = (event) => {
-      this.errors.push(event.error.message);
+      const kind = event.error.constructor.name === 'GPUOutOfMemoryError' ? 'memory' : event.error.constructor.name === 'GPUInternalError' ? 'internal' : 'validation';
+      this.errors.push({ kind, message: event.error.message });
     };
+    void device.lost.then((info) => {
+      if (!this.destroyed) this.lostReason = info.message || info.reason || 'no reason given';
+    });
   }
 
   static async open(options: GpuOptions = {}): Promise<Gpu> {
@@ -273,6 +301,10 @@ export class Gpu {
     this.recorded = 0;
     this.device.queue.submit([commands]);
     this.slotsWritten.clear();
+    // Test hook: GPUSEG_FAULT=gpu-oom-at-submit:N reports an out-of-memory error at the Nth submit.
+    if (process.env.GPUSEG_FAULT === `gpu-oom-at-submit:${++this.submits}`) {
+      this.errors.push({ kind: 'memory', message: `simulated by GPUSEG_FAULT at submit ${this.submits}` });
+    }
     this.profiler?.afterSubmit(profile);
     // Safe now: destroy() after submit lets the submitted work finish first.
     for (const b of this.retired.splice(0)) b.destroy();
@@ -302,9 +334,12 @@ export class Gpu {
   }
 
   private throwIfErrors(): void {
+    if (this.lostReason !== null) throw new GpuLostError(`the GPU device was lost (${this.lostReason})`);
     if (this.errors.length === 0) return;
     const all = this.errors.splice(0);
-    throw new Error(`WebGPU error: ${all[0]}${all.length > 1 ? ` (and ${all.length - 1} more)` : ''}`);
+    const memory = all.find((e) => e.kind === 'memory');
+    if (memory) throw new GpuMemoryError(memory.message, this.pool.getStats().heldBytes);
+    throw new Error(`WebGPU error: ${all[0]!.message}${all.length > 1 ? ` (and ${all.length - 1} more)` : ''}`);
   }
 
   // ---- bind groups ----------------------------------------------------------------------------------
@@ -362,8 +397,9 @@ export class Gpu {
     for (const b of this.retired) b.destroy();
     this.uniformCache.clear();
     this.bindGroups.clear();
-    this.device.destroy();
+    // Before the device goes: its `lost` promise then resolves, and must not read as a lost device.
     this.destroyed = true;
+    this.device.destroy();
   }
 }
 

@@ -14,13 +14,14 @@ import { makeFolder, writeFileAtomic } from '../util/files.js';
 import { RandomStream, rng } from '../util/random.js';
 import { type Batch, type BatchSources, type Sample, batchLayout, makeBatch } from './batch.js';
 import { CONFIG_FILE, type FoundCheckpoint, latestCheckpoint, loadCheckpoint, readConfig, saveCheckpoint } from './checkpoint.js';
+import { GpuLostError, GpuMemoryError } from '../gpu/gpu.js';
 import { type Device, openDevice } from './device.js';
 import { evaluationItems, evaluate, writeEvaluation, type EvaluationResult } from './evaluation.js';
 import { predictProbabilities } from './inference.js';
 import { type LossConfig, methodLoss, packTerms, uploadBatch } from './losses.js';
 import { Adam, learningRate } from './optimizer.js';
 import { LOG_FILE, SPLIT_FILE, checkRunFolder, clearRun, removeLeftovers } from './run-folder.js';
-import { LAYER_STRIDE, type NbrLayer, type TrainOptions, WEIGHTING_WARMUP, recordedOptions, resolveOptions, runConfig } from './options.js';
+import { LAYER_STRIDE, type NbrLayer, type ResolvedOptions, type TrainOptions, WEIGHTING_WARMUP, recordedOptions, resolveOptions, runConfig } from './options.js';
 import { InputError } from '../util/errors.js';
 
 export { TRAIN_DEFAULTS, type TrainOptions } from './options.js';
@@ -95,6 +96,22 @@ async function truncateLog(path: string, step: number): Promise<void> {
     }
   });
   await writeFileAtomic(path, new TextEncoder().encode(kept.map((l) => `${l}\n`).join('')));
+}
+
+/**
+ * Out of GPU memory or a lost device, as one line that says what was asked and what to do; the run
+ * folder keeps its last checkpoint, which --resume continues from (with a smaller batch: a new run).
+ */
+function gpuTrouble(err: unknown, o: ResolvedOptions, checkpointed: number): unknown {
+  const kept = checkpointed ? `the checkpoint of step ${checkpointed} in ${o.out} is kept` : 'no checkpoint had been written';
+  const at = `--batch ${o.batch}, --size ${o.size}`;
+  if (err instanceof GpuMemoryError) {
+    const held = (err.heldBytes / 2 ** 20).toFixed(0);
+    const smaller = o.batch > 1 ? `--batch ${Math.max(1, Math.floor(o.batch / 2))}` : `--size ${Math.max(32, Math.floor(o.size / 64) * 32)}`;
+    return new Error(`out of GPU memory training at ${at}: a step asked for more than the ${held} MiB its buffers held ("${err.detail}"); try ${smaller}; ${kept}`);
+  }
+  if (err instanceof GpuLostError) return new Error(`${err.message} while training at ${at}; ${kept} (--resume ${o.out} continues from it)`);
+  return err;
 }
 
 export async function train(options: TrainOptions, onProgress: (e: TrainEvent) => void = () => {}, ctx: TrainContext = {}): Promise<TrainResult> {
@@ -180,33 +197,37 @@ export async function train(options: TrainOptions, onProgress: (e: TrainEvent) =
       return b;
     };
     let next = prefetch(first);
-    for (let step = first; step < o.steps; step++) {
-      const lr = learningRate(step, o.steps, o.lr);
-      const batch = await next;
-      const terms = recordTrainStep(model, opt, batch, lossConfig, lr, step >= weightingFrom);
-      // The next batch is composed while this step runs on the GPU (image decodes are cached).
-      if (step + 1 < o.steps) next = prefetch(step + 1);
-      streamBefore.delete(step);
-      if (pending) await report(pending);
-      pending = { step, lr, batch: { normals: batch.normals, pasted: batch.paste !== null }, terms };
-
-      const done = step + 1;
-      if (o.validateEvery > 0 && (done % o.validateEvery === 0 || done === o.steps) && validation.length) {
-        await report(pending);
-        pending = null;
-        const fpr = await falsePositiveRate(model, device.backend, validation, o.size);
-        onProgress({ kind: 'validation', step: done, falsePositiveRate: fpr });
-        await appendFile(logPath, `${JSON.stringify({ step: done, validationFalsePositiveRate: fpr })}\n`);
-      }
-      if (done % o.checkpointEvery === 0 || done === o.steps) {
+    try {
+      for (let step = first; step < o.steps; step++) {
+        const lr = learningRate(step, o.steps, o.lr);
+        const batch = await next;
+        const terms = recordTrainStep(model, opt, batch, lossConfig, lr, step >= weightingFrom);
+        // The next batch is composed while this step runs on the GPU (image decodes are cached).
+        if (step + 1 < o.steps) next = prefetch(step + 1);
+        streamBefore.delete(step);
         if (pending) await report(pending);
-        pending = null;
-        await saveCheckpoint(o.out, model, o.optimizerState ? opt : null, config, { step: done, rng: streamBefore.get(done) ?? stream.state });
-        checkpointed = done;
-        onProgress({ kind: 'checkpoint', step: done, dir: o.out });
+        pending = { step, lr, batch: { normals: batch.normals, pasted: batch.paste !== null }, terms };
+
+        const done = step + 1;
+        if (o.validateEvery > 0 && (done % o.validateEvery === 0 || done === o.steps) && validation.length) {
+          await report(pending);
+          pending = null;
+          const fpr = await falsePositiveRate(model, device.backend, validation, o.size);
+          onProgress({ kind: 'validation', step: done, falsePositiveRate: fpr });
+          await appendFile(logPath, `${JSON.stringify({ step: done, validationFalsePositiveRate: fpr })}\n`);
+        }
+        if (done % o.checkpointEvery === 0 || done === o.steps) {
+          if (pending) await report(pending);
+          pending = null;
+          await saveCheckpoint(o.out, model, o.optimizerState ? opt : null, config, { step: done, rng: streamBefore.get(done) ?? stream.state });
+          checkpointed = done;
+          onProgress({ kind: 'checkpoint', step: done, dir: o.out });
+        }
       }
+      if (pending) await report(pending);
+    } catch (err) {
+      throw gpuTrouble(err, o, checkpointed);
     }
-    if (pending) await report(pending);
     const seconds = (performance.now() - started) / 1000;
     let evaluation: EvaluationResult | null = null;
     if (o.evaluate) {
