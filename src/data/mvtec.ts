@@ -77,7 +77,7 @@ async function masksByStem(maskDir: string): Promise<Map<string, string>> {
 }
 
 /** Checks that a mask decodes and has its image's size; both errors name the mask. */
-async function checkMask(sample: DefectSample): Promise<void> {
+async function checkMaskSize(sample: DefectSample): Promise<void> {
   const [image, mask] = await Promise.all([imageSize(sample.image), imageSize(sample.mask, 'mask')]);
   if (image.width !== mask.width || image.height !== mask.height) {
     throw new InputError(
@@ -111,7 +111,7 @@ export async function readCategory(dir: string): Promise<Category> {
     }
   }
   if (defects.length === 0) throw new InputError(`category '${dir}' has no defect images in '${testDir}/<type>/'`);
-  await Promise.all(defects.map(checkMask));
+  await Promise.all(defects.map(checkMaskSize));
   return { name: basename(dir), dir, trainGood, testGood, defects };
 }
 

@@ -13,9 +13,9 @@ export interface CategoryCheck {
 }
 
 /**
- * Decodes every image and mask of `category` in full. Throws an InputError for a file that does not
- * decode, a mask of another size than its image, a mask drawn only in alpha, and a category whose
- * masks are all empty; warns for grey-level masks (pixels above MASK_THRESHOLD are defect) and for
+ * Decodes every image and mask of `category` (from readCategory, which has compared their sizes) in
+ * full. Throws an InputError for a file that does not decode, a mask drawn only in alpha, and a
+ * category whose masks are all empty; warns for grey-level masks (pixels above MASK_THRESHOLD are defect) and for
  * single masks with no defect pixel.
  */
 export async function verifyCategory(category: Category, onProgress: (done: number, total: number) => void = () => {}): Promise<CategoryCheck> {
@@ -30,10 +30,8 @@ export async function verifyCategory(category: Category, onProgress: (done: numb
   const greyMasks: string[] = [];
   const emptyMasks: { path: string; maxValue: number }[] = [];
   await inBatches(category.defects, async (sample) => {
-    const [image, mask] = await Promise.all([checkImage(sample.image), checkMask(sample.mask)]);
-    if (image.width !== mask.width || image.height !== mask.height) {
-      throw new InputError(`mask '${sample.mask}' is ${mask.width}x${mask.height} but its image '${sample.image}' is ${image.width}x${image.height}`);
-    }
+    // Sizes were compared from the headers by readCategory; here both decode in full.
+    const [, mask] = await Promise.all([checkImage(sample.image), checkMask(sample.mask)]);
     if (mask.alphaOnly) {
       throw new InputError(`mask '${sample.mask}' draws its defect in the alpha channel only; defect pixels are those whose colour is above ${MASK_THRESHOLD} (white on black)`);
     }

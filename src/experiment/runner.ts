@@ -90,7 +90,7 @@ export async function runExperiment(o: ExperimentOptions, onEvent: (e: Experimen
   await claim(o);
   const plan = o.shots.flatMap((k) => o.variants.flatMap((variant) => o.splitSeeds.map((splitSeed) => ({ variant, shots: k, splitSeed }))));
   const results: CellResult[] = plan.map((c) => ({ ...c, run: `${CELLS_DIR}/${cellName(c.variant, c.shots, c.splitSeed)}`, overall: null, perType: null, seconds: null }));
-  const shared: TrainContext = { images: new ImageCache() };
+  const shared: TrainContext = { images: new ImageCache(), verified: new Set() };
   let trained = 0;
   let skipped = 0;
   try {

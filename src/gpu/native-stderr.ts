@@ -2,8 +2,9 @@
 //
 // When Dawn reads an adapter's limits it prints, from native code straight to file descriptor 2,
 //   Warning: maxDynamicUniformBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit ...
-// (and the same for storage buffers), on every GPU and driver we have seen: a user can do nothing about
-// it, and no toggle or requested limit avoids it, because it happens before any device exists. So the
+// (and the same for storage buffers): here on lavapipe, and by public reports on NVIDIA and AMD drivers
+// too. A user can do nothing about it, and no toggle or requested limit avoids it, because it happens
+// before any device exists. So the
 // adapter request runs with descriptor 2 pointed at a temporary file (dup/dup2 through koffi, a
 // maintained FFI library); afterwards the real stderr is put back, and every captured line except
 // those notices is written to it: Dawn's real errors still reach the user.

@@ -69,6 +69,8 @@ export interface TrainContext {
   images?: ImageCache;
   /** An open device (its pipelines are built once); the run leaves it open. */
   device?: Device;
+  /** Category folders already decoded in full (verifyCategory): an experiment's cells check theirs once. */
+  verified?: Set<string>;
 }
 
 /**
@@ -123,8 +125,11 @@ export async function train(options: TrainOptions, onProgress: (e: TrainEvent) =
   const layout = batchLayout(o.batch, o.normalPerBatch, o.cropPaste);
   const needsNormals = layout.normals > 0 || layout.pasted > 0;
   if (needsNormals && split.normals.length === 0) throw new InputError(`no normal training images left in '${o.data}/train/good' after the validation hold-out`);
-  const checked = await verifyCategory(category, (done, total) => onProgress({ kind: 'checking', done, total }));
-  for (const message of checked.warnings) onProgress({ kind: 'warning', message });
+  if (!ctx.verified?.has(category.dir)) {
+    const checked = await verifyCategory(category, (done, total) => onProgress({ kind: 'checking', done, total }));
+    for (const message of checked.warnings) onProgress({ kind: 'warning', message });
+    ctx.verified?.add(category.dir);
+  }
   const images = ctx.images ?? new ImageCache();
   const shots = await loadSamples(split.shots, o.size);
   const normals = needsNormals ? split.normals : [];
