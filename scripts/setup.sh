@@ -19,7 +19,10 @@ fi
 # npm packages, when missing or older than the lock file.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  # onnxruntime-node's install script would fetch CUDA binaries from outside the registry (and fail with
+  # no network beyond it); ONNXRUNTIME_NODE_INSTALL=skip is its documented switch. The CPU binaries the
+  # ONNX test uses are inside the package.
+  ONNXRUNTIME_NODE_INSTALL=skip ONNXRUNTIME_NODE_INSTALL_CUDA=skip npm ci --no-audit --no-fund --loglevel=error
 fi
 
 echo "setup: building (tsc)"

@@ -11,6 +11,7 @@ import { runReport } from './report.js';
 import { VARIANT_NAMES } from '../experiment/variants.js';
 import { runInfo } from './info.js';
 import { runEval } from './eval.js';
+import { runExport, runServe } from './export.js';
 import { runPredict } from './predict.js';
 import { runTrain } from './train.js';
 import { runTune } from './tune.js';
@@ -97,6 +98,26 @@ program
   .option('--json', 'print JSON')
   .addOption(adapterOption())
   .action((opts) => runEval(opts));
+
+program
+  .command('export')
+  .description('the trained UNet as an ONNX graph (--onnx) and/or a static web page running gpuseg\'s own WGSL kernels (--web)')
+  .argument('<run>', 'a run folder')
+  .option('--onnx <file>', 'write an ONNX model here')
+  .option('--web <dir>', 'write a static page (index.html, one bundled script, the weights) into this folder')
+  .option('--size <n>', "input size of the exported graph (a multiple of 32; default: the run's size)", positiveInt('--size'))
+  .option('--dynamic-batch', 'ONNX: a symbolic batch dimension instead of 1')
+  .option('--opset <n>', 'ONNX opset version', positiveInt('--opset'), 17)
+  .option('--json', 'print what was written as JSON')
+  .action((run, opts) => runExport(run, opts));
+
+program
+  .command('serve')
+  .description('serve a folder written by `gpuseg export --web` on localhost (127.0.0.1 only)')
+  .argument('<dir>', 'the folder')
+  .option('--port <n>', 'port (0: any free one)', nonNegativeInt('--port'), 8080)
+  .option('--json', 'print the URL as JSON')
+  .action((dir, opts) => runServe(dir, opts));
 
 program
   .command('tune')
