@@ -3,7 +3,7 @@
 import { writeRunReport } from '../report/index.js';
 import { type EvaluationResult, evaluate, evaluationItems, writeEvaluation } from '../train/evaluation.js';
 import { METRIC_COLUMNS, type PixelMetrics } from '../train/metrics.js';
-import { loadModel } from '../train/model-io.js';
+import { inferenceTrouble, loadModel } from '../train/model-io.js';
 import type { CommonOptions } from './predict.js';
 import { progress } from './progress.js';
 
@@ -13,6 +13,8 @@ export interface EvalCliOptions extends CommonOptions {
 }
 
 const NAME_WIDTH = 14;
+/** Images per forward pass in eval. */
+const EVAL_BATCH = 4;
 
 function fmt(v: number): string {
   return Number.isFinite(v) ? v.toFixed(3).padStart(7) : '      -';
@@ -39,9 +41,11 @@ export async function runEval(o: EvalCliOptions): Promise<void> {
   const bar = progress('eval', items.length, { quiet: o.json });
   let written: EvaluationResult;
   try {
-    const result = await evaluate(loaded.model, loaded.device.backend, items, loaded.size, (done) => bar.update(done));
+    const result = await evaluate(loaded.model, loaded.device.backend, items, loaded.size, (done) => bar.update(done), EVAL_BATCH);
     bar.stop();
     written = await writeEvaluation(o.model, result);
+  } catch (err) {
+    throw inferenceTrouble(err, 'evaluating', loaded, EVAL_BATCH);
   } finally {
     bar.stop();
     loaded.close();

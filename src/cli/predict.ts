@@ -2,7 +2,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { IMAGE_EXTENSIONS, imageSize, overlay, readRgb, resizeProbability, thresholdMask, writePng } from '../data/index.js';
-import { loadModel, predict } from '../train/model-io.js';
+import { inferenceTrouble, loadModel, predict } from '../train/model-io.js';
 import type { DeviceKind } from '../train/device.js';
 import { makeFolder } from '../util/files.js';
 import { InputError } from './errors.js';
@@ -60,6 +60,8 @@ export async function runPredict(inputs: string[], o: PredictCliOptions): Promis
       written.push({ image: path, ...files, defectPixels: mask.reduce((n, v) => n + (v ? 1 : 0), 0) });
       bar.update(i + 1);
     }
+  } catch (err) {
+    throw inferenceTrouble(err, 'predicting', loaded, 1);
   } finally {
     bar.stop();
     loaded.close();

@@ -115,7 +115,7 @@ export class Gpu {
       this.errors.push({ kind, message: event.error.message });
     };
     void device.lost.then((info) => {
-      if (!this.destroyed) this.lostReason = info.message || info.reason || 'no reason given';
+      if (!this.destroyed) this.lostReason ??= info.message || info.reason || 'no reason given';
     });
   }
 
@@ -301,9 +301,16 @@ export class Gpu {
     this.recorded = 0;
     this.device.queue.submit([commands]);
     this.slotsWritten.clear();
-    // Test hook: GPUSEG_FAULT=gpu-oom-at-submit:N reports an out-of-memory error at the Nth submit.
-    if (process.env.GPUSEG_FAULT === `gpu-oom-at-submit:${++this.submits}`) {
+    // Test hooks, as neither can be provoked on demand on a CPU driver: GPUSEG_FAULT=gpu-oom-at-submit:N
+    // reports an out-of-memory error at the Nth submit; gpu-lost-at-submit:N destroys the device there,
+    // as a driver reset would (what was submitted after it never runs).
+    const fault = process.env.GPUSEG_FAULT;
+    ++this.submits;
+    if (fault === `gpu-oom-at-submit:${this.submits}`) {
       this.errors.push({ kind: 'memory', message: `simulated by GPUSEG_FAULT at submit ${this.submits}` });
+    } else if (fault === `gpu-lost-at-submit:${this.submits}`) {
+      this.lostReason = `simulated by GPUSEG_FAULT at submit ${this.submits}`;
+      this.device.destroy();
     }
     this.profiler?.afterSubmit(profile);
     // Safe now: destroy() after submit lets the submitted work finish first.

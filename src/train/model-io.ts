@@ -11,6 +11,7 @@ import { type Device, type DeviceKind, openDevice } from './device.js';
 import { predictProbabilities } from './inference.js';
 import { InputError } from '../util/errors.js';
 import { TRAIN_DEFAULTS, checkRunConfig } from './options.js';
+import { GpuLostError, GpuMemoryError } from '../gpu/gpu.js';
 
 export interface LoadedModel {
   model: Unet;
@@ -80,4 +81,18 @@ export async function predict(loaded: LoadedModel, images: (string | Float32Arra
     }
   }
   return predictProbabilities(loaded.model, loaded.device.backend, rgb, loaded.size);
+}
+
+/**
+ * Out of GPU memory or a lost device during predict or eval, as one line naming what ran: the size is
+ * the model's own (it cannot be made smaller without retraining), so the way out is another device.
+ */
+export function inferenceTrouble(err: unknown, what: 'predicting' | 'evaluating', loaded: LoadedModel, batch: number): unknown {
+  const at = `at the model's size ${loaded.size}x${loaded.size}, ${batch} image${batch === 1 ? '' : 's'} at a time`;
+  if (err instanceof GpuMemoryError) {
+    const held = (err.heldBytes / 2 ** 20).toFixed(0);
+    return new Error(`out of GPU memory ${what} ${at}, with ${held} MiB of buffers in use ("${err.detail}"); try another --adapter or --device cpu`);
+  }
+  if (err instanceof GpuLostError) return new Error(`${err.message} while ${what} ${at}; what was written before it is complete`);
+  return err;
 }

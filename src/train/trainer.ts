@@ -2,7 +2,7 @@
 // Adam. Only the loss terms come back, asynchronously: step i's terms are read while step i+1 runs, and
 // batch i+1 is prepared on the host while step i runs, so the queue never waits for the host. The host
 // checks every term for NaN.
-import { appendFile, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { scope } from '../autograd/index.js';
 import { ImageCache, kShotSplit, readCategory, readImage, readMask, verifyCategory, writeSplit } from '../data/index.js';
@@ -10,7 +10,7 @@ import { type ModelStorage, materialize } from '../model/module.js';
 import { importStateDict } from '../model/state.js';
 import { loadEncoderWeights } from '../model/torch.js';
 import { Unet } from '../model/unet.js';
-import { makeFolder, writeFileAtomic } from '../util/files.js';
+import { LineLog, makeFolder, writeFileAtomic } from '../util/files.js';
 import { RandomStream, rng } from '../util/random.js';
 import { type Batch, type BatchSources, type Sample, batchLayout, makeBatch } from './batch.js';
 import { CONFIG_FILE, type FoundCheckpoint, latestCheckpoint, loadCheckpoint, readConfig, saveCheckpoint } from './checkpoint.js';
@@ -146,6 +146,8 @@ export async function train(options: TrainOptions, onProgress: (e: TrainEvent) =
   let storage: ModelStorage | null = null;
   let opt: Adam | null = null;
   const logPath = join(o.out, LOG_FILE);
+  // Opened at its first line, after a resume has cut the log back to the checkpoint's step.
+  const log = new LineLog(logPath);
   const config = { ...runConfig(o, category.name, device.description), layout };
   try {
     storage = materialize(model, device.backend, rng(o.seed));
@@ -188,7 +190,7 @@ export async function train(options: TrainOptions, onProgress: (e: TrainEvent) =
       const imagesPerSecond = ((done - first) * o.batch) / elapsed;
       const etaSeconds = ((o.steps - done) * elapsed) / (done - first);
       onProgress({ kind: 'step', step: done, steps: o.steps, lr: p.lr, imagesPerSecond, etaSeconds, ...terms });
-      await appendFile(logPath, `${JSON.stringify({ step: done, ...terms, lr: p.lr, imagesPerSecond, time: elapsed })}\n`);
+      log.append(JSON.stringify({ step: done, ...terms, lr: p.lr, imagesPerSecond, time: elapsed }));
     };
 
     // The stream's state before each prefetched batch was drawn: a checkpoint after step k records the
@@ -219,7 +221,7 @@ export async function train(options: TrainOptions, onProgress: (e: TrainEvent) =
           pending = null;
           const fpr = await falsePositiveRate(model, device.backend, validation, o.size);
           onProgress({ kind: 'validation', step: done, falsePositiveRate: fpr });
-          await appendFile(logPath, `${JSON.stringify({ step: done, validationFalsePositiveRate: fpr })}\n`);
+          log.append(JSON.stringify({ step: done, validationFalsePositiveRate: fpr }));
         }
         if (done % o.checkpointEvery === 0 || done === o.steps) {
           if (pending) await report(pending);
@@ -233,6 +235,7 @@ export async function train(options: TrainOptions, onProgress: (e: TrainEvent) =
     } catch (err) {
       throw gpuTrouble(err, o, checkpointed);
     }
+    await log.close();
     const seconds = (performance.now() - started) / 1000;
     let evaluation: EvaluationResult | null = null;
     if (o.evaluate) {
@@ -242,6 +245,7 @@ export async function train(options: TrainOptions, onProgress: (e: TrainEvent) =
     }
     return { dir: o.out, steps: o.steps, finalLoss, seconds, evaluation };
   } finally {
+    await log.close().catch(() => {}); // after a failure: the lines written so far stay; the failure is what is reported
     opt?.destroy();
     storage?.params.destroy();
     storage?.buffers.destroy();

@@ -1,12 +1,10 @@
 // Files that must never be left half-written: checkpoints, weights, the tuning cache.
-import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { InputError } from './errors.js';
+import { InputError, errorMessage } from './errors.js';
 
-/** An error's message on one line (for the CLI's one-line reports). */
-export function errorMessage(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' ');
-}
+// Kept importable from here, where it always was; it lives in errors.ts, which a browser page can load.
+export { errorMessage };
 
 /**
  * Writes PATH.tmp-<pid>, syncs it, then renames it over PATH: a crash leaves the old file or the new
@@ -30,6 +28,47 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
     throw Object.assign(new Error(`${path}: cannot write (${errorMessage(err)})`), { code: (err as { code?: unknown }).code });
   }
   await syncDirectory(dirname(path));
+}
+
+/**
+ * An append-only file of whole lines (a run's log.jsonl): each line is written in one call and synced
+ * to disk before the next one starts. Writes are queued, so the caller (the training loop) never waits
+ * for the disk; `close()` waits for every line and reports the first failure, naming the file.
+ */
+export class LineLog {
+  private handle: Promise<FileHandle> | null = null;
+  private queue: Promise<void> = Promise.resolve();
+  private failure: Error | null = null;
+
+  constructor(readonly path: string) {}
+
+  append(line: string): void {
+    if (line.includes('\n')) throw new Error(`${this.path}: a log line must not contain a newline`);
+    if (!this.handle) {
+      this.handle = open(this.path, 'a');
+      this.handle.catch(() => {}); // reported through the queue below, not as an unhandled rejection
+    }
+    const handle = this.handle;
+    this.queue = this.queue.then(async () => {
+      if (this.failure) return;
+      try {
+        const file = await handle;
+        await file.write(`${line}\n`);
+        await file.datasync();
+      } catch (err) {
+        this.failure = new Error(`${this.path}: cannot append (${errorMessage(err)})`);
+      }
+    });
+  }
+
+  /** Waits for every queued line; throws the first write failure. */
+  async close(): Promise<void> {
+    await this.queue;
+    const handle = this.handle;
+    this.handle = null;
+    if (handle) await (await handle.catch(() => null))?.close();
+    if (this.failure) throw this.failure;
+  }
 }
 
 /** Best effort: some platforms (Windows) cannot open a directory for syncing. */

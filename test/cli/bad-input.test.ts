@@ -117,6 +117,10 @@ describe('bad input exits 2 with one line naming the flag or file', () => {
       expectRefused(predict, message);
     }
     config(good);
+    // eval of a split with nothing to evaluate: exit 2 (it used to print IoU 0.000 and exit 0).
+    const empty = { shots: [], evalDefects: [], evalGood: [], normals: [], validationNormals: [] };
+    writeFileSync(join(run, 'split.json'), JSON.stringify({ format: 'gpuseg-split/1', meta: {}, split: empty }));
+    expectRefused(['eval', '--model', run], /run\/split\.json: the evaluation set is empty/);
     expectRefused(predict, /run\/last\.safetensors: not found \(the run folder '.*run' has no final weights/);
     const tensor = { dtype: 'F32' as const, shape: [2], data: new Float32Array([1, 2]) };
     writeFileSync(join(run, 'last.safetensors'), encodeSafetensors(new Map([['classifier.weight', tensor]])));

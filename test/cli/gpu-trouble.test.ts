@@ -1,13 +1,16 @@
-// GPU trouble during training: an out-of-memory error (simulated at one queue submit through
-// GPUSEG_FAULT, as a real one cannot be provoked on demand on the CPU driver) stops the run with one
-// line that names the batch and size and suggests a smaller batch, exit 1; the last checkpoint stays,
-// the folder loads in predict, and --resume finishes the run.
+// GPU trouble: an out-of-memory error or a lost device (simulated at one queue submit through
+// GPUSEG_FAULT, as neither can be provoked on demand on the CPU driver) stops training with one line
+// that names the batch and size (and, for memory, a smaller batch to try), exit 1; the last checkpoint
+// stays, the folder loads in predict, and --resume finishes the run. In predict and eval the same
+// trouble is one line naming the model's size and what to try instead.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { synthesize } from '../../src/data/synth.js';
 import { gpuseg } from './gpuseg.js';
+
+const TRAIN = ['--size', '32', '--batch', '4', '--steps', '8', '--checkpoint-every', '2', '--no-eval', '--json'];
 
 let dir: string;
 let category: string;
@@ -22,7 +25,7 @@ describe('out of GPU memory while training', () => {
   it('is one line naming --batch and --size with a smaller batch to try; the checkpoint before it is kept', () => {
     const run = join(dir, 'run');
     // Submit 450 falls in the checkpoint of step 4 (each checkpoint reads the tensors back one by one).
-    const r = gpuseg(['train', '--data', category, '--out', run, '--size', '32', '--batch', '4', '--steps', '8', '--checkpoint-every', '2', '--no-eval', '--json'], {
+    const r = gpuseg(['train', '--data', category, '--out', run, ...TRAIN], {
       GPUSEG_FAULT: 'gpu-oom-at-submit:450',
     });
     expect(r.status, r.stderr).toBe(1);
@@ -38,5 +41,45 @@ describe('out of GPU memory while training', () => {
     expect(resumed.status, resumed.stderr).toBe(0);
     expect(JSON.parse(resumed.stdout).steps).toBe(8);
     expect(existsSync(join(run, 'checkpoints', 'step-000004.tmp'))).toBe(false); // the half-written one is gone
+  });
+});
+
+describe('a lost GPU device', () => {
+  it('stops training with one line naming --batch and --size; the checkpoint before it is kept and resumes', () => {
+    const run = join(dir, 'lost');
+    const r = gpuseg(['train', '--data', category, '--out', run, ...TRAIN], { GPUSEG_FAULT: 'gpu-lost-at-submit:450' });
+    expect(r.status, r.stderr).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      /^gpuseg: the GPU device was lost \(simulated by GPUSEG_FAULT at submit 450\) while training at --batch 4, --size 32; the checkpoint of step 2 in .*lost is kept \(--resume .*lost continues from it\)$/,
+    );
+    const resumed = gpuseg(['train', '--resume', run, '--json']);
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(JSON.parse(resumed.stdout).steps).toBe(8);
+  });
+});
+
+describe('GPU trouble in predict and eval', () => {
+  it('is one line naming the model size and the images per pass, exit 1', () => {
+    const run = join(dir, 'lost'); // trained to the end by the test above
+    const images = join(category, 'test', 'good');
+    const cases: [string[], string, RegExp][] = [
+      [['predict', '--model', run, '--out', join(dir, 'p1'), images], 'gpu-oom-at-submit:2',
+        /^gpuseg: out of GPU memory predicting at the model's size 32x32, 1 image at a time, with \d+ MiB of buffers in use \("simulated by GPUSEG_FAULT at submit 2"\); try another --adapter or --device cpu$/],
+      [['predict', '--model', run, '--out', join(dir, 'p2'), images], 'gpu-lost-at-submit:1',
+        /^gpuseg: the GPU device was lost \(simulated by GPUSEG_FAULT at submit 1\) while predicting at the model's size 32x32, 1 image at a time; what was written before it is complete$/],
+      [['eval', '--model', run], 'gpu-oom-at-submit:1', /^gpuseg: out of GPU memory evaluating at the model's size 32x32, 4 images at a time, with \d+ MiB/],
+      [['eval', '--model', run], 'gpu-lost-at-submit:2', /^gpuseg: the GPU device was lost \(simulated by GPUSEG_FAULT at submit 2\) while evaluating at the model's size 32x32, 4 images at a time/],
+    ];
+    for (const [args, fault, message] of cases) {
+      const r = gpuseg([...args, '--json'], { GPUSEG_FAULT: fault });
+      expect(r.status, `${fault} ${args[0]}: ${r.stderr}`).toBe(1);
+      const lines = r.stderr.trim().split('\n').filter((l) => !/^(predict|eval) \d+\/\d+ *$/.test(l));
+      expect(lines, fault).toHaveLength(1);
+      expect(lines[0], fault).toMatch(message);
+    }
+    // predict wrote the first image's files before the second image's forward pass failed.
+    expect(existsSync(join(dir, 'p1', '000_prob.png'))).toBe(true);
   });
 });

@@ -263,6 +263,31 @@ describe('BMP', () => {
   });
 });
 
+describe('the probe\'s 50 MB 1-bit BMP', () => {
+  it('is refused from its header, without decoding its 1.2 GB of RGB', async () => {
+    const path = join(dir, 'probe-1bit.bmp');
+    const side = 20480; // 20480 x 20480 at 1 bit: 52 MB on disk, 419 M pixels
+    const header = encodeBmp(8, 8, new Uint8Array(8 * 8 * 3), 1);
+    const view = new DataView(header.buffer);
+    const dataOffset = view.getUint32(10, true);
+    const stride = side / 8;
+    const file = new Uint8Array(dataOffset + stride * side);
+    file.set(header.subarray(0, dataOffset));
+    const edit = new DataView(file.buffer);
+    edit.setUint32(2, file.length, true);
+    edit.setInt32(18, side, true);
+    edit.setInt32(22, side, true);
+    edit.setUint32(34, stride * side, true);
+    for (let i = dataOffset; i < file.length; i += 7) file[i] = 0x5a;
+    await writeFile(path, file);
+    expect(file.length).toBeGreaterThan(50e6);
+    const before = process.memoryUsage().rss;
+    await expect(readImage(path, 4)).rejects.toThrow(`cannot read image '${path}': ${side}x${side} pixels, more than the ${MAX_PIXELS} gpuseg decodes`);
+    await expect(imageSize(path)).rejects.toThrow(/more than the/);
+    expect(process.memoryUsage().rss - before).toBeLessThan(256 * 2 ** 20);
+  });
+});
+
 describe('pixel limit', () => {
   it("refuses a PNG that declares more than MAX_PIXELS, from its header", async () => {
     const path = join(dir, 'huge.png');

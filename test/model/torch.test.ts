@@ -353,3 +353,44 @@ describe('untrusted zip checkpoints: integrity and bounded memory', () => {
     expect(await loadError(await fixture('stride0.pth', bytes))).toMatch(/tensor 'w': its strided view of 16777216 elements would take the copies of this file's tensors past \d+ bytes/);
   });
 });
+
+// The probe's legacy-layout files, rebuilt: the same bounds hold there as in zip checkpoints.
+describe('untrusted legacy checkpoints: bounded memory', () => {
+  it('refuses the stride-0 view (839 bytes that would have peaked at 3 GB) and shares one storage among names', async () => {
+    const one = { key: '0', storageClass: 'FloatStorage' as const, values: [1] };
+    const stretched: FakeStateDict = { storages: [one], tensors: [{ name: 'w', storage: one, offset: 0, size: [16384, 16384], stride: [0, 0] }], expected: new Map() };
+    const bytes = torchLegacyBytes(stretched);
+    expect(bytes.length).toBeLessThan(1024);
+    const before = process.memoryUsage().rss;
+    expect(await loadError(await fixture('stride0-legacy.pth', bytes))).toMatch(/tensor 'w': its strided view of 268435456 elements would take the copies/);
+    expect(process.memoryUsage().rss - before).toBeLessThan(64 * 2 ** 20);
+
+    const storage = { key: '0', storageClass: 'FloatStorage' as const, values: Array.from({ length: 1024 }, (_, i) => i) };
+    const shared: FakeStateDict = {
+      storages: [storage],
+      tensors: Array.from({ length: 200 }, (_, i) => ({ name: `t${i}`, storage, offset: 0, size: [1024], stride: [1] })),
+      expected: new Map(),
+    };
+    const tensors = await loadTorchCheckpoint(await fixture('shared-legacy.pth', torchLegacyBytes(shared)));
+    expect(tensors.get('t199')!.data.buffer).toBe(tensors.get('t0')!.data.buffer);
+  });
+
+  it('refuses huge element counts in one line naming the file, not "Invalid typed array length"', async () => {
+    const sd = fakeResnetStateDict();
+    const bytes = torchLegacyBytes(sd);
+    const firstCount = bytes.length - sd.storages.reduce((n, s) => n + 8 + storageBytes(s).length, 0);
+    for (const count of [2n ** 31n, 2n ** 40n, 2n ** 62n]) {
+      const edited = bytes.slice();
+      new DataView(edited.buffer).setBigInt64(firstCount, count, true);
+      const message = await loadError(await fixture(`count-${count}.pth`, edited));
+      expect(message).not.toMatch(/Invalid typed array length/);
+      expect(message).toMatch(new RegExp(`storage '\\d+' holds ${count} elements`));
+    }
+    // A tensor whose shape alone overflows: 2^31 x 2^31 elements over a storage of one.
+    const one = { key: '0', storageClass: 'FloatStorage' as const, values: [1] };
+    const huge: FakeStateDict = { storages: [one], tensors: [{ name: 'w', storage: one, offset: 0, size: [2 ** 31, 2 ** 31], stride: [2 ** 31, 1] }], expected: new Map() };
+    const message = await loadError(await fixture('huge-shape.pth', torchLegacyBytes(huge)));
+    expect(message).not.toMatch(/Invalid typed array length/);
+    expect(message).toMatch(/tensor 'w'/);
+  });
+});
