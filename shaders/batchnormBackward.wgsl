@@ -31,10 +31,11 @@ struct Params {
 @group(0) @binding(4) var<storage, read> Mean: array<Channels>;
 @group(0) @binding(5) var<storage, read> InvStd: array<Channels>;
 @group(0) @binding(6) var<storage, read_write> Out: array<Channels>;
-@group(0) @binding(7) var<storage, read> Gamma: array<Channels>;
-@group(0) @binding(8) var<storage, read> Sums: array<Channels>;
+// inputGrad only: [gamma, dbeta, dgamma], rowLen elements each (one buffer, so that with Dresidual the
+// entry point binds 8 storage buffers, what every adapter allows).
+@group(0) @binding(7) var<storage, read> Coef: array<Channels>;
 #if ${RESIDUAL}
-@group(0) @binding(9) var<storage, read_write> Dresidual: array<Channels>;
+@group(0) @binding(8) var<storage, read_write> Dresidual: array<Channels>;
 #endif
 
 fn maskedGrad(i: u32) -> Channels {
@@ -82,9 +83,9 @@ fn inputGrad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
   let g = maskedGrad(i);
   let invStd = InvStd[ch];
   let xhat = (X[i] - Mean[ch]) * invStd;
-  let dbeta = Sums[ch];
-  let dgamma = Sums[p.rowLen + ch];  // MUTANT(index): let dgamma = Sums[ch];
-  Out[i] = Gamma[ch] * invStd / m * (m * g - dbeta - xhat * dgamma);  // MUTANT(term): Out[i] = Gamma[ch] * invStd / m * (m * g - xhat * dgamma);
+  let dbeta = Coef[p.rowLen + ch];
+  let dgamma = Coef[2u * p.rowLen + ch];  // MUTANT(index): let dgamma = Coef[p.rowLen + ch];
+  Out[i] = Coef[ch] * invStd / m * (m * g - dbeta - xhat * dgamma);  // MUTANT(term): Out[i] = Coef[ch] * invStd / m * (m * g - xhat * dgamma);
 #if ${RESIDUAL}
   Dresidual[i] = g;  // MUTANT(index): Dresidual[ch] = g;
 #endif

@@ -81,9 +81,13 @@ export async function recordDispatches(gpu: Gpu, f: () => Promise<void>): Promis
   }
 }
 
-/** `x` uploaded `pad` floats into a NaN-filled buffer, so its binding starts at a nonzero offset (and a
- * kernel that reads the padding instead shows it). */
-export function uploadAt(be: WebGpuBackend, x: ArrayLike<number>, pad: number): BufferRef {
+/**
+ * `x` uploaded `slots` binding-offset steps into a NaN-filled buffer, so its binding starts at a nonzero
+ * offset (and a kernel that reads the padding instead shows it). A step is the adapter's own
+ * minStorageBufferOffsetAlignment: 16 bytes on lavapipe, 256 on SwiftShader, D3D12 and most discrete GPUs.
+ */
+export function uploadAt(be: WebGpuBackend, x: ArrayLike<number>, slots: number): BufferRef {
+  const pad = (slots * be.gpu.limits.minStorageBufferOffsetAlignment) / 4;
   const padded = new Float32Array(pad + x.length).fill(Number.NaN);
   padded.set(Array.from(x), pad);
   const whole = be.upload(padded);

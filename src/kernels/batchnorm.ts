@@ -146,7 +146,12 @@ export function batchNormBackward(gpu: Gpu, dy: BufferRef, x: BufferRef, y: Buff
 
   const dx = gpu.alloc(size * 4, 'batchNormDx');
   const dresidual = fuse === 'add-relu' ? gpu.alloc(size * 4, 'batchNormDresidual') : null;
-  const buffers = [dy, x, y, mean, invStd, dx, gamma, sums];
+  // [gamma, dbeta, dgamma] in one buffer: bound apart, with dresidual the kernel would take 9 storage
+  // buffers, one more than WebGPU guarantees (maxStorageBuffersPerShaderStage is 8 on many adapters).
+  const coef = gpu.alloc(3 * c * 4, 'batchNormCoef');
+  gpu.copy(gamma, { buffer: coef.buffer, offset: coef.offset, size: c * 4 }, c * 4);
+  gpu.copy(sums, { buffer: coef.buffer, offset: coef.offset + c * 4, size: 2 * c * 4 }, 2 * c * 4);
+  const buffers = [dy, x, y, mean, invStd, dx, coef];
   if (dresidual) buffers.push(dresidual);
   gpu.dispatch({
     kernel: 'batchNormInputGrad',
@@ -164,5 +169,6 @@ export function batchNormBackward(gpu: Gpu, dy: BufferRef, x: BufferRef, y: Buff
   gpu.copy({ buffer: sums.buffer, offset: sums.offset, size: c * 4 }, dbeta, c * 4);
   gpu.copy({ buffer: sums.buffer, offset: sums.offset + c * 4, size: c * 4 }, dgamma, c * 4);
   gpu.release(sums);
+  gpu.release(coef);
   return { dx, dgamma, dbeta, dresidual };
 }
