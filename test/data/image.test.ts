@@ -118,6 +118,9 @@ describe('readImage', () => {
       expect((sizeErr as Error).message).toContain(path);
       expect((sizeErr as Error).message).not.toContain('\n');
     }
+    // sharp's own words for a cut PNG ("Warning treated as error due to failOn setting") become the user's.
+    const cut = await readImage(truncated, 8).catch((e: unknown) => e as Error);
+    expect((cut as Error).message).toMatch(new RegExp(`cannot read image '${truncated}': truncated or damaged image data`));
   });
 });
 
