@@ -4,6 +4,7 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, extname } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import { InputError } from '../util/errors.js';
+import { IMAGENET_MEAN, IMAGENET_STD } from './imagenet.js';
 
 const RGB_CHANNELS = 3;
 const BYTE_MAX = 255;
@@ -17,9 +18,8 @@ export const MASK_THRESHOLD = 127;
  */
 export const MAX_PIXELS = 8192 * 8192;
 
-/** ImageNet statistics, per RGB channel, that torchvision's pretrained encoders expect. */
-export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
-export const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
+// Defined apart from sharp, so that a browser page normalises with the same numbers.
+export { IMAGENET_MEAN, IMAGENET_STD };
 
 /** The first line of a library message: sharp appends libvips' detail on further lines. */
 function firstLine(err: unknown): string {
