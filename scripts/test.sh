@@ -11,7 +11,27 @@ bash scripts/install-chromium.sh || { echo "tests: 0 passed, 1 failed"; exit 1; 
 report=$(mktemp -t gpuseg-vitest-XXXXXX.json)
 npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@"
 vitest_status=$?
-node scripts/test-summary.mjs "$report"
+reports=("lavapipe=$report")
+
+# The kernel, model, autograd and gpu tests again on a second, independent CPU Vulkan driver:
+# SwiftShader, which comes with the Chromium installed above (256-byte offset alignment, 256
+# invocations per workgroup, 4-lane subgroups, no shader-f16). Only for the whole suite (no arguments),
+# or when GPUSEG_SECOND_DRIVER=1.
+SWIFTSHADER_ICD=/usr/lib/chromium/vk_swiftshader_icd.json
+if [ "$#" -eq 0 ] || [ "${GPUSEG_SECOND_DRIVER:-}" = 1 ]; then
+  second=$(mktemp -t gpuseg-vitest-swiftshader-XXXXXX.json)
+  if [ -f "$SWIFTSHADER_ICD" ]; then
+    echo "tests: the kernel and model tests on SwiftShader"
+    VK_ADD_DRIVER_FILES="$SWIFTSHADER_ICD" GPUSEG_ADAPTER=swiftshader \
+      npx vitest run --reporter=default --reporter=json --outputFile.json="$second" test/kernels test/model test/autograd test/gpu
+    [ $? -eq 0 ] || vitest_status=1
+  else
+    echo "tests: no SwiftShader ($SWIFTSHADER_ICD): scripts/install-chromium.sh should have installed it"
+    vitest_status=1
+  fi
+  reports+=("swiftshader=$second")
+fi
+node scripts/test-summary.mjs "${reports[@]}"
 summary_status=$?
-rm -f "$report"
+rm -f "$report" ${second:+"$second"}
 [ "$vitest_status" -eq 0 ] && [ "$summary_status" -eq 0 ]

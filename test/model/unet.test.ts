@@ -142,13 +142,19 @@ describe('ResNet-34 UNet', () => {
     const { input, target } = batch(9);
     const shots = packedBatch(input, target, S, 8);
     const baseline = { loss: 'bce' as const, nbr: false, lambdaBg: 0, lambdaFeat: 0, nbrLayer: 2 as const };
-    /** From about 0.7 (chance) the loss must fall below this in 40 steps of Adam at lr 1e-3. */
-    const TARGET_LOSS = 0.15;
+    /**
+     * From about 0.5 the loss must fall below this in 8 steps of Adam at lr 3e-3 (on lavapipe: 0.494,
+     * 0.378, 0.311, 0.241, 0.194, 0.159, 0.134, 0.113). Few steps: the test runs on SwiftShader too, where
+     * a step of this batch takes about 10 s (its conv kernels are 20x slower than lavapipe's).
+     */
+    const TARGET_LOSS = 0.2;
+    const STEPS = 8;
+    const LR = 3e-3;
     const losses: number[] = [];
     try {
-      for (let step = 0; step < 40; step++) {
+      for (let step = 0; step < STEPS; step++) {
         // The trainer's own step: forward, BCE, backward, Adam, the loss read back.
-        losses.push((await recordTrainStep(m, opt, shots, baseline, 1e-3, false))[0]!);
+        losses.push((await recordTrainStep(m, opt, shots, baseline, LR, false))[0]!);
       }
     } finally {
       opt.destroy();
