@@ -1,7 +1,11 @@
 // The device and everything kernels need from it: limits, the pipeline cache, the buffer pool, cached
 // uniforms and bind groups, one command encoder per step, asynchronous readback, and WebGPU errors
 // turned into thrown Errors that name the kernel.
-import { type AdapterSummary, selectAdapter, summarizeAdapter } from './adapter.js';
+//
+// The adapter, and everything else this layer needs from its surroundings, comes through `host`
+// (src/gpu/platform.ts): Dawn in Node, navigator.gpu in a browser page.
+import { type AdapterSummary, summarizeAdapter } from './adapter-info.js';
+import { host } from './host.js';
 import { BufferPool } from './pool.js';
 import { type Defines, PipelineCache } from './pipelines.js';
 import { Profiler } from './profiler.js';
@@ -120,7 +124,7 @@ export class Gpu {
   }
 
   static async open(options: GpuOptions = {}): Promise<Gpu> {
-    const adapter = await selectAdapter(options.adapter, options.dawnFlags ?? []);
+    const adapter = await host.requestAdapter(options.adapter, options.dawnFlags ?? []);
     const summary = summarizeAdapter(adapter);
     // The adapter's own limits, not WebGPU's defaults (on lavapipe: 4 GiB buffers instead of 256 MiB,
     // 16 storage buffers per stage instead of 8, 32 KiB of workgroup memory instead of 16).
@@ -142,7 +146,7 @@ export class Gpu {
    */
   async loadTuning(): Promise<{ path: string; loaded: number; problem?: string }> {
     const path = this.tuningFile;
-    if (process.env.GPUSEG_TUNING === 'off') return { path, loaded: 0 };
+    if (host.setting('GPUSEG_TUNING') === 'off') return { path, loaded: 0 };
     return { path, ...(await this.tuning.load(path)) };
   }
 
@@ -209,7 +213,7 @@ export class Gpu {
    * steady loop creates none, and the bind groups that hold them can be cached too.
    */
   uniformBuffer(bytes: ArrayBuffer): GPUBuffer {
-    const key = Buffer.from(bytes).toString('base64');
+    const key = contentKey(bytes);
     let buffer = this.uniformCache.get(key);
     if (buffer) {
       // Most recently used last: Map iteration order is insertion order, so eviction takes the oldest.
@@ -304,7 +308,7 @@ export class Gpu {
     // Test hooks, as neither can be provoked on demand on a CPU driver: GPUSEG_FAULT=gpu-oom-at-submit:N
     // reports an out-of-memory error at the Nth submit; gpu-lost-at-submit:N destroys the device there,
     // as a driver reset would (what was submitted after it never runs).
-    const fault = process.env.GPUSEG_FAULT;
+    const fault = host.setting('GPUSEG_FAULT');
     ++this.submits;
     if (fault === `gpu-oom-at-submit:${this.submits}`) {
       this.errors.push({ kind: 'memory', message: `simulated by GPUSEG_FAULT at submit ${this.submits}` });
@@ -408,6 +412,14 @@ export class Gpu {
     this.destroyed = true;
     this.device.destroy();
   }
+}
+
+/**
+ * A string that is equal for equal bytes and only for them: one character per byte. (Node's Buffer is not
+ * there in a page; uniform blocks are a few dozen bytes, so the key stays short.)
+ */
+function contentKey(bytes: ArrayBuffer): string {
+  return String.fromCharCode(...new Uint8Array(bytes));
 }
 
 /** Bytes for a uniform block: u32, i32 and f32 fields in order, padded to 16 bytes. */

@@ -6,11 +6,10 @@
 //   specialisation constants (tile sizes, fused activations). Shapes never go here: they are uniforms,
 //   so a pipeline is built once per tile configuration (0.2 to 0.6 s each on lavapipe).
 // The cache key is derived from the specialisation itself (file, entry point, sorted constants), never
-// written by hand.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+// written by hand. The files' texts come from the platform: read from the package in Node, bundled into
+// the script in a page.
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
-import { packageRoot } from './dawn.js';
+import { host } from './host.js';
 import { shortHash } from './tuning.js';
 
 export type Defines = Readonly<Record<string, number | boolean | string>>;
@@ -22,7 +21,7 @@ function readShader(file: string, seen: string[] = []): string {
   const cached = sourceCache.get(file);
   if (cached !== undefined) return cached;
   if (seen.includes(file)) throw new Error(`shaders/${file}: #include cycle through ${seen.join(' -> ')}`);
-  const text = readFileSync(join(packageRoot(), 'shaders', file), 'utf8').replace(
+  const text = host.shaderText(file).replace(
     /^[ \t]*#include\s+"([^"]+)"[ \t]*$/gm,
     (_, inc: string) => readShader(inc, [...seen, file]),
   );
@@ -65,7 +64,7 @@ export function pipelineKey(file: string, entryPoint: string, defines: Defines):
 export class PipelineCache {
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   /** GPUSEG_PRINT_SHADERS=1 prints every shader as it is built (a debug knob). */
-  private readonly printShaders = process.env.GPUSEG_PRINT_SHADERS === '1';
+  private readonly printShaders = host.setting('GPUSEG_PRINT_SHADERS') === '1';
 
   constructor(private readonly device: GPUDevice) {}
 
@@ -74,7 +73,7 @@ export class PipelineCache {
     let pipeline = this.pipelines.get(key);
     if (!pipeline) {
       const code = shaderSource(file, defines);
-      if (this.printShaders) process.stderr.write(`// ---- ${key}\n${code}\n`);
+      if (this.printShaders) host.debug(`// ---- ${key}\n${code}\n`);
       const label = key;
       const module = this.device.createShaderModule({ code, label });
       pipeline = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint }, label });

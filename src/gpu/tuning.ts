@@ -5,12 +5,12 @@
 //
 // Keys are derived, never written by hand: the kernel's name, a hash of its shader text (a changed
 // shader makes the old entries unreachable) and the shape's fields in sorted order.
-import { createHash } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { errorMessage, writeFileAtomic } from '../util/files.js';
-import type { AdapterSummary } from './adapter.js';
+//
+// Files and hashing go through the platform (src/gpu/platform.ts): kernels look entries up in a page too,
+// where the table stays empty.
+import { errorMessage } from '../util/errors.js';
+import type { AdapterSummary } from './adapter-info.js';
+import { host } from './host.js';
 
 /** Bumped when the file's layout changes; a file of another format is ignored. */
 const FORMAT = 1;
@@ -42,19 +42,25 @@ export function shapeKey(shape: object): string {
 }
 
 export function shortHash(text: string): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, 12);
+  return host.shortHash(text);
+}
+
+/** The settings cacheDirectory reads, from the environment (through the platform: a page has none). */
+function cacheSettings(): Record<string, string | undefined> {
+  return { GPUSEG_CACHE_DIR: host.setting('GPUSEG_CACHE_DIR'), XDG_CACHE_HOME: host.setting('XDG_CACHE_HOME') };
 }
 
 /** GPUSEG_CACHE_DIR, else $XDG_CACHE_HOME/gpuseg, else ~/.cache/gpuseg. */
-export function cacheDirectory(env: NodeJS.ProcessEnv = process.env): string {
+export function cacheDirectory(env: Readonly<Record<string, string | undefined>> = cacheSettings()): string {
   if (env.GPUSEG_CACHE_DIR) return env.GPUSEG_CACHE_DIR;
-  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'gpuseg');
+  const { join, home } = host.files;
+  return join(env.XDG_CACHE_HOME || join(home(), '.cache'), 'gpuseg');
 }
 
 /** The tuning file of an adapter: readable name plus a hash of its identity. */
 export function tuningPath(identity: string, dir = cacheDirectory()): string {
   const readable = identity.split(' | ')[0]!.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40);
-  return join(dir, `tuning-${readable || 'adapter'}-${shortHash(identity)}.json`);
+  return host.files.join(dir, `tuning-${readable || 'adapter'}-${shortHash(identity)}.json`);
 }
 
 export class TuningTable {
@@ -108,13 +114,13 @@ export class TuningTable {
    * cache must not stop a run, which is then only slower.
    */
   async load(path: string): Promise<{ loaded: number; problem?: string }> {
-    let text: string;
+    let text: string | null;
     try {
-      text = await readFile(path, 'utf8');
+      text = await host.files.readText(path);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { loaded: 0 };
       return { loaded: 0, problem: `${path}: cannot read (${errorMessage(err)})` };
     }
+    if (text === null) return { loaded: 0 };
     let file: Partial<TuningFile>;
     try {
       file = JSON.parse(text) as Partial<TuningFile>;
@@ -136,7 +142,6 @@ export class TuningTable {
 
   /** Writes the table atomically (a crash leaves the old file or the new one). */
   async save(path: string): Promise<void> {
-    await mkdir(join(path, '..'), { recursive: true });
-    await writeFileAtomic(path, new TextEncoder().encode(`${JSON.stringify(this.toJSON(), null, 1)}\n`));
+    await host.files.writeText(path, `${JSON.stringify(this.toJSON(), null, 1)}\n`);
   }
 }

@@ -3,7 +3,7 @@
 // sizes are measured per adapter, not guessed: what wins on a CPU Vulkan driver (small register tiles,
 // loads shared through subgroup shuffles) need not win on a discrete GPU.
 import { type BufferRef, type Gpu } from '../gpu/gpu.js';
-import { errorMessage } from '../util/files.js';
+import { errorMessage } from '../util/errors.js';
 
 export interface Tunable<T> {
   kernel: string;

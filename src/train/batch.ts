@@ -2,20 +2,13 @@
 // from them) and normal samples from train/good in every step. Host-side data preparation, like a data
 // loader: each batch comes with its masks placed on the grid of the NBR layer's features and, for the
 // pasted samples, the cells over which the similarity weight averages the features.
-import {
-  DIHEDRAL_COUNT,
-  IMAGENET_MEAN,
-  IMAGENET_STD,
-  type PasteMode,
-  applyDihedral,
-  bytesToRgb,
-  cropAndPaste,
-  dihedralSteps,
-  maxPoolMask,
-} from '../data/index.js';
+import { DIHEDRAL_COUNT, type PasteMode, applyDihedral, bytesToRgb, cropAndPaste, maxPoolMask } from '../data/index.js';
 import { INPUT_CHANNELS } from '../model/unet.js';
 import type { Rng } from '../util/random.js';
 import { InputError } from '../util/errors.js';
+import { packInput, packTurned } from './pack.js';
+
+export { packInput, packTurned };
 
 const RGB = 3;
 /**
@@ -98,35 +91,6 @@ export interface BatchSources {
   shots: Sample[];
   normalCount: number;
   normal(index: number): Promise<Uint8Array>;
-}
-
-const BYTE_MAX = 255;
-
-/**
- * Writes an RGB image into sample `index` of a batch's 4-channel input in one pass: turned by dihedral
- * transform t, ImageNet-normalised, the fourth channel zero. `rgb` holds floats in [0, 1], or bytes
- * (each read as the float32 of byte / 255, the value readImage gives).
- */
-export function packTurned(batch: Float32Array, index: number, rgb: Float32Array | Uint8Array, size: number, t: number): void {
-  const { start, stepX, stepY } = dihedralSteps(t, size);
-  const base = index * size * size * INPUT_CHANNELS;
-  const bytes = rgb instanceof Uint8Array;
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      const from = (y * size + x) * RGB;
-      const to = base + (start + y * stepY + x * stepX) * INPUT_CHANNELS;
-      for (let c = 0; c < RGB; c++) {
-        const v = bytes ? Math.fround(rgb[from + c]! / BYTE_MAX) : rgb[from + c]!;
-        batch[to + c] = (v - IMAGENET_MEAN[c]!) / IMAGENET_STD[c]!;
-      }
-      batch[to + RGB] = 0;
-    }
-  }
-}
-
-/** Writes one RGB image (floats in [0, 1]) into a batch's 4-channel input at sample `index`, normalised. */
-export function packInput(batch: Float32Array, index: number, rgb: Float32Array, size: number): void {
-  packTurned(batch, index, rgb, size, 0);
 }
 
 /** Random choices of a batch, drawn before any image is awaited so that the draw order is fixed. */

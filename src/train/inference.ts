@@ -3,7 +3,7 @@
 import type { Backend } from '../backend/backend.js';
 import { Tensor, noGrad, scope } from '../autograd/index.js';
 import { INPUT_CHANNELS, type Unet } from '../model/unet.js';
-import { packInput } from './batch.js';
+import { packInput } from './pack.js';
 
 /** Logits (size x size each) for RGB images (HWC in [0,1], size x size). */
 export async function predictLogits(

@@ -11,6 +11,11 @@ export class InputError extends Error {
   }
 }
 
+/** An error's message on one line (for the CLI's one-line reports). */
+export function errorMessage(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' ');
+}
+
 /** Bad input: a flag, a data folder, an image, a weights or run file (nothing was changed). */
 export const EXIT_BAD_INPUT = 2;
 /** The work itself failed: training diverged, the GPU failed or ran out of memory, or a bug. */

@@ -1,0 +1,150 @@
+// `gpuseg serve DIR`: the folder `gpuseg export --web` wrote, over HTTP on 127.0.0.1 only. A page needs
+// a server, not file://: browsers offer WebGPU only to secure origins (localhost counts) and refuse
+// fetch() of file:// URLs. Static files only: GET and HEAD, nothing outside DIR, 404 for the rest.
+import { createReadStream } from 'node:fs';
+import { realpath, stat } from 'node:fs/promises';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { extname, join, resolve, sep } from 'node:path';
+import { InputError } from '../util/errors.js';
+import { PAGE_FILE } from '../web/html.js';
+
+/** Loopback only: the page and its weights are for this machine's browser, never the network. */
+const HOST = '127.0.0.1';
+const MAX_PORT = 65535;
+
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.json': 'application/json',
+  '.css': 'text/css; charset=utf-8',
+  '.png': 'image/png',
+  '.safetensors': 'application/octet-stream',
+};
+const DEFAULT_TYPE = 'application/octet-stream';
+
+export interface ServeOptions {
+  /** 0: any free port. */
+  port: number;
+  json?: boolean;
+}
+
+/** A running server: its URL and how to stop it (serveWeb stops it on SIGINT/SIGTERM). */
+export interface WebServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Serves `dir` until SIGINT or SIGTERM, after printing its URL. */
+export async function serveWeb(dir: string, o: ServeOptions): Promise<void> {
+  const server = await startServer(dir, o.port);
+  process.stdout.write(o.json ? `${JSON.stringify({ url: server.url })}\n` : `serving ${dir} at ${server.url}\n`);
+  await new Promise<void>((done) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      done();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await server.close();
+}
+
+/** Checks the folder, then listens on 127.0.0.1:port. */
+export async function startServer(dir: string, port: number): Promise<WebServer> {
+  if (!Number.isInteger(port) || port < 0 || port > MAX_PORT) throw new InputError(`--port must be from 0 to ${MAX_PORT}, got ${port}`);
+  const root = await checkFolder(dir);
+  const server = createServer((req, res) => {
+    respond(root, req, res).catch(() => fail(res, 500, 'internal error'));
+  });
+  const bound = await listen(server, port);
+  return {
+    url: `http://${HOST}:${bound}/`,
+    close: () =>
+      new Promise((done) => {
+        server.close(() => done());
+        // A browser keeps its connections open; they must not hold the process after a signal.
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** The folder's real path; a missing folder, or one without index.html, is the user's to fix. */
+async function checkFolder(dir: string): Promise<string> {
+  const info = await stat(dir).catch(() => null);
+  if (!info) throw new InputError(`${dir}: no such folder`);
+  if (!info.isDirectory()) throw new InputError(`${dir}: not a folder (give the folder \`gpuseg export --web\` wrote)`);
+  if (!(await stat(join(dir, PAGE_FILE)).then((s) => s.isFile(), () => false))) {
+    throw new InputError(`${dir}: no ${PAGE_FILE} in it (write one with \`gpuseg export RUN --web ${dir}\`)`);
+  }
+  return realpath(dir);
+}
+
+function listen(server: Server, port: number): Promise<number> {
+  return new Promise((done, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      reject(err.code === 'EADDRINUSE' || err.code === 'EACCES' ? new InputError(`--port ${port}: cannot listen on ${HOST} (${err.code})`) : err);
+    });
+    server.listen(port, HOST, () => done((server.address() as AddressInfo).port));
+  });
+}
+
+function fail(res: ServerResponse, status: number, text: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' });
+  res.end(`${status} ${text}\n`);
+}
+
+async function respond(root: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('allow', 'GET, HEAD');
+    return fail(res, 405, 'method not allowed');
+  }
+  const file = await resolveFile(root, req.url ?? '/');
+  if (!file) return fail(res, 404, 'not found');
+  res.writeHead(200, {
+    'content-type': CONTENT_TYPES[extname(file.path).toLowerCase()] ?? DEFAULT_TYPE,
+    'content-length': file.size,
+    'cache-control': 'no-cache',
+    'x-content-type-options': 'nosniff',
+  });
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  createReadStream(file.path)
+    .on('error', () => res.destroy())
+    .pipe(res);
+}
+
+/**
+ * The regular file a request path names inside `root`, or null: a path that cannot be decoded, that
+ * leads outside the folder (`..`, encoded or not; a link pointing out), or names no file. `/` is the page.
+ */
+export async function resolveFile(root: string, url: string): Promise<{ path: string; size: number } | null> {
+  let pathname: string;
+  try {
+    pathname = decodeURIComponent(new URL(url, 'http://host').pathname);
+  } catch {
+    return null;
+  }
+  if (pathname.includes('\0')) return null;
+  const wanted = resolve(root, `.${pathname.endsWith('/') ? `${pathname}${PAGE_FILE}` : pathname}`);
+  if (!inside(root, wanted)) return null;
+  try {
+    // Links are followed, then checked again: the real file must lie inside the folder as well.
+    const real = await realpath(wanted);
+    const info = await stat(real);
+    return inside(root, real) && info.isFile() ? { path: real, size: info.size } : null;
+  } catch {
+    return null;
+  }
+}
+
+function inside(root: string, path: string): boolean {
+  return path.startsWith(root.endsWith(sep) ? root : `${root}${sep}`);
+}
