@@ -237,7 +237,7 @@ let webgpuAdapter: Promise<string> | null = null;
  */
 function prepareWebGpu(): Promise<string> {
   webgpuAdapter ??= (async () => {
-    const gpu = await createInstance(adapterFlags(process.env.GPUSEG_ADAPTER || undefined));
+    const gpu = await createInstance(await adapterFlags(process.env.GPUSEG_ADAPTER || undefined));
     const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
     if (nav) nav.gpu ??= gpu;
     else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });

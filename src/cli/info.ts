@@ -1,5 +1,6 @@
 // `gpuseg info`: which adapter we run on, its backend, limits and features.
 import { backendOf, listAdapters } from '../gpu/adapter.js';
+import { selectingWords } from '../gpu/adapter-names.js';
 import { Gpu } from '../gpu/gpu.js';
 
 /** Limits worth a glance; --json prints them all. */
@@ -22,7 +23,10 @@ export interface InfoOptions {
 export async function runInfo(opts: InfoOptions): Promise<void> {
   const gpu = await Gpu.open({ adapter: opts.adapter });
   const s = gpu.summary;
-  const available = await listAdapters();
+  const listing = await listAdapters();
+  // Each with the word that selects it: --adapter / GPUSEG_ADAPTER match names in any case.
+  const words = selectingWords(listing);
+  const available = listing.map((a, i) => ({ ...a, select: words[i]! }));
   const backend = backendOf(s, available);
   const tuning = await gpu.loadTuning();
   const info = {
@@ -47,7 +51,7 @@ export async function runInfo(opts: InfoOptions): Promise<void> {
       `backend       ${backend}`,
       `features      ${SHOWN_FEATURES.map((f) => `${f} ${info.features[f] ? 'yes' : 'no'}`).join(', ')}`,
       ...SHOWN_LIMITS.map((k) => `${k.padEnd(34)} ${s.limits[k]}`),
-      `available     ${available.map((a) => `${a.name} (${a.backend})`).join('; ') || '-'}`,
+      ...(available.length ? available.map((a, i) => `${i ? '              ' : 'available     '}${a.name} (${a.backend}): --adapter ${a.select}`) : ['available     -']),
       `tuning        ${info.tuning.off ? 'off (GPUSEG_TUNING=off)' : tuning.problem ?? (tuning.loaded > 0 ? `${tuning.loaded} entries in ${tuning.path}` : `none yet (gpuseg tune writes ${tuning.path})`)}`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);

@@ -1,22 +1,16 @@
 // Adapter choice: a real GPU first, the CPU Vulkan driver only when there is none, or exactly what the
 // user names with --adapter / GPUSEG_ADAPTER (a backend such as `vulkan`, or part of an adapter's name).
 import { InputError } from '../util/errors.js';
+import { type AdapterSummary, isSoftwareAdapter } from './adapter-info.js';
+import { type AdapterListing, matchAdapter } from './adapter-names.js';
 import { createInstance } from './dawn.js';
 import { filterNativeStderr } from './native-stderr.js';
 
-const BACKENDS = ['vulkan', 'metal', 'd3d12', 'd3d11', 'opengl', 'opengles', 'null', 'webgpu'] as const;
+export type { AdapterListing } from './adapter-names.js';
+// The adapter's description, split off so that a browser page can load it without Dawn.
+export { type AdapterSummary, isSoftwareAdapter, summarizeAdapter } from './adapter-info.js';
 
-/** What `gpuseg info` prints and tests assert on. */
-export interface AdapterSummary {
-  description: string;
-  vendor: string;
-  architecture: string;
-  device: string;
-  /** True for a CPU implementation (lavapipe, SwiftShader). */
-  software: boolean;
-  features: string[];
-  limits: Record<string, number>;
-}
+const BACKENDS = ['vulkan', 'metal', 'd3d12', 'd3d11', 'opengl', 'opengles', 'null', 'webgpu'] as const;
 
 /** No adapter at all (install a driver), or none that matches the name the user gave (list the others). */
 export class NoAdapterError extends InputError {
@@ -33,34 +27,16 @@ export class NoAdapterError extends InputError {
   }
 }
 
-export function isSoftwareAdapter(info: GPUAdapterInfo): boolean {
-  const text = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.toLowerCase();
-  return /llvmpipe|lavapipe|swiftshader|software|warp/.test(text);
-}
-
-export function summarizeAdapter(adapter: GPUAdapter): AdapterSummary {
-  const info = adapter.info;
-  const limits: Record<string, number> = {};
-  for (const key in adapter.limits) {
-    const value = (adapter.limits as unknown as Record<string, unknown>)[key];
-    if (typeof value === 'number') limits[key] = value;
-  }
-  return {
-    description: info.description || info.device || info.vendor,
-    vendor: info.vendor,
-    architecture: info.architecture,
-    device: info.device,
-    software: isSoftwareAdapter(info),
-    features: [...adapter.features].map(String).sort(),
-    limits,
-  };
-}
-
-/** dawn.node flags for a user's --adapter value. */
-export function adapterFlags(choice: string | undefined): string[] {
+/**
+ * dawn.node flags for a user's --adapter value: a backend, or part of an adapter's name in any case
+ * (dawn.node's own match is case-sensitive, so the name is looked up in the listing first and passed on
+ * exactly). A name that matches nothing is passed as given, and Dawn's refusal lists the adapters.
+ */
+export async function adapterFlags(choice: string | undefined): Promise<string[]> {
   if (!choice) return [];
   const lower = choice.toLowerCase();
-  return (BACKENDS as readonly string[]).includes(lower) ? [`backend=${lower}`] : [`adapter=${choice}`];
+  if ((BACKENDS as readonly string[]).includes(lower)) return [`backend=${lower}`];
+  return [`adapter=${matchAdapter(choice, await listAdapters())?.name ?? choice}`];
 }
 
 /**
@@ -73,7 +49,7 @@ export async function selectAdapter(
 ): Promise<GPUAdapter> {
   let instance: GPU;
   try {
-    instance = await createInstance([...adapterFlags(choice), ...extraFlags]);
+    instance = await createInstance([...(await adapterFlags(choice)), ...extraFlags]);
   } catch (err) {
     throw new NoAdapterError(`${choice ? `--adapter ${choice}: ` : ''}${firstLine(err)}`);
   }
@@ -96,10 +72,6 @@ export async function selectAdapter(
   return adapter;
 }
 
-export interface AdapterListing {
-  backend: string;
-  name: string;
-}
 
 /**
  * Every adapter Dawn can see, with its backend. dawn.node's GPUAdapterInfo does not carry the backend,

@@ -47,3 +47,24 @@ describe('gpuseg info', () => {
     expect(r.stderr).toMatch(/--size must be a positive integer, got 'big'/);
   });
 });
+
+// SwiftShader, the second CPU Vulkan driver, comes with Debian's chromium (installed by the test command).
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+describe('adapter names on a machine with two drivers', () => {
+  it('--adapter matches without regard to case, and info lists the word that selects each adapter', () => {
+    const env = { VK_ADD_DRIVER_FILES: SWIFTSHADER_ICD };
+    for (const name of ['swiftshader', 'SWIFTSHADER', 'SwiftShader']) {
+      const r = gpuseg(['info', '--json', '--adapter', name], env);
+      expect(r.status, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).adapter).toMatch(/swiftshader/i);
+    }
+    const lavapipe = JSON.parse(gpuseg(['info', '--json', '--adapter', 'LLVMPIPE'], env).stdout);
+    expect(lavapipe.adapter).toMatch(/llvmpipe/);
+    const words = (lavapipe.available as { name: string; select: string }[]).map((a) => [a.name.split(' ')[0], a.select]);
+    expect(words).toEqual(expect.arrayContaining([['SwiftShader', 'swiftshader'], ['llvmpipe', 'llvmpipe']]));
+    const text = gpuseg(['info'], env).stdout;
+    expect(text).toMatch(/SwiftShader Device \(Subzero\) \(vulkan\): --adapter swiftshader/);
+    expect(text).toMatch(/llvmpipe .*\(vulkan\): --adapter llvmpipe/);
+  });
+});
