@@ -17,7 +17,7 @@ import '@tensorflow/tfjs-layers';
 import { adapterFlags } from '../../src/gpu/adapter.js';
 import { createInstance } from '../../src/gpu/dawn.js';
 // The architecture's table, shared with ours so both build the same network (the parameter count is checked too).
-import { DECODER_CHANNELS as DECODER, ENCODER_LAYERS as ENCODER, SKIP_CHANNELS as SKIPS } from '../../src/model/unet.js';
+import { DECODER_CHANNELS as DECODER, ENCODER_LAYERS as ENCODER, SKIP_CHANNELS as SKIPS, UNET_PARAMETERS } from '../../src/model/unet.js';
 
 export type TfjsBackend = 'webgpu' | 'cpu';
 
@@ -50,14 +50,12 @@ export interface TfjsBenchResult {
   gpuBytesAllocated?: number;
 }
 
-/** torchvision ResNet-34 (conv + BN, no fc) plus the smp decoder and head. */
-export const UNET_PARAMETERS = 24_436_369;
 const LEARNING_RATE = 1e-4;
 // PyTorch's Adam and batch-norm constants, which ours uses too (tfjs' Adam would default to eps 1e-7).
 const ADAM = { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
 const BN_EPS = 1e-5;
 const BN_MOMENTUM = 0.1;
-/** As ours (bench/train.ts): inference is timed over at least this many runs. */
+/** As ours (src/bench/train.ts): inference is timed over at least this many runs. */
 const INFER_MIN_RUNS = 3;
 const DEFAULT_WARMUP = 2;
 const RGB = 3;
@@ -215,7 +213,7 @@ function updateRunningStats(stats: BatchStats[]): void {
   for (const s of stats) tf.dispose([s.mean, s.variance]);
 }
 
-/** Same synthetic batch as ours (bench/train.ts): uniform inputs in [-2, 2], a striped mask. */
+/** Same synthetic batch as ours (src/bench/train.ts): uniform inputs in [-2, 2], a striped mask. */
 function syntheticBatch(batch: number, size: number): { input: Float32Array; target: Float32Array } {
   let state = 1;
   const next = () => {

@@ -1,7 +1,7 @@
 // The differentiable functions the model is written with. Primitives go through the op table;
 // composites (mean, sub by scale, ...) are built from primitives and get their gradients for free.
-import type { BnFuse } from '../backend/backend.js';
-import { normalizeAxes } from '../backend/geometry.js';
+import type { BnFuse } from '../core/types.js';
+import { normalizeAxes } from '../core/geometry.js';
 import { apply } from './ops.js';
 import type { Tensor } from './tensor.js';
 

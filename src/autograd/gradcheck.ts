@@ -2,7 +2,7 @@
 // backward is checked with this: L = sum(f(x) * r) for a fixed random r, analytic dL/dx from the tape
 // against central differences.
 import { CpuBackend } from '../backend/cpu/index.js';
-import type { Shape } from '../backend/geometry.js';
+import type { Shape } from '../core/geometry.js';
 import { rng, uniform } from '../util/random.js';
 import { Tensor, noGrad, scope } from './tensor.js';
 

@@ -2,7 +2,7 @@
 // forward or a backward does not compile. Forward and backward call Backend kernels (the reference and
 // the GPU implement the same contract); composite ops (mean, sub, ...) are written from these in
 // functional.ts and get their gradients for free.
-import type { BnFuse } from '../backend/backend.js';
+import type { BnFuse } from '../core/types.js';
 import {
   type BatchNormGeometry,
   type Shape,
@@ -16,7 +16,7 @@ import {
   poolGeometry,
   spatial,
   sizeOf,
-} from '../backend/geometry.js';
+} from '../core/geometry.js';
 import { Tensor, isGradEnabled } from './tensor.js';
 
 /** Attributes of each op (the non-tensor arguments). */

@@ -4,7 +4,7 @@
 // Memory: every tensor created inside a scope() is freed when the scope ends, except the ones it
 // returns and the ones marked keep() (parameters, gradients of leaves). A training step is one scope.
 import type { Backend } from '../backend/backend.js';
-import { type Shape, checkShape, fmt, sizeOf } from '../backend/geometry.js';
+import { type Shape, checkShape, fmt, sizeOf } from '../core/geometry.js';
 
 /** What a differentiable op leaves on its result for the backward pass. */
 export interface TapeNode {

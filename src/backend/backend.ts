@@ -13,36 +13,8 @@ import type {
   PoolGeometry,
   Shape,
   SpatialGeometry,
-} from './geometry.js';
-
-export type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
-export type UnaryOp = 'relu' | 'neg' | 'sigmoid' | 'square' | 'sqrt' | 'exp';
-/** Activation fused after batch norm: none, ReLU, or residual add then ReLU. */
-export type BnFuse = 'none' | 'relu' | 'add-relu';
-
-export interface AdamHyper {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  /** Decoupled weight decay (AdamW); 0 for plain Adam. */
-  weightDecay: number;
-  /** 1-based step count, for bias correction. */
-  step: number;
-}
-
-/**
- * One flat allocation holding many tensors (parameters, their gradients, Adam's moments), each slice
- * aligned for binding, so one optimizer dispatch updates them all and a checkpoint is one copy.
- */
-export interface ParamArena<S> {
-  slices: S[];
-  /** The whole allocation, alignment gaps included (they stay zero). */
-  whole: S;
-  /** Elements in `whole`. */
-  size: number;
-  destroy(): void;
-}
+} from '../core/geometry.js';
+import type { AdamHyper, BinaryOp, BnFuse, ParamArena, UnaryOp } from '../core/types.js';
 
 export interface Backend<S = unknown> {
   readonly name: 'webgpu' | 'cpu';

@@ -6,7 +6,7 @@ import { Gpu } from '../gpu/gpu.js';
 import { unetInputProblem } from '../model/unet.js';
 import { unetShapes } from '../model/unet-shapes.js';
 import { CONV_KERNELS, type ConvKernel, type ConvTuneResult, tuneConvLayer } from '../kernels/convTuning.js';
-import type { Conv2dGeometry } from '../backend/geometry.js';
+import type { Conv2dGeometry } from '../core/geometry.js';
 import { shaderHash } from '../gpu/pipelines.js';
 import { CONV2D_SHADERS, conv2dTuningKey } from '../kernels/conv2d.js';
 import { INPUT_GRAD_SHADERS, WEIGHT_GRAD_SHADERS, inputGradTuningKey, weightGradTuningKey } from '../kernels/conv2dGrad.js';

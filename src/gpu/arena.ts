@@ -2,7 +2,7 @@
 // moments), each slice starting at a multiple of minStorageBufferOffsetAlignment so it can be bound on
 // its own. Arenas built from the same sizes share a layout, so one Adam dispatch over `whole` updates
 // every parameter, and a checkpoint is one copy.
-import type { ParamArena } from '../backend/backend.js';
+import type { ParamArena } from '../core/types.js';
 import type { BufferRef, Gpu } from './gpu.js';
 
 const BYTES = 4;

@@ -1,7 +1,7 @@
 // Adam (with bias correction and decoupled weight decay), in place. One dispatch over a whole arena;
 // where the arena is larger than one storage binding may be (128 MiB on lavapipe), a few dispatches
 // over aligned sub-ranges. Shader: shaders/adam.wgsl.
-import type { AdamHyper } from '../backend/backend.js';
+import type { AdamHyper } from '../core/types.js';
 import { type BufferRef, type Gpu, Uniforms, grid1d } from '../gpu/gpu.js';
 import { VEC, elementWidth } from './vec4.js';
 

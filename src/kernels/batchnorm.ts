@@ -6,8 +6,8 @@
 // is specialised with VEC4: it reads and writes 4 consecutive channels as one vec4 (the arithmetic per
 // channel unchanged), and shapes are passed in those units.
 // Shaders: batchnormSums.wgsl, batchnormStats.wgsl, batchnorm.wgsl, batchnormBackward.wgsl.
-import type { BnFuse } from '../backend/backend.js';
-import type { BatchNormGeometry } from '../backend/geometry.js';
+import type { BnFuse } from '../core/types.js';
+import type { BatchNormGeometry } from '../core/geometry.js';
 import { type BufferRef, type Gpu, Uniforms, grid1d } from '../gpu/gpu.js';
 import { reduceMiddle } from './reduce.js';
 import { VEC, elementWidth } from './vec4.js';

@@ -3,7 +3,7 @@
 // partials (and the weights) in a fixed order, bceLoss.wgsl divides. Backward: bceBackward.wgsl, one
 // invocation per logit, reading dloss and sum_i w_i from the GPU (no readback).
 // Shaders: shaders/bce.wgsl, shaders/bceLoss.wgsl, shaders/bceBackward.wgsl.
-import type { BceGeometry } from '../backend/geometry.js';
+import type { BceGeometry } from '../core/geometry.js';
 import { type BufferRef, type Gpu, Uniforms, grid1d } from '../gpu/gpu.js';
 import { reduceMiddle } from './reduce.js';
 

@@ -1,7 +1,7 @@
 // Channel concat (NHWC) and its backward. Shaders: shaders/concat.wgsl, shaders/concatBackward.wgsl.
 // When both inputs' channel counts are multiples of 4 every shader is specialised with VEC4: an
 // element is 4 consecutive channels (one vec4 access), and shapes are passed in those units.
-import type { SpatialGeometry } from '../backend/geometry.js';
+import type { SpatialGeometry } from '../core/geometry.js';
 import { type BufferRef, type Gpu, Uniforms, grid1d } from '../gpu/gpu.js';
 import { VEC, elementWidth } from './vec4.js';
 

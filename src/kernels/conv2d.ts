@@ -1,7 +1,7 @@
 // Conv2d forward (implicit GEMM with register tiles, the input shared through subgroup shuffles where
 // the device has subgroups of at least SHARE lanes) and the bias gradient (a reduction over pixels).
 // Shader: shaders/conv2d.wgsl; the bias gradient reuses reduceMiddle (shaders/reduce.wgsl).
-import type { Conv2dGeometry } from '../backend/geometry.js';
+import type { Conv2dGeometry } from '../core/geometry.js';
 import { type BufferRef, type Gpu, Uniforms, grid1d } from '../gpu/gpu.js';
 import { reduceMiddle } from './reduce.js';
 import { SHARE, canShareA, sharedWorkgroup } from '../gpu/subgroups.js';

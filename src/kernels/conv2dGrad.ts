@@ -2,10 +2,10 @@
 // parity class) and the weight gradient (split-K over output rows, partials summed by reduceMiddle).
 // Shaders: shaders/conv2d_weight_transpose.wgsl, shaders/conv2d_input_grad.wgsl,
 // shaders/conv2d_weight_grad.wgsl, and shaders/reduce.wgsl through reduceMiddle.
-import type { Conv2dGeometry } from '../backend/geometry.js';
+import type { Conv2dGeometry } from '../core/geometry.js';
 import { type BufferRef, type Gpu, Uniforms, grid1d } from '../gpu/gpu.js';
 import { type Conv2dVariant, conv2dTileProblem, conv2dTiled, isUsableConv2dTile, fitSharedTm, packConvGeometry, pixelGroups, workgroupLimitsProblem } from './conv2d.js';
-import { conv2dGeometry } from '../backend/geometry.js';
+import { conv2dGeometry } from '../core/geometry.js';
 import { shaderHash } from '../gpu/pipelines.js';
 import { TuningTable } from '../gpu/tuning.js';
 import { hasFields, tunedChoice } from './autotune.js';

@@ -3,7 +3,7 @@
 // span what measured best on lavapipe (small register tiles, subgroup-shared loads in one subgroup) and
 // what a discrete GPU may prefer (wider tiles, several subgroups per workgroup, more weight-gradient
 // splits). Shared variants are listed only where the device has subgroups of at least SHARE lanes.
-import type { Conv2dGeometry } from '../backend/geometry.js';
+import type { Conv2dGeometry } from '../core/geometry.js';
 import type { BufferRef, Gpu } from '../gpu/gpu.js';
 import { canShareA } from '../gpu/subgroups.js';
 import { rng, uniform } from '../util/random.js';

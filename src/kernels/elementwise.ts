@@ -1,7 +1,7 @@
 // Elementwise kernels: broadcasting binary ops, unary ops, scale, ReLU gradient, fill.
 // Shaders: shaders/binary.wgsl, shaders/unary.wgsl, shaders/fill.wgsl.
-import type { BinaryOp, UnaryOp } from '../backend/backend.js';
-import { MAX_DIMS, type Shape, sizeOf } from '../backend/geometry.js';
+import type { BinaryOp, UnaryOp } from '../core/types.js';
+import { MAX_DIMS, type Shape, sizeOf } from '../core/geometry.js';
 import { type BufferRef, type Gpu, Uniforms, grid1d } from '../gpu/gpu.js';
 
 const GROUP = 256;

@@ -1,7 +1,7 @@
 // Max-pool 2d (NHWC) and its backward. Shaders: shaders/maxpool.wgsl (the forward, and the backward's
 // argmax pass: one window scan, shaders/maxpoolWindow.wgsl, so both break ties the same way) and
 // shaders/maxpoolBackward.wgsl.
-import type { PoolGeometry } from '../backend/geometry.js';
+import type { PoolGeometry } from '../core/geometry.js';
 import { type BufferRef, type Gpu, Uniforms, grid1d } from '../gpu/gpu.js';
 import { VEC, elementWidth } from './vec4.js';
 

@@ -2,7 +2,7 @@
 // [outer, reduce, inner]; long runs are cut into chunks whose partial sums are summed again, so no
 // invocation loops over more than CHUNK elements and every result is a fixed order of adds.
 // Shader: shaders/reduce.wgsl.
-import { type Shape, sizeOf } from '../backend/geometry.js';
+import { type Shape, sizeOf } from '../core/geometry.js';
 import { type BufferRef, type Gpu, Uniforms, grid1d } from '../gpu/gpu.js';
 
 const GROUP = 256;

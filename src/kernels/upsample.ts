@@ -1,7 +1,7 @@
 // Nearest upsampling by 2 (NHWC) and its backward. Shaders: shaders/upsample.wgsl,
 // shaders/upsampleBackward.wgsl. When c is a multiple of 4 both are specialised with VEC4: an element
 // is 4 consecutive channels (one vec4 access), and shapes are passed in those units.
-import type { SpatialGeometry } from '../backend/geometry.js';
+import type { SpatialGeometry } from '../core/geometry.js';
 import { type BufferRef, type Gpu, Uniforms, grid1d } from '../gpu/gpu.js';
 import { VEC, elementWidth } from './vec4.js';
 

@@ -1,5 +1,5 @@
 // Conv2d and BatchNorm2d on the autograd.
-import type { BnFuse } from '../backend/backend.js';
+import type { BnFuse } from '../core/types.js';
 import { F, type Tensor } from '../autograd/index.js';
 import { constant, heNormalFanOut } from './init.js';
 import { Module, type Slot } from './module.js';

@@ -1,8 +1,9 @@
 // Modules: a tree of named children, each with named parameters (trainable) and buffers (running
 // statistics). Names join with '.', so the tree's names are exactly segmentation_models_pytorch's
 // state-dict keys. A module declares shapes and initialisers; storage comes later, from materialize().
-import type { Backend, ParamArena } from '../backend/backend.js';
-import { sizeOf } from '../backend/geometry.js';
+import type { Backend } from '../backend/backend.js';
+import type { ParamArena } from '../core/types.js';
+import { sizeOf } from '../core/geometry.js';
 import { Tensor } from '../autograd/tensor.js';
 import type { Rng } from '../util/random.js';
 

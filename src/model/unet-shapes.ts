@@ -1,8 +1,8 @@
 // The distinct layer shapes of the ResNet-34 UNet (segmentation_models_pytorch `Unet("resnet34")`,
 // decoder channels 256, 128, 64, 32, 16) at batch n and input size s, for the kernel benchmarks and the tuner.
 // The stem's 3 input channels are padded to 4 (the conv kernels' vec4 path).
-import type { Conv2dGeometry, PoolGeometry, SpatialGeometry } from '../backend/geometry.js';
-import { conv2dGeometry, poolGeometry } from '../backend/geometry.js';
+import type { Conv2dGeometry, PoolGeometry, SpatialGeometry } from '../core/geometry.js';
+import { conv2dGeometry, poolGeometry } from '../core/geometry.js';
 import { DECODER_CHANNELS as DECODER, ENCODER_LAYERS as ENCODER } from './unet.js';
 
 export interface ConvLayer {

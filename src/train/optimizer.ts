@@ -1,7 +1,8 @@
 // Adam over the model's parameter arena: gradients are gathered into an arena of the same layout and
 // one optimizer call updates every parameter (one dispatch on the GPU, a few when the arena is larger
 // than one binding). Moments live in arenas too, so saving the optimizer is two copies.
-import type { AdamHyper, Backend, ParamArena } from '../backend/backend.js';
+import type { Backend } from '../backend/backend.js';
+import type { AdamHyper, ParamArena } from '../core/types.js';
 import type { Slot } from '../model/module.js';
 import type { ModelStorage } from '../model/module.js';
 

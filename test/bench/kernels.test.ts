@@ -1,6 +1,6 @@
 // The kernel benchmark runs at a tiny size in CI so that it cannot rot; no timing is asserted.
 import { describe, expect, it } from 'vitest';
-import { benchKernels } from '../../bench/kernels.js';
+import { benchKernels } from '../../src/bench/kernels.js';
 import { unetShapes } from '../../src/model/unet-shapes.js';
 import { useGpu } from '../helpers.js';
 

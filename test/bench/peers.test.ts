@@ -4,7 +4,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { UNET_PARAMETERS, benchTfjs } from '../../bench/peers/tfjs.js';
+import { benchTfjs } from '../../bench/peers/tfjs.js';
+import { UNET_PARAMETERS } from '../../src/model/unet.js';
 
 describe('tfjs peer benchmark', () => {
   for (const backend of ['cpu', 'webgpu'] as const) {

@@ -1,6 +1,6 @@
 // The train-step benchmark runs at a tiny size in CI so that it cannot rot; no timing is asserted.
 import { describe, expect, it } from 'vitest';
-import { benchTrain } from '../../bench/train.js';
+import { benchTrain } from '../../src/bench/train.js';
 import { useGpu } from '../helpers.js';
 
 const ctx = useGpu();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { AdamHyper } from '../../src/backend/backend.js';
+import type { AdamHyper } from '../../src/core/types.js';
 import { Arena } from '../../src/gpu/arena.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { expectClose, useGpu } from '../helpers.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { AdamHyper } from '../../src/backend/backend.js';
+import type { AdamHyper } from '../../src/core/types.js';
 import type { BufferRef } from '../../src/gpu/gpu.js';
 import { adamInRanges, bindingRanges } from '../../src/kernels/adam.js';
 import { rng, uniform } from '../../src/util/random.js';

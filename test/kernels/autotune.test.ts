@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { conv2dGeometry } from '../../src/backend/geometry.js';
+import { conv2dGeometry } from '../../src/core/geometry.js';
 import type { BufferRef } from '../../src/gpu/gpu.js';
 import { MIN_GAIN, relativeDifference, tune } from '../../src/kernels/autotune.js';
 import { CONV2D_TILE, conv2dTiled } from '../../src/kernels/conv2d.js';

@@ -1,7 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import { F, Tensor, gradcheck, scope } from '../../src/autograd/index.js';
-import type { Backend, BnFuse } from '../../src/backend/backend.js';
-import type { BatchNormGeometry } from '../../src/backend/geometry.js';
+import type { Backend } from '../../src/backend/backend.js';
+import type { BnFuse } from '../../src/core/types.js';
+import type { BatchNormGeometry } from '../../src/core/geometry.js';
 import type { BufferRef } from '../../src/gpu/gpu.js';
 import { ROWS_PER_CHUNK } from '../../src/kernels/batchnorm.js';
 import { rng, normal, uniform } from '../../src/util/random.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { F, Tensor, gradcheck, scope } from '../../src/autograd/index.js';
-import type { BceGeometry } from '../../src/backend/geometry.js';
-import { sizeOf } from '../../src/backend/geometry.js';
+import type { BceGeometry } from '../../src/core/geometry.js';
+import { sizeOf } from '../../src/core/geometry.js';
 import { type Rng, rng, uniform } from '../../src/util/random.js';
 import { expectClose, useGpu } from '../helpers.js';
 

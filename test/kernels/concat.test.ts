@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { F, Tensor, gradcheck, scope } from '../../src/autograd/index.js';
 import type { Backend } from '../../src/backend/backend.js';
-import type { SpatialGeometry } from '../../src/backend/geometry.js';
+import type { SpatialGeometry } from '../../src/core/geometry.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { expectClose, recordDispatches, uploadAt, useGpu } from '../helpers.js';
 

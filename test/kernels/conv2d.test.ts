@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { F, Tensor, gradcheck } from '../../src/autograd/index.js';
 import { CpuBackend } from '../../src/backend/cpu/index.js';
-import { type Conv2dGeometry, conv2dGeometry, sizeOf } from '../../src/backend/geometry.js';
+import { type Conv2dGeometry, conv2dGeometry, sizeOf } from '../../src/core/geometry.js';
 import { grid1d } from '../../src/gpu/gpu.js';
 import { CONV2D_TILE, type Conv2dTile, type Conv2dVariant, type Conv2dWorkgroupTile, SHARED_CONV2D_TILE, conv2dTiled, workgroupTileBytes } from '../../src/kernels/conv2d.js';
 import { WORKGROUP_TILES, conv2dCandidates } from '../../src/kernels/convTuning.js';

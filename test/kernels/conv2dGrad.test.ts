@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { F, Tensor, gradcheck, scope } from '../../src/autograd/index.js';
-import { type Conv2dGeometry, conv2dGeometry, sizeOf } from '../../src/backend/geometry.js';
+import { type Conv2dGeometry, conv2dGeometry, sizeOf } from '../../src/core/geometry.js';
 import { grid1d } from '../../src/gpu/gpu.js';
 import {
   INPUT_GRAD_TILE,

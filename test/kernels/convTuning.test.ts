@@ -1,7 +1,7 @@
 // The conv kernels' tuning: the candidate lists (src/kernels/convTuning.ts), tuneConvLayer, and the
 // kernels' use of what the tuning table holds.
 import { describe, expect, it } from 'vitest';
-import { type Conv2dGeometry, conv2dGeometry, sizeOf } from '../../src/backend/geometry.js';
+import { type Conv2dGeometry, conv2dGeometry, sizeOf } from '../../src/core/geometry.js';
 import { canShareA } from '../../src/gpu/subgroups.js';
 import {
   type Conv2dTile,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { BinaryOp, UnaryOp } from '../../src/backend/backend.js';
-import { broadcastShapes, sizeOf } from '../../src/backend/geometry.js';
+import type { BinaryOp, UnaryOp } from '../../src/core/types.js';
+import { broadcastShapes, sizeOf } from '../../src/core/geometry.js';
 import { F, Tensor, gradcheck, scope } from '../../src/autograd/index.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { abs, expectClose, useGpu } from '../helpers.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { benchMatmul } from '../../bench/matmul.js';
+import { benchMatmul } from '../../src/bench/matmul.js';
 import { F, Tensor, gradcheck, scope } from '../../src/autograd/index.js';
-import type { MatmulGeometry } from '../../src/backend/geometry.js';
+import type { MatmulGeometry } from '../../src/core/geometry.js';
 import { PLAIN_TILE, type MatmulTile, defaultMatmulTile, matmul } from '../../src/kernels/matmul.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { abs, expectClose, useGpu } from '../helpers.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { F, Tensor, gradcheck, scope } from '../../src/autograd/index.js';
 import type { Backend } from '../../src/backend/backend.js';
-import { type PoolGeometry, poolGeometry, sizeOf } from '../../src/backend/geometry.js';
+import { type PoolGeometry, poolGeometry, sizeOf } from '../../src/core/geometry.js';
 import { type Rng, rng, uniform } from '../../src/util/random.js';
 import { abs, expectClose, useGpu } from '../helpers.js';
 

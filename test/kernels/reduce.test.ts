@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { F, gradcheck } from '../../src/autograd/index.js';
-import { sizeOf } from '../../src/backend/geometry.js';
+import { sizeOf } from '../../src/core/geometry.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { abs, expectClose, useGpu } from '../helpers.js';
 

@@ -4,7 +4,7 @@ import type { Backend } from '../../src/backend/backend.js';
 import { materialize } from '../../src/model/module.js';
 import { encodeSafetensors, readSafetensors } from '../../src/model/safetensors.js';
 import { exportStateDict, importStateDict } from '../../src/model/state.js';
-import { INPUT_CHANNELS, Unet, torchParameterCount } from '../../src/model/unet.js';
+import { INPUT_CHANNELS, UNET_PARAMETERS, Unet, torchParameterCount } from '../../src/model/unet.js';
 import { packedBatch } from '../../src/train/batch.js';
 import { segmentationLoss } from '../../src/train/losses.js';
 import { recordTrainStep } from '../../src/train/trainer.js';
@@ -34,7 +34,7 @@ function batch(seed: number) {
 describe('ResNet-34 UNet', () => {
   it('has 24,436,369 parameters under segmentation_models_pytorch names', () => {
     const m = new Unet();
-    expect(torchParameterCount(m)).toBe(24_436_369);
+    expect(torchParameterCount(m)).toBe(UNET_PARAMETERS);
     expect(torchParameterCount(m.encoder)).toBe(21_284_672);
     const names = m.namedParameters().map(([n]) => n);
     expect(names).toContain('encoder.conv1.weight');

@@ -1,5 +1,5 @@
 // CPU reference: Adam with bias correction and decoupled weight decay (AdamW), in place, in float64.
-import type { AdamHyper } from '../backend.js';
+import type { AdamHyper } from '../../core/types.js';
 
 export function adam(params: Float64Array, grads: Float64Array, m: Float64Array, v: Float64Array, size: number, h: AdamHyper): void {
   const correction1 = 1 - Math.pow(h.beta1, h.step);

@@ -1,7 +1,7 @@
 // CPU reference: batch norm over n, h, w per channel of an NHWC tensor, in float64 with plain loops.
 // Element (row r, channel ch) of the [rows = n*h*w, c] view is x[r * c + ch].
-import type { BnFuse } from '../backend.js';
-import type { BatchNormGeometry } from '../geometry.js';
+import type { BnFuse } from '../../core/types.js';
+import type { BatchNormGeometry } from '../../core/geometry.js';
 
 function rowsOf(g: BatchNormGeometry): number {
   return g.n * g.h * g.w;

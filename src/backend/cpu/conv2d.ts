@@ -1,6 +1,6 @@
 // CPU reference: conv2d forward (NHWC input, HWIO weights, zero padding) and its bias gradient.
 // Plain loops over the definition in float64; the test oracle of the GPU kernels.
-import type { Conv2dGeometry } from '../geometry.js';
+import type { Conv2dGeometry } from '../../core/geometry.js';
 
 /** y[n, oh, ow, co] = bias[co] + sum over i, j, ci of x[n, oh*s - p + i, ow*s - p + j, ci] * w[i, j, ci, co]. */
 export function conv2d(x: Float64Array, w: Float64Array, bias: Float64Array | null, g: Conv2dGeometry): Float64Array {

@@ -2,7 +2,7 @@
 // padding). Plain loops over the forward's definition in float64: every product x * w that made an
 // output is visited once and its share of dy is sent back to both factors. The test oracle of the GPU
 // kernels, written as a scatter so that it shares nothing with their gather formulation.
-import type { Conv2dGeometry } from '../geometry.js';
+import type { Conv2dGeometry } from '../../core/geometry.js';
 
 /**
  * dx[n, ih, iw, ci] = sum of dy[n, oh, ow, co] * w[i, j, ci, co] over every (oh, ow, i, j, co) with

@@ -1,6 +1,6 @@
 // CPU reference: broadcasting binary ops, unary ops, scale, ReLU gradient, fill.
-import type { BinaryOp, UnaryOp } from '../backend.js';
-import { type Shape, sizeOf } from '../geometry.js';
+import type { BinaryOp, UnaryOp } from '../../core/types.js';
+import { type Shape, sizeOf } from '../../core/geometry.js';
 import { broadcastStrides, stridesOf } from './strides.js';
 
 export function binary(op: BinaryOp, a: Float64Array, aShape: Shape, b: Float64Array, bShape: Shape, outShape: Shape): Float64Array {

@@ -1,7 +1,8 @@
 // The CPU backend: plain TypeScript in float64, the reference that every GPU kernel is tested against.
 // Each family of kernels lives in its own file beside this one; this class only routes to them.
-import type { AdamHyper, Backend, BinaryOp, BnFuse, ParamArena, UnaryOp } from '../backend.js';
-import type { BatchNormGeometry, BceGeometry, Conv2dGeometry, MatmulGeometry, PoolGeometry, Shape, SpatialGeometry } from '../geometry.js';
+import type { Backend } from '../backend.js';
+import type { AdamHyper, BinaryOp, BnFuse, ParamArena, UnaryOp } from '../../core/types.js';
+import type { BatchNormGeometry, BceGeometry, Conv2dGeometry, MatmulGeometry, PoolGeometry, Shape, SpatialGeometry } from '../../core/geometry.js';
 import { adam } from './adam.js';
 import { batchNormBackward, batchNormEval, batchNormTrain } from './batchnorm.js';
 import { concatChannels, concatChannelsBackward, upsample2x, upsample2xBackward } from './resample.js';

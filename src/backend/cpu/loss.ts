@@ -1,5 +1,5 @@
 // CPU reference: weighted binary cross-entropy with logits (sigmoid fused) and its backward, in float64.
-import type { BceGeometry } from '../geometry.js';
+import type { BceGeometry } from '../../core/geometry.js';
 
 /** max(x, 0) - x t + log(1 + e^-|x|): the same value as -t log s - (1 - t) log(1 - s), s = sigmoid(x), without overflow. */
 function bce(x: number, t: number): number {

@@ -1,5 +1,5 @@
 // CPU reference: C = op(A) op(B).
-import type { MatmulGeometry } from '../geometry.js';
+import type { MatmulGeometry } from '../../core/geometry.js';
 
 export function matmul(a: Float64Array, b: Float64Array, g: MatmulGeometry): Float64Array {
   const { m, n, k, transA, transB } = g;

@@ -1,5 +1,5 @@
 // CPU reference: max-pool 2d (NHWC) and its backward, in float64 with plain loops.
-import type { PoolGeometry } from '../geometry.js';
+import type { PoolGeometry } from '../../core/geometry.js';
 
 /**
  * Index into x of the first maximum of window (oy, ox) in channel ch: positions outside the input are

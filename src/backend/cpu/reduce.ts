@@ -1,5 +1,5 @@
 // CPU reference: sum over axes (kept as size-1 dimensions).
-import { type Shape, sizeOf } from '../geometry.js';
+import { type Shape, sizeOf } from '../../core/geometry.js';
 import { stridesOf } from './strides.js';
 
 export function reduceSum(x: Float64Array, shape: Shape, axes: readonly number[]): Float64Array {

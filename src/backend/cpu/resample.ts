@@ -1,5 +1,5 @@
 // CPU reference: nearest upsampling by 2 and channel concat (NHWC), in float64 with plain loops.
-import type { SpatialGeometry } from '../geometry.js';
+import type { SpatialGeometry } from '../../core/geometry.js';
 
 /** out[n, 2y + a, 2x + b, ch] = x[n, y, x, ch] for a, b in {0, 1}. */
 export function upsample2x(x: Float64Array, g: SpatialGeometry): Float64Array {

@@ -1,5 +1,5 @@
 // Index arithmetic shared by the CPU reference kernels.
-import type { Shape } from '../geometry.js';
+import type { Shape } from '../../core/geometry.js';
 
 /** Row-major strides of a shape. */
 export function stridesOf(shape: Shape): number[] {

@@ -1,7 +1,8 @@
 // The WebGPU backend: storage is a byte range of a GPU buffer (BufferRef); every op records a dispatch
 // of a kernel from src/kernels/ into the step's command encoder. Nothing here loops over elements.
-import type { AdamHyper, Backend, BinaryOp, BnFuse, ParamArena, UnaryOp } from '../backend.js';
-import type { BatchNormGeometry, BceGeometry, Conv2dGeometry, MatmulGeometry, PoolGeometry, Shape, SpatialGeometry } from '../geometry.js';
+import type { Backend } from '../backend.js';
+import type { AdamHyper, BinaryOp, BnFuse, ParamArena, UnaryOp } from '../../core/types.js';
+import type { BatchNormGeometry, BceGeometry, Conv2dGeometry, MatmulGeometry, PoolGeometry, Shape, SpatialGeometry } from '../../core/geometry.js';
 import { Arena } from '../../gpu/arena.js';
 import type { BufferRef, Gpu } from '../../gpu/gpu.js';
 import { adam } from '../../kernels/adam.js';

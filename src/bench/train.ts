@@ -2,18 +2,18 @@
 // Adam, loss terms read back every step) and of inference, after warm-up, on the ResNet-34 UNet, for the
 // baseline (shots only) or the full method (normal images, crop-and-paste, NBR loss, paste weights); the
 // buffer pool's peak; and, with --profile, GPU time per kernel from timestamp queries.
-import { Tensor, noGrad, scope } from '../src/autograd/index.js';
-import { WebGpuBackend } from '../src/backend/webgpu/index.js';
-import type { Gpu } from '../src/gpu/gpu.js';
-import type { KernelTime } from '../src/gpu/profiler.js';
-import { materialize } from '../src/model/module.js';
-import { INPUT_CHANNELS, Unet } from '../src/model/unet.js';
-import { Adam } from '../src/train/optimizer.js';
-import { type Batch, type BatchSources, batchLayout, makeBatch } from '../src/train/batch.js';
-import type { LossConfig } from '../src/train/losses.js';
-import { LAYER_STRIDE, TRAIN_DEFAULTS } from '../src/train/options.js';
-import { recordTrainStep } from '../src/train/trainer.js';
-import { type Rng, rng, uniform } from '../src/util/random.js';
+import { Tensor, noGrad, scope } from '../autograd/index.js';
+import { WebGpuBackend } from '../backend/webgpu/index.js';
+import type { Gpu } from '../gpu/gpu.js';
+import type { KernelTime } from '../gpu/profiler.js';
+import { materialize } from '../model/module.js';
+import { INPUT_CHANNELS, Unet } from '../model/unet.js';
+import { Adam } from '../train/optimizer.js';
+import { type Batch, type BatchSources, batchLayout, makeBatch } from '../train/batch.js';
+import type { LossConfig } from '../train/losses.js';
+import { LAYER_STRIDE, TRAIN_DEFAULTS } from '../train/options.js';
+import { recordTrainStep } from '../train/trainer.js';
+import { type Rng, rng, uniform } from '../util/random.js';
 
 export type BenchMethod = 'baseline' | 'full';
 /** Synthetic shots and normal images the bench draws its batches from. */

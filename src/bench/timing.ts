@@ -1,7 +1,7 @@
 // Timing of GPU work with tinybench: each sample records the work, submits it and waits for the GPU,
 // so a sample is the wall time of the work itself (plus one submit and one fence on the host).
 import { Bench } from 'tinybench';
-import type { Gpu } from '../src/gpu/gpu.js';
+import type { Gpu } from '../gpu/gpu.js';
 
 export interface TimingOptions {
   /** Minimum timed runs (default 10). */

@@ -1,9 +1,9 @@
 // `gpuseg bench matmul`: one square matmul (size^3), timed per dispatch with tinybench (bench/timing.ts:
 // each sample records the dispatch and awaits gpu.sync(), after warm-up). FLOPs = 2 m n k.
-import type { MatmulGeometry } from '../src/backend/geometry.js';
-import type { Gpu } from '../src/gpu/gpu.js';
-import { type MatmulTile, defaultMatmulTile, matmul } from '../src/kernels/matmul.js';
-import { rng, uniform } from '../src/util/random.js';
+import type { MatmulGeometry } from '../core/geometry.js';
+import type { Gpu } from '../gpu/gpu.js';
+import { type MatmulTile, defaultMatmulTile, matmul } from '../kernels/matmul.js';
+import { rng, uniform } from '../util/random.js';
 import { timeGpu } from './timing.js';
 
 export interface MatmulBenchResult {

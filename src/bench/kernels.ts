@@ -1,14 +1,15 @@
 // `gpuseg bench kernels`: every kernel on every distinct layer shape of the ResNet-34 UNet at batch n
 // and input size s. One result per op and shape: median time and GFLOP/s (compute-bound ops) or GB/s
 // (memory-bound ops, counting each tensor read or written once).
-import type { BnFuse } from '../src/backend/backend.js';
-import type { SpatialGeometry } from '../src/backend/geometry.js';
-import { WebGpuBackend } from '../src/backend/webgpu/index.js';
-import { Arena } from '../src/gpu/arena.js';
-import type { BufferRef, Gpu } from '../src/gpu/gpu.js';
-import { rng, uniform } from '../src/util/random.js';
+import type { BnFuse } from '../core/types.js';
+import type { SpatialGeometry } from '../core/geometry.js';
+import { WebGpuBackend } from '../backend/webgpu/index.js';
+import { Arena } from '../gpu/arena.js';
+import type { BufferRef, Gpu } from '../gpu/gpu.js';
+import { rng, uniform } from '../util/random.js';
 import { type TimingOptions, timeGpu } from './timing.js';
-import { unetShapes } from '../src/model/unet-shapes.js';
+import { unetShapes } from '../model/unet-shapes.js';
+import { UNET_PARAMETERS } from '../model/unet.js';
 
 export interface KernelResult {
   op: string;
@@ -22,8 +23,6 @@ export interface KernelResult {
 }
 
 const F32 = 4;
-/** Trainable parameters of the ResNet-34 UNet (segmentation_models_pytorch layout). */
-const UNET_PARAMETERS = 24_436_369;
 
 export async function benchKernels(
   gpu: Gpu,
