@@ -6,9 +6,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Tensor, noGrad, scope } from '../../src/autograd/index.js';
 import { WebGpuBackend } from '../../src/backend/webgpu/index.js';
-import { type BufferRef, type Dispatch, Gpu } from '../../src/gpu/gpu.js';
+import type { Dispatch, Gpu } from '../../src/gpu/gpu.js';
 import { shaderSource } from '../../src/gpu/pipelines.js';
-import { TuningTable } from '../../src/gpu/tuning.js';
 import { conv2dTiled } from '../../src/kernels/conv2d.js';
 import { conv2dInputGradTiled, conv2dWeightGradTiled } from '../../src/kernels/conv2dGrad.js';
 import { conv2dCandidates, inputGradCandidates, splitCandidates, weightGradCandidates } from '../../src/kernels/convTuning.js';
@@ -20,6 +19,7 @@ import { LAYER_STRIDE, TRAIN_DEFAULTS } from '../../src/train/options.js';
 import { Adam } from '../../src/train/optimizer.js';
 import { recordTrainStep } from '../../src/train/trainer.js';
 import { rng, uniform } from '../../src/util/random.js';
+import { LAVAPIPE, recordingGpu } from '../recording-gpu.js';
 
 type Limits = Record<string, number>;
 
@@ -64,15 +64,7 @@ const DESKTOP: Limits = {
 
 const ADAPTERS: AdapterProfile[] = [
   { name: 'WebGPU defaults', source: 'the specification', limits: DEFAULTS, features: [], subgroupMinSize: 0, subgroupMaxSize: 0, software: false },
-  {
-    name: 'lavapipe (Mesa 25, 256-bit LLVM)',
-    source: 'gpuseg info on this machine',
-    limits: { ...DEFAULTS, maxComputeWorkgroupStorageSize: 32768, maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupSizeX: 1024, maxComputeWorkgroupSizeY: 1024, maxComputeWorkgroupSizeZ: 1024, maxStorageBuffersPerShaderStage: 16, maxBufferSize: 4294967295, minStorageBufferOffsetAlignment: 16, minUniformBufferOffsetAlignment: 16 },
-    features: ['subgroups', 'shader-f16'],
-    subgroupMinSize: 8,
-    subgroupMaxSize: 8,
-    software: true,
-  },
+  { ...LAVAPIPE, source: 'gpuseg info on this machine' },
   {
     name: 'SwiftShader (Chromium 156)',
     source: 'gpuseg info on this machine',
@@ -187,56 +179,6 @@ function shaderNeeds(d: Dispatch): ShaderNeeds {
   const needs = { workgroupSize: [x, y, z] as [number, number, number], workgroupBytes, enables };
   needsCache.set(key, needs);
   return needs;
-}
-
-// ---- a Gpu that records ---------------------------------------------------------------------------
-
-interface Recorded {
-  dispatches: Dispatch[];
-  /** Sizes of the buffers allocated (each a createBuffer on a real device). */
-  buffers: number[];
-}
-
-/** A Gpu with `adapter`'s limits, features and subgroup sizes whose dispatches are recorded, not run. */
-function recordingGpu(adapter: AdapterProfile): { gpu: Gpu; recorded: Recorded } {
-  const recorded: Recorded = { dispatches: [], buffers: [] };
-  const features = new Set(adapter.features);
-  const gpu = Object.create(Gpu.prototype) as Gpu;
-  const fakeBuffer = (size: number) => ({ size, label: 'recorded', destroy() {} }) as unknown as GPUBuffer;
-  Object.defineProperties(gpu, {
-    limits: { value: adapter.limits },
-    adapter: { value: { info: { subgroupMinSize: adapter.subgroupMinSize, subgroupMaxSize: adapter.subgroupMaxSize }, features } },
-    device: {
-      value: {
-        features,
-        limits: adapter.limits,
-        createBuffer: (desc: GPUBufferDescriptor) => {
-          recorded.buffers.push(desc.size);
-          return { ...fakeBuffer(desc.size), unmap() {}, getMappedRange: () => new ArrayBuffer(0) };
-        },
-      },
-    },
-    releaseBuffer: { value: () => {} },
-    isSoftware: { value: adapter.software },
-    tuning: { value: new TuningTable() },
-    summary: { value: { description: adapter.name, vendor: '', architecture: '', device: '', software: adapter.software, features: adapter.features, limits: adapter.limits } },
-    alloc: {
-      value: (bytes: number): BufferRef => {
-        const size = Math.max(4, Math.ceil(bytes / 4) * 4);
-        recorded.buffers.push(size);
-        return { buffer: fakeBuffer(size), offset: 0, size };
-      },
-    },
-    release: { value: () => {} },
-    write: { value: () => {} },
-    copy: { value: () => {} },
-    flush: { value: () => {} },
-    sync: { value: async () => {} },
-    read: { value: async (ref: BufferRef) => new ArrayBuffer(ref.size) },
-    readF32: { value: async (ref: BufferRef) => new Float32Array(ref.size / 4) },
-    dispatch: { value: (d: Dispatch) => recorded.dispatches.push(d) },
-  });
-  return { gpu, recorded };
 }
 
 /** What `d` asks of the adapter beyond what it gives, one line per problem. */

@@ -1,6 +1,16 @@
-// The distinct layer shapes of the UNet, which the kernel benchmarks and the tuner run (no device needed).
-import { describe, expect, it } from 'vitest';
+// The distinct layer shapes of the UNet, which the kernel benchmarks and the tuner run (no device needed),
+// and a check that they are what the model runs.
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { WebGpuBackend } from '../../src/backend/webgpu/index.js';
+import { materialize } from '../../src/model/module.js';
 import { unetShapes } from '../../src/model/unet-shapes.js';
+import { Unet } from '../../src/model/unet.js';
+import { type BatchSources, batchLayout, makeBatch } from '../../src/train/batch.js';
+import { LAYER_STRIDE, TRAIN_DEFAULTS } from '../../src/train/options.js';
+import { Adam } from '../../src/train/optimizer.js';
+import { recordTrainStep } from '../../src/train/trainer.js';
+import { rng } from '../../src/util/random.js';
+import { LAVAPIPE, recordingGpu } from '../recording-gpu.js';
 
 describe('UNet layer shapes', () => {
   it('follow the ResNet-34 UNet at 64x64', () => {
@@ -14,5 +24,76 @@ describe('UNet layer shapes', () => {
     const head = s.convs[s.convs.length - 1]!.g;
     expect([head.cin, head.cout, head.hasBias, head.oh]).toEqual([16, 1, true, 64]);
     expect(() => unetShapes(1, 48)).toThrow(/multiple of 32/);
+  });
+});
+
+// unetShapes() is written by hand for the tuner and the benchmarks; this checks it against what the
+// model itself runs: every conv, batch norm, pool, upsample and concat geometry of a real training step
+// (forward, losses, backward) and of an inference pass, recorded on a Gpu that runs nothing.
+describe('UNet layer shapes against the model', () => {
+  beforeAll(async () => {
+    Object.assign(globalThis, (await import('webgpu')).globals);
+  });
+
+  it.each([
+    [2, 64],
+    [3, 96],
+  ])('batch %i, size %i: the hand-written list is exactly what forward and backward dispatch', async (n, s) => {
+    const { gpu } = recordingGpu(LAVAPIPE);
+    const be = new WebGpuBackend(gpu);
+    const seen = { convs: new Set<string>(), norms: new Set<string>(), pool: new Set<string>(), upsamples: new Set<string>(), concats: new Set<string>() };
+    const key = (v: unknown) => JSON.stringify(v);
+    const spies = [
+      vi.spyOn(be, 'conv2d').mockImplementation(function (this: WebGpuBackend, ...args) {
+        seen.convs.add(key(args[3]));
+        return WebGpuBackend.prototype.conv2d.apply(this, args);
+      }),
+      vi.spyOn(be, 'conv2dInputGrad').mockImplementation(function (this: WebGpuBackend, ...args) {
+        seen.convs.add(key(args[2]));
+        return WebGpuBackend.prototype.conv2dInputGrad.apply(this, args);
+      }),
+      vi.spyOn(be, 'conv2dWeightGrad').mockImplementation(function (this: WebGpuBackend, ...args) {
+        seen.convs.add(key(args[2]));
+        return WebGpuBackend.prototype.conv2dWeightGrad.apply(this, args);
+      }),
+      vi.spyOn(be, 'batchNormTrain').mockImplementation(function (this: WebGpuBackend, ...args) {
+        const g = args[6];
+        seen.norms.add(key({ n: g.n, h: g.h, w: g.w, c: g.c }));
+        return WebGpuBackend.prototype.batchNormTrain.apply(this, args);
+      }),
+      vi.spyOn(be, 'maxPool2d').mockImplementation(function (this: WebGpuBackend, ...args) {
+        seen.pool.add(key(args[1]));
+        return WebGpuBackend.prototype.maxPool2d.apply(this, args);
+      }),
+      vi.spyOn(be, 'upsample2x').mockImplementation(function (this: WebGpuBackend, ...args) {
+        seen.upsamples.add(key(args[1]));
+        return WebGpuBackend.prototype.upsample2x.apply(this, args);
+      }),
+      vi.spyOn(be, 'concatChannels').mockImplementation(function (this: WebGpuBackend, ...args) {
+        // The step's loss terms are packed into one vector by 1x1 concats: not a layer of the model.
+        if (args[2].n === n) seen.concats.add(key({ g: args[2], ca: args[3], cb: args[4] }));
+        return WebGpuBackend.prototype.concatChannels.apply(this, args);
+      }),
+    ];
+    const model = new Unet();
+    const storage = materialize(model, be, rng(0));
+    const opt = new Adam(storage, model.namedParameters().map(([, slot]) => slot));
+    const pixels = s * s;
+    const r = rng(1);
+    const image = new Float32Array(pixels * 3).fill(0.5);
+    const mask = new Uint8Array(pixels).fill(1, 0, pixels >> 2);
+    const normal = new Uint8Array(pixels * 3).fill(128);
+    const sources: BatchSources = { shots: [{ image, mask }], normalCount: 1, normal: async () => normal };
+    const batch = await makeBatch({ size: s, layout: batchLayout(n, 0, false), cellStride: LAYER_STRIDE[TRAIN_DEFAULTS.nbrLayer], paste: TRAIN_DEFAULTS.paste }, sources, r);
+    await recordTrainStep(model, opt, batch, { loss: 'bce', nbr: false, lambdaBg: 0, lambdaFeat: 0, nbrLayer: TRAIN_DEFAULTS.nbrLayer }, 1e-4, false);
+    for (const spy of spies) spy.mockRestore();
+
+    const shapes = unetShapes(n, s);
+    const sorted = (set: Set<string>) => [...set].sort();
+    expect(sorted(seen.convs)).toEqual(sorted(new Set(shapes.convs.map((c) => key(c.g)))));
+    expect(sorted(seen.norms)).toEqual(sorted(new Set(shapes.norms.map(key))));
+    expect(sorted(seen.pool)).toEqual([key(shapes.pool)]);
+    expect(sorted(seen.upsamples)).toEqual(sorted(new Set(shapes.upsamples.map(key))));
+    expect(sorted(seen.concats)).toEqual(sorted(new Set(shapes.concats.map(key))));
   });
 });
