@@ -132,12 +132,14 @@ export function conv2dInputGrad(gpu: Gpu, dy: BufferRef, w: BufferRef, g: Conv2d
 
 /** The tile the input gradient runs a layer with: the tuned one for this adapter and shape, else the heuristic. */
 export function chooseInputGradTile(gpu: Gpu, g: Conv2dGeometry): InputGradVariant {
-  const usable = (t: unknown): t is InputGradVariant => {
-    const forward = (t as { viaForward?: unknown } | null)?.viaForward;
-    if (forward !== undefined) return viaForwardProblem(g) === null && isUsableConv2dTile(gpu, inputGradAsForward(g), forward);
-    return hasFields(t, ['tm', 'nv', 'wg'], ['shareDy']) && inputGradTileProblem(gpu, g, t as unknown as InputGradVariant) === null;
-  };
-  return tunedChoice(gpu, () => inputGradTuningKey(g), usable) ?? defaultInputGradTile(gpu, g);
+  return tunedChoice(gpu, () => inputGradTuningKey(g), (t): t is InputGradVariant => isUsableInputGradTile(gpu, g, t)) ?? defaultInputGradTile(gpu, g);
+}
+
+/** Whether `t` (from a tuning file: anything) is an input-gradient variant that can run this layer here. */
+export function isUsableInputGradTile(gpu: Gpu, g: Conv2dGeometry, t: unknown): t is InputGradVariant {
+  const forward = (t as { viaForward?: unknown } | null)?.viaForward;
+  if (forward !== undefined) return viaForwardProblem(g) === null && isUsableConv2dTile(gpu, inputGradAsForward(g), forward);
+  return hasFields(t, ['tm', 'nv', 'wg'], ['shareDy']) && inputGradTileProblem(gpu, g, t as unknown as InputGradVariant) === null;
 }
 
 /**
@@ -167,7 +169,7 @@ export function inputGradTuningKey(g: Conv2dGeometry): string {
 }
 
 /** Why a tile cannot run this layer on this device, or null. */
-function inputGradTileProblem(gpu: Gpu, g: Conv2dGeometry, tile: InputGradVariant): string | null {
+export function inputGradTileProblem(gpu: Gpu, g: Conv2dGeometry, tile: InputGradVariant): string | null {
   if (isViaForward(tile)) return viaForwardProblem(g) ?? conv2dTileProblem(gpu, inputGradAsForward(g), tile.viaForward);
   const limits = workgroupLimitsProblem(gpu, tile.wg, 1, 0);
   if (limits) return limits;
@@ -200,11 +202,16 @@ export function conv2dWeightGrad(gpu: Gpu, x: BufferRef, dy: BufferRef, g: Conv2
 
 /** The tile the weight gradient runs a layer with: the tuned one for this adapter and shape, else the heuristic. */
 export function chooseWeightGradTile(gpu: Gpu, g: Conv2dGeometry): WeightGradVariant {
-  const usable = (t: unknown): t is WeightGradVariant =>
+  return tunedChoice(gpu, () => weightGradTuningKey(g), (t): t is WeightGradVariant => isUsableWeightGradTile(gpu, g, t)) ?? defaultWeightGradTile(gpu, g);
+}
+
+/** Whether `t` (from a tuning file: anything) is a weight-gradient variant that can run this layer here. */
+export function isUsableWeightGradTile(gpu: Gpu, g: Conv2dGeometry, t: unknown): t is WeightGradVariant {
+  return (
     ((t as { workgroup?: unknown } | null)?.workgroup === true ? hasFields(t, ['wx', 'wy', 'tk', 'nv', 'bp']) : hasFields(t, ['tv', 'nv', 'wg'], ['shareX'])) &&
     ((t as { targetInvocations?: unknown }).targetInvocations === undefined || hasFields(t, ['targetInvocations'])) &&
-    weightGradTileProblem(gpu, g, t as unknown as WeightGradVariant) === null;
-  return tunedChoice(gpu, () => weightGradTuningKey(g), usable) ?? defaultWeightGradTile(gpu, g);
+    weightGradTileProblem(gpu, g, t as unknown as WeightGradVariant) === null
+  );
 }
 
 /** The shaders the weight gradient's variants run: their text keys its tuning entries. */
@@ -214,7 +221,8 @@ export function weightGradTuningKey(g: Conv2dGeometry): string {
   return TuningTable.key('conv2dWeightGrad', shaderHash(WEIGHT_GRAD_SHADERS), g);
 }
 
-function weightGradTileProblem(gpu: Gpu, g: Conv2dGeometry, tile: WeightGradVariant): string | null {
+/** Why a tile cannot run this layer on this device, or null. */
+export function weightGradTileProblem(gpu: Gpu, g: Conv2dGeometry, tile: WeightGradVariant): string | null {
   if (isWorkgroupWeightTile(tile)) {
     if (g.cin % 4 !== 0 || g.cout % 4 !== 0) return `needs cin ${g.cin} and cout ${g.cout} multiples of 4`;
     if ((tile.wy * tile.tk) % 4 !== 0) return 'needs wy * tk a multiple of 4';

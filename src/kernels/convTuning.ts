@@ -1,21 +1,18 @@
-// The variants the autotuner measures for the three conv kernels on one layer, and the tuning of a
-// layer on random inputs. The heuristic default comes first (the cross-check's reference); the others
+// The variants the autotuner measures for the three conv kernels on one layer (the tuning itself is
+// registry.ts's tuneConvLayer). The heuristic default comes first (the cross-check's reference); the others
 // span what measured best on lavapipe (small register tiles, subgroup-shared loads in one subgroup) and
 // what a discrete GPU may prefer (wider tiles, several subgroups per workgroup, more weight-gradient
 // splits). Shared variants are listed only where the device has subgroups of at least SHARE lanes.
 import type { Conv2dGeometry } from '../core/geometry.js';
-import type { BufferRef, Gpu } from '../gpu/gpu.js';
+import type { Gpu } from '../gpu/gpu.js';
 import { canShareA } from '../gpu/subgroups.js';
-import { rng, uniform } from '../util/random.js';
-import { type TuneOptions, type TuneResult, distinct, tune } from './autotune.js';
+import { distinct } from './autotune.js';
 import {
   type Conv2dTile,
   type Conv2dVariant,
   type Conv2dWorkgroupTile,
   CONV2D_TILE,
   canShareConv2d,
-  conv2dTiled,
-  conv2dTuningKey,
   defaultConv2dTile,
   sharedTileFor,
 } from './conv2d.js';
@@ -27,21 +24,14 @@ import {
   type WeightGradWorkgroupTile,
   INPUT_GRAD_TILE,
   WEIGHT_GRAD_TILE,
-  conv2dInputGradTiled,
-  conv2dWeightGradTiled,
   defaultInputGradTile,
   defaultTargetInvocations,
   defaultWeightGradTile,
   inputGradAsForward,
-  inputGradTuningKey,
   viaForwardProblem,
   sharedInputGradTileFor,
   weightGradSplits,
-  weightGradTuningKey,
 } from './conv2dGrad.js';
-
-export const CONV_KERNELS = ['conv2d', 'conv2dInputGrad', 'conv2dWeightGrad'] as const;
-export type ConvKernel = (typeof CONV_KERNELS)[number];
 
 /** Lanes per workgroup of the shared variants: one subgroup (lavapipe's best), or several. */
 const SHARED_WORKGROUPS = [8, 64];
@@ -123,51 +113,4 @@ export function splitCandidates(gpu: Gpu, g: Conv2dGeometry, tile: WeightGradVar
     }
   }
   return out;
-}
-
-export type ConvTuneResult = TuneResult<Conv2dVariant> | TuneResult<InputGradVariant> | TuneResult<WeightGradVariant>;
-
-/**
- * Tunes one kernel on one layer with random inputs and records the winner in gpu.tuning. The weight
- * gradient is tuned in two stages: tiles at the default split, then the winner's split.
- */
-export async function tuneConvLayer(gpu: Gpu, kernel: ConvKernel, g: Conv2dGeometry, o: TuneOptions = {}): Promise<ConvTuneResult> {
-  const r = rng(0x7e57);
-  const inputs: BufferRef[] = [];
-  const upload = (size: number): BufferRef => {
-    const ref = gpu.alloc(size * 4, 'tuneInput');
-    gpu.write(ref, uniform(r, size));
-    inputs.push(ref);
-    return ref;
-  };
-  try {
-    const x = upload(g.n * g.h * g.w * g.cin);
-    const w = upload(g.kh * g.kw * g.cin * g.cout);
-    if (kernel === 'conv2d') {
-      const bias = g.hasBias ? upload(g.cout) : null;
-      return await tune(gpu, {
-        kernel, key: conv2dTuningKey(g), candidates: conv2dCandidates(gpu, g),
-        run: (t) => conv2dTiled(gpu, x, w, bias, g, t),
-      }, o);
-    }
-    const dy = upload(g.n * g.oh * g.ow * g.cout);
-    if (kernel === 'conv2dInputGrad') {
-      return await tune(gpu, {
-        kernel, key: inputGradTuningKey(g), candidates: inputGradCandidates(gpu, g),
-        run: (t) => conv2dInputGradTiled(gpu, dy, w, g, t),
-      }, o);
-    }
-    const run = (t: WeightGradVariant) => conv2dWeightGradTiled(gpu, x, dy, g, t);
-    const key = weightGradTuningKey(g);
-    const tiles = await tune(gpu, { kernel, key, candidates: weightGradCandidates(gpu, g), run }, o);
-    const splits = splitCandidates(gpu, g, tiles.best);
-    if (splits.length === 1) return tiles;
-    // The second stage's default is the first's winner, which it keeps unless a split beats it.
-    const bySplit = await tune(gpu, { kernel, key, candidates: splits, run }, o);
-    // One result over both stages, against the heuristic's time from the first.
-    gpu.tuning.set(key, { choice: bySplit.best, ms: bySplit.bestMs, defaultMs: tiles.defaultMs });
-    return { ...bySplit, defaultMs: tiles.defaultMs, results: [...tiles.results, ...bySplit.results.slice(1)] };
-  } finally {
-    for (const ref of inputs) gpu.release(ref);
-  }
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Gpu } from '../../src/gpu/gpu.js';
-import { tuneUnet } from '../../src/cli/tune.js';
+import { tuneUnet } from '../../src/train/tune.js';
 import { gpuseg } from './gpuseg.js';
 
 describe('gpuseg tune', () => {

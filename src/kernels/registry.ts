@@ -1,0 +1,140 @@
+// The registry of tuned kernels: one typed descriptor per conv kernel, saying everything the tuner, the
+// tile lookup, pruning of stale tuning entries, `gpuseg tune` and the benchmarks need (its shaders, its
+// tuning key, its heuristic default, its candidates, why a variant cannot run, how to read a variant
+// from a tuning file, how to record one run). They iterate over TUNED_CONV_KERNELS instead of keeping
+// their own maps of kernel names to shader lists and key functions; a kernel added to CONV_KERNELS
+// without a descriptor, or a descriptor of the wrong variant type, does not compile.
+import type { Conv2dGeometry } from '../core/geometry.js';
+import type { BufferRef, Gpu } from '../gpu/gpu.js';
+import { rng, uniform } from '../util/random.js';
+import { type TuneOptions, type TuneResult, tune } from './autotune.js';
+import { CONV2D_SHADERS, type Conv2dVariant, conv2dTileProblem, conv2dTiled, conv2dTuningKey, defaultConv2dTile, isUsableConv2dTile } from './conv2d.js';
+import {
+  INPUT_GRAD_SHADERS,
+  type InputGradVariant,
+  WEIGHT_GRAD_SHADERS,
+  type WeightGradVariant,
+  conv2dInputGradTiled,
+  conv2dWeightGradTiled,
+  defaultInputGradTile,
+  defaultWeightGradTile,
+  inputGradTileProblem,
+  inputGradTuningKey,
+  isUsableInputGradTile,
+  isUsableWeightGradTile,
+  weightGradTileProblem,
+  weightGradTuningKey,
+} from './conv2dGrad.js';
+import { conv2dCandidates, inputGradCandidates, splitCandidates, weightGradCandidates } from './convTuning.js';
+
+export const CONV_KERNELS = ['conv2d', 'conv2dInputGrad', 'conv2dWeightGrad'] as const;
+export type ConvKernel = (typeof CONV_KERNELS)[number];
+
+/** The variant type of each conv kernel. */
+export interface ConvVariants {
+  conv2d: Conv2dVariant;
+  conv2dInputGrad: InputGradVariant;
+  conv2dWeightGrad: WeightGradVariant;
+}
+
+/** The buffers one run of a conv kernel reads: x, w and bias for the forward, dy with w or x for the gradients. */
+export interface ConvBuffers {
+  x: BufferRef;
+  w: BufferRef;
+  bias: BufferRef | null;
+  dy: BufferRef;
+}
+
+export interface TunedConvKernel<V> {
+  readonly name: ConvKernel;
+  /** The shaders its variants run: their text keys its tuning entries (a changed shader, new keys). */
+  readonly shaders: readonly string[];
+  key(g: Conv2dGeometry): string;
+  /** The heuristic's choice: what runs without a tuning entry, and the tuner's reference. */
+  defaultVariant(gpu: Gpu, g: Conv2dGeometry): V;
+  /** What the tuner measures; the default first. */
+  candidates(gpu: Gpu, g: Conv2dGeometry): V[];
+  /** After the first round, more candidates built from its winner (the weight gradient's split targets). */
+  refine?(gpu: Gpu, g: Conv2dGeometry, best: V): V[];
+  /** Why `v` cannot run this layer on this device, or null. */
+  problem(gpu: Gpu, g: Conv2dGeometry, v: V): string | null;
+  /** Whether `t`, read from a tuning file (anything), is a variant that can run this layer here. */
+  parse(gpu: Gpu, g: Conv2dGeometry, t: unknown): t is V;
+  /** Records one run of `v`; the caller releases the output. */
+  record(gpu: Gpu, b: ConvBuffers, g: Conv2dGeometry, v: V): BufferRef;
+}
+
+export const TUNED_CONV_KERNELS: { readonly [K in ConvKernel]: TunedConvKernel<ConvVariants[K]> } = {
+  conv2d: {
+    name: 'conv2d',
+    shaders: CONV2D_SHADERS,
+    key: conv2dTuningKey,
+    defaultVariant: defaultConv2dTile,
+    candidates: conv2dCandidates,
+    problem: conv2dTileProblem,
+    parse: isUsableConv2dTile,
+    record: (gpu, b, g, v) => conv2dTiled(gpu, b.x, b.w, b.bias, g, v),
+  },
+  conv2dInputGrad: {
+    name: 'conv2dInputGrad',
+    shaders: INPUT_GRAD_SHADERS,
+    key: inputGradTuningKey,
+    defaultVariant: defaultInputGradTile,
+    candidates: inputGradCandidates,
+    problem: inputGradTileProblem,
+    parse: isUsableInputGradTile,
+    record: (gpu, b, g, v) => conv2dInputGradTiled(gpu, b.dy, b.w, g, v),
+  },
+  conv2dWeightGrad: {
+    name: 'conv2dWeightGrad',
+    shaders: WEIGHT_GRAD_SHADERS,
+    key: weightGradTuningKey,
+    defaultVariant: defaultWeightGradTile,
+    candidates: weightGradCandidates,
+    refine: splitCandidates,
+    problem: weightGradTileProblem,
+    parse: isUsableWeightGradTile,
+    record: (gpu, b, g, v) => conv2dWeightGradTiled(gpu, b.x, b.dy, g, v),
+  },
+};
+
+export type ConvTuneResult = TuneResult<ConvVariants[ConvKernel]>;
+
+/**
+ * Tunes one kernel on one layer with random inputs and records the winner in gpu.tuning. A kernel with
+ * `refine` is tuned in two stages: its candidates, then the refinements of the winner, whose first is
+ * the winner itself (kept unless another beats it).
+ */
+export async function tuneConvLayer(gpu: Gpu, kernel: ConvKernel, g: Conv2dGeometry, o: TuneOptions = {}): Promise<ConvTuneResult> {
+  return tuneWith(gpu, TUNED_CONV_KERNELS[kernel] as TunedConvKernel<ConvVariants[ConvKernel]>, g, o);
+}
+
+async function tuneWith<V>(gpu: Gpu, k: TunedConvKernel<V>, g: Conv2dGeometry, o: TuneOptions): Promise<TuneResult<V>> {
+  const r = rng(0x7e57);
+  const inputs: BufferRef[] = [];
+  const upload = (size: number): BufferRef => {
+    const ref = gpu.alloc(size * 4, 'tuneInput');
+    gpu.write(ref, uniform(r, size));
+    inputs.push(ref);
+    return ref;
+  };
+  try {
+    const b: ConvBuffers = {
+      x: upload(g.n * g.h * g.w * g.cin),
+      w: upload(g.kh * g.kw * g.cin * g.cout),
+      bias: g.hasBias ? upload(g.cout) : null,
+      dy: upload(g.n * g.oh * g.ow * g.cout),
+    };
+    const key = k.key(g);
+    const run = (v: V) => k.record(gpu, b, g, v);
+    const first = await tune(gpu, { kernel: k.name, key, candidates: k.candidates(gpu, g), run }, o);
+    const more = k.refine?.(gpu, g, first.best) ?? [];
+    if (more.length <= 1) return first;
+    const second = await tune(gpu, { kernel: k.name, key, candidates: more, run }, o);
+    // One result over both stages, against the heuristic's time from the first.
+    gpu.tuning.set(key, { choice: second.best, ms: second.bestMs, defaultMs: first.defaultMs });
+    return { ...second, defaultMs: first.defaultMs, results: [...first.results, ...second.results.slice(1)] };
+  } finally {
+    for (const ref of inputs) gpu.release(ref);
+  }
+}
