@@ -80,7 +80,8 @@ fn loadBias(col: u32) -> vec4<f32> {
 
 #if ${SHARE_X}
 /** Lanes that share one tile of input vectors; TM * PG is a multiple of it, and PG divides it. */
-const SHARE: u32 = 8u;
+// Lanes a subgroup shuffle shares among: SHARE of src/gpu/subgroups.ts, the one definition.
+const SHARE: u32 = ${SHARE}u;
 const PG: u32 = ${PG}u;
 /** Pixels of a workgroup's tile. */
 const TP: u32 = TM * PG;

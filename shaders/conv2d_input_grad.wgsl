@@ -78,7 +78,8 @@ fn loadDy(pix: u32, c4: u32) -> vec4<f32> {
 
 #if ${SHARE_DY}
 /** Lanes that share one tile of dy vectors; TM * PG is a multiple of it, and PG divides it. */
-const SHARE: u32 = 8u;
+// Lanes a subgroup shuffle shares among: SHARE of src/gpu/subgroups.ts, the one definition.
+const SHARE: u32 = ${SHARE}u;
 const PG: u32 = ${PG}u;
 /** Pixels of a workgroup's tile. */
 const TP: u32 = TM * PG;

@@ -79,7 +79,8 @@ fn loadDy(pix: u32, c4: u32) -> vec4<f32> {
 
 #if ${SHARE_X}
 /** Pixels whose x vectors SHARE lanes load one each and pass round. */
-const SHARE: u32 = 8u;
+// Lanes a subgroup shuffle shares among: SHARE of src/gpu/subgroups.ts, the one definition.
+const SHARE: u32 = ${SHARE}u;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

@@ -23,7 +23,8 @@ const WG_Y: u32 = ${WG_Y}u;
 const TRANS_A: bool = ${TRANS_A};
 const TRANS_B: bool = ${TRANS_B};
 /** Lanes that share one A tile; TM is a multiple of it when SHARE_A. */
-const SHARE: u32 = 8u;
+// Lanes a subgroup shuffle shares among: SHARE of src/gpu/subgroups.ts, the one definition.
+const SHARE: u32 = ${SHARE}u;
 /** vec4 registers of A each lane loads when shared: the TM x 4 chunk over SHARE lanes. */
 const AQ: u32 = max(TM / SHARE, 1u);
 

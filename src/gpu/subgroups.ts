@@ -3,7 +3,7 @@
 // storage load costs a loop over the SIMD lanes, a shuffle one vector permute).
 import type { Gpu } from './gpu.js';
 
-/** Lanes that share one operand tile (SHARE in the shaders). */
+/** Lanes that share one operand tile; the shaders get it as their ${SHARE} define (none writes its own). */
 export const SHARE = 8;
 
 /** Whether this device can run a shared tile: subgroups of at least SHARE lanes. */

@@ -180,7 +180,7 @@ export function conv2dTiled(gpu: Gpu, x: BufferRef, w: BufferRef, bias: BufferRe
   gpu.dispatch({
     kernel,
     shader: 'conv2d.wgsl',
-    defines: { WG: wg, TM: tile.tm, NV: nv, VEC_IN: g.cin % 4 === 0, VEC_OUT: g.cout % 4 === 0, SHARE_X: !!tile.shareX, PG: pg },
+    defines: { WG: wg, TM: tile.tm, NV: nv, VEC_IN: g.cin % 4 === 0, VEC_OUT: g.cout % 4 === 0, SHARE_X: !!tile.shareX, PG: pg, SHARE },
     uniforms: u.bytes(),
     // Without a bias the weights stand in at its binding (read-only bindings may alias); the shader
     // discards what it reads there.

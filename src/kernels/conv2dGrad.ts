@@ -306,7 +306,7 @@ export function conv2dInputGradTiled(gpu: Gpu, dy: BufferRef, w: BufferRef, g: C
     shader: 'conv2d_input_grad.wgsl',
     defines: {
       WG: wg, TM: tile.tm, NV: nv, VEC_DY: g.cout % 4 === 0, VEC_DX: g.cin % 4 === 0,
-      SHARE_DY: !!tile.shareDy, PG: pg, VEC_W: g.cout % 4 === 0,
+      SHARE_DY: !!tile.shareDy, PG: pg, VEC_W: g.cout % 4 === 0, SHARE,
     },
     uniforms: u.bytes(),
     buffers: [dy, wt ?? w, dx],
@@ -388,7 +388,7 @@ function dispatchRegisterWeightGrad(gpu: Gpu, x: BufferRef, dy: BufferRef, parti
   gpu.dispatch({
     kernel: 'conv2dWeightGrad',
     shader: 'conv2d_weight_grad.wgsl',
-    defines: { WG: tile.wg, TV: tv, NV: nv, VEC_X: g.cin % 4 === 0, VEC_DY: g.cout % 4 === 0, SHARE_X: !!tile.shareX },
+    defines: { WG: tile.wg, TV: tv, NV: nv, VEC_X: g.cin % 4 === 0, VEC_DY: g.cout % 4 === 0, SHARE_X: !!tile.shareX, SHARE },
     uniforms: u.bytes(),
     buffers: [x, dy, partials],
     // Shared: one workgroup per grid1d "invocation".

@@ -66,7 +66,7 @@ export function matmul(gpu: Gpu, a: BufferRef, b: BufferRef, g: MatmulGeometry, 
     shader: 'matmul.wgsl',
     defines: {
       TM: tile.tm, TN: tile.tn, WG_X: wgX, WG_Y: tile.wgY,
-      TRANS_A: transA, TRANS_B: transB, VEC4: canUseVec4(g), SHARE_A: tile.shareA,
+      TRANS_A: transA, TRANS_B: transB, VEC4: canUseVec4(g), SHARE_A: tile.shareA, SHARE,
     },
     uniforms: new Uniforms(8).u32(m, n, k, colGroups, groups).bytes(),
     buffers: [a, b, out],
