@@ -1,6 +1,7 @@
 // Shared test helpers: one GPU device per test file, the CPU reference, and tolerances derived from
 // the computation rather than picked by hand.
 import { afterAll, beforeAll, expect, vi } from 'vitest';
+import { type Tensor, scope } from '../src/autograd/index.js';
 import { CpuBackend } from '../src/backend/cpu/index.js';
 import { WebGpuBackend } from '../src/backend/webgpu/index.js';
 import { type BufferRef, type Dispatch, Gpu } from '../src/gpu/gpu.js';
@@ -92,4 +93,17 @@ export function uploadAt(be: WebGpuBackend, x: ArrayLike<number>, slots: number)
   padded.set(Array.from(x), pad);
   const whole = be.upload(padded);
   return { buffer: whole.buffer, offset: whole.offset + pad * 4, size: x.length * 4 };
+}
+
+/**
+ * Runs `fn` in a (synchronous) scope, so that every intermediate it creates is freed when it returns,
+ * then reads back the tensors it returned and frees them too.
+ */
+export async function readScoped(fn: () => Tensor[]): Promise<Float64Array[]> {
+  const kept = scope(fn);
+  try {
+    return await Promise.all(kept.map((t) => t.toArray()));
+  } finally {
+    for (const t of kept) t.dispose();
+  }
 }

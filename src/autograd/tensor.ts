@@ -208,14 +208,20 @@ export function noGrad<T>(fn: () => T): T {
 
 /**
  * Runs fn and frees every tensor it created, except those it returns (they move to the enclosing
- * scope) and those marked keep(). Works for async functions too (await the result).
+ * scope) and those marked keep(). Synchronous only: the scope stack is one per module, so a scope held
+ * open across an await would collect the tensors of whatever else ran meanwhile. To read results back,
+ * return the tensors and await their toArray() after the scope (test/helpers.ts readScoped), or return
+ * the promise of a readback started inside it (it holds no tensor).
  */
-export function scope<T>(fn: () => Promise<T>): Promise<T>;
-export function scope<T>(fn: () => T): T;
-export function scope<T>(fn: () => T | Promise<T>): T | Promise<T> {
+export function scope<T>(fn: () => T): T {
+  if (fn.constructor.name === 'AsyncFunction') throw new Error('scope: fn must be synchronous (see the comment on scope)');
   const created = new Set<Tensor>();
   scopes.push(created);
-  const finish = (result: T): T => {
+  let result: T | undefined;
+  try {
+    result = fn();
+    return result;
+  } finally {
     const idx = scopes.lastIndexOf(created);
     if (idx >= 0) scopes.splice(idx, 1);
     const returned = new Set<Tensor>(collect(result));
@@ -225,22 +231,7 @@ export function scope<T>(fn: () => T | Promise<T>): T | Promise<T> {
       if (returned.has(t)) scopes[scopes.length - 1]?.add(t);
       else t.dispose();
     }
-    return result;
-  };
-  let result: T | Promise<T>;
-  try {
-    result = fn();
-  } catch (err) {
-    finish(undefined as T);
-    throw err;
   }
-  if (result instanceof Promise) {
-    return result.then(finish, (err) => {
-      finish(undefined as T);
-      throw err;
-    });
-  }
-  return finish(result);
 }
 
 /** Tensors in a scope's result: the result itself, or the members of a returned array or object. */

@@ -37,6 +37,8 @@ describe('tape', () => {
   it('refuses backward from a non-scalar without a seed', () => {
     const x = Tensor.from(ctx.cpu, [1, 2], [2], true);
     expect(() => scope(() => F.mul(x, x).backward())).toThrow(/scalar/);
+    // A scope is synchronous: held open across an await it would collect other work's tensors.
+    expect(() => scope(async () => F.sum(x))).toThrow(/must be synchronous/);
   });
 
   it('a step scope returns every intermediate GPU buffer to the pool', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { F, Tensor, gradcheck, scope } from '../../src/autograd/index.js';
+import { F, Tensor, gradcheck } from '../../src/autograd/index.js';
 import { type Conv2dGeometry, conv2dGeometry, sizeOf } from '../../src/core/geometry.js';
 import { grid1d } from '../../src/gpu/gpu.js';
 import {
@@ -20,7 +20,7 @@ import {
 import { canShareA } from '../../src/gpu/subgroups.js';
 import { WEIGHT_GRAD_WORKGROUP_TILES, WORKGROUP_TILES, inputGradCandidates, splitCandidates, weightGradCandidates } from '../../src/kernels/convTuning.js';
 import { rng, uniform } from '../../src/util/random.js';
-import { abs, expectClose, useGpu } from '../helpers.js';
+import { abs, expectClose, readScoped, useGpu } from '../helpers.js';
 
 const ctx = useGpu();
 
@@ -321,12 +321,12 @@ describe('GPU backward against the reference backward', () => {
     const ys = [g.n, g.oh, g.ow, g.cout];
     const dy = uniform(r, sizeOf(ys));
     const run = async (backend: typeof ctx.be | typeof ctx.cpu) =>
-      scope(async () => {
+      readScoped(() => {
         const tx = Tensor.from(backend, x, xs, true);
         const tw = Tensor.from(backend, w, ws, true);
         const tb = Tensor.from(backend, b, [ws[3]], true);
         F.conv2d(tx, tw, tb, stride, pad).backward(Tensor.from(backend, dy, ys));
-        return [await tx.grad!.toArray(), await tw.grad!.toArray(), await tb.grad!.toArray()];
+        return [tx.grad!, tw.grad!, tb.grad!];
       });
     const [gx, gw, gb] = await run(ctx.be);
     const [rx, rw, rb] = await run(ctx.cpu);

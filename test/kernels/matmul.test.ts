@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { benchMatmul } from '../../src/bench/matmul.js';
-import { F, Tensor, gradcheck, scope } from '../../src/autograd/index.js';
+import { F, Tensor, gradcheck } from '../../src/autograd/index.js';
 import type { MatmulGeometry } from '../../src/core/geometry.js';
 import { PLAIN_TILE, type MatmulTile, defaultMatmulTile, matmul } from '../../src/kernels/matmul.js';
 import { rng, uniform } from '../../src/util/random.js';
-import { abs, expectClose, useGpu } from '../helpers.js';
+import { abs, expectClose, readScoped, useGpu } from '../helpers.js';
 
 const ctx = useGpu();
 
@@ -122,11 +122,11 @@ describe('matmul gradients', () => {
     const b = uniform(r, k * n);
     const dy = uniform(r, m * n);
     const run = async (backend: typeof ctx.be | typeof ctx.cpu) =>
-      scope(async () => {
+      readScoped(() => {
         const ta = Tensor.from(backend, a, [m, k], true);
         const tb = Tensor.from(backend, b, [k, n], true);
         F.matmul(ta, tb).backward(Tensor.from(backend, dy, [m, n]));
-        return [await ta.grad!.toArray(), await tb.grad!.toArray()];
+        return [ta.grad!, tb.grad!];
       });
     const [ga, gb] = await run(ctx.be);
     const [ra, rb] = await run(ctx.cpu);
