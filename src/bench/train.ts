@@ -5,6 +5,7 @@
 import { Tensor, noGrad, scope } from '../autograd/index.js';
 import { WebGpuBackend } from '../backend/webgpu/index.js';
 import type { Gpu } from '../gpu/gpu.js';
+import type { TuningTable } from '../gpu/tuning.js';
 import type { KernelTime } from '../gpu/profiler.js';
 import { materialize } from '../model/module.js';
 import { INPUT_CHANNELS, Unet } from '../model/unet.js';
@@ -58,10 +59,10 @@ export interface TrainBenchResult {
 
 export async function benchTrain(
   gpu: Gpu,
-  o: { batch: number; size: number; steps: number; warmup?: number; profile?: boolean; method?: BenchMethod },
+  o: { batch: number; size: number; steps: number; warmup?: number; profile?: boolean; method?: BenchMethod; tuning?: TuningTable },
 ): Promise<TrainBenchResult> {
   const method = o.method ?? 'baseline';
-  const be = new WebGpuBackend(gpu);
+  const be = new WebGpuBackend(gpu, o.tuning);
   const model = new Unet();
   const storage = materialize(model, be, rng(0));
   const opt = new Adam(storage, model.namedParameters().map(([, s]) => s));

@@ -1,5 +1,6 @@
 // `gpuseg bench ...`: microbenchmarks, each printing JSON (one object per line with --json).
 import { Gpu } from '../gpu/gpu.js';
+import { loadAdapterTuning } from '../gpu/tuning.js';
 import { unetInputProblem } from '../model/unet.js';
 import { InputError } from './errors.js';
 
@@ -67,9 +68,9 @@ export async function runBenchTrain(o: BenchTrainOptions): Promise<void> {
   const { PROFILE_DAWN_FLAGS } = await import('../gpu/profiler.js');
   const gpu = await Gpu.open({ adapter: o.adapter, dawnFlags: o.profile ? PROFILE_DAWN_FLAGS : [] });
   try {
-    const tuning = await gpu.loadTuning();
+    const tuning = await loadAdapterTuning(gpu.summary);
     if (tuning.problem) process.stderr.write(`gpuseg: ${tuning.problem}\n`);
-    const r = { ...(await benchTrain(gpu, o)), tuningEntries: tuning.loaded };
+    const r = { ...(await benchTrain(gpu, { ...o, tuning: tuning.table })), tuningEntries: tuning.loaded };
     if (o.json) {
       process.stdout.write(`${JSON.stringify(r)}\n`);
       return;

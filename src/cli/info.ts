@@ -2,6 +2,7 @@
 import { backendOf, listAdapters } from '../gpu/adapter.js';
 import { selectingWords } from '../gpu/adapter-names.js';
 import { Gpu } from '../gpu/gpu.js';
+import { loadAdapterTuning } from '../gpu/tuning.js';
 
 /** Limits worth a glance; --json prints them all. */
 const SHOWN_LIMITS = [
@@ -28,7 +29,7 @@ export async function runInfo(opts: InfoOptions): Promise<void> {
   const words = selectingWords(listing);
   const available = listing.map((a, i) => ({ ...a, select: words[i]! }));
   const backend = backendOf(s, available);
-  const tuning = await gpu.loadTuning();
+  const tuning = await loadAdapterTuning(s);
   const info = {
     adapter: s.description,
     vendor: s.vendor,
@@ -40,7 +41,7 @@ export async function runInfo(opts: InfoOptions): Promise<void> {
     allFeatures: s.features,
     limits: s.limits,
     available,
-    tuning: { file: tuning.path, entries: tuning.loaded, ...(tuning.problem ? { problem: tuning.problem } : {}), ...(process.env.GPUSEG_TUNING === 'off' ? { off: true } : {}) },
+    tuning: { file: tuning.path, entries: tuning.loaded, ...(tuning.problem ? { problem: tuning.problem } : {}), ...(tuning.off ? { off: true } : {}) },
   };
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);

@@ -9,7 +9,6 @@ import { host } from './host.js';
 import { BufferPool } from './pool.js';
 import { type Defines, PipelineCache } from './pipelines.js';
 import { Profiler } from './profiler.js';
-import { TuningTable, adapterIdentity, tuningPath } from './tuning.js';
 
 /** A byte range of a GPU buffer: a whole pooled buffer, or one parameter's slice of an arena. */
 export interface BufferRef {
@@ -101,8 +100,6 @@ export class Gpu {
   private destroyed = false;
   /** Set by enableProfiling(): per-kernel GPU time from timestamp queries. */
   profiler: Profiler | null = null;
-  /** Measured kernel variants for this adapter (empty until loaded or tuned; see src/gpu/tuning.ts). */
-  readonly tuning: TuningTable;
 
   private constructor(
     readonly adapter: GPUAdapter,
@@ -110,7 +107,6 @@ export class Gpu {
     readonly summary: AdapterSummary,
   ) {
     this.limits = device.limits;
-    this.tuning = new TuningTable(adapterIdentity(summary));
     this.pipelines = new PipelineCache(device);
     this.pool = new BufferPool(device, device.limits.maxBufferSize);
     this.pool.onDestroy = (buffer) => this.forgetBuffer(buffer);
@@ -133,21 +129,6 @@ export class Gpu {
     const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f));
     const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'gpuseg' });
     return new Gpu(adapter, device, summary);
-  }
-
-  /** This adapter's tuning file in the cache directory. */
-  get tuningFile(): string {
-    return tuningPath(this.tuning.identity);
-  }
-
-  /**
-   * Loads this adapter's measured kernel variants (written by `gpuseg tune`), unless GPUSEG_TUNING=off.
-   * Never throws: a missing or bad file leaves the kernels on their heuristics (`problem` says why).
-   */
-  async loadTuning(): Promise<{ path: string; loaded: number; problem?: string }> {
-    const path = this.tuningFile;
-    if (host.setting('GPUSEG_TUNING') === 'off') return { path, loaded: 0 };
-    return { path, ...(await this.tuning.load(path)) };
   }
 
   get isSoftware(): boolean {

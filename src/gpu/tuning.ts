@@ -145,3 +145,26 @@ export class TuningTable {
     await host.files.writeText(path, `${JSON.stringify(this.toJSON(), null, 1)}\n`);
   }
 }
+
+/** An adapter's tuning: its table, the file it is kept in, and what loading that file gave. */
+export interface AdapterTuning {
+  table: TuningTable;
+  path: string;
+  loaded: number;
+  /** Why the file was ignored (unreadable, foreign, malformed): the kernels then run their heuristics. */
+  problem?: string;
+  /** GPUSEG_TUNING=off: the file was not read. */
+  off?: boolean;
+}
+
+/**
+ * Reads the tuning file of the adapter `summary` describes (written by `gpuseg tune`), unless
+ * GPUSEG_TUNING=off. Never throws. What the kernels then run is decided by the table passed to the
+ * backend, never by a file found behind their back: a backend made without one runs the heuristics.
+ */
+export async function loadAdapterTuning(summary: AdapterSummary): Promise<AdapterTuning> {
+  const table = new TuningTable(adapterIdentity(summary));
+  const path = tuningPath(table.identity);
+  if (host.setting('GPUSEG_TUNING') === 'off') return { table, path, loaded: 0, off: true };
+  return { table, path, ...(await table.load(path)) };
+}

@@ -1,8 +1,9 @@
 // The autotuner: runs each variant of a kernel (register tile, split) on one real shape, checks its
-// output against the kernel's default variant, times it, and keeps the fastest in gpu.tuning. Tile
+// output against the kernel's default variant, times it, and keeps the fastest in a tuning table. Tile
 // sizes are measured per adapter, not guessed: what wins on a CPU Vulkan driver (small register tiles,
 // loads shared through subgroup shuffles) need not win on a discrete GPU.
 import { type BufferRef, type Gpu } from '../gpu/gpu.js';
+import type { TuningTable } from '../gpu/tuning.js';
 import { errorMessage } from '../util/errors.js';
 
 export interface Tunable<T> {
@@ -91,14 +92,14 @@ async function timeRuns(gpu: Gpu, run: () => BufferRef, runs: number): Promise<n
 }
 
 /**
- * Measures every candidate and records the fastest in gpu.tuning under t.key. First each runs once
+ * Measures every candidate and records the fastest in `table` under t.key. First each runs once
  * untimed (building its pipeline) and is cross-checked against the default; one that throws or
  * disagrees is rejected (the default itself must run). Then the candidates are timed in turns, round
  * after round, each keeping its best round, so that a slow spell of the machine falls on all of them
  * alike. Finally the winner and the default race in alternation: the winner replaces the default only if
  * it is faster by MIN_GAIN in the median of those races.
  */
-export async function tune<T>(gpu: Gpu, t: Tunable<T>, o: TuneOptions = {}): Promise<TuneResult<T>> {
+export async function tune<T>(gpu: Gpu, table: TuningTable, t: Tunable<T>, o: TuneOptions = {}): Promise<TuneResult<T>> {
   if (t.candidates.length === 0) throw new Error(`tune ${t.kernel}: no candidates`);
   const roundMs = o.roundMs ?? DEFAULT_ROUND_MS;
   const rounds = o.rounds ?? DEFAULT_ROUNDS;
@@ -138,7 +139,7 @@ export async function tune<T>(gpu: Gpu, t: Tunable<T>, o: TuneOptions = {}): Pro
   for (const c of timed) if (c.result.ms! < best.result.ms!) best = c;
   if (best !== timed[0] && !(await confirmFaster(gpu, best, timed[0]!, rounds))) best = timed[0]!;
   const bestMs = best.result.ms!;
-  gpu.tuning.set(t.key, { choice: best.result.variant, ms: bestMs, defaultMs });
+  table.set(t.key, { choice: best.result.variant, ms: bestMs, defaultMs });
   return { kernel: t.kernel, key: t.key, best: best.result.variant, bestMs, defaultMs, results };
 }
 
@@ -169,9 +170,9 @@ export function distinct<T>(candidates: T[]): T[] {
  * The tuned variant for `key` if the table has one that `usable` accepts (a file from an older
  * version or another driver may hold one that no longer fits), else undefined.
  */
-export function tunedChoice<T>(gpu: Gpu, key: () => string, usable: (choice: unknown) => choice is T): T | undefined {
-  if (gpu.tuning.size === 0) return undefined;
-  const choice = gpu.tuning.get(key())?.choice;
+export function tunedChoice<T>(tuning: TuningTable, key: () => string, usable: (choice: unknown) => choice is T): T | undefined {
+  if (tuning.size === 0) return undefined;
+  const choice = tuning.get(key())?.choice;
   return choice !== undefined && usable(choice) ? choice : undefined;
 }
 

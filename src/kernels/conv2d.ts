@@ -66,13 +66,14 @@ export function canShareConv2d(gpu: Gpu, g: Conv2dGeometry): boolean {
   return g.cin % 4 === 0 && g.cout % 4 === 0 && canShareA(gpu);
 }
 
-export function conv2d(gpu: Gpu, x: BufferRef, w: BufferRef, bias: BufferRef | null, g: Conv2dGeometry): BufferRef {
-  return conv2dTiled(gpu, x, w, bias, g, chooseConv2dTile(gpu, g));
+/** conv2d on the tile `tuning` holds for this layer, else the heuristic's. */
+export function conv2d(gpu: Gpu, tuning: TuningTable, x: BufferRef, w: BufferRef, bias: BufferRef | null, g: Conv2dGeometry): BufferRef {
+  return conv2dTiled(gpu, x, w, bias, g, chooseConv2dTile(gpu, tuning, g));
 }
 
-/** The tile conv2d runs a layer with: the tuned one for this adapter and shape, else the heuristic. */
-export function chooseConv2dTile(gpu: Gpu, g: Conv2dGeometry): Conv2dVariant {
-  return tunedChoice(gpu, () => conv2dTuningKey(g), (t): t is Conv2dVariant => isUsableConv2dTile(gpu, g, t)) ?? defaultConv2dTile(gpu, g);
+/** The tile conv2d runs a layer with: the one `tuning` holds for this shape, else the heuristic. */
+export function chooseConv2dTile(gpu: Gpu, tuning: TuningTable, g: Conv2dGeometry): Conv2dVariant {
+  return tunedChoice(tuning, () => conv2dTuningKey(g), (t): t is Conv2dVariant => isUsableConv2dTile(gpu, g, t)) ?? defaultConv2dTile(gpu, g);
 }
 
 export function defaultConv2dTile(gpu: Gpu, g: Conv2dGeometry): Conv2dTile {

@@ -126,13 +126,13 @@ const MIN_PIXELS_PER_SPLIT = 512;
 /** Memory the partial sums may take (the 512 x 512 x 3 x 3 layer's weights are 9.4 MB a split). */
 const PARTIALS_BUDGET_BYTES = 64 * 2 ** 20;
 
-export function conv2dInputGrad(gpu: Gpu, dy: BufferRef, w: BufferRef, g: Conv2dGeometry): BufferRef {
-  return conv2dInputGradTiled(gpu, dy, w, g, chooseInputGradTile(gpu, g));
+export function conv2dInputGrad(gpu: Gpu, tuning: TuningTable, dy: BufferRef, w: BufferRef, g: Conv2dGeometry): BufferRef {
+  return conv2dInputGradTiled(gpu, dy, w, g, chooseInputGradTile(gpu, tuning, g));
 }
 
-/** The tile the input gradient runs a layer with: the tuned one for this adapter and shape, else the heuristic. */
-export function chooseInputGradTile(gpu: Gpu, g: Conv2dGeometry): InputGradVariant {
-  return tunedChoice(gpu, () => inputGradTuningKey(g), (t): t is InputGradVariant => isUsableInputGradTile(gpu, g, t)) ?? defaultInputGradTile(gpu, g);
+/** The tile the input gradient runs a layer with: the one `tuning` holds for this shape, else the heuristic. */
+export function chooseInputGradTile(gpu: Gpu, tuning: TuningTable, g: Conv2dGeometry): InputGradVariant {
+  return tunedChoice(tuning, () => inputGradTuningKey(g), (t): t is InputGradVariant => isUsableInputGradTile(gpu, g, t)) ?? defaultInputGradTile(gpu, g);
 }
 
 /** Whether `t` (from a tuning file: anything) is an input-gradient variant that can run this layer here. */
@@ -196,13 +196,13 @@ export function sharedInputGradTileFor(gpu: Gpu, g: Conv2dGeometry, t: InputGrad
   return { ...t, wg, tm: fitSharedTm(tm, pg, classPixels(g)) };
 }
 
-export function conv2dWeightGrad(gpu: Gpu, x: BufferRef, dy: BufferRef, g: Conv2dGeometry): BufferRef {
-  return conv2dWeightGradTiled(gpu, x, dy, g, chooseWeightGradTile(gpu, g));
+export function conv2dWeightGrad(gpu: Gpu, tuning: TuningTable, x: BufferRef, dy: BufferRef, g: Conv2dGeometry): BufferRef {
+  return conv2dWeightGradTiled(gpu, x, dy, g, chooseWeightGradTile(gpu, tuning, g));
 }
 
-/** The tile the weight gradient runs a layer with: the tuned one for this adapter and shape, else the heuristic. */
-export function chooseWeightGradTile(gpu: Gpu, g: Conv2dGeometry): WeightGradVariant {
-  return tunedChoice(gpu, () => weightGradTuningKey(g), (t): t is WeightGradVariant => isUsableWeightGradTile(gpu, g, t)) ?? defaultWeightGradTile(gpu, g);
+/** The tile the weight gradient runs a layer with: the one `tuning` holds for this shape, else the heuristic. */
+export function chooseWeightGradTile(gpu: Gpu, tuning: TuningTable, g: Conv2dGeometry): WeightGradVariant {
+  return tunedChoice(tuning, () => weightGradTuningKey(g), (t): t is WeightGradVariant => isUsableWeightGradTile(gpu, g, t)) ?? defaultWeightGradTile(gpu, g);
 }
 
 /** Whether `t` (from a tuning file: anything) is a weight-gradient variant that can run this layer here. */

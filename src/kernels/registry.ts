@@ -6,6 +6,7 @@
 // without a descriptor, or a descriptor of the wrong variant type, does not compile.
 import type { Conv2dGeometry } from '../core/geometry.js';
 import type { BufferRef, Gpu } from '../gpu/gpu.js';
+import type { TuningTable } from '../gpu/tuning.js';
 import { rng, uniform } from '../util/random.js';
 import { type TuneOptions, type TuneResult, tune } from './autotune.js';
 import { CONV2D_SHADERS, type Conv2dVariant, conv2dTileProblem, conv2dTiled, conv2dTuningKey, defaultConv2dTile, isUsableConv2dTile } from './conv2d.js';
@@ -101,15 +102,15 @@ export const TUNED_CONV_KERNELS: { readonly [K in ConvKernel]: TunedConvKernel<C
 export type ConvTuneResult = TuneResult<ConvVariants[ConvKernel]>;
 
 /**
- * Tunes one kernel on one layer with random inputs and records the winner in gpu.tuning. A kernel with
+ * Tunes one kernel on one layer with random inputs and records the winner in `table`. A kernel with
  * `refine` is tuned in two stages: its candidates, then the refinements of the winner, whose first is
  * the winner itself (kept unless another beats it).
  */
-export async function tuneConvLayer(gpu: Gpu, kernel: ConvKernel, g: Conv2dGeometry, o: TuneOptions = {}): Promise<ConvTuneResult> {
-  return tuneWith(gpu, TUNED_CONV_KERNELS[kernel] as TunedConvKernel<ConvVariants[ConvKernel]>, g, o);
+export async function tuneConvLayer(gpu: Gpu, table: TuningTable, kernel: ConvKernel, g: Conv2dGeometry, o: TuneOptions = {}): Promise<ConvTuneResult> {
+  return tuneWith(gpu, table, TUNED_CONV_KERNELS[kernel] as TunedConvKernel<ConvVariants[ConvKernel]>, g, o);
 }
 
-async function tuneWith<V>(gpu: Gpu, k: TunedConvKernel<V>, g: Conv2dGeometry, o: TuneOptions): Promise<TuneResult<V>> {
+async function tuneWith<V>(gpu: Gpu, table: TuningTable, k: TunedConvKernel<V>, g: Conv2dGeometry, o: TuneOptions): Promise<TuneResult<V>> {
   const r = rng(0x7e57);
   const inputs: BufferRef[] = [];
   const upload = (size: number): BufferRef => {
@@ -127,12 +128,12 @@ async function tuneWith<V>(gpu: Gpu, k: TunedConvKernel<V>, g: Conv2dGeometry, o
     };
     const key = k.key(g);
     const run = (v: V) => k.record(gpu, b, g, v);
-    const first = await tune(gpu, { kernel: k.name, key, candidates: k.candidates(gpu, g), run }, o);
+    const first = await tune(gpu, table, { kernel: k.name, key, candidates: k.candidates(gpu, g), run }, o);
     const more = k.refine?.(gpu, g, first.best) ?? [];
     if (more.length <= 1) return first;
-    const second = await tune(gpu, { kernel: k.name, key, candidates: more, run }, o);
+    const second = await tune(gpu, table, { kernel: k.name, key, candidates: more, run }, o);
     // One result over both stages, against the heuristic's time from the first.
-    gpu.tuning.set(key, { choice: second.best, ms: second.bestMs, defaultMs: first.defaultMs });
+    table.set(key, { choice: second.best, ms: second.bestMs, defaultMs: first.defaultMs });
     return { ...second, defaultMs: first.defaultMs, results: [...first.results, ...second.results.slice(1)] };
   } finally {
     for (const ref of inputs) gpu.release(ref);

@@ -4,6 +4,7 @@ import type { Backend } from '../backend/backend.js';
 import { CpuBackend } from '../backend/cpu/index.js';
 import { WebGpuBackend } from '../backend/webgpu/index.js';
 import { Gpu } from '../gpu/gpu.js';
+import { loadAdapterTuning } from '../gpu/tuning.js';
 
 export type DeviceKind = 'gpu' | 'cpu';
 
@@ -18,7 +19,7 @@ export interface Device {
 export async function openDevice(kind: DeviceKind = 'gpu', adapter?: string): Promise<Device> {
   if (kind === 'cpu') return { backend: new CpuBackend(), gpu: null, description: 'cpu reference (float64)', close: () => {} };
   const gpu = await Gpu.open({ adapter });
-  const tuning = await gpu.loadTuning();
+  const tuning = await loadAdapterTuning(gpu.summary);
   if (tuning.problem) process.stderr.write(`gpuseg: ${tuning.problem}\n`);
-  return { backend: new WebGpuBackend(gpu), gpu, description: gpu.summary.description, close: () => gpu.destroy() };
+  return { backend: new WebGpuBackend(gpu, tuning.table), gpu, description: gpu.summary.description, close: () => gpu.destroy() };
 }

@@ -4,6 +4,7 @@
 // tuning keeps what it measured).
 import type { Conv2dGeometry } from '../core/geometry.js';
 import type { Gpu } from '../gpu/gpu.js';
+import { loadAdapterTuning } from '../gpu/tuning.js';
 import { shaderHash } from '../gpu/pipelines.js';
 import { CONV_KERNELS, type ConvKernel, type ConvTuneResult, TUNED_CONV_KERNELS, tuneConvLayer } from '../kernels/registry.js';
 import { unetShapes } from '../model/unet-shapes.js';
@@ -64,25 +65,25 @@ export async function tuneUnet(
   if (o.inference && o.batch !== INFERENCE_BATCH && o.kernels.includes('conv2d')) {
     for (const layer of unetShapes(INFERENCE_BATCH, o.size).convs.slice(0, o.layers)) jobs.push({ kernel: 'conv2d', layer: layer.name, batch: INFERENCE_BATCH, g: layer.g });
   }
-  const previous = await gpu.loadTuning();
-  if (previous.problem) o.onProblem?.(previous.problem);
+  const { table, path, problem } = await loadAdapterTuning(gpu.summary);
+  if (problem) o.onProblem?.(problem);
   // Entries measured on older shader text: dropped from the file at the next save.
-  const pruned = CONV_KERNELS.reduce((n, k) => n + gpu.tuning.pruneStale(k, shaderHash(TUNED_CONV_KERNELS[k].shaders)), 0);
-  const todo = o.skipTuned ? jobs.filter((j) => gpu.tuning.get(TUNED_CONV_KERNELS[j.kernel].key(j.g)) === undefined) : jobs;
-  const summary: TuneSummary = { adapter: gpu.summary.description, file: gpu.tuningFile, entries: 0, tuned: 0, skipped: jobs.length - todo.length, pruned, defaultMs: 0, tunedMs: 0 };
+  const pruned = CONV_KERNELS.reduce((n, k) => n + table.pruneStale(k, shaderHash(TUNED_CONV_KERNELS[k].shaders)), 0);
+  const todo = o.skipTuned ? jobs.filter((j) => table.get(TUNED_CONV_KERNELS[j.kernel].key(j.g)) === undefined) : jobs;
+  const summary: TuneSummary = { adapter: gpu.summary.description, file: path, entries: 0, tuned: 0, skipped: jobs.length - todo.length, pruned, defaultMs: 0, tunedMs: 0 };
   for (const [i, job] of todo.entries()) {
     o.onProgress?.(i, todo.length, `${job.layer} ${job.kernel}`);
-    const result = await tuneConvLayer(gpu, job.kernel, job.g);
+    const result = await tuneConvLayer(gpu, table, job.kernel, job.g);
     summary.tuned++;
     summary.defaultMs += result.defaultMs;
     summary.tunedMs += result.bestMs;
     onRow({ kernel: job.kernel, layer: job.layer, batch: job.batch, result });
     // Saved as it goes: an interrupted tuning keeps what it measured.
-    if (i === todo.length - 1 || todo[i + 1]!.layer !== job.layer) await gpu.tuning.save(gpu.tuningFile);
+    if (i === todo.length - 1 || todo[i + 1]!.layer !== job.layer) await table.save(path);
   }
   o.onProgress?.(todo.length, todo.length, '');
-  if (todo.length === 0 && pruned > 0) await gpu.tuning.save(gpu.tuningFile);
-  summary.entries = gpu.tuning.size;
+  if (todo.length === 0 && pruned > 0) await table.save(path);
+  summary.entries = table.size;
   return summary;
 }
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Gpu } from '../../src/gpu/gpu.js';
+import { loadAdapterTuning } from '../../src/gpu/tuning.js';
 import { tuneUnet } from '../../src/train/tune.js';
 import { gpuseg } from './gpuseg.js';
 
@@ -63,13 +64,13 @@ describe('gpuseg tune', () => {
       expect(rows).toEqual(['stem 7x7/2 1', 'layer1 3x3/1 1', 'stem 7x7/2 4', 'layer1 3x3/1 4']);
       expect(first).toMatchObject({ tuned: 4, skipped: 0, entries: 4 });
       // An entry of older shader text in the file: dropped, and nothing measured again.
-      gpu.tuning.set('conv2d#0ldha5h#n=1', { choice: { tm: 8, nv: 2, wg: 64 }, ms: 1, defaultMs: 1 });
-      await gpu.tuning.save(gpu.tuningFile);
-      gpu.tuning.clear();
+      const file = await loadAdapterTuning(gpu.summary);
+      expect(file.loaded).toBe(4);
+      file.table.set('conv2d#0ldha5h#n=1', { choice: { tm: 8, nv: 2, wg: 64 }, ms: 1, defaultMs: 1 });
+      await file.table.save(file.path);
       const again = await tuneUnet(gpu, { ...o, inference: true, skipTuned: true });
       expect(again).toMatchObject({ tuned: 0, skipped: 4, pruned: 1, entries: 4 });
-      gpu.tuning.clear();
-      expect((await gpu.loadTuning()).loaded).toBe(4);
+      expect((await loadAdapterTuning(gpu.summary)).loaded).toBe(4);
       const wider = await tuneUnet(gpu, { ...o, layers: 3, skipTuned: true });
       expect(wider).toMatchObject({ tuned: 1, skipped: 2, entries: 5 });
     } finally {

@@ -51,7 +51,7 @@ describe('tune', () => {
   it('keeps the fastest variant, rejects one that fails and one whose output differs', async () => {
     const { key, run } = standIn();
     const candidates: Variant[] = [{ repeat: 3 }, { repeat: 6 }, { repeat: 1 }, { repeat: 1, wrong: true }, { repeat: 1, throws: true }];
-    const r = await tune(ctx.gpu, { kernel: 'standIn', key, candidates, run }, { roundMs: 20 });
+    const r = await tune(ctx.gpu, ctx.be.tuning, { kernel: 'standIn', key, candidates, run }, { roundMs: 20 });
     expect(r.best).toEqual({ repeat: 1 });
     expect(r.results.map((c) => c.variant)).toEqual(candidates);
     expect(r.results[3]!.rejected).toMatch(/output differs from the default/);
@@ -62,15 +62,15 @@ describe('tune', () => {
     expect(r.defaultMs).toBe(r.results[0]!.ms);
     // Three runs against one: far past the noise.
     expect(r.bestMs).toBeLessThan(r.defaultMs * (1 - MIN_GAIN));
-    expect(ctx.gpu.tuning.get(key)).toEqual({ choice: { repeat: 1 }, ms: r.bestMs, defaultMs: r.defaultMs });
+    expect(ctx.be.tuning.get(key)).toEqual({ choice: { repeat: 1 }, ms: r.bestMs, defaultMs: r.defaultMs });
   });
 
   it('keeps the default when no variant is faster, and fails when the default fails', async () => {
     const { key, run } = standIn();
-    const r = await tune(ctx.gpu, { kernel: 'standIn', key, candidates: [{ repeat: 1 }, { repeat: 3 }], run }, { roundMs: 10 });
+    const r = await tune(ctx.gpu, ctx.be.tuning, { kernel: 'standIn', key, candidates: [{ repeat: 1 }, { repeat: 3 }], run }, { roundMs: 10 });
     expect(r.best).toEqual({ repeat: 1 });
-    expect(ctx.gpu.tuning.get(key)?.choice).toEqual({ repeat: 1 });
-    await expect(tune(ctx.gpu, { kernel: 'standIn', key, candidates: [{ repeat: 1, throws: true }, { repeat: 1 }], run }))
+    expect(ctx.be.tuning.get(key)?.choice).toEqual({ repeat: 1 });
+    await expect(tune(ctx.gpu, ctx.be.tuning, { kernel: 'standIn', key, candidates: [{ repeat: 1, throws: true }, { repeat: 1 }], run }))
       .rejects.toThrow(/the default variant .* failed: this tile needs subgroups/);
   });
 });

@@ -1,6 +1,11 @@
 // The conv kernels' tuning: the candidate lists (src/kernels/convTuning.ts), tuneConvLayer, and the
 // kernels' use of what the tuning table holds.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { WebGpuBackend } from '../../src/backend/webgpu/index.js';
+import { loadAdapterTuning } from '../../src/gpu/tuning.js';
 import { type Conv2dGeometry, conv2dGeometry, sizeOf } from '../../src/core/geometry.js';
 import { canShareA } from '../../src/gpu/subgroups.js';
 import {
@@ -93,16 +98,38 @@ describe('candidate lists', () => {
 describe('the conv kernels and the tuning table', () => {
   const g: Conv2dGeometry = conv2dGeometry([2, 9, 7, 16], [3, 3, 16, 24], 2, 1, true);
 
+  it('run the tuning the backend was given, never a file found behind its back', async () => {
+    const cache = mkdtempSync(join(tmpdir(), 'gpuseg-tuning-'));
+    const saved = process.env.GPUSEG_CACHE_DIR;
+    process.env.GPUSEG_CACHE_DIR = cache;
+    try {
+      const tuned: Conv2dTile = { tm: 4, nv: 4, wg: 64 };
+      const file = await loadAdapterTuning(ctx.gpu.summary);
+      file.table.set(conv2dTuningKey(g), { choice: tuned, ms: 1, defaultMs: 2 });
+      await file.table.save(file.path);
+      // The adapter's file now holds a tile for g; a backend made without a table does not see it.
+      const plain = new WebGpuBackend(ctx.gpu);
+      expect(plain.tuning.size).toBe(0);
+      expect(chooseConv2dTile(ctx.gpu, plain.tuning, g)).toEqual(defaultConv2dTile(ctx.gpu, g));
+      const given = new WebGpuBackend(ctx.gpu, (await loadAdapterTuning(ctx.gpu.summary)).table);
+      expect(chooseConv2dTile(ctx.gpu, given.tuning, g)).toEqual(tuned);
+    } finally {
+      if (saved === undefined) delete process.env.GPUSEG_CACHE_DIR;
+      else process.env.GPUSEG_CACHE_DIR = saved;
+      rmSync(cache, { recursive: true, force: true });
+    }
+  });
+
   it('run the tuned tile when the table has a usable one, and their heuristic otherwise', async () => {
-    ctx.gpu.tuning.clear();
-    expect(chooseConv2dTile(ctx.gpu, g)).toEqual(defaultConv2dTile(ctx.gpu, g));
+    ctx.be.tuning.clear();
+    expect(chooseConv2dTile(ctx.gpu, ctx.be.tuning, g)).toEqual(defaultConv2dTile(ctx.gpu, g));
     const tuned: Conv2dTile = { tm: 4, nv: 4, wg: 64 };
     expect(tuned).not.toEqual(defaultConv2dTile(ctx.gpu, g));
-    ctx.gpu.tuning.set(conv2dTuningKey(g), { choice: tuned, ms: 1, defaultMs: 2 });
-    expect(chooseConv2dTile(ctx.gpu, g)).toEqual(tuned);
+    ctx.be.tuning.set(conv2dTuningKey(g), { choice: tuned, ms: 1, defaultMs: 2 });
+    expect(chooseConv2dTile(ctx.gpu, ctx.be.tuning, g)).toEqual(tuned);
     // Another shape is not this entry's.
     const other = conv2dGeometry([2, 9, 7, 16], [3, 3, 16, 24], 1, 1, true);
-    expect(chooseConv2dTile(ctx.gpu, other)).toEqual(defaultConv2dTile(ctx.gpu, other));
+    expect(chooseConv2dTile(ctx.gpu, ctx.be.tuning, other)).toEqual(defaultConv2dTile(ctx.gpu, other));
 
     // The backend's conv2d now runs the tuned tile, and is still right.
     const r = rng(9);
@@ -113,11 +140,11 @@ describe('the conv kernels and the tuning table', () => {
     const ref = ctx.cpu.conv2d(f64(x), f64(w), f64(b), g);
     const mag = ctx.cpu.conv2d(f64(abs(x)), f64(abs(w)), f64(abs(b)), g);
     expectClose(got, ref, mag, 9 * 16 + 1, 'conv2d with the tuned tile');
-    ctx.gpu.tuning.clear();
+    ctx.be.tuning.clear();
   });
 
   it('fall back to their heuristic on an entry they cannot use', () => {
-    ctx.gpu.tuning.clear();
+    ctx.be.tuning.clear();
     const huge = 1 << 20;
     const cases: [string, unknown[], () => unknown, () => unknown][] = [
       [conv2dTuningKey(g), [
@@ -126,55 +153,55 @@ describe('the conv kernels and the tuning table', () => {
         { tm: 8, nv: 2 }, // no workgroup size
         { tm: 8, nv: 2, wg: 64, shareX: 'yes' },
         'tm8',
-      ], () => chooseConv2dTile(ctx.gpu, g), () => defaultConv2dTile(ctx.gpu, g)],
+      ], () => chooseConv2dTile(ctx.gpu, ctx.be.tuning, g), () => defaultConv2dTile(ctx.gpu, g)],
       [inputGradTuningKey(g), [
         { tm: 12, nv: 1, wg: 8, shareDy: true },
         { tm: 4, nv: 2, wg: huge },
         { tm: 0, nv: 2, wg: 64 },
         null,
-      ], () => chooseInputGradTile(ctx.gpu, g), () => defaultInputGradTile(ctx.gpu, g)],
+      ], () => chooseInputGradTile(ctx.gpu, ctx.be.tuning, g), () => defaultInputGradTile(ctx.gpu, g)],
       [weightGradTuningKey(g), [
         { tv: 2, nv: 2, wg: 12, shareX: true }, // not whole groups of the shared lanes
         { tv: 2, nv: 2, wg: 64, targetInvocations: -1 },
         { tv: 2.5, nv: 2, wg: 64 },
         [],
-      ], () => chooseWeightGradTile(ctx.gpu, g), () => defaultWeightGradTile(ctx.gpu, g)],
+      ], () => chooseWeightGradTile(ctx.gpu, ctx.be.tuning, g), () => defaultWeightGradTile(ctx.gpu, g)],
     ];
     for (const [key, choices, choose, fallback] of cases) {
       for (const choice of choices) {
-        ctx.gpu.tuning.set(key, { choice, ms: 1, defaultMs: 2 });
+        ctx.be.tuning.set(key, { choice, ms: 1, defaultMs: 2 });
         expect(choose(), JSON.stringify(choice)).toEqual(fallback());
       }
     }
-    ctx.gpu.tuning.clear();
+    ctx.be.tuning.clear();
   });
 
   it("on a discrete GPU's candidate lists (isSoftware false, on this device) the workgroup tiles join in and agree with the default", async () => {
-    ctx.gpu.tuning.clear();
+    ctx.be.tuning.clear();
     const discrete = new Proxy(ctx.gpu, { get: (target, key) => (key === 'isSoftware' ? false : Reflect.get(target, key, target)) });
     const stride1 = conv2dGeometry([2, 9, 7, 16], [3, 3, 16, 24], 1, 1, false);
     const kinds = { conv2d: 'workgroup', conv2dInputGrad: 'viaForward', conv2dWeightGrad: 'workgroup' } as const;
     for (const kernel of CONV_KERNELS) {
-      const r = await tuneConvLayer(discrete, kernel, stride1, { roundMs: 1, rounds: 1 });
+      const r = await tuneConvLayer(discrete, ctx.be.tuning, kernel, stride1, { roundMs: 1, rounds: 1 });
       const workgroup = r.results.filter((c) => kinds[kernel] in (c.variant as object));
       expect(workgroup.length, kernel).toBeGreaterThanOrEqual(4);
       expect(r.results.filter((c) => c.rejected)).toEqual([]);
     }
-    ctx.gpu.tuning.clear();
+    ctx.be.tuning.clear();
   });
 
   it('tuneConvLayer measures every candidate of each kernel, none disagreeing, and the kernel then runs the winner', async () => {
-    ctx.gpu.tuning.clear();
+    ctx.be.tuning.clear();
     const choose = { conv2d: chooseConv2dTile, conv2dInputGrad: chooseInputGradTile, conv2dWeightGrad: chooseWeightGradTile };
     for (const kernel of CONV_KERNELS) {
-      const r = await tuneConvLayer(ctx.gpu, kernel, g, { roundMs: 2, rounds: 1 });
+      const r = await tuneConvLayer(ctx.gpu, ctx.be.tuning, kernel, g, { roundMs: 2, rounds: 1 });
       expect(r.results.filter((c) => c.rejected)).toEqual([]);
       expect(r.results.length).toBeGreaterThanOrEqual(canShareA(ctx.gpu) ? 8 : 4);
-      expect(choose[kernel](ctx.gpu, g)).toEqual(r.best);
+      expect(choose[kernel](ctx.gpu, ctx.be.tuning, g)).toEqual(r.best);
       const key = { conv2d: conv2dTuningKey, conv2dInputGrad: inputGradTuningKey, conv2dWeightGrad: weightGradTuningKey }[kernel](g);
-      expect(ctx.gpu.tuning.get(key)).toEqual({ choice: r.best, ms: r.bestMs, defaultMs: r.defaultMs });
+      expect(ctx.be.tuning.get(key)).toEqual({ choice: r.best, ms: r.bestMs, defaultMs: r.defaultMs });
     }
-    expect(ctx.gpu.tuning.size).toBe(3);
-    ctx.gpu.tuning.clear();
+    expect(ctx.be.tuning.size).toBe(3);
+    ctx.be.tuning.clear();
   });
 });

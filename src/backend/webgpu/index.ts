@@ -5,6 +5,7 @@ import type { AdamHyper, BinaryOp, BnFuse, ParamArena, UnaryOp } from '../../cor
 import type { BatchNormGeometry, BceGeometry, Conv2dGeometry, MatmulGeometry, PoolGeometry, Shape, SpatialGeometry } from '../../core/geometry.js';
 import { Arena } from '../../gpu/arena.js';
 import type { BufferRef, Gpu } from '../../gpu/gpu.js';
+import { TuningTable, adapterIdentity } from '../../gpu/tuning.js';
 import { adam } from '../../kernels/adam.js';
 import { batchNormBackward, batchNormEval, batchNormTrain } from '../../kernels/batchnorm.js';
 import { concatChannels, concatChannelsBackward } from '../../kernels/concat.js';
@@ -23,7 +24,18 @@ type S = BufferRef;
 export class WebGpuBackend implements Backend<S> {
   readonly name = 'webgpu' as const;
 
-  constructor(readonly gpu: Gpu) {}
+  /**
+   * The measured kernel variants the convolutions run (src/gpu/tuning.ts loadAdapterTuning reads the
+   * adapter's file); without one, an empty table: the heuristics.
+   */
+  readonly tuning: TuningTable;
+
+  constructor(
+    readonly gpu: Gpu,
+    tuning?: TuningTable,
+  ) {
+    this.tuning = tuning ?? new TuningTable(adapterIdentity(gpu.summary));
+  }
 
   alloc(size: number): S {
     return this.gpu.alloc(size * 4);
@@ -74,13 +86,13 @@ export class WebGpuBackend implements Backend<S> {
   }
 
   conv2d(x: S, w: S, bias: S | null, g: Conv2dGeometry): S {
-    return conv2d(this.gpu, x, w, bias, g);
+    return conv2d(this.gpu, this.tuning, x, w, bias, g);
   }
   conv2dInputGrad(dy: S, w: S, g: Conv2dGeometry): S {
-    return conv2dInputGrad(this.gpu, dy, w, g);
+    return conv2dInputGrad(this.gpu, this.tuning, dy, w, g);
   }
   conv2dWeightGrad(x: S, dy: S, g: Conv2dGeometry): S {
-    return conv2dWeightGrad(this.gpu, x, dy, g);
+    return conv2dWeightGrad(this.gpu, this.tuning, x, dy, g);
   }
   conv2dBiasGrad(dy: S, g: Conv2dGeometry): S {
     return conv2dBiasGrad(this.gpu, dy, g);
