@@ -16,22 +16,8 @@ import {
   defaultConv2dTile,
   sharedTileFor,
 } from './conv2d.js';
-import {
-  type InputGradTile,
-  type InputGradVariant,
-  type WeightGradTile,
-  type WeightGradVariant,
-  type WeightGradWorkgroupTile,
-  INPUT_GRAD_TILE,
-  WEIGHT_GRAD_TILE,
-  defaultInputGradTile,
-  defaultTargetInvocations,
-  defaultWeightGradTile,
-  inputGradAsForward,
-  viaForwardProblem,
-  sharedInputGradTileFor,
-  weightGradSplits,
-} from './conv2dGrad.js';
+import { type InputGradTile, type InputGradVariant, INPUT_GRAD_TILE, defaultInputGradTile, inputGradAsForward, viaForwardProblem, sharedInputGradTileFor } from './conv2dInputGrad.js';
+import { type WeightGradTile, type WeightGradVariant, type WeightGradWorkgroupTile, WEIGHT_GRAD_TILE, defaultTargetInvocations, defaultWeightGradTile, weightGradSplits } from './conv2dWeightGrad.js';
 
 /** Lanes per workgroup of the shared variants: one subgroup (lavapipe's best), or several. */
 const SHARED_WORKGROUPS = [8, 64];

@@ -10,22 +10,8 @@ import type { TuningTable } from '../gpu/tuning.js';
 import { rng, uniform } from '../util/random.js';
 import { type TuneOptions, type TuneResult, tune } from './autotune.js';
 import { CONV2D_SHADERS, type Conv2dVariant, conv2dTileProblem, conv2dTiled, conv2dTuningKey, defaultConv2dTile, isUsableConv2dTile } from './conv2d.js';
-import {
-  INPUT_GRAD_SHADERS,
-  type InputGradVariant,
-  WEIGHT_GRAD_SHADERS,
-  type WeightGradVariant,
-  conv2dInputGradTiled,
-  conv2dWeightGradTiled,
-  defaultInputGradTile,
-  defaultWeightGradTile,
-  inputGradTileProblem,
-  inputGradTuningKey,
-  isUsableInputGradTile,
-  isUsableWeightGradTile,
-  weightGradTileProblem,
-  weightGradTuningKey,
-} from './conv2dGrad.js';
+import { INPUT_GRAD_SHADERS, type InputGradVariant, conv2dInputGradTiled, defaultInputGradTile, inputGradTileProblem, inputGradTuningKey, isUsableInputGradTile } from './conv2dInputGrad.js';
+import { WEIGHT_GRAD_SHADERS, type WeightGradVariant, conv2dWeightGradTiled, defaultWeightGradTile, isUsableWeightGradTile, weightGradTileProblem, weightGradTuningKey } from './conv2dWeightGrad.js';
 import { conv2dCandidates, inputGradCandidates, splitCandidates, weightGradCandidates } from './convTuning.js';
 
 export const CONV_KERNELS = ['conv2d', 'conv2dInputGrad', 'conv2dWeightGrad'] as const;

@@ -2,21 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { F, Tensor, gradcheck } from '../../src/autograd/index.js';
 import { type Conv2dGeometry, conv2dGeometry, sizeOf } from '../../src/core/geometry.js';
 import { grid1d } from '../../src/gpu/gpu.js';
-import {
-  INPUT_GRAD_TILE,
-  type InputGradTile,
-  type InputGradVariant,
-  SHARED_INPUT_GRAD_TILE,
-  SHARED_WEIGHT_GRAD_TILE,
-  WEIGHT_GRAD_TILE,
-  type WeightGradTile,
-  type WeightGradVariant,
-  type WeightGradWorkgroupTile,
-  weightGradWorkgroupBytes,
-  conv2dInputGradTiled,
-  conv2dWeightGradTiled,
-  weightGradSplits,
-} from '../../src/kernels/conv2dGrad.js';
+import { INPUT_GRAD_TILE, type InputGradTile, type InputGradVariant, SHARED_INPUT_GRAD_TILE, conv2dInputGradTiled } from '../../src/kernels/conv2dInputGrad.js';
+import { SHARED_WEIGHT_GRAD_TILE, WEIGHT_GRAD_TILE, type WeightGradTile, type WeightGradVariant, type WeightGradWorkgroupTile, weightGradWorkgroupBytes, conv2dWeightGradTiled, weightGradSplits } from '../../src/kernels/conv2dWeightGrad.js';
 import { canShareA } from '../../src/gpu/subgroups.js';
 import { WEIGHT_GRAD_WORKGROUP_TILES, WORKGROUP_TILES, inputGradCandidates, splitCandidates, weightGradCandidates } from '../../src/kernels/convTuning.js';
 import { rng, uniform } from '../../src/util/random.js';

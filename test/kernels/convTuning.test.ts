@@ -14,15 +14,8 @@ import {
   conv2dTuningKey,
   defaultConv2dTile,
 } from '../../src/kernels/conv2d.js';
-import {
-  chooseInputGradTile,
-  chooseWeightGradTile,
-  defaultInputGradTile,
-  defaultWeightGradTile,
-  inputGradTuningKey,
-  weightGradSplits,
-  weightGradTuningKey,
-} from '../../src/kernels/conv2dGrad.js';
+import { chooseInputGradTile, defaultInputGradTile, inputGradTuningKey } from '../../src/kernels/conv2dInputGrad.js';
+import { chooseWeightGradTile, defaultWeightGradTile, weightGradSplits, weightGradTuningKey } from '../../src/kernels/conv2dWeightGrad.js';
 import { conv2dCandidates, inputGradCandidates, splitCandidates, weightGradCandidates } from '../../src/kernels/convTuning.js';
 import { CONV_KERNELS, TUNED_CONV_KERNELS, tuneConvLayer } from '../../src/kernels/registry.js';
 import { shaderHash } from '../../src/gpu/pipelines.js';
