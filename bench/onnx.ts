@@ -9,8 +9,7 @@
 // Without --weights the UNet's own initialisation is used (speed does not depend on the values).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { CpuBackend } from '../src/backend/cpu/index.js';
@@ -22,6 +21,7 @@ import { exportStateDict } from '../src/model/state.js';
 import { Unet } from '../src/model/unet.js';
 import { loadModel, predict } from '../src/train/model-io.js';
 import { rng, uniform } from '../src/util/random.js';
+import { runIfMain } from './script.js';
 
 export interface OnnxBenchOptions {
   size: number;
@@ -165,13 +165,4 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify(r)}\n`);
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main().then(
-    // Dawn's instance keeps the event loop alive; the result is written, so leave.
-    () => process.exit(0),
-    (err: unknown) => {
-      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exit(1);
-    },
-  );
-}
+runIfMain(import.meta.url, main);

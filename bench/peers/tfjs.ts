@@ -7,8 +7,6 @@
 // same adapter ours picks) and 'cpu' (tfjs-backend-cpu, plain JavaScript).
 //
 //   node --import tsx bench/peers/tfjs.ts --backend webgpu --batch 2 --size 128 --steps 3 --json
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core registers no gradients itself (the @tensorflow/tfjs bundle imports them); the Node build of
@@ -18,6 +16,7 @@ import { adapterFlags } from '../../src/gpu/adapter.js';
 import { createInstance } from '../../src/gpu/dawn.js';
 // The architecture's table, shared with ours so both build the same network (the parameter count is checked too).
 import { DECODER_CHANNELS as DECODER, ENCODER_LAYERS as ENCODER, SKIP_CHANNELS as SKIPS, UNET_PARAMETERS } from '../../src/model/unet.js';
+import { runIfMain } from '../script.js';
 
 export type TfjsBackend = 'webgpu' | 'cpu';
 
@@ -371,13 +370,4 @@ async function main(): Promise<void> {
     );
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main().then(
-    // Dawn's instance keeps the event loop alive; the result is written, so leave.
-    () => process.exit(0),
-    (err: unknown) => {
-      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exit(1);
-    },
-  );
-}
+runIfMain(import.meta.url, main);

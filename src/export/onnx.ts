@@ -10,13 +10,12 @@
 //          `logit`        float32 [N, 1, S, S], before the sigmoid.
 // S is fixed at export (the run's size by default): the UNet's five halvings need a multiple of 32.
 import { stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../data/imagenet.js';
 import { BatchNorm2d } from '../model/layers.js';
 import { type NamedTensor, loadSafetensors } from '../model/safetensors.js';
 import { DECODER_CHANNELS, ENCODER_LAYERS, SKIP_CHANNELS } from '../model/unet.js';
-import { CONFIG_FILE, MODEL_FILE, readConfig } from '../train/checkpoint.js';
-import { checkRunConfig } from '../train/options.js';
+import { finishedRun } from '../train/run-folder.js';
 import { InputError } from '../util/errors.js';
 import { makeFolder, writeFileAtomic } from '../util/files.js';
 import { GraphBuilder, attr, floatValue } from './onnx-graph.js';
@@ -116,14 +115,7 @@ interface RunContents {
 
 /** config.json and last.safetensors of a run folder, checked, with the same one-line errors predict gives. */
 async function readRun(run: string): Promise<RunContents> {
-  const info = await stat(run).catch(() => null);
-  if (!info) throw new InputError(`${run}: no such run folder`);
-  if (!info.isDirectory()) throw new InputError(`${run}: not a run folder (a folder with ${CONFIG_FILE} and ${MODEL_FILE})`);
-  const config = checkRunConfig(await readConfig<unknown>(run), join(run, CONFIG_FILE));
-  const source = join(run, MODEL_FILE);
-  if (!(await stat(source).then((s) => s.isFile(), () => false))) {
-    throw new InputError(`${source}: not found (the run folder '${run}' has no final weights; a killed run resumes with --resume)`);
-  }
+  const { config, weights: source } = await finishedRun(run);
   return { config, tensors: await loadSafetensors(source), source };
 }
 

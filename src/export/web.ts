@@ -17,8 +17,7 @@ import { materialize } from '../model/module.js';
 import { readFileBytes, readSafetensors } from '../model/safetensors.js';
 import { importStateDict } from '../model/state.js';
 import { Unet } from '../model/unet.js';
-import { CONFIG_FILE, MODEL_FILE, readConfig } from '../train/checkpoint.js';
-import { checkRunConfig } from '../train/options.js';
+import { finishedRun } from '../train/run-folder.js';
 import { InputError } from '../util/errors.js';
 import { errorMessage, makeFolder, writeFileAtomic } from '../util/files.js';
 import { rng } from '../util/random.js';
@@ -86,14 +85,7 @@ function checkSize(size: number): void {
  * a wrong shape, NaN) is refused here rather than in the browser.
  */
 async function readRun(run: string): Promise<{ config: { size: number }; weights: Uint8Array }> {
-  const info = await stat(run).catch(() => null);
-  if (!info) throw new InputError(`${run}: no such run folder`);
-  if (!info.isDirectory()) throw new InputError(`${run}: not a run folder (a folder with ${CONFIG_FILE} and ${MODEL_FILE})`);
-  const config = checkRunConfig(await readConfig<unknown>(run), join(run, CONFIG_FILE));
-  const source = join(run, MODEL_FILE);
-  if (!(await stat(source).then((s) => s.isFile(), () => false))) {
-    throw new InputError(`${source}: not found (the run folder '${run}' has no final weights; a killed run resumes with --resume)`);
-  }
+  const { config, weights: source } = await finishedRun(run);
   const weights = await readFileBytes(source);
   const model = new Unet();
   const storage = materialize(model, new CpuBackend(), rng(0));

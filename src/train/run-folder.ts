@@ -2,7 +2,8 @@
 // would append to the first one's log.jsonl, and its report would draw both).
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CHECKPOINTS_DIR, CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE } from './checkpoint.js';
+import { CHECKPOINTS_DIR, CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, readConfig } from './checkpoint.js';
+import { checkRunConfig } from './options.js';
 import { InputError } from '../util/errors.js';
 import { missingFolders } from '../util/files.js';
 
@@ -44,4 +45,20 @@ const LEFTOVER = /\.tmp-\d+$/;
 export async function removeLeftovers(dir: string): Promise<void> {
   const names = await readdir(dir).catch(() => [] as string[]);
   await Promise.all(names.filter((n) => LEFTOVER.test(n)).map((n) => rm(join(dir, n), { force: true })));
+}
+
+/**
+ * A finished run folder's config.json (checked field by field) and the path of its final weights, with
+ * the one-line errors predict gives: no such folder, not a folder, a bad config, no weights.
+ */
+export async function finishedRun(run: string): Promise<{ config: Record<string, unknown> & { size: number }; weights: string }> {
+  const info = await stat(run).catch(() => null);
+  if (!info) throw new InputError(`${run}: no such run folder`);
+  if (!info.isDirectory()) throw new InputError(`${run}: not a run folder (a folder with ${CONFIG_FILE} and ${MODEL_FILE})`);
+  const config = checkRunConfig(await readConfig<unknown>(run), join(run, CONFIG_FILE));
+  const weights = join(run, MODEL_FILE);
+  if (!(await stat(weights).then((s) => s.isFile(), () => false))) {
+    throw new InputError(`${weights}: not found (the run folder '${run}' has no final weights; a killed run resumes with --resume)`);
+  }
+  return { config, weights };
 }

@@ -302,6 +302,16 @@ describe('encoder weights', () => {
   });
 });
 
+/** 200 names over one storage of 1,024 floats (the probe's 4 MB file that was copied 200 times). */
+function sharedStorage(): FakeStateDict {
+  const storage = { key: '0', storageClass: 'FloatStorage' as const, values: Array.from({ length: 1024 }, (_, i) => i) };
+  return {
+    storages: [storage],
+    tensors: Array.from({ length: 200 }, (_, i) => ({ name: `t${i}`, storage, offset: 0, size: [1024], stride: [1] })),
+    expected: new Map(),
+  };
+}
+
 describe('untrusted zip checkpoints: integrity and bounded memory', () => {
   const zipOf = (records: Record<string, Uint8Array>, level: 0 | 9 = 0) => zipSync(records, { level });
   const resnet = () => torchZipBytes(fakeResnetStateDict(), { archive: 'resnet34' });
@@ -334,13 +344,7 @@ describe('untrusted zip checkpoints: integrity and bounded memory', () => {
   });
 
   it('reads names that share one storage as views (no copy), and bounds the copies of strided views', async () => {
-    const storage = { key: '0', storageClass: 'FloatStorage' as const, values: Array.from({ length: 1024 }, (_, i) => i) };
-    const shared: FakeStateDict = {
-      storages: [storage],
-      tensors: Array.from({ length: 200 }, (_, i) => ({ name: `t${i}`, storage, offset: 0, size: [1024], stride: [1] })),
-      expected: new Map(),
-    };
-    const tensors = await loadTorchCheckpoint(await fixture('shared.pth', torchZipBytes(shared)));
+    const tensors = await loadTorchCheckpoint(await fixture('shared.pth', torchZipBytes(sharedStorage())));
     const first = tensors.get('t0')!.data as Float32Array;
     const last = tensors.get('t199')!.data as Float32Array;
     expect(last.buffer).toBe(first.buffer); // one storage in memory, not 200 copies
@@ -365,13 +369,7 @@ describe('untrusted legacy checkpoints: bounded memory', () => {
     expect(await loadError(await fixture('stride0-legacy.pth', bytes))).toMatch(/tensor 'w': its strided view of 268435456 elements would take the copies/);
     expect(process.memoryUsage().rss - before).toBeLessThan(64 * 2 ** 20);
 
-    const storage = { key: '0', storageClass: 'FloatStorage' as const, values: Array.from({ length: 1024 }, (_, i) => i) };
-    const shared: FakeStateDict = {
-      storages: [storage],
-      tensors: Array.from({ length: 200 }, (_, i) => ({ name: `t${i}`, storage, offset: 0, size: [1024], stride: [1] })),
-      expected: new Map(),
-    };
-    const tensors = await loadTorchCheckpoint(await fixture('shared-legacy.pth', torchLegacyBytes(shared)));
+    const tensors = await loadTorchCheckpoint(await fixture('shared-legacy.pth', torchLegacyBytes(sharedStorage())));
     expect(tensors.get('t199')!.data.buffer).toBe(tensors.get('t0')!.data.buffer);
   });
 

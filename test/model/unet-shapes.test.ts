@@ -1,6 +1,6 @@
 // The distinct layer shapes of the UNet, which the kernel benchmarks and the tuner run (no device needed),
 // and a check that they are what the model runs.
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { WebGpuBackend } from '../../src/backend/webgpu/index.js';
 import { materialize } from '../../src/model/module.js';
 import { unetShapes } from '../../src/model/unet-shapes.js';
@@ -43,38 +43,24 @@ describe('UNet layer shapes against the model', () => {
     const be = new WebGpuBackend(gpu);
     const seen = { convs: new Set<string>(), norms: new Set<string>(), pool: new Set<string>(), upsamples: new Set<string>(), concats: new Set<string>() };
     const key = (v: unknown) => JSON.stringify(v);
-    const spies = [
-      vi.spyOn(be, 'conv2d').mockImplementation(function (this: WebGpuBackend, ...args) {
-        seen.convs.add(key(args[3]));
-        return WebGpuBackend.prototype.conv2d.apply(this, args);
-      }),
-      vi.spyOn(be, 'conv2dInputGrad').mockImplementation(function (this: WebGpuBackend, ...args) {
-        seen.convs.add(key(args[2]));
-        return WebGpuBackend.prototype.conv2dInputGrad.apply(this, args);
-      }),
-      vi.spyOn(be, 'conv2dWeightGrad').mockImplementation(function (this: WebGpuBackend, ...args) {
-        seen.convs.add(key(args[2]));
-        return WebGpuBackend.prototype.conv2dWeightGrad.apply(this, args);
-      }),
-      vi.spyOn(be, 'batchNormTrain').mockImplementation(function (this: WebGpuBackend, ...args) {
-        const g = args[6];
-        seen.norms.add(key({ n: g.n, h: g.h, w: g.w, c: g.c }));
-        return WebGpuBackend.prototype.batchNormTrain.apply(this, args);
-      }),
-      vi.spyOn(be, 'maxPool2d').mockImplementation(function (this: WebGpuBackend, ...args) {
-        seen.pool.add(key(args[1]));
-        return WebGpuBackend.prototype.maxPool2d.apply(this, args);
-      }),
-      vi.spyOn(be, 'upsample2x').mockImplementation(function (this: WebGpuBackend, ...args) {
-        seen.upsamples.add(key(args[1]));
-        return WebGpuBackend.prototype.upsample2x.apply(this, args);
-      }),
-      vi.spyOn(be, 'concatChannels').mockImplementation(function (this: WebGpuBackend, ...args) {
-        // The step's loss terms are packed into one vector by 1x1 concats: not a layer of the model.
-        if (args[2].n === n) seen.concats.add(key({ g: args[2], ca: args[3], cb: args[4] }));
-        return WebGpuBackend.prototype.concatChannels.apply(this, args);
-      }),
-    ];
+    // Each geometry the model hands the backend, recorded on the way to the real method.
+    const watch = <K extends 'conv2d' | 'conv2dInputGrad' | 'conv2dWeightGrad' | 'batchNormTrain' | 'maxPool2d' | 'upsample2x' | 'concatChannels'>(
+      name: K,
+      record: (...args: Parameters<WebGpuBackend[K]>) => void,
+    ) => {
+      const real = (be[name] as (...args: Parameters<WebGpuBackend[K]>) => ReturnType<WebGpuBackend[K]>).bind(be);
+      Object.assign(be, { [name]: (...args: Parameters<WebGpuBackend[K]>) => (record(...args), real(...args)) });
+    };
+    watch('conv2d', (...a) => seen.convs.add(key(a[3])));
+    watch('conv2dInputGrad', (...a) => seen.convs.add(key(a[2])));
+    watch('conv2dWeightGrad', (...a) => seen.convs.add(key(a[2])));
+    watch('batchNormTrain', (...a) => seen.norms.add(key({ n: a[6].n, h: a[6].h, w: a[6].w, c: a[6].c })));
+    watch('maxPool2d', (...a) => seen.pool.add(key(a[1])));
+    watch('upsample2x', (...a) => seen.upsamples.add(key(a[1])));
+    // The step's loss terms are packed into one vector by 1x1 concats: not a layer of the model.
+    watch('concatChannels', (...a) => {
+      if (a[2].n === n) seen.concats.add(key({ g: a[2], ca: a[3], cb: a[4] }));
+    });
     const model = new Unet();
     const storage = materialize(model, be, rng(0));
     const opt = new Adam(storage, model.namedParameters().map(([, slot]) => slot));
@@ -86,7 +72,6 @@ describe('UNet layer shapes against the model', () => {
     const sources: BatchSources = { shots: [{ image, mask }], normalCount: 1, normal: async () => normal };
     const batch = await makeBatch({ size: s, layout: batchLayout(n, 0, false), cellStride: LAYER_STRIDE[TRAIN_DEFAULTS.nbrLayer], paste: TRAIN_DEFAULTS.paste }, sources, r);
     await recordTrainStep(model, opt, batch, { loss: 'bce', nbr: false, lambdaBg: 0, lambdaFeat: 0, nbrLayer: TRAIN_DEFAULTS.nbrLayer }, 1e-4, false);
-    for (const spy of spies) spy.mockRestore();
 
     const shapes = unetShapes(n, s);
     const sorted = (set: Set<string>) => [...set].sort();
