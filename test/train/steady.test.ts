@@ -4,6 +4,8 @@
 // process's memory mappings stay flat. Before the pool handed out its oldest buffers first, the cache grew by about a hundred groups a
 // step and a 64x64 run died of a std::bad_alloc after a few hundred steps.
 import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { materialize } from '../../src/model/module.js';
 import { Unet } from '../../src/model/unet.js';
@@ -47,7 +49,22 @@ function sources(): BatchSources {
  * rss - heapTotal moved by under 1 MiB.
  */
 const NATIVE_GROWTH_BOUND = 8 * 2 ** 20;
-const nativeMemory = () => {
+/**
+ * Each step's host arrays (the batch, about 130 KiB at this size, above glibc's mmap threshold) live
+ * outside V8's heap until a collection frees them; on a loaded machine collections lag, and one CI run
+ * saw +16.2 MiB and +103 mappings over 50 steps that one collection gave back. So memory is measured
+ * after a full collection: what is left is what the loop keeps.
+ */
+setFlagsFromString('--expose_gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+/** A full collection, then another after V8's background sweeper has had time to free the buffers. */
+const settle = async () => {
+  collectGarbage();
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  collectGarbage();
+};
+const nativeMemory = async () => {
+  await settle();
   const m = process.memoryUsage();
   return m.rss - m.heapTotal;
 };
@@ -67,15 +84,16 @@ describe('a steady training loop', () => {
     try {
       for (let i = 0; i < WARMUP; i++) await step();
       const stats = () => ctx.gpu.pool.getStats();
-      const before = { groups: ctx.gpu.cachedBindGroups, buffers: stats().buffers, bytes: stats().heldBytes, maps: mappings(), native: nativeMemory() };
+      const native = await nativeMemory();
+      const before = { groups: ctx.gpu.cachedBindGroups, buffers: stats().buffers, bytes: stats().heldBytes, maps: mappings(), native };
       const uniforms: number[] = [];
       let halfway = 0;
       for (let i = 0; i < STEPS; i++) {
         await step();
         uniforms.push(ctx.gpu.cachedUniforms);
-        if (i === STEPS / 2 - 1) halfway = nativeMemory();
+        if (i === STEPS / 2 - 1) halfway = await nativeMemory();
       }
-      const nativeGrowth = nativeMemory() - halfway;
+      const nativeGrowth = (await nativeMemory()) - halfway;
       console.log(`steady: ${STEPS} steps, native memory +${((halfway - before.native) / 2 ** 20).toFixed(1)} MiB then +${(nativeGrowth / 2 ** 20).toFixed(1)} MiB, bind groups +${ctx.gpu.cachedBindGroups - before.groups}, uniforms ${uniforms[0]} -> ${uniforms.at(-1)}, maps +${mappings() - before.maps}`);
       expect(stats().buffers, 'pooled buffers').toBe(before.buffers);
       expect(stats().heldBytes, 'pooled bytes').toBe(before.bytes);
