@@ -4,7 +4,8 @@
 // model, train) speaks it.
 
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
-export type UnaryOp = 'relu' | 'neg' | 'sigmoid' | 'square' | 'sqrt' | 'exp';
+/** The element-wise functions the tape uses (the paste-weight clamp, the losses); others were dead code. */
+export type UnaryOp = 'relu' | 'sigmoid';
 /** Activation fused after batch norm: none, ReLU, or residual add then ReLU. */
 export type BnFuse = 'none' | 'relu' | 'add-relu';
 

@@ -17,12 +17,8 @@ const BINARY_EXPR: Record<BinaryOp | 'reluGrad', string> = {
 
 const UNARY_EXPR: Record<UnaryOp | 'scale', string> = {
   relu: 'max(x, 0.0)',
-  neg: '-x',
   // Stable for large |x|: exp of a non-positive number only.
   sigmoid: 'select(exp(x) / (1.0 + exp(x)), 1.0 / (1.0 + exp(-x)), x >= 0.0)',
-  square: 'x * x',
-  sqrt: 'sqrt(x)',
-  exp: 'exp(x)',
   scale: 'alpha * x',
 };
 

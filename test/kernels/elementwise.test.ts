@@ -42,20 +42,18 @@ describe('binary ops against the reference', () => {
 describe('unary ops against the reference', () => {
   const cases: [UnaryOp, number, number][] = [
     ['relu', -1, 1],
-    ['neg', -1, 1],
-    ['square', -3, 3],
-    ['sqrt', 0, 4],
-    ['exp', -5, 5],
+    ['relu', -1e30, 1e30],
     ['sigmoid', -60, 60],
+    ['sigmoid', -1, 1],
   ];
   for (const [op, lo, hi] of cases) {
     it(`${op} on 1001 values in [${lo}, ${hi})`, async () => {
       const x = uniform(rng(7), 1001, lo, hi);
       const gpu = await ctx.be.download(ctx.be.unary(op, ctx.be.upload(x), x.length), x.length);
       const ref = ctx.cpu.unary(op, Float64Array.from(x), x.length);
-      // Exactly rounded ops (relu, neg, square, sqrt) within 1 ulp; exp and sigmoid go through the
-      // driver's exp, whose error WGSL bounds by 3 + 2|x| ulp: c = 3 + 2 * 60 covers both.
-      const c = op === 'exp' || op === 'sigmoid' ? 3 + 2 * Math.max(-lo, hi) : 1;
+      // relu is exact (within 1 ulp of float32 rounding of the input); sigmoid goes through the driver's
+      // exp, whose error WGSL bounds by 3 + 2|x| ulp: c = 3 + 2 * 60 covers it.
+      const c = op === 'sigmoid' ? 3 + 2 * Math.max(-lo, hi) : 1;
       expectClose(gpu, ref, Float64Array.from(ref, Math.abs), c, op, 1e-37);
       expect(gpu.every(Number.isFinite)).toBe(true);
     });

@@ -28,11 +28,7 @@ export function binary(op: BinaryOp, a: Float64Array, aShape: Shape, b: Float64A
 
 const UNARY: Record<UnaryOp, (x: number) => number> = {
   relu: (x) => (x > 0 ? x : 0),
-  neg: (x) => -x,
   sigmoid: (x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x))),
-  square: (x) => x * x,
-  sqrt: (x) => Math.sqrt(x),
-  exp: (x) => Math.exp(x),
 };
 
 export function unary(op: UnaryOp, x: Float64Array, size: number): Float64Array {
