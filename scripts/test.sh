@@ -7,6 +7,8 @@ cd "$root"
 bash scripts/setup.sh || { echo "tests: 0 passed, 1 failed"; exit 1; }
 # The report tests (test/report/) open the HTML reports in a real headless Chromium.
 bash scripts/install-chromium.sh || { echo "tests: 0 passed, 1 failed"; exit 1; }
+# The queue tests (test/experiment/queue.test.ts) start a real redis-server of their own.
+bash scripts/install-redis.sh || { echo "tests: 0 passed, 1 failed"; exit 1; }
 
 report=$(mktemp -t gpuseg-vitest-XXXXXX.json)
 npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@"

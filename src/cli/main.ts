@@ -15,6 +15,7 @@ import { runExport, runServe } from './export.js';
 import { runPredict } from './predict.js';
 import { runTrain } from './train.js';
 import { runTune } from './tune.js';
+import { runWorkerCli } from './worker.js';
 
 const program = new Command()
   .name('gpuseg')
@@ -68,8 +69,19 @@ addTrainFlags(
     .addOption(new Option('--split-seeds <list>', 'split seeds').argParser(listOf('--split-seeds', nonNegativeInt('--split-seeds'))).default([0, 1, 2], '0,1,2')),
   { variantSwitches: false },
 )
+  .option('--queue <url>', 'redis://HOST:PORT/DB: enqueue the cells for `gpuseg worker`s (on any machine sharing --data and --out at the same paths) and wait for them')
+  .option('--cell <n>', "run only this cell (0-based, in the grid's order: shots, variants, split seeds), e.g. $JOB_COMPLETION_INDEX of a Kubernetes Indexed Job", nonNegativeInt('--cell'))
+  .option('--collect', 'write results.json, results.md and report.html from the cells finished so far (after --cell runs); run nothing')
   .option('--json', 'print the results as JSON (no progress bar)')
   .action((opts) => runExperimentCli(opts));
+
+program
+  .command('worker')
+  .description('run cells of experiments enqueued with `gpuseg experiment --queue URL`, one at a time, until SIGINT or SIGTERM (which put the current cell back in the queue)')
+  .requiredOption('--queue <url>', 'redis://HOST:PORT/DB (or rediss://), the one the experiment was enqueued on')
+  .option('--concurrency <n>', 'cells at once, each in its own process with its own device (one worker per GPU is the default)', positiveInt('--concurrency'), 1)
+  .addOption(adapterOption())
+  .action((opts) => runWorkerCli(opts));
 
 program
   .command('report')

@@ -16,6 +16,8 @@ export interface CellResult {
   overall: PixelMetrics | null;
   perType: Record<string, PixelMetrics> | null;
   seconds: number | null;
+  /** Only for a cell that failed on the queue after its last attempt: why (its metrics are null). */
+  error?: string;
 }
 
 export interface SummaryRow {
