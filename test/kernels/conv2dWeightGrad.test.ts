@@ -1,0 +1,115 @@
+// The weight gradient of conv2d (src/kernels/conv2dWeightGrad.ts) against the CPU reference, its default,
+// every tile and split, on the UNet's layer kinds.
+import { describe, expect, it } from 'vitest';
+import { conv2dGeometry, sizeOf } from '../../src/core/geometry.js';
+import { canShareA } from '../../src/gpu/subgroups.js';
+import { SHARED_WEIGHT_GRAD_TILE, WEIGHT_GRAD_TILE, type WeightGradTile, type WeightGradVariant, type WeightGradWorkgroupTile, conv2dWeightGradTiled, weightGradSplits, weightGradWorkgroupBytes } from '../../src/kernels/conv2dWeightGrad.js';
+import { WEIGHT_GRAD_WORKGROUP_TILES, splitCandidates, weightGradCandidates } from '../../src/kernels/convTuning.js';
+import { rng, uniform } from '../../src/util/random.js';
+import { abs, expectClose, useGpu } from '../helpers.js';
+import { CASES, type Case, TUNING_CASES, geometry, poisonPool as poison } from './conv-grad-cases.js';
+
+const ctx = useGpu();
+const poisonPool = (size: number) => poison(ctx.be, size);
+
+describe('conv2dWeightGrad against the reference', () => {
+  for (const c of CASES) {
+    it(c.name, async () => {
+      const g = geometry(c);
+      const r = rng(sizeOf(c.x) * 3 + c.cout);
+      const x = uniform(r, sizeOf(c.x));
+      const dy = uniform(r, g.n * g.oh * g.ow * g.cout);
+      const dwSize = c.k * c.k * g.cin * g.cout;
+      poisonPool(dwSize);
+      const got = await ctx.be.download(ctx.be.conv2dWeightGrad(ctx.be.upload(x), ctx.be.upload(dy), g), dwSize);
+      const ref = ctx.cpu.conv2dWeightGrad(Float64Array.from(x), Float64Array.from(dy), g);
+      const mag = ctx.cpu.conv2dWeightGrad(Float64Array.from(abs(x)), Float64Array.from(abs(dy)), g);
+      // Each dw sums n*oh*ow products: a sequential sum within a split, then the splits summed in order;
+      // a split of L pixels out of S splits sees L + S <= n*oh*ow + 1 adds, plus the product's rounding.
+      expectClose(got, ref, mag, g.n * g.oh * g.ow + 2, 'dw', 0);
+    });
+  }
+
+  it('the table runs both one split and several, and the split count respects memory', () => {
+    const splits = CASES.map((c) => weightGradSplits(ctx.gpu, geometry(c)));
+    expect(splits.some((s) => s === 1)).toBe(true);
+    expect(splits.some((s) => s > 4)).toBe(true);
+    // layer4's 512 -> 512 3x3 at batch 8 of 512x512 images (16x16 there): 9.4 MB of partials per split.
+    const big = conv2dGeometry([8, 16, 16, 512], [3, 3, 512, 512], 1, 1, false);
+    const bytes = weightGradSplits(ctx.gpu, big) * 3 * 3 * 512 * 512 * 4;
+    expect(bytes).toBeLessThanOrEqual(Math.min(64 * 2 ** 20, ctx.gpu.limits.maxStorageBufferBindingSize));
+  });
+});
+
+/** conv2dWeightGrad with a given tile against the reference, on a poisoned pool (as the table's tests). */
+async function checkWeightGradTile(c: Case, tile: WeightGradVariant): Promise<void> {
+  const g = geometry(c);
+  const r = rng(sizeOf(c.x) * 5 + c.cout);
+  const x = uniform(r, sizeOf(c.x));
+  const dy = uniform(r, g.n * g.oh * g.ow * g.cout);
+  const dwSize = c.k * c.k * g.cin * g.cout;
+  poisonPool(dwSize);
+  const got = await ctx.be.download(conv2dWeightGradTiled(ctx.gpu, ctx.be.upload(x), ctx.be.upload(dy), g, tile), dwSize);
+  const ref = ctx.cpu.conv2dWeightGrad(Float64Array.from(x), Float64Array.from(dy), g);
+  const mag = ctx.cpu.conv2dWeightGrad(Float64Array.from(abs(x)), Float64Array.from(abs(dy)), g);
+  expectClose(got, ref, mag, g.n * g.oh * g.ow + 2, `dw, ${c.name}, tile ${JSON.stringify(tile)}`, 0);
+}
+
+describe('conv2dWeightGrad tiles against the reference', () => {
+  it('every tuning candidate (tiles and split targets) on the stem, stride 2, downsample, narrow, head and odd-channel cases', async () => {
+    let checked = 0;
+    for (const c of TUNING_CASES) {
+      const g = geometry(c);
+      const tiles = weightGradCandidates(ctx.gpu, g);
+      for (const tile of [...tiles, ...splitCandidates(ctx.gpu, g, tiles[0]!).slice(1)]) {
+        await checkWeightGradTile(c, tile);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(TUNING_CASES.length * 4);
+  });
+
+  // The backend takes the shared (subgroup) tile where the device allows it: the plain tile, the
+  // fallback elsewhere (and the head's), must stay correct on every case too.
+  it(`the plain tile ${JSON.stringify(WEIGHT_GRAD_TILE)} on every case`, async () => {
+    for (const c of CASES) await checkWeightGradTile(c, WEIGHT_GRAD_TILE);
+  });
+
+  // Workgroup-memory tiles (the discrete-GPU candidates) on every case they take, with one split and
+  // with many (4x the default target), and odd tile shapes that leave partial row, column and pixel
+  // stages (TK 3 with WY 4, NV 3, BP 5).
+  const WORKGROUP: WeightGradWorkgroupTile[] = [
+    ...WEIGHT_GRAD_WORKGROUP_TILES,
+    { workgroup: true, wx: 4, wy: 4, tk: 3, nv: 3, bp: 5 },
+    { workgroup: true, wx: 8, wy: 4, tk: 2, nv: 1, bp: 7, targetInvocations: 1 << 20 },
+  ];
+  for (const tile of WORKGROUP) {
+    it(`workgroup tile ${JSON.stringify(tile)} on every case it takes`, async () => {
+      const cases = CASES.filter((c) => c.x[3] % 4 === 0 && c.cout % 4 === 0);
+      expect(cases.length).toBeGreaterThanOrEqual(8);
+      for (const c of cases) await checkWeightGradTile(c, tile);
+    });
+  }
+
+  it('a workgroup tile refuses odd channels and more workgroup memory than the device has', () => {
+    const odd = geometry(CASES.find((c) => c.x[3] % 4 !== 0)!);
+    expect(() => conv2dWeightGradTiled(ctx.gpu, ctx.be.alloc(1), ctx.be.alloc(1), odd, WORKGROUP[0]!)).toThrow(/multiples of 4/);
+    const huge: WeightGradWorkgroupTile = { workgroup: true, wx: 16, wy: 16, tk: 16, nv: 1, bp: 64 };
+    expect(weightGradWorkgroupBytes(huge)).toBeGreaterThan(ctx.gpu.limits.maxComputeWorkgroupStorageSize);
+    expect(() => conv2dWeightGradTiled(ctx.gpu, ctx.be.alloc(1), ctx.be.alloc(1), geometry(CASES[2]!), huge)).toThrow(/bytes of workgroup memory/);
+  });
+
+  // Shared tiles (subgroupShuffle of x), on odd channel counts (cout 1 and 7 leave lanes idle) too.
+  const SHARED_TILES: WeightGradTile[] = [
+    SHARED_WEIGHT_GRAD_TILE,
+    { tv: 1, nv: 1, wg: 8, shareX: true },
+    { tv: 2, nv: 2, wg: 8, shareX: true },
+    { tv: 4, nv: 1, wg: 16, shareX: true },
+  ];
+  for (const tile of SHARED_TILES) {
+    it(`shared tile ${JSON.stringify(tile)} on every case`, async ({ skip }) => {
+      if (!canShareA(ctx.gpu)) skip('no subgroups of at least 8 lanes on this device');
+      for (const c of CASES) await checkWeightGradTile(c, tile);
+    });
+  }
+});

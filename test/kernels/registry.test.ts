@@ -1,0 +1,33 @@
+// The registry of tuned conv kernels (src/kernels/registry.ts): every kernel described under its own
+// name, each descriptor consistent with itself on this adapter. (tuneConvLayer, which runs over the
+// descriptors, is tested with the candidate lists in convTuning.test.ts.)
+import { describe, expect, it } from 'vitest';
+import { type Conv2dGeometry, conv2dGeometry } from '../../src/core/geometry.js';
+import { shaderHash } from '../../src/gpu/pipelines.js';
+import { TuningTable } from '../../src/gpu/tuning.js';
+import { CONV_KERNELS, TUNED_CONV_KERNELS } from '../../src/kernels/registry.js';
+import { useGpu } from '../helpers.js';
+
+const ctx = useGpu();
+
+describe('the registry of tuned conv kernels', () => {
+  const layers = [conv2dGeometry([2, 9, 7, 16], [3, 3, 16, 24], 1, 1, false), conv2dGeometry([1, 7, 9, 5], [3, 3, 5, 7], 2, 1, true)];
+  it('describes every kernel under its own name: key from its shaders, default first among its candidates, each candidate readable back from a tuning file', () => {
+    expect(Object.keys(TUNED_CONV_KERNELS).sort()).toEqual([...CONV_KERNELS].sort());
+    for (const name of CONV_KERNELS) {
+      const k = TUNED_CONV_KERNELS[name];
+      expect(k.name).toBe(name);
+      for (const g of layers) {
+        expect(k.key(g)).toBe(TuningTable.key(name, shaderHash(k.shaders), g));
+        const candidates = k.candidates(ctx.gpu, g) as unknown[];
+        expect(candidates[0]).toEqual(k.defaultVariant(ctx.gpu, g));
+        for (const c of candidates) {
+          expect((k.problem as (gpu: typeof ctx.gpu, g: Conv2dGeometry, v: unknown) => string | null)(ctx.gpu, g, c), `${name} ${JSON.stringify(c)}`).toBeNull();
+          expect(k.parse(ctx.gpu, g, JSON.parse(JSON.stringify(c))), `${name} ${JSON.stringify(c)}`).toBe(true);
+        }
+        expect(k.parse(ctx.gpu, g, { tm: 'eight' })).toBe(false);
+        expect(k.parse(ctx.gpu, g, null)).toBe(false);
+      }
+    }
+  });
+});
