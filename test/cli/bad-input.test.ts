@@ -1,23 +1,19 @@
 // Bad input, as a user would give it: each case exits 2 with one line on stderr that names the flag or
 // the file and the problem, no stack trace and nothing else on stderr (no Dawn notices either), and
 // before any long work. The model cases open a device first (seconds); the data cases do not.
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { writePng } from '../../src/data/image.js';
-import { synthesize } from '../../src/data/synth.js';
 import { encodeSafetensors } from '../../src/model/safetensors.js';
-import { gpuseg } from './gpuseg.js';
+import { gpuseg, useTinyCategory } from './gpuseg.js';
 
+const tiny = useTinyCategory('gpuseg-bad-input-');
 let dir: string;
 let category: string;
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'gpuseg-bad-input-'));
-  const summary = await synthesize(join(dir, 'data'), { size: 32, categories: ['fabric'], trainGood: 6, testGood: 2, perType: 3 });
-  category = summary.categories[0]!.dir;
+beforeAll(() => {
+  ({ dir, category } = tiny);
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A copy of the category, changed by `edit`, for one case. */
 let copies = 0;

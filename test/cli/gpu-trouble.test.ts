@@ -3,23 +3,19 @@
 // that names the batch and size (and, for memory, a smaller batch to try), exit 1; the last checkpoint
 // stays, the folder loads in predict, and --resume finishes the run. In predict and eval the same
 // trouble is one line naming the model's size and what to try instead.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { synthesize } from '../../src/data/synth.js';
-import { gpuseg } from './gpuseg.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { gpuseg, useTinyCategory } from './gpuseg.js';
 
 const TRAIN = ['--size', '32', '--batch', '4', '--steps', '8', '--checkpoint-every', '2', '--no-eval', '--json'];
 
+const tiny = useTinyCategory('gpuseg-gpu-trouble-');
 let dir: string;
 let category: string;
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'gpuseg-gpu-trouble-'));
-  const summary = await synthesize(join(dir, 'data'), { size: 32, categories: ['fabric'], trainGood: 6, testGood: 2, perType: 3 });
-  category = summary.categories[0]!.dir;
+beforeAll(() => {
+  ({ dir, category } = tiny);
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('out of GPU memory while training', () => {
   it('is one line naming --batch and --size with a smaller batch to try; the checkpoint before it is kept', () => {
