@@ -226,6 +226,8 @@ export async function train(options: TrainOptions, onProgress: (e: TrainEvent) =
         if (done % o.checkpointEvery === 0 || done === o.steps) {
           if (pending) await report(pending);
           pending = null;
+          // The log holds every step up to the checkpoint before it exists (a resume cuts the log back to it).
+          await log.flush();
           await saveCheckpoint(o.out, model, o.optimizerState ? opt : null, config, { step: done, rng: streamBefore.get(done) ?? stream.state });
           checkpointed = done;
           onProgress({ kind: 'checkpoint', step: done, dir: o.out });

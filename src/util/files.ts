@@ -61,6 +61,12 @@ export class LineLog {
     });
   }
 
+  /** Waits until every line appended so far is on disk; throws the first write failure. */
+  async flush(): Promise<void> {
+    await this.queue;
+    if (this.failure) throw this.failure;
+  }
+
   /** Waits for every queued line; throws the first write failure. */
   async close(): Promise<void> {
     await this.queue;

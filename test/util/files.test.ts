@@ -23,6 +23,17 @@ describe('LineLog', () => {
     expect(lines.map((l) => (JSON.parse(l) as { step: number }).step)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
   });
 
+  it('flush() returns once every line appended so far is in the file', async () => {
+    const path = join(dir, 'flushed.jsonl');
+    const log = new LineLog(path);
+    for (let i = 1; i <= 50; i++) log.append(JSON.stringify({ step: i }));
+    await log.flush();
+    expect(readFileSync(path, 'utf8').trim().split('\n')).toHaveLength(50);
+    log.append('{"step":51}');
+    await log.close();
+    expect(readFileSync(path, 'utf8').trim().split('\n')).toHaveLength(51);
+  });
+
   it('refuses a line holding a newline, which would break the one-record-per-line format', () => {
     expect(() => new LineLog(join(dir, 'x.jsonl')).append('a\nb')).toThrow(/must not contain a newline/);
   });
