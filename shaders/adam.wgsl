@@ -52,9 +52,8 @@ fn update(j: u32) {
 }
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  let first = flatIndex(wid, nwg, lid, WG) * PER;
+fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let first = flatIndex(wg, lid, WG) * PER;
   for (var k = 0u; k < PER; k++) {
     let j = first + k;
     if (j < p.size) {

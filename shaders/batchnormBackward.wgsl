@@ -46,9 +46,8 @@ fn maskedGrad(i: u32) -> Channels {
 }
 
 @compute @workgroup_size(WG)
-fn partialSums(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-               @builtin(local_invocation_id) lid: vec3<u32>) {
-  let t = flatIndex(wid, nwg, lid, WG);
+fn partialSums(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let t = flatIndex(wg, lid, WG);
   if (t >= p.splits * p.rowLen) {
     return;
   }
@@ -72,9 +71,8 @@ fn partialSums(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
 }
 
 @compute @workgroup_size(WG)
-fn inputGrad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-             @builtin(local_invocation_id) lid: vec3<u32>) {
-  let i = flatIndex(wid, nwg, lid, WG);
+fn inputGrad(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let i = flatIndex(wg, lid, WG);
   if (i >= p.size) {
     return;
   }

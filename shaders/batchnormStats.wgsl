@@ -29,9 +29,8 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> RunningVar: array<Channels>;
 
 @compute @workgroup_size(WG)
-fn shiftedMean(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-               @builtin(local_invocation_id) lid: vec3<u32>) {
-  let ch = flatIndex(wid, nwg, lid, WG);
+fn shiftedMean(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let ch = flatIndex(wg, lid, WG);
   if (ch >= p.rowLen) {
     return;
   }
@@ -39,9 +38,8 @@ fn shiftedMean(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
 }
 
 @compute @workgroup_size(WG)
-fn finalize(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-            @builtin(local_invocation_id) lid: vec3<u32>) {
-  let ch = flatIndex(wid, nwg, lid, WG);
+fn finalize(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let ch = flatIndex(wg, lid, WG);
   if (ch >= p.rowLen) {
     return;
   }

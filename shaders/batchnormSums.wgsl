@@ -28,9 +28,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> Partial: array<Channels>;
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  let t = flatIndex(wid, nwg, lid, WG);
+fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let t = flatIndex(wg, lid, WG);
   if (t >= p.splits * p.rowLen) {
     return;
   }

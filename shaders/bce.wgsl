@@ -35,9 +35,8 @@ fn bce(x: f32, t: f32) -> f32 {
 }
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  let k = flatIndex(wid, nwg, lid, WG);
+fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let k = flatIndex(wg, lid, WG);
   if (k >= p.n * p.splits) {
     return;
   }

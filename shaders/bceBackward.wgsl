@@ -26,9 +26,8 @@ fn sigmoid(x: f32) -> f32 {
 }
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  let j = flatIndex(wid, nwg, lid, WG);
+fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let j = flatIndex(wg, lid, WG);
   if (j >= p.size) {
     return;
   }

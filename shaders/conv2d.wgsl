@@ -21,10 +21,11 @@ enable subgroups;
 //   PG         (SHARE_X) pixel groups: for layers too narrow to give every lane its own columns, the
 //              lanes split into PG groups that take interleaved pixels of a TM * PG pixel tile.
 #include "common.wgsl"
+#include "conv_register_tile.inc.wgsl"
 
-const WG: u32 = ${WG}u;
 const TM: u32 = ${TM}u;
-const NV: u32 = ${NV}u;
+const SHARED: bool = ${SHARE_X};
+#include "conv_pixel_tile.inc.wgsl"
 
 struct Params {
 #include "conv_geometry_fields.wgsl"
@@ -60,11 +61,8 @@ fn loadW(row: u32, col: u32) -> vec4<f32> {
 #if ${VEC_OUT}
   return W[row * p.cout4 + col];
 #else
-  let base = row * p.cout;
-  let last = p.cout - 1u;
-  let c = col * 4u;
-  return vec4<f32>(W[base + min(c, last)], W[base + min(c + 1u, last)], W[base + min(c + 2u, last)],
-                   W[base + min(c + 3u, last)]);
+  let i = clampedLanes(row, p.cout, col);
+  return vec4<f32>(W[i.x], W[i.y], W[i.z], W[i.w]);
 #endif
 }
 
@@ -72,49 +70,44 @@ fn loadBias(col: u32) -> vec4<f32> {
 #if ${VEC_OUT}
   return Bias[col];
 #else
-  let last = p.cout - 1u;
-  let c = col * 4u;
-  return vec4<f32>(Bias[min(c, last)], Bias[min(c + 1u, last)], Bias[min(c + 2u, last)], Bias[min(c + 3u, last)]);
+  let i = clampedLanes(0u, p.cout, col);
+  return vec4<f32>(Bias[i.x], Bias[i.y], Bias[i.z], Bias[i.w]);
 #endif
 }
 
-#if ${SHARE_X}
-/** Lanes that share one tile of input vectors; TM * PG is a multiple of it, and PG divides it. */
-// Lanes a subgroup shuffle shares among: SHARE of src/gpu/subgroups.ts, the one definition.
-const SHARE: u32 = ${SHARE}u;
-const PG: u32 = ${PG}u;
-/** Pixels of a workgroup's tile. */
-const TP: u32 = TM * PG;
-/** Input vectors each lane loads per step: the TP pixels over SHARE lanes. */
-const XQ: u32 = TP / SHARE;
-
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(subgroup_invocation_id) lane: u32, @builtin(local_invocation_id) lid: vec3<u32>) {
+fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>,
+#if ${SHARE_X}
+        @builtin(subgroup_invocation_id) lane: u32,
+#endif
+        ) {
+#if ${SHARE_X}
   // The grid is a flat list of workgroups (channel tiles of a pixel tile side by side). The only early
   // exit, uniform over the workgroup: subgroupShuffle needs every lane, so lanes past the edge run on
   // clamped indices and only skip their stores.
-  let group = wid.y * nwg.x + wid.x;
+  let group = flatWorkgroup(wg);
   if (group >= p.pixelTiles * p.colTiles) {
     return;
   }
   let pixelTile = group / p.colTiles;
   let colTile = group % p.colTiles;
-  // Lane lid.x takes pixels pg, pg + PG, ... of the tile and its own NV columns.
-  let pg = lid.x % PG;
-  let col0 = (colTile * (WG / PG) + lid.x / PG) * NV;
-  var cols: array<u32, NV>;
-  for (var q = 0u; q < NV; q++) {
-    cols[q] = min(col0 + q, p.cout4 - 1u);
+  let at = sharedLane(pixelTile, colTile, lid.x, lane);
+#else
+  let pixelTile = flatIndex(wg, lid, WG);
+  if (pixelTile >= p.pixelTiles) {
+    return;
   }
+  let at = plainLane(pixelTile, wg.wid.z);
+#endif
+  let cols = clampedColumns(at.col0, p.cout4);
 
-  // This lane's share of the tile's loads: pixels pixelTile * TP + s * SHARE + mine, for s < XQ.
-  let mine = lane % SHARE;
-  var iy0: array<i32, XQ>;
-  var ix0: array<i32, XQ>;
-  var img: array<u32, XQ>;
-  for (var s = 0u; s < XQ; s++) {
-    let m = min(pixelTile * TP + s * SHARE + mine, p.pixels - 1u);
+  // Top-left input corner of each loaded pixel (may be negative: padding), and the start of its image.
+  var iy0: array<i32, LOADS>;
+  var ix0: array<i32, LOADS>;
+  var img: array<u32, LOADS>;
+  for (var s = 0u; s < LOADS; s++) {
+    // Pixels past the end repeat the last one (computed, never written), so every load stays in range.
+    let m = min(at.load0 + s * LOAD_STEP, p.pixels - 1u);
     let ox = m % p.ow;
     let oy = (m / p.ow) % p.oh;
     let b = m / (p.ow * p.oh);
@@ -132,18 +125,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
   for (var i = 0u; i < p.kh; i++) {
     for (var j = 0u; j < p.kw; j++) {
-      var xBase: array<u32, XQ>;
-      var inside: array<bool, XQ>;
-      for (var s = 0u; s < XQ; s++) {
+      // Input offset of each loaded pixel's tap (in scalars), or none where the tap falls in the zero padding.
+      var xBase: array<u32, LOADS>;
+      var inside: array<bool, LOADS>;
+      for (var s = 0u; s < LOADS; s++) {
         let iy = iy0[s] + i32(i);
         let ix = ix0[s] + i32(j);
         inside[s] = iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w);
         xBase[s] = select(0u, ((img[s] + u32(iy)) * p.w + u32(ix)) * p.cin, inside[s]);
       }
       let row0 = (i * p.kw + j) * p.cin;
+#if ${SHARE_X}
       for (var c = 0u; c < p.cin; c += 4u) {
-        var mineX: array<vec4<f32>, XQ>;
-        for (var s = 0u; s < XQ; s++) {
+        var mineX: array<vec4<f32>, LOADS>;
+        for (var s = 0u; s < LOADS; s++) {
           mineX[s] = select(vec4<f32>(0.0), X[(xBase[s] + c) / 4u], inside[s]);
         }
         var w: array<vec4<f32>, 4u * NV>;
@@ -156,79 +151,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         // Pixel r * PG + pg of the tile was loaded by lane (r * PG + pg) % SHARE, in its slot
         // (r * PG) / SHARE: the same for every lane, as PG divides SHARE.
         for (var r = 0u; r < TM; r++) {
-          let xv = subgroupShuffle(mineX[(r * PG) / SHARE], (r * PG + pg) % SHARE);
+          let xv = subgroupShuffle(mineX[(r * PG) / SHARE], (r * PG + at.pg) % SHARE);
           for (var q = 0u; q < NV; q++) {
             acc[r][q] = acc[r][q] + xv.x * w[4u * q] + xv.y * w[4u * q + 1u] + xv.z * w[4u * q + 2u] + xv.w * w[4u * q + 3u];
           }
         }
       }
-    }
-  }
-
-  for (var r = 0u; r < TM; r++) {
-    let m = pixelTile * TP + r * PG + pg;
-    if (m >= p.pixels) {
-      break;
-    }
-    for (var q = 0u; q < NV; q++) {
-      let col = col0 + q;
-      if (col < p.cout4) {
-        Y[m * p.cout4 + col] = acc[r][q];
-      }
-    }
-  }
-}
-#else
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  let pixelTile = flatIndex(wid, nwg, lid, WG);
-  if (pixelTile >= p.pixelTiles) {
-    return;
-  }
-  let colTile = wid.z;
-
-  // Columns past the end are clamped to the last one: computed redundantly, never written.
-  var cols: array<u32, NV>;
-  for (var q = 0u; q < NV; q++) {
-    cols[q] = min(colTile * NV + q, p.cout4 - 1u);
-  }
-
-  // Top-left input corner of each pixel (may be negative: padding), and the start of its image.
-  var iy0: array<i32, TM>;
-  var ix0: array<i32, TM>;
-  var img: array<u32, TM>;
-  for (var r = 0u; r < TM; r++) {
-    // Pixels past the end repeat the last one (computed, never written), so every load stays in range.
-    let m = min(pixelTile * TM + r, p.pixels - 1u);
-    let ox = m % p.ow;
-    let oy = (m / p.ow) % p.oh;
-    let b = m / (p.ow * p.oh);
-    iy0[r] = i32(oy * p.stride) - i32(p.pad);
-    ix0[r] = i32(ox * p.stride) - i32(p.pad);
-    img[r] = b * p.h;
-  }
-
-  var acc: array<array<vec4<f32>, NV>, TM>;
-  for (var r = 0u; r < TM; r++) {
-    for (var q = 0u; q < NV; q++) {
-      acc[r][q] = select(vec4<f32>(0.0), loadBias(cols[q]), p.hasBias != 0u);
-    }
-  }
-
-  for (var i = 0u; i < p.kh; i++) {
-    for (var j = 0u; j < p.kw; j++) {
-      // Input offset of each pixel's tap (in scalars), or none where the tap falls in the zero padding.
-      var xBase: array<u32, TM>;
-      var inside: array<bool, TM>;
-      for (var r = 0u; r < TM; r++) {
-        let iy = iy0[r] + i32(i);
-        let ix = ix0[r] + i32(j);
-        inside[r] = iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w);
-        xBase[r] = select(0u, ((img[r] + u32(iy)) * p.w + u32(ix)) * p.cin, inside[r]);
-      }
-      let row0 = (i * p.kw + j) * p.cin;
-#if ${VEC_IN}
+#elif ${VEC_IN}
       for (var c = 0u; c < p.cin; c += 4u) {
         var xv: array<vec4<f32>, TM>;
         for (var r = 0u; r < TM; r++) {
@@ -262,12 +191,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
 
   for (var r = 0u; r < TM; r++) {
-    let m = pixelTile * TM + r;
+    let m = at.pixel0 + r * ROW_STEP;
     if (m >= p.pixels) {
       break;
     }
     for (var q = 0u; q < NV; q++) {
-      let col = colTile * NV + q;
+      let col = at.col0 + q;
       if (col >= p.cout4) {
         break;
       }
@@ -275,12 +204,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       Y[m * p.cout4 + col] = acc[r][q];
 #else
       let base = m * p.cout + col * 4u;
-      let valid = p.cout - col * 4u;
-      for (var e = 0u; e < min(valid, 4u); e++) {
+      for (var e = 0u; e < lanesBelow(p.cout, col); e++) {
         Y[base + e] = acc[r][q][e];
       }
 #endif
     }
   }
 }
-#endif

@@ -26,10 +26,11 @@ enable subgroups;
 //   PG         (SHARE_DY) pixel groups: for layers too narrow to give every lane its own columns, the
 //              lanes split into PG groups that take interleaved pixels of a TM * PG pixel tile.
 #include "common.wgsl"
+#include "conv_register_tile.inc.wgsl"
 
-const WG: u32 = ${WG}u;
 const TM: u32 = ${TM}u;
-const NV: u32 = ${NV}u;
+const SHARED: bool = ${SHARE_DY};
+#include "conv_pixel_tile.inc.wgsl"
 
 struct Params {
 #include "conv_geometry_fields.wgsl"
@@ -68,23 +69,11 @@ fn loadDy(pix: u32, c4: u32) -> vec4<f32> {
 #if ${VEC_DY}
   return DY[pix * p.cout4 + c4];
 #else
-  let base = pix * p.cout;
-  let last = base + p.cout - 1u;
-  let c = base + c4 * 4u;
-  return vec4<f32>(select(0.0, DY[min(c, last)], c <= last), select(0.0, DY[min(c + 1u, last)], c + 1u <= last),
-                   select(0.0, DY[min(c + 2u, last)], c + 2u <= last), select(0.0, DY[min(c + 3u, last)], c + 3u <= last));
+  let i = clampedLanes(pix, p.cout, c4);
+  let inRow = vec4<u32>(c4 * 4u) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(p.cout);
+  return select(vec4<f32>(0.0), vec4<f32>(DY[i.x], DY[i.y], DY[i.z], DY[i.w]), inRow);
 #endif
 }
-
-#if ${SHARE_DY}
-/** Lanes that share one tile of dy vectors; TM * PG is a multiple of it, and PG divides it. */
-// Lanes a subgroup shuffle shares among: SHARE of src/gpu/subgroups.ts, the one definition.
-const SHARE: u32 = ${SHARE}u;
-const PG: u32 = ${PG}u;
-/** Pixels of a workgroup's tile. */
-const TP: u32 = TM * PG;
-/** dy vectors each lane loads per step: the TP pixels over SHARE lanes. */
-const DQ: u32 = TP / SHARE;
 
 #if ${SHARE_DY}
 // W row `row` (= tap * cin + ci), output channels 4*c4 .. 4*c4 + 3 (clamped to the last: dy is 0 there).
@@ -92,78 +81,86 @@ fn loadW(row: u32, c4: u32) -> vec4<f32> {
 #if ${VEC_W}
   return W[row * p.cout4 + c4];
 #else
-  let base = row * p.cout;
-  let last = base + p.cout - 1u;
-  let c = base + c4 * 4u;
-  return vec4<f32>(W[min(c, last)], W[min(c + 1u, last)], W[min(c + 2u, last)], W[min(c + 3u, last)]);
+  let i = clampedLanes(row, p.cout, c4);
+  return vec4<f32>(W[i.x], W[i.y], W[i.z], W[i.w]);
 #endif
 }
 #endif
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(subgroup_invocation_id) lane: u32, @builtin(local_invocation_id) lid: vec3<u32>) {
+fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>,
+#if ${SHARE_DY}
+        @builtin(subgroup_invocation_id) lane: u32,
+#endif
+        ) {
   let s = p.stride;
-  let py = wid.z / s;
-  let px = wid.z % s;
+  let py = wg.wid.z / s;
+  let px = wg.wid.z % s;
   if (py >= p.h || px >= p.w) {
     return;
   }
+  // The class's pixels: rows py, py + s, ... and columns px, px + s, ... of every image.
   let ch = (p.h - py + s - 1u) / s;
   let cw = (p.w - px + s - 1u) / s;
   let pixels = p.n * ch * cw;
+#if ${SHARE_DY}
   // The grid's x and y are a flat list of workgroups (the channel tiles of a pixel tile side by side).
   // The only early exits, uniform over the workgroup: subgroupShuffle needs every lane, so lanes past
   // the edge run on clamped indices and only skip their stores.
-  let group = wid.y * nwg.x + wid.x;
-  if (group >= ((pixels + TP - 1u) / TP) * p.colTiles) {
+  let t = flatWorkgroup(wg);
+#else
+  let t = flatIndex(wg, lid, WG);
+#endif
+  if (t >= ((pixels + TP - 1u) / TP) * p.colTiles) {
     return;
   }
-  let pixelTile = group / p.colTiles;
-  let colTile = group % p.colTiles;
-  // Lane lid.x takes pixels pg, pg + PG, ... of the tile and its own NV columns.
-  let pg = lid.x % PG;
-  let col0 = (colTile * (WG / PG) + lid.x / PG) * NV;
-  var cols: array<u32, NV>;
-  for (var q = 0u; q < NV; q++) {
-    cols[q] = min(col0 + q, p.cin4 - 1u);
-  }
+  // Neighbouring invocations (workgroups when shared) take neighbouring channel tiles of the same
+  // pixels: the dy loads coincide and the weight loads are contiguous.
+  let colTile = t % p.colTiles;
+  let pixelTile = t / p.colTiles;
+#if ${SHARE_DY}
+  let at = sharedLane(pixelTile, colTile, lid.x, lane);
+#else
+  let at = plainLane(pixelTile, colTile);
+#endif
+  let cols = clampedColumns(at.col0, p.cin4);
 
+  // The class's first taps i0, j0, and the output row/column they reach from class row/column 0; tap
+  // i0 + ti*s of class row a reads output row a + oy0 - ti.
   let i0 = (py + p.pad) % s;
   let j0 = (px + p.pad) % s;
   let oy0 = (py + p.pad) / s;
   let ox0 = (px + p.pad) / s;
-  // This lane's share of the tile's loads: pixels pixelTile * TP + d * SHARE + mine, for d < DQ.
-  let mine = lane % SHARE;
-  var oyA: array<i32, DQ>;
-  var oxB: array<i32, DQ>;
-  var imgRow: array<u32, DQ>;
-  for (var d = 0u; d < DQ; d++) {
-    let m = min(pixelTile * TP + d * SHARE + mine, pixels - 1u);
+  var oyA: array<i32, LOADS>;
+  var oxB: array<i32, LOADS>;
+  var imgRow: array<u32, LOADS>;
+  for (var d = 0u; d < LOADS; d++) {
+    // Pixels past the end are clamped to the last one: computed redundantly, never written.
+    let m = min(at.load0 + d * LOAD_STEP, pixels - 1u);
     oxB[d] = i32(m % cw + ox0);
     oyA[d] = i32((m / cw) % ch + oy0);
     imgRow[d] = (m / (cw * ch)) * p.oh;
   }
 
+  // Zero, as every WGSL variable starts.
   var acc: array<array<vec4<f32>, NV>, TM>;
-  for (var r = 0u; r < TM; r++) {
-    for (var q = 0u; q < NV; q++) {
-      acc[r][q] = vec4<f32>(0.0);
-    }
-  }
-
   var ti = 0;
   for (var i = i0; i < p.kh; i += s) {
     var tj = 0;
     for (var j = j0; j < p.kw; j += s) {
-      var dyPix: array<u32, DQ>;
-      var valid: array<bool, DQ>;
-      for (var d = 0u; d < DQ; d++) {
+      // Output pixel each loaded input pixel reads through this tap, or none past the borders of dy.
+      var dyPix: array<u32, LOADS>;
+      var valid: array<bool, LOADS>;
+      var anyValid = false;
+      for (var d = 0u; d < LOADS; d++) {
         let oy = oyA[d] - ti;  // MUTANT(index): let oy = oyA[d] - tj;
-        let ox = oxB[d] - tj;
+        let ox = oxB[d] - tj;  // MUTANT(index): let ox = oxB[d] - ti;
         valid[d] = oy >= 0 && oy < i32(p.oh) && ox >= 0 && ox < i32(p.ow);
         dyPix[d] = select(0u, (imgRow[d] + u32(oy)) * p.ow + u32(ox), valid[d]);  // MUTANT(stride): dyPix[d] = select(0u, (imgRow[d] + u32(oy)) * p.oh + u32(ox), valid[d]);
+        anyValid = anyValid || valid[d];
       }
+#if ${SHARE_DY}
+      // No skipping of taps no pixel reaches (anyValid): subgroupShuffle needs every lane.
       // W rows of the lane's input channels at this tap; channels past cin clamped to the last (their
       // sums are computed, never written).
       var wRow: array<u32, 4u * NV>;
@@ -173,8 +170,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
       }
       for (var c4 = 0u; c4 < p.cout4; c4++) {
-        var mineDy: array<vec4<f32>, DQ>;
-        for (var d = 0u; d < DQ; d++) {
+        var mineDy: array<vec4<f32>, LOADS>;
+        for (var d = 0u; d < LOADS; d++) {
           mineDy[d] = select(vec4<f32>(0.0), loadDy(dyPix[d], c4), valid[d]);
         }
         // wv[4q + e]: input channel 4 * cols[q] + e, output channels 4*c4 .. 4*c4 + 3.
@@ -185,7 +182,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         // Pixel r * PG + pg of the tile was loaded by lane (r * PG + pg) % SHARE, in its slot
         // (r * PG) / SHARE: the same for every lane, as PG divides SHARE.
         for (var r = 0u; r < TM; r++) {
-          let dyv = subgroupShuffle(mineDy[(r * PG) / SHARE], (r * PG + pg) % SHARE);
+          let dyv = subgroupShuffle(mineDy[(r * PG) / SHARE], (r * PG + at.pg) % SHARE);
           for (var q = 0u; q < NV; q++) {
             let a = acc[r][q];
             let w0 = wv[4u * q];
@@ -199,103 +196,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           }
         }
       }
-      tj++;
-    }
-    ti++;
-  }
-
-  for (var r = 0u; r < TM; r++) {
-    let m = pixelTile * TP + r * PG + pg;
-    if (m >= pixels) {
-      break;
-    }
-    let y = py + ((m / cw) % ch) * s;
-    let x = px + (m % cw) * s;
-    let pix = ((m / (cw * ch)) * p.h + y) * p.w + x;
-    for (var q = 0u; q < NV; q++) {
-      let col = col0 + q;
-      if (col >= p.cin4) {
-        break;
-      }
-#if ${VEC_DX}
-      DX[pix * p.cin4 + col] = acc[r][q];
 #else
-      let base = pix * p.cin + col * 4u;
-      let valid = p.cin - col * 4u;
-      for (var e = 0u; e < min(valid, 4u); e++) {
-        DX[base + e] = acc[r][q][e];
-      }
-#endif
-    }
-  }
-}
-#else
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  let s = p.stride;
-  let py = wid.z / s;
-  let px = wid.z % s;
-  if (py >= p.h || px >= p.w) {
-    return;
-  }
-  // The class's pixels: rows py, py + s, ... and columns px, px + s, ... of every image.
-  let ch = (p.h - py + s - 1u) / s;
-  let cw = (p.w - px + s - 1u) / s;
-  let pixels = p.n * ch * cw;
-  let t = flatIndex(wid, nwg, lid, WG);
-  if (t >= ((pixels + TM - 1u) / TM) * p.colTiles) {
-    return;
-  }
-  // Neighbouring invocations take neighbouring channel tiles of the same pixels: the dy loads of a
-  // workgroup coincide and the weight loads are contiguous.
-  let colTile = t % p.colTiles;
-  let pixelTile = t / p.colTiles;
-
-  var cols: array<u32, NV>;
-  for (var q = 0u; q < NV; q++) {
-    cols[q] = min(colTile * NV + q, p.cin4 - 1u);
-  }
-
-  // The class's first taps i0, j0, and the output row/column they reach from class row/column 0; tap
-  // i0 + ti*s of class row a reads output row a + oy0 - ti.
-  let i0 = (py + p.pad) % s;
-  let j0 = (px + p.pad) % s;
-  let oy0 = (py + p.pad) / s;
-  let ox0 = (px + p.pad) / s;
-  var oyA: array<i32, TM>;
-  var oxB: array<i32, TM>;
-  var imgRow: array<u32, TM>;
-  for (var r = 0u; r < TM; r++) {
-    // Pixels past the end are clamped to the last one: computed redundantly, never written.
-    let m = min(pixelTile * TM + r, pixels - 1u);
-    oxB[r] = i32(m % cw + ox0);
-    oyA[r] = i32((m / cw) % ch + oy0);
-    imgRow[r] = (m / (cw * ch)) * p.oh;
-  }
-
-  var acc: array<array<vec4<f32>, NV>, TM>;
-  for (var r = 0u; r < TM; r++) {
-    for (var q = 0u; q < NV; q++) {
-      acc[r][q] = vec4<f32>(0.0);
-    }
-  }
-
-  var ti = 0;
-  for (var i = i0; i < p.kh; i += s) {
-    var tj = 0;
-    for (var j = j0; j < p.kw; j += s) {
-      // Output pixel each input pixel reads through this tap, or none past the borders of dy.
-      var dyPix: array<u32, TM>;
-      var valid: array<bool, TM>;
-      var anyValid = false;
-      for (var r = 0u; r < TM; r++) {
-        let oy = oyA[r] - ti;  // MUTANT(index): let oy = oyA[r] - tj;
-        let ox = oxB[r] - tj;  // MUTANT(index): let ox = oxB[r] - ti;
-        valid[r] = oy >= 0 && oy < i32(p.oh) && ox >= 0 && ox < i32(p.ow);
-        dyPix[r] = select(0u, (imgRow[r] + u32(oy)) * p.ow + u32(ox), valid[r]);  // MUTANT(stride): dyPix[r] = select(0u, (imgRow[r] + u32(oy)) * p.oh + u32(ox), valid[r]);
-        anyValid = anyValid || valid[r];
-      }
       if (anyValid) {
         // WT row of (tap, co = 0); rows are cin4 vec4s long.
         let row0 = (i * p.kw + j) * p.cout4 * 4u;
@@ -316,13 +217,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           }
         }
       }
+#endif
       tj++;
     }
     ti++;
   }
 
   for (var r = 0u; r < TM; r++) {
-    let m = pixelTile * TM + r;
+    let m = at.pixel0 + r * ROW_STEP;
     if (m >= pixels) {
       break;
     }
@@ -330,7 +232,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let x = px + (m % cw) * s;
     let pix = ((m / (cw * ch)) * p.h + y) * p.w + x;
     for (var q = 0u; q < NV; q++) {
-      let col = colTile * NV + q;
+      let col = at.col0 + q;
       if (col >= p.cin4) {
         break;
       }
@@ -338,12 +240,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       DX[pix * p.cin4 + col] = acc[r][q];
 #else
       let base = pix * p.cin + col * 4u;
-      let valid = p.cin - col * 4u;
-      for (var e = 0u; e < min(valid, 4u); e++) {
+      for (var e = 0u; e < lanesBelow(p.cin, col); e++) {
         DX[base + e] = acc[r][q][e];
       }
 #endif
     }
   }
 }
-#endif

@@ -20,10 +20,9 @@
 enable subgroups;
 #endif
 #include "common.wgsl"
+#include "conv_register_tile.inc.wgsl"
 
-const WG: u32 = ${WG}u;
 const TV: u32 = ${TV}u;
-const NV: u32 = ${NV}u;
 
 struct Params {
 #include "conv_geometry_fields.wgsl"
@@ -58,10 +57,8 @@ fn loadX(pix: u32, c4: u32) -> vec4<f32> {
 #if ${VEC_X}
   return X[pix * p.cin4 + c4];
 #else
-  let base = pix * p.cin;
-  let last = base + p.cin - 1u;
-  let c = base + c4 * 4u;
-  return vec4<f32>(X[min(c, last)], X[min(c + 1u, last)], X[min(c + 2u, last)], X[min(c + 3u, last)]);
+  let i = clampedLanes(pix, p.cin, c4);
+  return vec4<f32>(X[i.x], X[i.y], X[i.z], X[i.w]);
 #endif
 }
 
@@ -70,32 +67,34 @@ fn loadDy(pix: u32, c4: u32) -> vec4<f32> {
 #if ${VEC_DY}
   return DY[pix * p.cout4 + c4];
 #else
-  let base = pix * p.cout;
-  let last = base + p.cout - 1u;
-  let c = base + c4 * 4u;
-  return vec4<f32>(DY[min(c, last)], DY[min(c + 1u, last)], DY[min(c + 2u, last)], DY[min(c + 3u, last)]);
+  let i = clampedLanes(pix, p.cout, c4);
+  return vec4<f32>(DY[i.x], DY[i.y], DY[i.z], DY[i.w]);
 #endif
 }
 
-#if ${SHARE_X}
-/** Pixels whose x vectors SHARE lanes load one each and pass round. */
-// Lanes a subgroup shuffle shares among: SHARE of src/gpu/subgroups.ts, the one definition.
-const SHARE: u32 = ${SHARE}u;
-
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(subgroup_invocation_id) lane: u32, @builtin(local_invocation_id) lid: vec3<u32>) {
+fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>,
+#if ${SHARE_X}
+        @builtin(subgroup_invocation_id) lane: u32,
+#endif
+        ) {
   let taps = p.kh * p.kw;
+#if ${SHARE_X}
   // The grid's x and y are a flat list of workgroups. The only early exit, uniform over the workgroup:
   // subgroupShuffle needs every lane, so lanes past the edge run on clamped indices and skip their stores.
-  let group = wid.y * nwg.x + wid.x;
-  if (group >= p.splits * taps * p.ciTiles * p.colTiles) {
+  let t = flatWorkgroup(wg);
+#else
+  let t = flatIndex(wg, lid, WG);
+#endif
+  if (t >= p.splits * taps * p.ciTiles * p.colTiles) {
     return;
   }
-  let colTile = group % p.colTiles;
-  let ciTile = (group / p.colTiles) % p.ciTiles;
-  let tap = (group / (p.colTiles * p.ciTiles)) % taps;
-  let split = group / (p.colTiles * p.ciTiles * taps);
+  // Neighbouring invocations (lanes when shared) take neighbouring output-channel tiles of the same
+  // weight rows: their x loads coincide and their dy loads are contiguous.
+  let colTile = t % p.colTiles;
+  let ciTile = (t / p.colTiles) % p.ciTiles;
+  let tap = (t / (p.colTiles * p.ciTiles)) % taps;
+  let split = t / (p.colTiles * p.ciTiles * taps);
   let i = tap / p.kw;
   let j = tap % p.kw;
 
@@ -103,29 +102,28 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var v = 0u; v < TV; v++) {
     cis[v] = min(ciTile * TV + v, p.cin4 - 1u);
   }
+#if ${SHARE_X}
   let col0 = (colTile * WG + lid.x) * NV;
-  var cols: array<u32, NV>;
-  for (var q = 0u; q < NV; q++) {
-    cols[q] = min(col0 + q, p.cout4 - 1u);
-  }
+#else
+  let col0 = colTile * NV;
+#endif
+  let cols = clampedColumns(col0, p.cout4);
 
-  // As the plain kernel: the columns where tap j lands inside the input.
+  // Output columns whose tap j lands inside the input (ix = ox*s - pad + j in [0, w)), so the inner
+  // loop runs without a padding test.
   let s = p.stride;
-  let oxLo = select(0u, (p.pad - j + s - 1u) / s, p.pad > j);
+  let oxLo = select(0u, (p.pad - j + s - 1u) / s, p.pad > j);  // MUTANT(index): let oxLo = select(0u, (p.pad - j) / s, p.pad > j);
   let oxHi = select(0u, min(p.ow, (p.w - 1u + p.pad - j) / s + 1u), p.w + p.pad > j);
+
+  // Zero, as every WGSL variable starts.
+  var acc: array<array<vec4<f32>, NV>, TV * 4u>;
+#if ${SHARE_X}
   let width = select(0u, oxHi - oxLo, oxHi > oxLo);
   // The split's pixels (its rows x those columns) in order, m = (row - rowStart) * width + ox - oxLo.
   let rowStart = split * p.rowsPerSplit;
   let rowEnd = min(rowStart + p.rowsPerSplit, p.rows);
   let total = select(0u, (rowEnd - rowStart) * width, rowEnd > rowStart);
-
-  var acc: array<array<vec4<f32>, NV>, TV * 4u>;
-  for (var r = 0u; r < TV * 4u; r++) {
-    for (var q = 0u; q < NV; q++) {
-      acc[r][q] = vec4<f32>(0.0);
-    }
-  }
-
+  // Pixels whose x vectors SHARE lanes load one each and pass round.
   let mine = lane % SHARE;
   for (var m0 = 0u; m0 < total; m0 += SHARE) {
     // This lane's pixel of the chunk; past the end, or on a row tap i puts outside the input, its x is
@@ -158,73 +156,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
     }
   }
-
-  // Partials[split, tap, ci, co], as the plain kernel.
-  let rowBase = (split * taps + tap) * p.cin;
-  for (var v = 0u; v < TV; v++) {
-    for (var e = 0u; e < 4u; e++) {
-      let ci = (ciTile * TV + v) * 4u + e;
-      if (ci >= p.cin) {
-        break;
-      }
-      for (var q = 0u; q < NV; q++) {
-        let col = col0 + q;
-        if (col >= p.cout4) {
-          break;
-        }
-#if ${VEC_DY}
-        Partials[(rowBase + ci) * p.cout4 + col] = acc[v * 4u + e][q];
 #else
-        let base = (rowBase + ci) * p.cout + col * 4u;
-        let valid = p.cout - col * 4u;
-        for (var k = 0u; k < min(valid, 4u); k++) {
-          Partials[base + k] = acc[v * 4u + e][q][k];
-        }
-#endif
-      }
-    }
-  }
-}
-#else
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  let taps = p.kh * p.kw;
-  let t = flatIndex(wid, nwg, lid, WG);
-  if (t >= p.splits * taps * p.ciTiles * p.colTiles) {
-    return;
-  }
-  // Neighbouring invocations take neighbouring output-channel tiles of the same weight rows: their x
-  // loads coincide and their dy loads are contiguous.
-  let colTile = t % p.colTiles;
-  let ciTile = (t / p.colTiles) % p.ciTiles;
-  let tap = (t / (p.colTiles * p.ciTiles)) % taps;
-  let split = t / (p.colTiles * p.ciTiles * taps);
-  let i = tap / p.kw;
-  let j = tap % p.kw;
-
-  var cis: array<u32, TV>;
-  for (var v = 0u; v < TV; v++) {
-    cis[v] = min(ciTile * TV + v, p.cin4 - 1u);
-  }
-  var cols: array<u32, NV>;
-  for (var q = 0u; q < NV; q++) {
-    cols[q] = min(colTile * NV + q, p.cout4 - 1u);
-  }
-
-  // Output columns whose tap j lands inside the input (ix = ox*s - pad + j in [0, w)), so the inner
-  // loop runs without a padding test.
-  let s = p.stride;
-  let oxLo = select(0u, (p.pad - j + s - 1u) / s, p.pad > j);  // MUTANT(index): let oxLo = select(0u, (p.pad - j) / s, p.pad > j);
-  let oxHi = select(0u, min(p.ow, (p.w - 1u + p.pad - j) / s + 1u), p.w + p.pad > j);
-
-  var acc: array<array<vec4<f32>, NV>, TV * 4u>;
-  for (var r = 0u; r < TV * 4u; r++) {
-    for (var q = 0u; q < NV; q++) {
-      acc[r][q] = vec4<f32>(0.0);
-    }
-  }
-
   let rowEnd = min((split + 1u) * p.rowsPerSplit, p.rows);
   for (var row = split * p.rowsPerSplit; row < rowEnd; row++) {
     let oy = row % p.oh;
@@ -253,6 +185,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       dyPix += 1u;
     }
   }
+#endif
 
   // Partials[split, tap, ci, co]; with one split this is dw itself.
   let rowBase = (split * taps + tap) * p.cin;
@@ -263,7 +196,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         break;
       }
       for (var q = 0u; q < NV; q++) {
-        let col = colTile * NV + q;
+        let col = col0 + q;
         if (col >= p.cout4) {
           break;
         }
@@ -271,8 +204,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         Partials[(rowBase + ci) * p.cout4 + col] = acc[v * 4u + e][q];
 #else
         let base = (rowBase + ci) * p.cout + col * 4u;
-        let valid = p.cout - col * 4u;
-        for (var k = 0u; k < min(valid, 4u); k++) {
+        for (var k = 0u; k < lanesBelow(p.cout, col); k++) {
           Partials[base + k] = acc[v * 4u + e][q][k];
         }
 #endif
@@ -280,4 +212,3 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
 }
-#endif

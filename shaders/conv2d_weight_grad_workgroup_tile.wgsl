@@ -53,11 +53,10 @@ var<workgroup> As: array<array<f32, BMK>, BP>;
 var<workgroup> Bs: array<array<vec4<f32>, BN4>, BP>;
 
 @compute @workgroup_size(WX, WY)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   // A flat list of workgroups: (split, row tile, column tile), column tiles side by side. The early
   // exit is uniform over the workgroup, so every barrier below sees all its lanes.
-  let group = wid.y * nwg.x + wid.x;
+  let group = flatWorkgroup(wg);
   if (group >= p.splits * p.rowTiles * p.colTiles) {
     return;
   }

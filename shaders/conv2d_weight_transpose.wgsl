@@ -52,9 +52,8 @@ fn weight(tap: u32, ci: u32, co: u32) -> f32 {
 #endif
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  let t = flatIndex(wid, nwg, lid, WG);
+fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let t = flatIndex(wg, lid, WG);
   if (t >= p.blocks) {
     return;
   }

@@ -54,11 +54,10 @@ var<workgroup> As: array<array<f32, BM>, BK>;
 var<workgroup> Bs: array<array<vec4<f32>, BN4>, BK>;
 
 @compute @workgroup_size(WX, WY)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   // A flat list of workgroups (grid1d with groups of 1), the channel tiles of a pixel tile side by
   // side. The early exit is uniform over the workgroup, so every barrier below sees all its lanes.
-  let group = wid.y * nwg.x + wid.x;
+  let group = flatWorkgroup(wg);
   if (group >= p.pixelTiles * p.colTiles) {
     return;
   }

@@ -14,6 +14,7 @@ enable subgroups;
 // instead of every lane loading them, SHARE lanes of a subgroup load 1/SHARE each and pass them around
 // with subgroupShuffle. On lavapipe a storage load costs a loop over the SIMD lanes while a shuffle is
 // one vector permute: this makes the kernel 2-3x faster there. Needs subgroups of >= SHARE lanes.
+#include "common.wgsl"
 
 const TM: u32 = ${TM}u;
 const TN: u32 = ${TN}u;
@@ -63,12 +64,12 @@ fn b4(i: vec4<u32>) -> vec4<f32> { return vec4(B[i.x], B[i.y], B[i.z], B[i.w]); 
 const CONSECUTIVE = vec4(0u, 1u, 2u, 3u);
 
 @compute @workgroup_size(WG_X, WG_Y)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>,
 #if ${SHARE_A}
         @builtin(subgroup_invocation_id) lane: u32,
 #endif
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  let group = wid.y * nwg.x + wid.x;
+        ) {
+  let group = flatWorkgroup(wg);
   // The only early exit, and uniform over the workgroup: invocations past the edge of C keep running on
   // clamped indices (subgroupShuffle needs every lane) and only skip their stores.
   if (group >= p.groups) {

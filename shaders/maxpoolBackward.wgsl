@@ -26,10 +26,9 @@ const L: u32 = 1u;
 @group(0) @binding(3) var<storage, read_write> dX: array<Lanes>;
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
+fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
   // p.size counts invocations: input elements / L.
-  let v = flatIndex(wid, nwg, lid, WG);
+  let v = flatIndex(wg, lid, WG);
   if (v >= p.size) {
     return;
   }

@@ -17,9 +17,8 @@ fn op(x: f32, alpha: f32) -> f32 {
 }
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  let i = flatIndex(wid, nwg, lid, WG);
+fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let i = flatIndex(wg, lid, WG);
   if (i < p.size) {
     Out[i] = op(X[i], p.alpha);
   }

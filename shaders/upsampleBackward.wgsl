@@ -22,9 +22,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> dX: array<Channels>;
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  let i = flatIndex(wid, nwg, lid, WG);
+fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let i = flatIndex(wg, lid, WG);
   if (i >= p.size) {
     return;
   }
