@@ -6,8 +6,11 @@ import type { Gpu } from './gpu.js';
 /** Lanes that share one operand tile; the shaders get it as their ${SHARE} define (none writes its own). */
 export const SHARE = 8;
 
-/** Whether this device can run a shared tile: subgroups of at least SHARE lanes. */
-export function canShareA(gpu: Gpu): boolean {
+/**
+ * Whether this device can run a shared tile (matmul's shared A, the conv kernels' shared x or dy):
+ * subgroups of at least SHARE lanes.
+ */
+export function canRunSharedTiles(gpu: Gpu): boolean {
   const min = gpu.adapter.info.subgroupMinSize ?? 0;
   return gpu.device.features.has('subgroups' as GPUFeatureName) && min >= SHARE;
 }

@@ -12,8 +12,11 @@ import { errorMessage } from '../util/errors.js';
 import type { AdapterSummary } from './adapter-info.js';
 import { host } from './host.js';
 
-/** Bumped when the file's layout changes; a file of another format is ignored. */
-const FORMAT = 1;
+/**
+ * Bumped when the file's layout changes; a file of another format is ignored. 2: the conv kernels'
+ * variants carry their kind, with the same field names in every kernel (src/kernels/convVariant.ts).
+ */
+export const TUNING_FORMAT = 2;
 
 export interface TuningEntry {
   /** The variant the kernel should run (its own type; the kernel validates it on lookup). */
@@ -105,7 +108,7 @@ export class TuningTable {
   }
 
   toJSON(): TuningFile {
-    return { format: FORMAT, adapter: this.identity, entries: Object.fromEntries(this.entries) };
+    return { format: TUNING_FORMAT, adapter: this.identity, entries: Object.fromEntries(this.entries) };
   }
 
   /**
@@ -127,8 +130,8 @@ export class TuningTable {
     } catch (err) {
       return { loaded: 0, problem: `${path}: not valid JSON (${errorMessage(err)}); it will be rewritten by the next tuning` };
     }
-    if (file.format !== FORMAT || file.adapter !== this.identity || typeof file.entries !== 'object' || file.entries === null) {
-      return { loaded: 0, problem: `${path}: not a tuning file (format ${FORMAT}) of adapter '${this.identity}'; ignored` };
+    if (file.format !== TUNING_FORMAT || file.adapter !== this.identity || typeof file.entries !== 'object' || file.entries === null) {
+      return { loaded: 0, problem: `${path}: not a tuning file (format ${TUNING_FORMAT}) of adapter '${this.identity}'; ignored` };
     }
     let loaded = 0;
     for (const [key, e] of Object.entries(file.entries)) {

@@ -167,21 +167,11 @@ export function distinct<T>(candidates: T[]): T[] {
 }
 
 /**
- * The tuned variant for `key` if the table has one that `usable` accepts (a file from an older
- * version or another driver may hold one that no longer fits), else undefined.
+ * The tuned variant for `key` if the table has one that `parse` reads as a variant that can run (a file
+ * from an older version or another driver may hold one that no longer fits), else undefined.
  */
-export function tunedChoice<T>(tuning: TuningTable, key: () => string, usable: (choice: unknown) => choice is T): T | undefined {
+export function tunedChoice<T>(tuning: TuningTable, key: () => string, parse: (choice: unknown) => T | null): T | undefined {
   if (tuning.size === 0) return undefined;
   const choice = tuning.get(key())?.choice;
-  return choice !== undefined && usable(choice) ? choice : undefined;
-}
-
-/** Whether `x` is an object whose `ints` are positive integers and whose `flags`, if present, booleans. */
-export function hasFields(x: unknown, ints: readonly string[], flags: readonly string[] = []): x is Record<string, unknown> {
-  if (typeof x !== 'object' || x === null) return false;
-  const o = x as Record<string, unknown>;
-  return (
-    ints.every((k) => Number.isInteger(o[k]) && (o[k] as number) > 0) &&
-    flags.every((k) => o[k] === undefined || typeof o[k] === 'boolean')
-  );
+  return choice === undefined ? undefined : (parse(choice) ?? undefined);
 }

@@ -1,69 +1,45 @@
 // Conv2d forward (implicit GEMM with register tiles, the input shared through subgroup shuffles where
-// the device has subgroups of at least SHARE lanes) and the bias gradient (a reduction over pixels).
-// Shader: shaders/conv2d.wgsl; the bias gradient reuses reduceMiddle (shaders/reduce.wgsl).
+// the device has subgroups of at least SHARE lanes, or workgroup-memory tiles; the variants are
+// convVariant.ts's) and the bias gradient (a reduction over pixels). Shaders: shaders/conv2d.wgsl,
+// shaders/conv2d_workgroup_tile.wgsl; the bias gradient reuses reduceMiddle (shaders/reduce.wgsl).
 import type { Conv2dGeometry } from '../core/geometry.js';
 import { type BufferRef, type Gpu, Uniforms, grid1d } from '../gpu/gpu.js';
 import { reduceMiddle } from './reduce.js';
-import { SHARE, canShareA, sharedWorkgroup } from '../gpu/subgroups.js';
+import { SHARE, canRunSharedTiles } from '../gpu/subgroups.js';
 import { TuningTable } from '../gpu/tuning.js';
 import { shaderHash } from '../gpu/pipelines.js';
-import { hasFields, tunedChoice } from './autotune.js';
-
-/** A register tile: TM output pixels x NV vec4 columns of output channels per invocation. */
-export interface Conv2dTile {
-  tm: number;
-  nv: number;
-  /** Invocations per workgroup. */
-  wg: number;
-  /**
-   * The workgroup's lanes share their TM pixels (each takes its own NV columns) and load the input
-   * through subgroupShuffle: needs tm a multiple of SHARE, cin and cout multiples of 4, and subgroups.
-   */
-  shareX?: boolean;
-}
-
-/**
- * A workgroup-memory tile (shaders/conv2d_workgroup_tile.wgsl), the layout discrete GPUs are built for:
- * WX x WY invocations, each TM pixels x NV vec4 columns of channels, staging BK values of k at a time.
- * Needs cin and cout multiples of 4. Not a candidate on CPU drivers, where workgroup memory is plain
- * memory behind barriers (DESIGN.md: register tiles win there by 10x).
- */
-export interface Conv2dWorkgroupTile {
-  workgroup: true;
-  wx: number;
-  wy: number;
-  tm: number;
-  nv: number;
-  bk: number;
-}
-
-/** Either kind of conv2d tile. */
-export type Conv2dVariant = Conv2dTile | Conv2dWorkgroupTile;
-
-export function isWorkgroupTile(t: Conv2dVariant): t is Conv2dWorkgroupTile {
-  return (t as Conv2dWorkgroupTile).workgroup === true;
-}
+import { tunedChoice } from './autotune.js';
+import { type TileRules, fitSharedTile, tileLayout, tileProblem, vec4Channels } from './convTiles.js';
+import { CONV2D_KINDS, type Conv2dVariant, type RegisterTile, type SharedTile, type WorkgroupTile, parseRunnable, unknownKind } from './convVariant.js';
 
 /**
  * Fastest of the tiles measured on lavapipe over the UNet's layers (4x2, 8x1, 8x2, 4x4, 8x4, 16x4 and
  * workgroups of 32 and 64): llvmpipe loads storage buffers one lane at a time, so the tile that does the
  * most FMAs per load without spilling wins.
  */
-export const CONV2D_TILE: Conv2dTile = { tm: 8, nv: 2, wg: 64 };
+export const CONV2D_TILE: RegisterTile = { kind: 'register', tm: 8, nv: 2, wg: 64 };
 /**
  * The shared tile, measured on lavapipe over the UNet's layers at batch 2, 64x64 (tm 8, 16, 24, 32, 48,
  * 64; nv 1 and 2; workgroups of 8 and 16): tm 32, nv 1, one subgroup per workgroup runs 25-30 GFLOP/s
  * on the 3x3 layers, 3-4x the plain tile; nv 2 spills, and at tm 48 or more the driver leaves the loop
- * over pixels rolled (5x slower). Layers with few pixels (layer4) take a smaller tm: see sharedTile.
+ * over pixels rolled (5x slower). Layers with few pixels (layer4) take a smaller tm: see sharedTileFor.
  */
-export const SHARED_CONV2D_TILE: Conv2dTile = { tm: 32, nv: 1, wg: 8, shareX: true };
+export const SHARED_CONV2D_TILE: SharedTile = { kind: 'shared', tm: 32, nv: 1, wg: 8 };
+
+/** What conv2d's tiles need beyond the limits, subgroups and (workgroup tiles) vec4 channels. */
+const CONV2D_RULES: TileRules = {
+  // Shared: each of SHARE lanes loads 1/SHARE of the tile's tm pixels of x, as vec4 (and stores y so).
+  // Workgroup: the input slab is loaded as vec4 along k.
+  shared: (g, t) => (t.tm % SHARE === 0 && vec4Channels(g) ? null : `tm a multiple of ${SHARE}, cin ${g.cin} and cout ${g.cout} multiples of 4`),
+  workgroup: (t) => (t.bk % 4 === 0 ? null : 'bk a multiple of 4'),
+};
 
 /**
  * Whether a shared tile can run this layer here (vec4 input and output, subgroups of SHARE lanes). The
  * head (cout 1) stays on the plain tile: the shared one measured no faster there.
  */
 export function canShareConv2d(gpu: Gpu, g: Conv2dGeometry): boolean {
-  return g.cin % 4 === 0 && g.cout % 4 === 0 && canShareA(gpu);
+  return vec4Channels(g) && canRunSharedTiles(gpu);
 }
 
 /** conv2d on the tile `tuning` holds for this layer, else the heuristic's. */
@@ -73,10 +49,10 @@ export function conv2d(gpu: Gpu, tuning: TuningTable, x: BufferRef, w: BufferRef
 
 /** The tile conv2d runs a layer with: the one `tuning` holds for this shape, else the heuristic. */
 export function chooseConv2dTile(gpu: Gpu, tuning: TuningTable, g: Conv2dGeometry): Conv2dVariant {
-  return tunedChoice(tuning, () => conv2dTuningKey(g), (t): t is Conv2dVariant => isUsableConv2dTile(gpu, g, t)) ?? defaultConv2dTile(gpu, g);
+  return tunedChoice(tuning, () => conv2dTuningKey(g), (t) => parseConv2dVariant(gpu, g, t)) ?? defaultConv2dTile(gpu, g);
 }
 
-export function defaultConv2dTile(gpu: Gpu, g: Conv2dGeometry): Conv2dTile {
+export function defaultConv2dTile(gpu: Gpu, g: Conv2dGeometry): RegisterTile | SharedTile {
   return canShareConv2d(gpu, g) ? sharedTileFor(gpu, g, SHARED_CONV2D_TILE) : CONV2D_TILE;
 }
 
@@ -87,73 +63,23 @@ export function conv2dTuningKey(g: Conv2dGeometry): string {
   return TuningTable.key('conv2d', shaderHash(CONV2D_SHADERS), g);
 }
 
-/** Whether `t` (from a tuning file: anything) is a conv2d tile that can run this layer here. */
-export function isUsableConv2dTile(gpu: Gpu, g: Conv2dGeometry, t: unknown): t is Conv2dVariant {
-  const fields = (t as { workgroup?: unknown })?.workgroup === true ? hasFields(t, ['wx', 'wy', 'tm', 'nv', 'bk']) : hasFields(t, ['tm', 'nv', 'wg'], ['shareX']);
-  return fields && conv2dTileProblem(gpu, g, t as unknown as Conv2dVariant) === null;
+/** `t` (from a tuning file: anything) as a conv2d variant that can run this layer here, or null. */
+export function parseConv2dVariant(gpu: Gpu, g: Conv2dGeometry, t: unknown): Conv2dVariant | null {
+  return parseRunnable(t, CONV2D_KINDS, (v) => conv2dTileProblem(gpu, g, v));
 }
 
 /**
- * A shared tile fitted to a layer and device (whole subgroups): a workgroup's tile keeps about tm pixels when its lanes split into
- * pixel groups (on the narrow decoder4 layers tm 16 with 2 groups measured faster than 32), then
- * fitSharedTm.
+ * A shared tile fitted to a layer and device (fitSharedTile): a workgroup's tile keeps about tm pixels
+ * when its lanes split into pixel groups (on the narrow decoder4 layers tm 16 with 2 groups measured
+ * faster than 32).
  */
-export function sharedTileFor(gpu: Gpu, g: Conv2dGeometry, t: Conv2dTile): Conv2dTile {
-  const wg = sharedWorkgroup(gpu, t.wg);
-  const pg = pixelGroups(Math.ceil(g.cout / 4), t.nv, wg);
-  return { ...t, wg, tm: fitSharedTm(Math.max(SHARE, t.tm / pg), pg, g.n * g.oh * g.ow) };
-}
-
-/**
- * The tm of a shared tile with pg pixel groups over `pixels` pixels: tm halves (down to SHARE) while
- * that leaves the number of pixel tiles unchanged (layer4 at 64x64 has 8 pixels: tm 8 runs 2x faster
- * than 32).
- */
-export function fitSharedTm(tm: number, pg: number, pixels: number): number {
-  let fit = tm;
-  while (fit > SHARE && fit * pg >= 2 * pixels) fit /= 2;
-  return fit;
-}
-
-/**
- * Pixel groups of a shared tile over `columns` vec4 columns: the largest power of 2 dividing SHARE that
- * still leaves each of the wg / pg lanes of a pixel group columns of its own (so a narrow layer does not
- * idle most lanes).
- */
-export function pixelGroups(columns: number, nv: number, wg: number): number {
-  let pg = 1;
-  while (pg < SHARE && (wg / (pg * 2)) * nv >= columns) pg *= 2;
-  return pg;
-}
-
-/** Workgroup memory a workgroup tile takes: its input slab (BK x BM floats) and weight slab (BK x BN). */
-export function workgroupTileBytes(t: Conv2dWorkgroupTile): number {
-  return t.bk * t.wy * t.tm * 4 + t.bk * t.wx * t.nv * 16;
-}
-
-/** Why a WX x WY workgroup using `bytes` of workgroup memory cannot run on this device, or null. */
-export function workgroupLimitsProblem(gpu: Gpu, wx: number, wy: number, bytes: number): string | null {
-  const l = gpu.limits;
-  if (wx * wy > l.maxComputeInvocationsPerWorkgroup || wx > l.maxComputeWorkgroupSizeX || wy > l.maxComputeWorkgroupSizeY) {
-    return `is larger than this device's workgroups (${l.maxComputeWorkgroupSizeX} x ${l.maxComputeWorkgroupSizeY}, ${l.maxComputeInvocationsPerWorkgroup} invocations)`;
-  }
-  if (bytes > l.maxComputeWorkgroupStorageSize) return `needs ${bytes} bytes of workgroup memory, more than this device's ${l.maxComputeWorkgroupStorageSize}`;
-  return null;
+export function sharedTileFor(gpu: Gpu, g: Conv2dGeometry, t: SharedTile): SharedTile {
+  return fitSharedTile(gpu, t, Math.ceil(g.cout / 4), g.n * g.oh * g.ow);
 }
 
 /** Why a tile cannot run this layer on this device, or null. */
 export function conv2dTileProblem(gpu: Gpu, g: Conv2dGeometry, t: Conv2dVariant): string | null {
-  if (isWorkgroupTile(t)) {
-    if (g.cin % 4 !== 0 || g.cout % 4 !== 0) return `needs cin ${g.cin} and cout ${g.cout} multiples of 4`;
-    if (t.bk % 4 !== 0) return 'needs bk a multiple of 4';
-    return workgroupLimitsProblem(gpu, t.wx, t.wy, workgroupTileBytes(t));
-  }
-  const limits = workgroupLimitsProblem(gpu, t.wg, 1, 0);
-  if (limits) return limits;
-  if (t.shareX && (t.tm % SHARE !== 0 || !canShareConv2d(gpu, g))) {
-    return `needs tm a multiple of ${SHARE}, cin ${g.cin} and cout ${g.cout} multiples of 4, and subgroups of at least ${SHARE} lanes`;
-  }
-  return null;
+  return tileProblem(gpu, g, t, CONV2D_RULES);
 }
 
 /**
@@ -164,35 +90,39 @@ export function conv2dTiled(gpu: Gpu, x: BufferRef, w: BufferRef, bias: BufferRe
   if (g.hasBias !== (bias !== null)) throw new Error(`conv2d: geometry says hasBias=${g.hasBias} but bias is ${bias ? 'given' : 'null'}`);
   const problem = conv2dTileProblem(gpu, g, tile);
   if (problem) throw new Error(`${kernel}: tile ${JSON.stringify(tile)} ${problem}`);
-  if (isWorkgroupTile(tile)) return conv2dWorkgroupTiled(gpu, x, w, bias, g, tile, kernel);
+  switch (tile.kind) {
+    case 'register':
+    case 'shared':
+      return conv2dRegisterTiled(gpu, x, w, bias, g, tile, kernel);
+    case 'workgroup':
+      return conv2dWorkgroupTiled(gpu, x, w, bias, g, tile, kernel);
+    default:
+      return unknownKind(tile);
+  }
+}
+
+function conv2dRegisterTiled(gpu: Gpu, x: BufferRef, w: BufferRef, bias: BufferRef | null, g: Conv2dGeometry, t: RegisterTile | SharedTile, kernel: string): BufferRef {
   const pixels = g.n * g.oh * g.ow;
   const y = gpu.alloc(pixels * g.cout * 4, 'conv2d');
   const cout4 = Math.ceil(g.cout / 4);
-  // A narrow layer (the 1-channel head) does not fill a wide tile: use as few columns as it has.
-  const nv = Math.min(tile.nv, cout4);
-  // Shared: whole subgroups only, so every lane a shuffle reads from exists.
-  const wg = tile.shareX ? sharedWorkgroup(gpu, tile.wg) : tile.wg;
-  // Shared, narrow (fewer columns than lanes): the lanes split into pg groups over interleaved pixels.
-  const pg = tile.shareX ? pixelGroups(cout4, nv, wg) : 1;
-  const colTiles = Math.ceil(cout4 / (tile.shareX ? (nv * wg) / pg : nv));
-  const pixelTiles = Math.ceil(pixels / (tile.tm * pg));
+  const { shared, wg, nv, pg, colTiles, pixelTiles } = tileLayout(gpu, t, cout4, pixels);
   const u = packConvGeometry(new Uniforms(16), g)
     .u32(pixels, cout4, colTiles, pixelTiles, g.hasBias ? 1 : 0);
   gpu.dispatch({
     kernel,
     shader: 'conv2d.wgsl',
-    defines: { WG: wg, TM: tile.tm, NV: nv, VEC_IN: g.cin % 4 === 0, VEC_OUT: g.cout % 4 === 0, SHARE_X: !!tile.shareX, PG: pg, SHARE },
+    defines: { WG: wg, TM: t.tm, NV: nv, VEC_IN: g.cin % 4 === 0, VEC_OUT: g.cout % 4 === 0, SHARE_X: shared, PG: pg, SHARE },
     uniforms: u.bytes(),
     // Without a bias the weights stand in at its binding (read-only bindings may alias); the shader
     // discards what it reads there.
     buffers: [x, w, bias ?? w, y],
     // Shared: one workgroup per grid1d "invocation", all the channel tiles of a pixel tile side by side.
-    workgroups: tile.shareX ? grid1d(pixelTiles * colTiles, 1) : [...grid1d(pixelTiles, wg), colTiles],
+    workgroups: shared ? grid1d(pixelTiles * colTiles, 1) : [...grid1d(pixelTiles, wg), colTiles],
   });
   return y;
 }
 
-function conv2dWorkgroupTiled(gpu: Gpu, x: BufferRef, w: BufferRef, bias: BufferRef | null, g: Conv2dGeometry, t: Conv2dWorkgroupTile, kernel: string): BufferRef {
+function conv2dWorkgroupTiled(gpu: Gpu, x: BufferRef, w: BufferRef, bias: BufferRef | null, g: Conv2dGeometry, t: WorkgroupTile, kernel: string): BufferRef {
   const pixels = g.n * g.oh * g.ow;
   const y = gpu.alloc(pixels * g.cout * 4, 'conv2d');
   const cout4 = g.cout / 4;
@@ -205,7 +135,7 @@ function conv2dWorkgroupTiled(gpu: Gpu, x: BufferRef, w: BufferRef, bias: Buffer
     shader: 'conv2d_workgroup_tile.wgsl',
     defines: { WX: t.wx, WY: t.wy, TM: t.tm, NV: t.nv, BK: t.bk },
     uniforms: u.bytes(),
-    // Without a bias the weights stand in at its binding (discarded, as in conv2dTiled).
+    // Without a bias the weights stand in at its binding (discarded, as in conv2dRegisterTiled).
     buffers: [x, w, bias ?? w, y],
     workgroups: grid1d(pixelTiles * colTiles, 1),
   });

@@ -3,7 +3,7 @@
 // where the device has subgroups of at least SHARE lanes).
 import type { MatmulGeometry } from '../core/geometry.js';
 import { type BufferRef, type Gpu, Uniforms, grid1d } from '../gpu/gpu.js';
-import { SHARE, canShareA, sharedWorkgroup } from '../gpu/subgroups.js';
+import { SHARE, canRunSharedTiles, sharedWorkgroup } from '../gpu/subgroups.js';
 
 /** A tile configuration: each invocation computes tm x tn of C; a workgroup is wgX x wgY invocations. */
 export interface MatmulTile {
@@ -28,7 +28,7 @@ const F32 = 4;
 const VEC = 4;
 
 export function defaultMatmulTile(gpu: Gpu): MatmulTile {
-  return canShareA(gpu) ? SHARED_TILE : PLAIN_TILE;
+  return canRunSharedTiles(gpu) ? SHARED_TILE : PLAIN_TILE;
 }
 
 /**
@@ -46,7 +46,7 @@ function checkTile(gpu: Gpu, t: MatmulTile): void {
   if (t.tm % VEC !== 0 || t.tn % VEC !== 0) bad('is not in multiples of 4');
   if (!t.shareA) return;
   if (t.wgY !== 1 || t.tm % SHARE !== 0) bad(`shares A only with wgY = 1 and tm a multiple of ${SHARE}`);
-  if (!canShareA(gpu)) bad(`needs subgroups of at least ${SHARE} lanes, which this device lacks`);
+  if (!canRunSharedTiles(gpu)) bad(`needs subgroups of at least ${SHARE} lanes, which this device lacks`);
 }
 
 export function matmul(gpu: Gpu, a: BufferRef, b: BufferRef, g: MatmulGeometry, tile: MatmulTile = defaultMatmulTile(gpu)): BufferRef {

@@ -9,10 +9,11 @@ import type { BufferRef, Gpu } from '../gpu/gpu.js';
 import type { TuningTable } from '../gpu/tuning.js';
 import { rng, uniform } from '../util/random.js';
 import { type TuneOptions, type TuneResult, tune } from './autotune.js';
-import { CONV2D_SHADERS, type Conv2dVariant, conv2dTileProblem, conv2dTiled, conv2dTuningKey, defaultConv2dTile, isUsableConv2dTile } from './conv2d.js';
-import { INPUT_GRAD_SHADERS, type InputGradVariant, conv2dInputGradTiled, defaultInputGradTile, inputGradTileProblem, inputGradTuningKey, isUsableInputGradTile } from './conv2dInputGrad.js';
-import { WEIGHT_GRAD_SHADERS, type WeightGradVariant, conv2dWeightGradTiled, defaultWeightGradTile, isUsableWeightGradTile, weightGradTileProblem, weightGradTuningKey } from './conv2dWeightGrad.js';
+import { CONV2D_SHADERS, conv2dTileProblem, conv2dTiled, conv2dTuningKey, defaultConv2dTile, parseConv2dVariant } from './conv2d.js';
+import { INPUT_GRAD_SHADERS, conv2dInputGradTiled, defaultInputGradTile, inputGradTileProblem, inputGradTuningKey, parseInputGradVariant } from './conv2dInputGrad.js';
+import { WEIGHT_GRAD_SHADERS, conv2dWeightGradTiled, defaultWeightGradTile, parseWeightGradVariant, weightGradTileProblem, weightGradTuningKey } from './conv2dWeightGrad.js';
 import { conv2dCandidates, inputGradCandidates, splitCandidates, weightGradCandidates } from './convTuning.js';
+import type { Conv2dVariant, InputGradVariant, WeightGradVariant } from './convVariant.js';
 
 export const CONV_KERNELS = ['conv2d', 'conv2dInputGrad', 'conv2dWeightGrad'] as const;
 export type ConvKernel = (typeof CONV_KERNELS)[number];
@@ -45,8 +46,11 @@ export interface TunedConvKernel<V> {
   refine?(gpu: Gpu, g: Conv2dGeometry, best: V): V[];
   /** Why `v` cannot run this layer on this device, or null. */
   problem(gpu: Gpu, g: Conv2dGeometry, v: V): string | null;
-  /** Whether `t`, read from a tuning file (anything), is a variant that can run this layer here. */
-  parse(gpu: Gpu, g: Conv2dGeometry, t: unknown): t is V;
+  /**
+   * `t`, read from a tuning file (anything), as a variant that can run this layer here, or null: the one
+   * validator (convVariant.ts parseVariant) with the kernel's kinds, then `problem`.
+   */
+  parse(gpu: Gpu, g: Conv2dGeometry, t: unknown): V | null;
   /** Records one run of `v`; the caller releases the output. */
   record(gpu: Gpu, b: ConvBuffers, g: Conv2dGeometry, v: V): BufferRef;
 }
@@ -59,7 +63,7 @@ export const TUNED_CONV_KERNELS: { readonly [K in ConvKernel]: TunedConvKernel<C
     defaultVariant: defaultConv2dTile,
     candidates: conv2dCandidates,
     problem: conv2dTileProblem,
-    parse: isUsableConv2dTile,
+    parse: parseConv2dVariant,
     record: (gpu, b, g, v) => conv2dTiled(gpu, b.x, b.w, b.bias, g, v),
   },
   conv2dInputGrad: {
@@ -69,7 +73,7 @@ export const TUNED_CONV_KERNELS: { readonly [K in ConvKernel]: TunedConvKernel<C
     defaultVariant: defaultInputGradTile,
     candidates: inputGradCandidates,
     problem: inputGradTileProblem,
-    parse: isUsableInputGradTile,
+    parse: parseInputGradVariant,
     record: (gpu, b, g, v) => conv2dInputGradTiled(gpu, b.dy, b.w, g, v),
   },
   conv2dWeightGrad: {
@@ -80,7 +84,7 @@ export const TUNED_CONV_KERNELS: { readonly [K in ConvKernel]: TunedConvKernel<C
     candidates: weightGradCandidates,
     refine: splitCandidates,
     problem: weightGradTileProblem,
-    parse: isUsableWeightGradTile,
+    parse: parseWeightGradVariant,
     record: (gpu, b, g, v) => conv2dWeightGradTiled(gpu, b.x, b.dy, g, v),
   },
 };

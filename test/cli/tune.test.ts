@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Gpu } from '../../src/gpu/gpu.js';
-import { loadAdapterTuning } from '../../src/gpu/tuning.js';
+import { TUNING_FORMAT, loadAdapterTuning } from '../../src/gpu/tuning.js';
 import { tuneUnet } from '../../src/train/tune.js';
 import { gpuseg } from './gpuseg.js';
 
@@ -22,12 +22,16 @@ describe('gpuseg tune', () => {
       expect(row.tunedMs).toBeGreaterThan(0);
       expect(row.candidates).toBeGreaterThan(1);
       expect(row.rejected).toEqual([]);
+      // Variants print as the tagged union of src/kernels/convVariant.ts.
+      expect(['register', 'shared', 'workgroup']).toContain(row.choice.kind);
     }
     const { summary } = lines.at(-1);
     expect(summary.entries).toBe(4);
     expect(readdirSync(cache)).toEqual([summary.file.split('/').pop()]);
     const file = JSON.parse(readFileSync(summary.file, 'utf8'));
     expect(Object.keys(file.entries)).toHaveLength(4);
+    expect(file.format).toBe(TUNING_FORMAT);
+    for (const e of Object.values(file.entries) as { choice: { kind: string } }[]) expect(typeof e.choice.kind).toBe('string');
 
     const bench = gpuseg(['bench', 'train', '--batch', '1', '--size', '64', '--steps', '1', '--warmup', '0', '--json'], env);
     expect(bench.status, bench.stderr).toBe(0);
@@ -66,7 +70,7 @@ describe('gpuseg tune', () => {
       // An entry of older shader text in the file: dropped, and nothing measured again.
       const file = await loadAdapterTuning(gpu.summary);
       expect(file.loaded).toBe(4);
-      file.table.set('conv2d#0ldha5h#n=1', { choice: { tm: 8, nv: 2, wg: 64 }, ms: 1, defaultMs: 1 });
+      file.table.set('conv2d#0ldha5h#n=1', { choice: { kind: 'register', tm: 8, nv: 2, wg: 64 }, ms: 1, defaultMs: 1 });
       await file.table.save(file.path);
       const again = await tuneUnet(gpu, { ...o, inference: true, skipTuned: true });
       expect(again).toMatchObject({ tuned: 0, skipped: 4, pruned: 1, entries: 4 });

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TuningTable, cacheDirectory, shapeKey, tuningPath } from '../../src/gpu/tuning.js';
+import { TUNING_FORMAT, TuningTable, cacheDirectory, shapeKey, tuningPath } from '../../src/gpu/tuning.js';
 
 const ID = 'llvmpipe | mesa | cpu | lavapipe | subgroups';
 
@@ -35,8 +35,8 @@ describe('tuning table', () => {
   it('saves and loads its entries; another adapter gets another file', async () => {
     const dir = await tempDir();
     const table = new TuningTable(ID);
-    table.set('conv2d#h#n=1', { choice: { tm: 16, nv: 1, wg: 8, shareX: true }, ms: 1.5, defaultMs: 2 });
-    table.set('conv2dWeightGrad#h#n=1', { choice: { tv: 4, nv: 2, wg: 64 }, ms: 3, defaultMs: 3 });
+    table.set('conv2d#h#n=1', { choice: { kind: 'shared', tm: 16, nv: 1, wg: 8 }, ms: 1.5, defaultMs: 2 });
+    table.set('conv2dWeightGrad#h#n=1', { choice: { kind: 'register', tm: 4, nv: 2, wg: 64, targetInvocations: 4096 }, ms: 3, defaultMs: 3 });
     const path = tuningPath(ID, dir);
     await table.save(path);
     expect(tuningPath('another gpu | nvidia', dir)).not.toBe(path);
@@ -44,7 +44,8 @@ describe('tuning table', () => {
     const loaded = new TuningTable(ID);
     expect(await loaded.load(path)).toEqual({ loaded: 2 });
     expect(loaded.get('conv2d#h#n=1')).toEqual(table.get('conv2d#h#n=1'));
-    expect(loaded.get('conv2dWeightGrad#h#n=1')?.choice).toEqual({ tv: 4, nv: 2, wg: 64 });
+    expect(loaded.get('conv2dWeightGrad#h#n=1')?.choice).toEqual({ kind: 'register', tm: 4, nv: 2, wg: 64, targetInvocations: 4096 });
+    expect(JSON.parse(await readFile(path, 'utf8')).format).toBe(TUNING_FORMAT);
   });
 
   it("ignores, and says why, a file that is corrupt, of another adapter, or missing; drops malformed entries", async () => {
@@ -53,7 +54,7 @@ describe('tuning table', () => {
     expect(await table.load(join(dir, 'none.json'))).toEqual({ loaded: 0 });
 
     const corrupt = join(dir, 'corrupt.json');
-    await writeFile(corrupt, '{"format": 1, "adapter": ');
+    await writeFile(corrupt, `{"format": ${TUNING_FORMAT}, "adapter": `);
     const c = await table.load(corrupt);
     expect(c.loaded).toBe(0);
     expect(c.problem).toMatch(/corrupt\.json: not valid JSON/);
@@ -69,10 +70,20 @@ describe('tuning table', () => {
 
     const mixed = join(dir, 'mixed.json');
     const entries = { good: { choice: { tm: 8 }, ms: 1, defaultMs: 2 }, noTime: { choice: {} }, notAnObject: 3 };
-    await writeFile(mixed, JSON.stringify({ format: 1, adapter: ID, entries }));
+    await writeFile(mixed, JSON.stringify({ format: TUNING_FORMAT, adapter: ID, entries }));
     expect(await table.load(mixed)).toEqual({ loaded: 1 });
     expect(table.get('good')?.choice).toEqual({ tm: 8 });
     expect(table.get('noTime')).toBeUndefined();
+
+    // Format 1 wrote the conv variants without their kind ({ tm, nv, wg, shareX }, { workgroup: true, ... }):
+    // such a file is ignored whole, and says so.
+    table.clear();
+    const old = join(dir, 'format1.json');
+    await writeFile(old, JSON.stringify({ format: 1, adapter: ID, entries: { k: { choice: { tm: 32, nv: 1, wg: 8, shareX: true }, ms: 1, defaultMs: 2 } } }));
+    const o = await table.load(old);
+    expect(o.loaded).toBe(0);
+    expect(o.problem).toMatch(new RegExp(`format1\\.json: not a tuning file \\(format ${TUNING_FORMAT}\\)`));
+    expect(table.size).toBe(0);
   });
 
   it('saving leaves no temporary file and creates the folder', async () => {

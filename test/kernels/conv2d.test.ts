@@ -3,9 +3,11 @@ import { F, Tensor, gradcheck } from '../../src/autograd/index.js';
 import { CpuBackend } from '../../src/backend/cpu/index.js';
 import { type Conv2dGeometry, conv2dGeometry, sizeOf } from '../../src/core/geometry.js';
 import { grid1d } from '../../src/gpu/gpu.js';
-import { CONV2D_TILE, type Conv2dTile, type Conv2dVariant, type Conv2dWorkgroupTile, SHARED_CONV2D_TILE, conv2dTiled, workgroupTileBytes } from '../../src/kernels/conv2d.js';
+import { CONV2D_TILE, SHARED_CONV2D_TILE, conv2dTiled } from '../../src/kernels/conv2d.js';
+import { workgroupTileBytes } from '../../src/kernels/convTiles.js';
 import { WORKGROUP_TILES, conv2dCandidates } from '../../src/kernels/convTuning.js';
-import { canShareA } from '../../src/gpu/subgroups.js';
+import type { Conv2dVariant, RegisterTile, SharedTile, WorkgroupTile } from '../../src/kernels/convVariant.js';
+import { canRunSharedTiles } from '../../src/gpu/subgroups.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { abs, expectClose, useGpu } from '../helpers.js';
 
@@ -80,10 +82,10 @@ describe('conv2d forward against the reference', () => {
 
   // Other register tiles: the shipped one may change, each must stay correct (tails in pixels and
   // channels, a single column, scalar and vector paths).
-  const TILES: Conv2dTile[] = [
-    { tm: 1, nv: 1, wg: 64 },
-    { tm: 2, nv: 4, wg: 32 },
-    { tm: 3, nv: 3, wg: 16 },
+  const TILES: RegisterTile[] = [
+    { kind: 'register', tm: 1, nv: 1, wg: 64 },
+    { kind: 'register', tm: 2, nv: 4, wg: 32 },
+    { kind: 'register', tm: 3, nv: 3, wg: 16 },
   ];
   for (const tile of TILES) {
     it(`tile ${JSON.stringify(tile)} on 5->7, 12->20 and 4->1`, async () => {
@@ -118,11 +120,11 @@ describe('conv2d forward against the reference', () => {
 
   // Shared tiles (subgroupShuffle of the input) on every case they take (cin and cout multiples of 4),
   // and on narrow layers whose lanes split into pixel groups (cout 4, 8, 12, 16: 8, 4, 2 and 2 groups).
-  const SHARED_TILES: Conv2dTile[] = [
+  const SHARED_TILES: SharedTile[] = [
     SHARED_CONV2D_TILE,
-    { tm: 8, nv: 1, wg: 8, shareX: true },
-    { tm: 16, nv: 2, wg: 8, shareX: true },
-    { tm: 8, nv: 1, wg: 16, shareX: true },
+    { kind: 'shared', tm: 8, nv: 1, wg: 8 },
+    { kind: 'shared', tm: 16, nv: 2, wg: 8 },
+    { kind: 'shared', tm: 8, nv: 1, wg: 16 },
   ];
   const NARROW: Case[] = [
     ['8->4 3x3 s1 p1 bias', [3, 7, 9, 8], [3, 3, 8, 4], 1, 1, true],
@@ -132,7 +134,7 @@ describe('conv2d forward against the reference', () => {
   ];
   for (const tile of SHARED_TILES) {
     it(`shared tile ${JSON.stringify(tile)} on every vec4 case and narrow layers`, async ({ skip }) => {
-      if (!canShareA(ctx.gpu)) skip('no subgroups of at least 8 lanes on this device');
+      if (!canRunSharedTiles(ctx.gpu)) skip('no subgroups of at least 8 lanes on this device');
       const cases = [...CASES, ...NARROW].filter(([, xs, ws]) => xs[3]! % 4 === 0 && ws[3]! % 4 === 0);
       for (const [k, [, xs, ws, stride, pad, bias]] of cases.entries()) {
         await checkForward(draw(xs, ws, stride, pad, bias, 200 + k), tile);
@@ -143,10 +145,10 @@ describe('conv2d forward against the reference', () => {
   // Workgroup-memory tiles (the discrete-GPU candidates): the tuner's own, and odd shapes of tile (TM 3,
   // NV 3, BK 8 and 12, a 4 x 8 workgroup) so that partial pixel, channel and k stages all occur; and
   // narrow layers (one vec4 column, fewer pixels than a tile).
-  const WORKGROUP: Conv2dWorkgroupTile[] = [
+  const WORKGROUP: WorkgroupTile[] = [
     ...WORKGROUP_TILES,
-    { workgroup: true, wx: 8, wy: 4, tm: 3, nv: 2, bk: 8 },
-    { workgroup: true, wx: 4, wy: 8, tm: 2, nv: 3, bk: 12 },
+    { kind: 'workgroup', wx: 8, wy: 4, tm: 3, nv: 2, bk: 8 },
+    { kind: 'workgroup', wx: 4, wy: 8, tm: 2, nv: 3, bk: 12 },
   ];
   for (const tile of WORKGROUP) {
     it(`workgroup tile ${JSON.stringify(tile)} on every vec4 case and narrow layers`, async () => {
@@ -163,7 +165,7 @@ describe('conv2d forward against the reference', () => {
     const [xb, wb] = [ctx.be.upload(d.x), ctx.be.upload(d.w)];
     expect(() => conv2dTiled(ctx.gpu, xb, wb, null, d.g, WORKGROUP_TILES[0]!)).toThrow(/multiples of 4/);
     const e = draw([1, 7, 9, 8], [3, 3, 8, 8], 1, 1, false, 6);
-    const huge: Conv2dWorkgroupTile = { workgroup: true, wx: 16, wy: 16, tm: 64, nv: 1, bk: 64 };
+    const huge: WorkgroupTile = { kind: 'workgroup', wx: 16, wy: 16, tm: 64, nv: 1, bk: 64 };
     expect(workgroupTileBytes(huge)).toBeGreaterThan(ctx.gpu.limits.maxComputeWorkgroupStorageSize);
     expect(() => conv2dTiled(ctx.gpu, ctx.be.upload(e.x), ctx.be.upload(e.w), null, e.g, huge)).toThrow(/bytes of workgroup memory/);
   });
@@ -177,7 +179,7 @@ describe('conv2d forward against the reference', () => {
   it('a 1x1 conv over more pixel tiles than one grid dimension holds (2-D grid)', async () => {
     // With the shipped tile this needs more pixels than lavapipe can bind (128 MiB), so a small tile
     // brings the same grid arithmetic within reach: 16 pixels per workgroup.
-    const tile: Conv2dTile = { tm: 2, nv: 1, wg: 8 };
+    const tile: RegisterTile = { kind: 'register', tm: 2, nv: 1, wg: 8 };
     const MAX_GROUPS = 65535;
     const side = Math.ceil(Math.sqrt(MAX_GROUPS * tile.wg * tile.tm + tile.wg * tile.tm));
     const d = draw([1, side, side, 4], [1, 1, 4, 4], 1, 0, true, 4);

@@ -3,9 +3,10 @@
 import { describe, expect, it } from 'vitest';
 import { conv2dGeometry, sizeOf } from '../../src/core/geometry.js';
 import { grid1d } from '../../src/gpu/gpu.js';
-import { canShareA } from '../../src/gpu/subgroups.js';
-import { INPUT_GRAD_TILE, type InputGradTile, type InputGradVariant, SHARED_INPUT_GRAD_TILE, conv2dInputGradTiled } from '../../src/kernels/conv2dInputGrad.js';
+import { canRunSharedTiles } from '../../src/gpu/subgroups.js';
+import { INPUT_GRAD_TILE, SHARED_INPUT_GRAD_TILE, conv2dInputGradTiled } from '../../src/kernels/conv2dInputGrad.js';
 import { WORKGROUP_TILES, inputGradCandidates } from '../../src/kernels/convTuning.js';
+import type { Conv2dVariant, InputGradVariant, RegisterTile, SharedTile } from '../../src/kernels/convVariant.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { abs, expectClose, useGpu } from '../helpers.js';
 import { CASES, type Case, TUNING_CASES, geometry, poisonPool as poison } from './conv-grad-cases.js';
@@ -50,7 +51,7 @@ describe('conv2dInputGrad against the reference', () => {
   it('a dispatch of more than 65535 workgroups along x (2-D grid) reaches every pixel', async () => {
     // One pixel and one channel column per invocation in groups of 16, so the grid passes the limit at a
     // size the reference computes in about a second: the large-grid path is the same code at any tile.
-    const tile = { tm: 1, nv: 1, wg: 16 };
+    const tile: RegisterTile = { kind: 'register', tm: 1, nv: 1, wg: 16 };
     const g = conv2dGeometry([1, 2051, 2049, 4], [3, 3, 4, 4], 2, 1, false);
     const classPixels = Math.ceil(g.h / 2) * Math.ceil(g.w / 2);
     expect(grid1d(classPixels, tile.wg)[1]).toBeGreaterThan(1);
@@ -102,8 +103,8 @@ describe('conv2dInputGrad tiles against the reference', () => {
 
   // Stride-1 layers as a forward convolution (flipped, transposed weights) on workgroup tiles, the
   // discrete-GPU candidates, on every case they take; one odd tile shape leaves partial stages.
-  const VIA_FORWARD: InputGradVariant[] = [...WORKGROUP_TILES.slice(0, 2), { workgroup: true, wx: 4, wy: 8, tm: 2, nv: 3, bk: 12 } as const]
-    .map((viaForward) => ({ viaForward }));
+  const FORWARD: Conv2dVariant[] = [...WORKGROUP_TILES.slice(0, 2), { kind: 'workgroup', wx: 4, wy: 8, tm: 2, nv: 3, bk: 12 }];
+  const VIA_FORWARD = FORWARD.map((forward): InputGradVariant => ({ kind: 'viaForward', forward }));
   it('the stride-1 input gradient as a forward convolution on workgroup tiles, every case it takes', async () => {
     const cases = CASES.filter((c) => c.stride === 1 && c.x[3] % 4 === 0 && c.cout % 4 === 0);
     expect(cases.length).toBeGreaterThanOrEqual(4);
@@ -114,15 +115,15 @@ describe('conv2dInputGrad tiles against the reference', () => {
 
   // Shared tiles (subgroupShuffle of dy), including narrow layers whose lanes split into pixel groups
   // (cin 3 to 16: 8, 4 and 2 groups).
-  const SHARED_TILES: InputGradTile[] = [
+  const SHARED_TILES: SharedTile[] = [
     SHARED_INPUT_GRAD_TILE,
-    { tm: 8, nv: 1, wg: 8, shareDy: true },
-    { tm: 16, nv: 2, wg: 8, shareDy: true },
-    { tm: 8, nv: 1, wg: 16, shareDy: true },
+    { kind: 'shared', tm: 8, nv: 1, wg: 8 },
+    { kind: 'shared', tm: 16, nv: 2, wg: 8 },
+    { kind: 'shared', tm: 8, nv: 1, wg: 16 },
   ];
   for (const tile of SHARED_TILES) {
     it(`shared tile ${JSON.stringify(tile)} on every case`, async ({ skip }) => {
-      if (!canShareA(ctx.gpu)) skip('no subgroups of at least 8 lanes on this device');
+      if (!canRunSharedTiles(ctx.gpu)) skip('no subgroups of at least 8 lanes on this device');
       for (const c of CASES) await checkInputGradTile(c, tile);
     });
   }

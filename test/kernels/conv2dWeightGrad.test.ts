@@ -2,8 +2,10 @@
 // every tile and split, on the UNet's layer kinds.
 import { describe, expect, it } from 'vitest';
 import { conv2dGeometry, sizeOf } from '../../src/core/geometry.js';
-import { canShareA } from '../../src/gpu/subgroups.js';
-import { SHARED_WEIGHT_GRAD_TILE, WEIGHT_GRAD_TILE, type WeightGradTile, type WeightGradVariant, type WeightGradWorkgroupTile, conv2dWeightGradTiled, weightGradSplits, weightGradWorkgroupBytes } from '../../src/kernels/conv2dWeightGrad.js';
+import { canRunSharedTiles } from '../../src/gpu/subgroups.js';
+import { SHARED_WEIGHT_GRAD_TILE, WEIGHT_GRAD_TILE, conv2dWeightGradTiled, weightGradSplits } from '../../src/kernels/conv2dWeightGrad.js';
+import { workgroupTileBytes } from '../../src/kernels/convTiles.js';
+import type { SharedTile, WeightGradVariant, WorkgroupTile } from '../../src/kernels/convVariant.js';
 import { WEIGHT_GRAD_WORKGROUP_TILES, splitCandidates, weightGradCandidates } from '../../src/kernels/convTuning.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { abs, expectClose, useGpu } from '../helpers.js';
@@ -77,11 +79,11 @@ describe('conv2dWeightGrad tiles against the reference', () => {
 
   // Workgroup-memory tiles (the discrete-GPU candidates) on every case they take, with one split and
   // with many (4x the default target), and odd tile shapes that leave partial row, column and pixel
-  // stages (TK 3 with WY 4, NV 3, BP 5).
-  const WORKGROUP: WeightGradWorkgroupTile[] = [
+  // stages (tm 3 with wy 4, nv 3, bk 5).
+  const WORKGROUP: (WorkgroupTile & WeightGradVariant)[] = [
     ...WEIGHT_GRAD_WORKGROUP_TILES,
-    { workgroup: true, wx: 4, wy: 4, tk: 3, nv: 3, bp: 5 },
-    { workgroup: true, wx: 8, wy: 4, tk: 2, nv: 1, bp: 7, targetInvocations: 1 << 20 },
+    { kind: 'workgroup', wx: 4, wy: 4, tm: 3, nv: 3, bk: 5 },
+    { kind: 'workgroup', wx: 8, wy: 4, tm: 2, nv: 1, bk: 7, targetInvocations: 1 << 20 },
   ];
   for (const tile of WORKGROUP) {
     it(`workgroup tile ${JSON.stringify(tile)} on every case it takes`, async () => {
@@ -94,21 +96,21 @@ describe('conv2dWeightGrad tiles against the reference', () => {
   it('a workgroup tile refuses odd channels and more workgroup memory than the device has', () => {
     const odd = geometry(CASES.find((c) => c.x[3] % 4 !== 0)!);
     expect(() => conv2dWeightGradTiled(ctx.gpu, ctx.be.alloc(1), ctx.be.alloc(1), odd, WORKGROUP[0]!)).toThrow(/multiples of 4/);
-    const huge: WeightGradWorkgroupTile = { workgroup: true, wx: 16, wy: 16, tk: 16, nv: 1, bp: 64 };
-    expect(weightGradWorkgroupBytes(huge)).toBeGreaterThan(ctx.gpu.limits.maxComputeWorkgroupStorageSize);
+    const huge: WorkgroupTile = { kind: 'workgroup', wx: 16, wy: 16, tm: 16, nv: 1, bk: 64 };
+    expect(workgroupTileBytes(huge)).toBeGreaterThan(ctx.gpu.limits.maxComputeWorkgroupStorageSize);
     expect(() => conv2dWeightGradTiled(ctx.gpu, ctx.be.alloc(1), ctx.be.alloc(1), geometry(CASES[2]!), huge)).toThrow(/bytes of workgroup memory/);
   });
 
   // Shared tiles (subgroupShuffle of x), on odd channel counts (cout 1 and 7 leave lanes idle) too.
-  const SHARED_TILES: WeightGradTile[] = [
+  const SHARED_TILES: SharedTile[] = [
     SHARED_WEIGHT_GRAD_TILE,
-    { tv: 1, nv: 1, wg: 8, shareX: true },
-    { tv: 2, nv: 2, wg: 8, shareX: true },
-    { tv: 4, nv: 1, wg: 16, shareX: true },
+    { kind: 'shared', tm: 1, nv: 1, wg: 8 },
+    { kind: 'shared', tm: 2, nv: 2, wg: 8 },
+    { kind: 'shared', tm: 4, nv: 1, wg: 16 },
   ];
   for (const tile of SHARED_TILES) {
     it(`shared tile ${JSON.stringify(tile)} on every case`, async ({ skip }) => {
-      if (!canShareA(ctx.gpu)) skip('no subgroups of at least 8 lanes on this device');
+      if (!canRunSharedTiles(ctx.gpu)) skip('no subgroups of at least 8 lanes on this device');
       for (const c of CASES) await checkWeightGradTile(c, tile);
     });
   }

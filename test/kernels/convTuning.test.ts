@@ -7,16 +7,12 @@ import { describe, expect, it } from 'vitest';
 import { WebGpuBackend } from '../../src/backend/webgpu/index.js';
 import { loadAdapterTuning } from '../../src/gpu/tuning.js';
 import { type Conv2dGeometry, conv2dGeometry, sizeOf } from '../../src/core/geometry.js';
-import { canShareA } from '../../src/gpu/subgroups.js';
-import {
-  type Conv2dTile,
-  chooseConv2dTile,
-  conv2dTuningKey,
-  defaultConv2dTile,
-} from '../../src/kernels/conv2d.js';
+import { canRunSharedTiles } from '../../src/gpu/subgroups.js';
+import { chooseConv2dTile, conv2dTuningKey, defaultConv2dTile } from '../../src/kernels/conv2d.js';
 import { chooseInputGradTile, defaultInputGradTile, inputGradTuningKey } from '../../src/kernels/conv2dInputGrad.js';
 import { chooseWeightGradTile, defaultWeightGradTile, weightGradSplits, weightGradTuningKey } from '../../src/kernels/conv2dWeightGrad.js';
 import { conv2dCandidates, inputGradCandidates, splitCandidates, weightGradCandidates } from '../../src/kernels/convTuning.js';
+import type { ConvVariant, RegisterTile } from '../../src/kernels/convVariant.js';
 import { CONV_KERNELS, tuneConvLayer } from '../../src/kernels/registry.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { abs, expectClose, useGpu } from '../helpers.js';
@@ -44,7 +40,7 @@ describe('candidate lists', () => {
   });
 
   it('take the forward route for the input gradient only where it applies (stride 1, vec4 channels)', () => {
-    const via = (g: Conv2dGeometry) => inputGradCandidates(ctx.gpu, g).filter((c) => 'viaForward' in c).length;
+    const via = (g: Conv2dGeometry) => inputGradCandidates(ctx.gpu, g).filter((c) => c.kind === 'viaForward').length;
     expect(via(stride1)).toBeGreaterThanOrEqual(1);
     expect(via(stride2)).toBe(0);
     expect(via(odd)).toBe(0);
@@ -72,7 +68,7 @@ describe('the conv kernels and the tuning table', () => {
     const saved = process.env.GPUSEG_CACHE_DIR;
     process.env.GPUSEG_CACHE_DIR = cache;
     try {
-      const tuned: Conv2dTile = { tm: 4, nv: 4, wg: 64 };
+      const tuned: RegisterTile = { kind: 'register', tm: 4, nv: 4, wg: 64 };
       const file = await loadAdapterTuning(ctx.gpu.summary);
       file.table.set(conv2dTuningKey(g), { choice: tuned, ms: 1, defaultMs: 2 });
       await file.table.save(file.path);
@@ -92,7 +88,7 @@ describe('the conv kernels and the tuning table', () => {
   it('run the tuned tile when the table has a usable one, and their heuristic otherwise', async () => {
     ctx.be.tuning.clear();
     expect(chooseConv2dTile(ctx.gpu, ctx.be.tuning, g)).toEqual(defaultConv2dTile(ctx.gpu, g));
-    const tuned: Conv2dTile = { tm: 4, nv: 4, wg: 64 };
+    const tuned: RegisterTile = { kind: 'register', tm: 4, nv: 4, wg: 64 };
     expect(tuned).not.toEqual(defaultConv2dTile(ctx.gpu, g));
     ctx.be.tuning.set(conv2dTuningKey(g), { choice: tuned, ms: 1, defaultMs: 2 });
     expect(chooseConv2dTile(ctx.gpu, ctx.be.tuning, g)).toEqual(tuned);
@@ -117,22 +113,31 @@ describe('the conv kernels and the tuning table', () => {
     const huge = 1 << 20;
     const cases: [string, unknown[], () => unknown, () => unknown][] = [
       [conv2dTuningKey(g), [
-        { tm: 12, nv: 1, wg: 8, shareX: true }, // tm not a multiple of the shared lanes
-        { tm: 8, nv: 2, wg: huge }, // more invocations than any device allows
-        { tm: 8, nv: 2 }, // no workgroup size
-        { tm: 8, nv: 2, wg: 64, shareX: 'yes' },
+        { kind: 'shared', tm: 12, nv: 1, wg: 8 }, // tm not a multiple of the shared lanes
+        { kind: 'register', tm: 8, nv: 2, wg: huge }, // more invocations than any device allows
+        { kind: 'register', tm: 8, nv: 2 }, // no workgroup size
+        { kind: 'register', tm: 8, nv: 2, wg: 64, shareX: true }, // a field of no kind
+        { tm: 8, nv: 2, wg: 64, shareX: true }, // the previous format's tile: no kind
+        { kind: 'viaForward', forward: { kind: 'register', tm: 8, nv: 2, wg: 64 } }, // not a conv2d kind
+        { kind: 'register', tm: 8, nv: 2, wg: 64, targetInvocations: 64 }, // the weight gradient's field
         'tm8',
       ], () => chooseConv2dTile(ctx.gpu, ctx.be.tuning, g), () => defaultConv2dTile(ctx.gpu, g)],
       [inputGradTuningKey(g), [
-        { tm: 12, nv: 1, wg: 8, shareDy: true },
-        { tm: 4, nv: 2, wg: huge },
-        { tm: 0, nv: 2, wg: 64 },
+        { kind: 'shared', tm: 12, nv: 1, wg: 8 },
+        { kind: 'register', tm: 4, nv: 2, wg: huge },
+        { kind: 'register', tm: 0, nv: 2, wg: 64 },
+        { kind: 'workgroup', wx: 16, wy: 16, tm: 4, nv: 1, bk: 16 }, // not an input-gradient kind
+        { kind: 'viaForward', forward: { kind: 'register', tm: 8, nv: 2, wg: 64 } }, // g has stride 2
+        { kind: 'viaForward', forward: 'default' },
         null,
       ], () => chooseInputGradTile(ctx.gpu, ctx.be.tuning, g), () => defaultInputGradTile(ctx.gpu, g)],
       [weightGradTuningKey(g), [
-        { tv: 2, nv: 2, wg: 12, shareX: true }, // not whole groups of the shared lanes
-        { tv: 2, nv: 2, wg: 64, targetInvocations: -1 },
-        { tv: 2.5, nv: 2, wg: 64 },
+        { kind: 'shared', tm: 2, nv: 2, wg: 12 }, // not whole groups of the shared lanes
+        { kind: 'register', tm: 2, nv: 2, wg: 64, targetInvocations: -1 },
+        { kind: 'register', tm: 2.5, nv: 2, wg: 64 },
+        { tv: 2, nv: 2, wg: 64 }, // the previous format's tile
+        { kind: 'workgroup', wx: 16, wy: 16, tk: 4, nv: 1, bp: 16 }, // the previous format's field names
+        { kind: 'Register', tm: 2, nv: 2, wg: 64 },
         [],
       ], () => chooseWeightGradTile(ctx.gpu, ctx.be.tuning, g), () => defaultWeightGradTile(ctx.gpu, g)],
     ];
@@ -152,7 +157,7 @@ describe('the conv kernels and the tuning table', () => {
     const kinds = { conv2d: 'workgroup', conv2dInputGrad: 'viaForward', conv2dWeightGrad: 'workgroup' } as const;
     for (const kernel of CONV_KERNELS) {
       const r = await tuneConvLayer(discrete, ctx.be.tuning, kernel, stride1, { roundMs: 1, rounds: 1 });
-      const workgroup = r.results.filter((c) => kinds[kernel] in (c.variant as object));
+      const workgroup = r.results.filter((c) => (c.variant as ConvVariant).kind === kinds[kernel]);
       expect(workgroup.length, kernel).toBeGreaterThanOrEqual(4);
       expect(r.results.filter((c) => c.rejected)).toEqual([]);
     }
@@ -165,7 +170,7 @@ describe('the conv kernels and the tuning table', () => {
     for (const kernel of CONV_KERNELS) {
       const r = await tuneConvLayer(ctx.gpu, ctx.be.tuning, kernel, g, { roundMs: 2, rounds: 1 });
       expect(r.results.filter((c) => c.rejected)).toEqual([]);
-      expect(r.results.length).toBeGreaterThanOrEqual(canShareA(ctx.gpu) ? 8 : 4);
+      expect(r.results.length).toBeGreaterThanOrEqual(canRunSharedTiles(ctx.gpu) ? 8 : 4);
       expect(choose[kernel](ctx.gpu, ctx.be.tuning, g)).toEqual(r.best);
       const key = { conv2d: conv2dTuningKey, conv2dInputGrad: inputGradTuningKey, conv2dWeightGrad: weightGradTuningKey }[kernel](g);
       expect(ctx.be.tuning.get(key)).toEqual({ choice: r.best, ms: r.bestMs, defaultMs: r.defaultMs });

@@ -21,13 +21,30 @@ describe('the registry of tuned conv kernels', () => {
         expect(k.key(g)).toBe(TuningTable.key(name, shaderHash(k.shaders), g));
         const candidates = k.candidates(ctx.gpu, g) as unknown[];
         expect(candidates[0]).toEqual(k.defaultVariant(ctx.gpu, g));
-        for (const c of candidates) {
+        const refined = (k.refine as ((gpu: typeof ctx.gpu, g: Conv2dGeometry, v: unknown) => unknown[]) | undefined)?.(ctx.gpu, g, candidates[0]) ?? [];
+        for (const c of [...candidates, ...refined]) {
           expect((k.problem as (gpu: typeof ctx.gpu, g: Conv2dGeometry, v: unknown) => string | null)(ctx.gpu, g, c), `${name} ${JSON.stringify(c)}`).toBeNull();
-          expect(k.parse(ctx.gpu, g, JSON.parse(JSON.stringify(c))), `${name} ${JSON.stringify(c)}`).toBe(true);
+          // Read back as written: the same fields in the same order (the tuner's dedup compares JSON).
+          expect(JSON.stringify(k.parse(ctx.gpu, g, JSON.parse(JSON.stringify(c)))), name).toBe(JSON.stringify(c));
         }
-        expect(k.parse(ctx.gpu, g, { tm: 'eight' })).toBe(false);
-        expect(k.parse(ctx.gpu, g, null)).toBe(false);
+        expect(k.parse(ctx.gpu, g, { kind: 'register', tm: 'eight', nv: 1, wg: 64 })).toBeNull();
+        expect(k.parse(ctx.gpu, g, { kind: 'tiled', tm: 8, nv: 1, wg: 64 })).toBeNull();
+        expect(k.parse(ctx.gpu, g, { tm: 8, nv: 1, wg: 64 })).toBeNull();
+        expect(k.parse(ctx.gpu, g, null)).toBeNull();
       }
     }
+  });
+
+  it("reads a variant of another kernel's kind as nothing", () => {
+    const stride1 = layers[0]!;
+    const forward = { kind: 'workgroup', wx: 16, wy: 16, tm: 4, nv: 1, bk: 16 };
+    const viaForward = { kind: 'viaForward', forward };
+    expect(TUNED_CONV_KERNELS.conv2dInputGrad.parse(ctx.gpu, stride1, viaForward)).toEqual(viaForward);
+    expect(TUNED_CONV_KERNELS.conv2d.parse(ctx.gpu, stride1, viaForward)).toBeNull();
+    expect(TUNED_CONV_KERNELS.conv2dInputGrad.parse(ctx.gpu, stride1, forward)).toBeNull();
+    expect(TUNED_CONV_KERNELS.conv2d.parse(ctx.gpu, stride1, forward)).toEqual(forward);
+    const split = { kind: 'register', tm: 2, nv: 2, wg: 64, targetInvocations: 4096 };
+    expect(TUNED_CONV_KERNELS.conv2dWeightGrad.parse(ctx.gpu, stride1, split)).toEqual(split);
+    expect(TUNED_CONV_KERNELS.conv2d.parse(ctx.gpu, stride1, split)).toBeNull();
   });
 });

@@ -1,0 +1,130 @@
+// What the conv kernels' tiles share: whether a tile can run (the device's workgroup limits, subgroups,
+// vec4 channels, and each kernel's own rule), the workgroup memory a workgroup tile takes, how a shared
+// tile is fitted to a layer, and how a register or shared tile covers its output. The kernels
+// (conv2d.ts, conv2dInputGrad.ts, conv2dWeightGrad.ts) add only what is theirs.
+import type { Conv2dGeometry } from '../core/geometry.js';
+import type { Gpu } from '../gpu/gpu.js';
+import { SHARE, canRunSharedTiles, sharedWorkgroup } from '../gpu/subgroups.js';
+import { type RegisterTile, type SharedTile, type WorkgroupTile, unknownKind } from './convVariant.js';
+
+/** Whether the layer's input and output channels are multiples of 4 (what vec4 loads and stores need). */
+export function vec4Channels(g: Conv2dGeometry): boolean {
+  return g.cin % 4 === 0 && g.cout % 4 === 0;
+}
+
+/** Whether a tile's lanes share their rows through subgroup shuffles (the shared kind). */
+export function sharesLanes(t: RegisterTile | SharedTile): boolean {
+  switch (t.kind) {
+    case 'register':
+      return false;
+    case 'shared':
+      return true;
+    default:
+      return unknownKind(t);
+  }
+}
+
+/** Workgroup memory a workgroup tile takes: its row slab (bk x wy*tm floats) and column slab (bk x wx*nv vec4). */
+export function workgroupTileBytes(t: WorkgroupTile): number {
+  return t.bk * t.wy * t.tm * 4 + t.bk * t.wx * t.nv * 16;
+}
+
+/** Why a wx x wy workgroup using `bytes` of workgroup memory cannot run on this device, or null. */
+export function workgroupLimitsProblem(gpu: Gpu, wx: number, wy: number, bytes: number): string | null {
+  const l = gpu.limits;
+  if (wx * wy > l.maxComputeInvocationsPerWorkgroup || wx > l.maxComputeWorkgroupSizeX || wy > l.maxComputeWorkgroupSizeY) {
+    return `is larger than this device's workgroups (${l.maxComputeWorkgroupSizeX} x ${l.maxComputeWorkgroupSizeY}, ${l.maxComputeInvocationsPerWorkgroup} invocations)`;
+  }
+  if (bytes > l.maxComputeWorkgroupStorageSize) return `needs ${bytes} bytes of workgroup memory, more than this device's ${l.maxComputeWorkgroupStorageSize}`;
+  return null;
+}
+
+/** What one kernel asks of its tiles beyond the device's limits, subgroups (shared) and vec4 channels (workgroup). */
+export interface TileRules {
+  /** What a shared tile needs of its fields and the layer, phrased after "needs", when it lacks it; else null. */
+  shared(g: Conv2dGeometry, t: SharedTile): string | null;
+  /** The same for a workgroup tile; absent in a kernel without workgroup tiles. */
+  workgroup?(t: WorkgroupTile): string | null;
+}
+
+/** Why a tile cannot run this layer on this device under a kernel's `rules`, or null. */
+export function tileProblem(gpu: Gpu, g: Conv2dGeometry, t: RegisterTile | SharedTile | WorkgroupTile, rules: TileRules): string | null {
+  switch (t.kind) {
+    case 'register':
+      return workgroupLimitsProblem(gpu, t.wg, 1, 0);
+    case 'shared': {
+      const needs = rules.shared(g, t);
+      return (
+        workgroupLimitsProblem(gpu, t.wg, 1, 0) ??
+        (needs !== null ? `needs ${needs}` : canRunSharedTiles(gpu) ? null : `needs subgroups of at least ${SHARE} lanes`)
+      );
+    }
+    case 'workgroup': {
+      if (!vec4Channels(g)) return `needs cin ${g.cin} and cout ${g.cout} multiples of 4`;
+      const needs = rules.workgroup?.(t) ?? null;
+      if (needs !== null) return `needs ${needs}`;
+      return workgroupLimitsProblem(gpu, t.wx, t.wy, workgroupTileBytes(t));
+    }
+    default:
+      return unknownKind(t);
+  }
+}
+
+/**
+ * The tm of a shared tile with pg pixel groups over `pixels` pixels: tm halves (down to SHARE) while
+ * that leaves the number of pixel tiles unchanged (layer4 at 64x64 has 8 pixels: tm 8 runs 2x faster
+ * than 32).
+ */
+export function fitSharedTm(tm: number, pg: number, pixels: number): number {
+  let fit = tm;
+  while (fit > SHARE && fit * pg >= 2 * pixels) fit /= 2;
+  return fit;
+}
+
+/**
+ * Pixel groups of a shared tile over `columns` vec4 columns: the largest power of 2 dividing SHARE that
+ * still leaves each of the wg / pg lanes of a pixel group columns of its own (so a narrow layer does not
+ * idle most lanes).
+ */
+export function pixelGroups(columns: number, nv: number, wg: number): number {
+  let pg = 1;
+  while (pg < SHARE && (wg / (pg * 2)) * nv >= columns) pg *= 2;
+  return pg;
+}
+
+/**
+ * A shared tile fitted to a layer of `columns` vec4 output columns and `pixels` output rows on this
+ * device: whole subgroups; when its lanes split into pg pixel groups, a workgroup's tile keeps at most
+ * `tilePixels` pixels (each group at least SHARE, at most tm); then fitSharedTm.
+ */
+export function fitSharedTile(gpu: Gpu, t: SharedTile, columns: number, pixels: number, tilePixels = t.tm): SharedTile {
+  const wg = sharedWorkgroup(gpu, t.wg);
+  const pg = pixelGroups(columns, t.nv, wg);
+  const tm = Math.min(t.tm, Math.max(SHARE, tilePixels / pg));
+  return { ...t, wg, tm: fitSharedTm(tm, pg, pixels) };
+}
+
+/** How a register or shared tile of conv2d or the input gradient covers `pixels` rows x `columns` vec4 columns. */
+export interface TileLayout {
+  shared: boolean;
+  /** Invocations per workgroup (a shared tile's in whole subgroups). */
+  wg: number;
+  /** Vec4 columns per invocation: a narrow layer does not fill a wide tile, so as few as it has. */
+  nv: number;
+  /** Pixel groups the lanes of a shared workgroup split into (1 for a register tile). */
+  pg: number;
+  colTiles: number;
+  pixelTiles: number;
+}
+
+export function tileLayout(gpu: Gpu, t: RegisterTile | SharedTile, columns: number, pixels: number): TileLayout {
+  const shared = sharesLanes(t);
+  const nv = Math.min(t.nv, columns);
+  // Shared: whole subgroups only, so every lane a shuffle reads from exists; a narrow layer (fewer
+  // columns than lanes) splits the lanes into pg groups over interleaved pixels.
+  const wg = shared ? sharedWorkgroup(gpu, t.wg) : t.wg;
+  const pg = shared ? pixelGroups(columns, nv, wg) : 1;
+  const colTiles = Math.ceil(columns / (shared ? (nv * wg) / pg : nv));
+  const pixelTiles = Math.ceil(pixels / (t.tm * pg));
+  return { shared, wg, nv, pg, colTiles, pixelTiles };
+}
