@@ -3,7 +3,8 @@ export { train, TRAIN_DEFAULTS, type TrainOptions, type TrainEvent, type TrainRe
 export type { LossKind } from './train/losses.js';
 export { loadModel, predict, type LoadedModel, type LoadOptions } from './train/model-io.js';
 export { evaluate, evaluationItems, writeEvaluation, type EvaluationResult, type LabelledImage, type ImageRecord } from './train/evaluation.js';
-export { runExperiment, type ExperimentOptions, type ExperimentResult } from './experiment/runner.js';
+export { runExperiment, type ExperimentResult } from './experiment/runner.js';
+export type { ExperimentOptions } from './experiment/grid.js';
 export { VARIANTS, type Variant } from './experiment/variants.js';
 export { writeRunReport, writeExperimentReport } from './report/index.js';
 export type { PixelMetrics } from './train/metrics.js';

@@ -11,6 +11,13 @@ export const adapterOption = () =>
 export const deviceOption = () =>
   new Option('--device <kind>', 'gpu (WebGPU, any adapter) or cpu (the float64 reference)').choices(['gpu', 'cpu']).default('gpu');
 
+/** The input size of the UNet, for the commands that build one at a size of their own (tune, bench). */
+export const inputSizeOption = (defaultSize: number) =>
+  new Option('--size <n>', 'input size (a multiple of 32)').argParser(positiveInt('--size')).default(defaultSize);
+
+export const batchOption = (defaultBatch: number, description = 'batch size') =>
+  new Option('--batch <n>', description).argParser(positiveInt('--batch')).default(defaultBatch);
+
 /** A comma-separated list, each item parsed by `item` (which names the flag in its errors). */
 export function listOf<T>(flag: string, item: (value: string) => T): (value: string) => T[] {
   return (value: string) => {

@@ -6,7 +6,7 @@ import { runSynth } from './data.js';
 import { nonNegativeInt, positiveInt, reportAndExit } from './errors.js';
 import { EXIT_BAD_INPUT } from '../util/errors.js';
 import { runExperimentCli } from './experiment.js';
-import { adapterOption, addTrainFlags, deviceOption, listOf, variantName } from './flags.js';
+import { adapterOption, addTrainFlags, batchOption, deviceOption, inputSizeOption, listOf, variantName } from './flags.js';
 import { runReport } from './report.js';
 import { VARIANT_NAMES } from '../experiment/variants.js';
 import { runInfo } from './info.js';
@@ -134,8 +134,8 @@ program
 program
   .command('tune')
   .description("measure the conv kernels' variants on every layer of the UNet at one batch and size on this adapter; train, predict, eval and bench use the fastest (GPUSEG_TUNING=off: not)")
-  .option('--batch <n>', 'batch size (tune the one you train with)', positiveInt('--batch'), 8)
-  .option('--size <n>', 'input size (a multiple of 32)', positiveInt('--size'), 256)
+  .addOption(batchOption(8, 'batch size (tune the one you train with)'))
+  .addOption(inputSizeOption(256))
   .option('--kernels <list>', 'comma-separated: conv2d, conv2dInputGrad, conv2dWeightGrad (default: all)')
   .option('--layers <n>', 'only the first n distinct layers', positiveInt('--layers'))
   .option('--inference', 'also the forward conv at the batch predict and eval use (4)')
@@ -155,8 +155,8 @@ bench
 bench
   .command('train')
   .description('images/s of a full training step and of inference on the ResNet-34 UNet; pool peak; --profile: time per kernel')
-  .option('--batch <n>', 'batch size', positiveInt('--batch'), 2)
-  .option('--size <n>', 'input size (a multiple of 32)', positiveInt('--size'), 128)
+  .addOption(batchOption(2))
+  .addOption(inputSizeOption(128))
   .option('--steps <n>', 'timed steps', positiveInt('--steps'), 5)
   .option('--warmup <n>', 'untimed steps first', nonNegativeInt('--warmup'), 2)
   .addOption(new Option('--method <m>', 'baseline (shots only) or full (normal images, crop-and-paste, NBR, paste weights)').choices(['baseline', 'full']).default('baseline'))
@@ -167,8 +167,8 @@ bench
 bench
   .command('kernels')
   .description('every kernel on every distinct layer shape of the ResNet-34 UNet: median time, GFLOP/s or GB/s')
-  .option('--batch <n>', 'batch size', positiveInt('--batch'), 1)
-  .option('--size <n>', 'input size (a multiple of 32)', positiveInt('--size'), 64)
+  .addOption(batchOption(1))
+  .addOption(inputSizeOption(64))
   .option('--only <op>', 'only ops whose name starts with this (conv2d, batchNorm, ...)')
   .option('--iterations <n>', 'minimum timed runs per op and shape', positiveInt('--iterations'))
   .option('--json', 'one JSON line per op and shape')

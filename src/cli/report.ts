@@ -1,7 +1,7 @@
 // `gpuseg report DIR`: the HTML report of a run folder (or of an experiment folder), from its files.
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { EXPERIMENT_FILE } from '../experiment/runner.js';
+import { EXPERIMENT_FILE } from '../experiment/claim.js';
 import { writeExperimentReport, writeRunReport } from '../report/index.js';
 import { CONFIG_FILE } from '../train/checkpoint.js';
 import { InputError } from './errors.js';

@@ -4,7 +4,7 @@
 // --concurrency N it runs N such workers as child processes: each has its own device and its own
 // autograd state, which two cells in one process would share.
 import { spawn } from 'node:child_process';
-import { queueTimings } from '../experiment/queue.js';
+import { queueTimings } from '../experiment/queue-jobs.js';
 import { parseRedisUrl } from '../experiment/redis.js';
 import { type WorkerEvent, startWorker } from '../experiment/worker.js';
 import { EXIT_FAILED } from '../util/errors.js';

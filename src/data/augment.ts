@@ -5,9 +5,9 @@ import type { Rng } from '../util/random.js';
 
 /** Number of distinct flip/rotation combinations of a square. */
 export const DIHEDRAL_COUNT = 8;
-const QUARTER_TURNS = 4;
+export const QUARTER_TURNS = 4;
 /** Bit of a transform index that mirrors left-right before the quarter turns. */
-const MIRROR_BIT = 4;
+export const MIRROR_BIT = 4;
 
 /**
  * Transform t (0..7): mirror left-right when t & 4, then rotate (t & 3) quarter turns clockwise.
@@ -43,7 +43,7 @@ export function invertDihedral(t: number): number {
   return t & MIRROR_BIT ? t : (QUARTER_TURNS - t) % QUARTER_TURNS;
 }
 
-function checkTransform(t: number): void {
+export function checkTransform(t: number): void {
   if (!Number.isInteger(t) || t < 0 || t >= DIHEDRAL_COUNT) {
     throw new Error(`dihedral transform must be an integer in 0..7, got ${t}`);
   }

@@ -1,9 +1,11 @@
 // Image IO through sharp: images in as float RGB, masks in as 0/1, PNGs out. Every failure becomes one
-// line naming the file, because sharp's own messages are multi-line and do not say which file.
+// line naming the file, because sharp's own messages are multi-line and do not say which file. BMP
+// files are decoded in bmp.ts.
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, extname } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import { InputError } from '../util/errors.js';
+import { decodeBmp } from './bmp.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from './imagenet.js';
 
 const RGB_CHANNELS = 3;
@@ -46,7 +48,7 @@ async function decode<T>(path: string, what: string, read: (image: Sharp) => Pro
   await requireFile(path, what);
   try {
     if (extname(path).toLowerCase() !== '.bmp') return await read(sharp(path, { limitInputPixels: MAX_PIXELS }));
-    const { width, height, rgb } = decodeBmp(await readFile(path));
+    const { width, height, rgb } = decodeBmp(await readFile(path), MAX_PIXELS);
     return await read(sharp(rgb, { raw: { width, height, channels: RGB_CHANNELS } }));
   } catch (err) {
     throw new InputError(`cannot read ${what} '${path}': ${await decodeProblem(path, err)}`);
@@ -132,6 +134,18 @@ export async function imageSize(path: string, what = 'image'): Promise<{ width: 
   return { width: meta.width, height: meta.height };
 }
 
+/** A file's pixels resized to size x size with `kernel`, alpha dropped: 8-bit samples, and their channel count. */
+async function decodeResized(path: string, what: 'image' | 'mask', size: number, kernel: 'linear' | 'nearest') {
+  checkSize(size);
+  return decode(path, what, (image) =>
+    image
+      .removeAlpha()
+      .resize(size, size, { fit: 'fill', kernel })
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true }),
+  );
+}
+
 /**
  * Reads an image as size x size x 3 RGB bytes, HWC: the decoded form a training run keeps in memory
  * (a quarter of the floats' size). The resize uses the linear (triangle) kernel: its weights are never
@@ -139,14 +153,7 @@ export async function imageSize(path: string, what = 'image'): Promise<{ width: 
  * overshoot). Grey images are replicated to three channels; alpha is dropped.
  */
 export async function readImageBytes(path: string, size: number): Promise<Uint8Array> {
-  checkSize(size);
-  const { data, info } = await decode(path, 'image', (image) =>
-    image
-      .removeAlpha()
-      .resize(size, size, { fit: 'fill', kernel: 'linear' })
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true }),
-  );
+  const { data, info } = await decodeResized(path, 'image', size, 'linear');
   const pixels = size * size;
   const out = new Uint8Array(pixels * RGB_CHANNELS);
   // sharp normally hands back sRGB, but a grey source may still arrive with one channel.
@@ -174,14 +181,7 @@ export async function readImage(path: string, size: number): Promise<Float32Arra
  * border), then foreground where any colour channel exceeds MASK_THRESHOLD.
  */
 export async function readMask(path: string, size: number): Promise<Uint8Array> {
-  checkSize(size);
-  const { data, info } = await decode(path, 'mask', (mask) =>
-    mask
-      .removeAlpha()
-      .resize(size, size, { fit: 'fill', kernel: 'nearest' })
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true }),
-  );
+  const { data, info } = await decodeResized(path, 'mask', size, 'nearest');
   const pixels = size * size;
   const channels = info.channels;
   const out = new Uint8Array(pixels);
@@ -227,99 +227,4 @@ export async function writePng(
   } catch (err) {
     throw new InputError(`cannot write PNG '${path}': ${firstLine(err)}`);
   }
-}
-
-// ---- BMP: the uncompressed variants (1/4/8-bit palette, 16/24/32-bit), which are what image tools write
-
-const BMP_FILE_HEADER = 14;
-const BMP_INFO_HEADER = 40;
-const BI_RGB = 0;
-const BI_BITFIELDS = 3;
-const BI_ALPHABITFIELDS = 6;
-
-/** Decodes a BMP to 8-bit RGB, top row first; alpha is dropped. */
-export function decodeBmp(file: Uint8Array): { width: number; height: number; rgb: Uint8Array } {
-  const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
-  if (file.length < BMP_FILE_HEADER + BMP_INFO_HEADER || view.getUint16(0) !== 0x424d) {
-    throw new Error('not a BMP file (or a truncated one)');
-  }
-  const dataOffset = view.getUint32(10, true);
-  const infoSize = view.getUint32(14, true);
-  const width = view.getInt32(18, true);
-  const rawHeight = view.getInt32(22, true);
-  const bitsPerPixel = view.getUint16(28, true);
-  const compression = view.getUint32(30, true);
-  if (infoSize < BMP_INFO_HEADER) throw new Error(`unsupported BMP header of ${infoSize} bytes`);
-  const bitfields = compression === BI_BITFIELDS || compression === BI_ALPHABITFIELDS;
-  if (compression !== BI_RGB && !bitfields) {
-    throw new Error(`unsupported BMP compression ${compression} (RLE or embedded)`);
-  }
-  const height = Math.abs(rawHeight);
-  const topDown = rawHeight < 0; // a negative height stores the top row first
-  if (width <= 0 || height === 0) throw new Error(`BMP of size ${width}x${rawHeight}`);
-  if (width * height > MAX_PIXELS) throw new Error(`${width}x${height} pixels, more than the ${MAX_PIXELS} gpuseg decodes`);
-  const stride = Math.ceil((width * bitsPerPixel) / 32) * 4; // rows are padded to 4 bytes
-  if (dataOffset + stride * height > file.length) throw new Error('truncated BMP pixel data');
-
-  const readPixel = bmpPixelReader(view, bitsPerPixel, compression, infoSize);
-  const rgb = new Uint8Array(width * height * RGB_CHANNELS);
-  for (let y = 0; y < height; y++) {
-    const row = dataOffset + (topDown ? y : height - 1 - y) * stride;
-    for (let x = 0; x < width; x++) rgb.set(readPixel(row, x), (y * width + x) * RGB_CHANNELS);
-  }
-  return { width, height, rgb };
-}
-
-type PixelReader = (rowStart: number, x: number) => [number, number, number];
-
-function bmpPixelReader(view: DataView, bitsPerPixel: number, compression: number, infoSize: number): PixelReader {
-  switch (bitsPerPixel) {
-    case 1:
-    case 4:
-    case 8: {
-      const palette = BMP_FILE_HEADER + infoSize;
-      const perByte = 8 / bitsPerPixel;
-      const indexMask = (1 << bitsPerPixel) - 1;
-      return (row, x) => {
-        const byte = view.getUint8(row + Math.floor(x / perByte));
-        // Pixels fill a byte from its high bits down.
-        const index = (byte >> ((perByte - 1 - (x % perByte)) * bitsPerPixel)) & indexMask;
-        const entry = palette + index * 4; // palette entries are B, G, R, reserved
-        return [view.getUint8(entry + 2), view.getUint8(entry + 1), view.getUint8(entry)];
-      };
-    }
-    case 24:
-      return (row, x) => {
-        const at = row + x * 3;
-        return [view.getUint8(at + 2), view.getUint8(at + 1), view.getUint8(at)];
-      };
-    case 16:
-    case 32: {
-      const bytes = bitsPerPixel / 8;
-      // Without BI_BITFIELDS the layouts are fixed: 5-5-5 for 16 bits, 8-8-8 (BGRx) for 32.
-      const masks =
-        compression === BI_RGB
-          ? bitsPerPixel === 16
-            ? [0x7c00, 0x03e0, 0x001f]
-            : [0xff0000, 0x00ff00, 0x0000ff]
-          : [0, 4, 8].map((o) => view.getUint32(BMP_FILE_HEADER + BMP_INFO_HEADER + o, true));
-      const channels = masks.map(channelFromMask);
-      return (row, x) => {
-        const at = row + x * bytes;
-        const value = bytes === 2 ? view.getUint16(at, true) : view.getUint32(at, true);
-        return [channels[0]!(value), channels[1]!(value), channels[2]!(value)];
-      };
-    }
-    default:
-      throw new Error(`unsupported BMP depth of ${bitsPerPixel} bits`);
-  }
-}
-
-/** Extracts the bits of `mask` from a pixel value and scales them to 0..255. */
-function channelFromMask(mask: number): (value: number) => number {
-  if (mask === 0) return () => 0;
-  let shift = 0;
-  while (((mask >>> shift) & 1) === 0) shift++;
-  const max = mask >>> shift;
-  return (value) => Math.round((((value & mask) >>> 0) >>> shift) * (BYTE_MAX / max));
 }

@@ -1,31 +1,20 @@
 // Crop-and-paste (METHOD.md, "Crop-and-paste"): cut one defect, with a margin of its surroundings, out of an
 // annotated shot and blend it into a normal image, so that a few shots give many annotated samples.
 // Host-side, per sample and step, at training resolution: typed arrays only, no per-pixel objects.
+// The crop's feathering and its flips and turns are in paste-crop.ts.
+import { DIHEDRAL_COUNT, checkTransform } from './augment.js';
 import { type Box, type Components, connectedComponents } from './components.js';
+import { CHANNELS, type Crop, featherAlpha, transformCrop, transformedSize } from './paste-crop.js';
 import type { Rng } from '../util/random.js';
 
 export type PasteMode = 'anywhere' | 'near';
 
 /** Px the component's bounding box is grown by on each side, so the crop carries some context. */
 export const PASTE_MARGIN = 8;
-/**
- * Radius of the blur that feathers alpha: a (2r+1) x (2r+1) box blur (done separably), zero outside the
- * crop, taken outward only: a defect pixel keeps alpha 1 (ours: with the plain blur a scratch 1 or 2 px
- * wide would peak at 5/25 or 10/25, leave an empty target and still show faintly in the image, i.e. be
- * taught as background). The margin being larger than the radius means nothing of the feather is cut
- * off, except at the image border, where zero outside is right anyway.
- */
-export const FEATHER_RADIUS = 2;
 /** 'near': the offset is at most this fraction of the image size in y and in x. */
 export const NEAR_FRACTION = 0.1;
 /** Alpha above this is a defect pixel of the target mask. */
 export const ALPHA_THRESHOLD = 0.5;
-
-const CHANNELS = 3;
-/** The 8 flips and quarter turns, numbered as in augment.ts: bit 4 mirrors, t & 3 turns clockwise. */
-const TRANSFORM_COUNT = 8;
-const MIRROR_BIT = 4;
-const TURN_MASK = 3;
 
 export interface PasteResult {
   /** The composite: alpha * source + (1 - alpha) * background, per channel. */
@@ -65,16 +54,6 @@ export interface Source {
   components?: Components;
 }
 
-/** A rectangle of HWC pixels with its alpha: what is cut from a shot and pasted elsewhere. */
-export interface Crop {
-  height: number;
-  width: number;
-  /** height*width*3. */
-  pixels: Float32Array;
-  /** height*width. */
-  alpha: Float32Array;
-}
-
 /**
  * Picks one connected component of the source mask uniformly, cuts it out with its margin, and pastes it
  * onto the background. 'anywhere': a random flip/quarter turn and a uniformly random position where the
@@ -100,7 +79,7 @@ export function cropAndPaste(
   let y: number;
   let x: number;
   if (mode === 'anywhere') {
-    transform = randomInt(r, TRANSFORM_COUNT);
+    transform = randomInt(r, DIHEDRAL_COUNT);
     const [h, w] = transformedSize(transform, height, width);
     y = randomInt(r, size - h + 1);
     x = randomInt(r, size - w + 1);
@@ -202,87 +181,6 @@ function cutCrop(image: Float32Array, labels: Int32Array, label: number, size: n
 }
 
 /**
- * A 0/1 mask feathered outward: 1 on the mask, elsewhere the (2r+1) x (2r+1) box blur with zero outside
- * (the count of set pixels in the window over its area). Counts are summed as integers (row pass, then
- * column pass), so alpha is exactly count / (2r+1)^2 whatever the order, and a flipped or turned mask
- * gives the flipped or turned alpha.
- */
-export function featherAlpha(
-  inside: Uint8Array,
-  height: number,
-  width: number,
-  radius = FEATHER_RADIUS,
-): Float32Array {
-  if (inside.length !== height * width) {
-    throw new Error(`featherAlpha: ${inside.length} values do not make a ${height}x${width} mask`);
-  }
-  const rows = new Uint16Array(height * width);
-  const prefix = new Int32Array(Math.max(height, width) + 1);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) prefix[x + 1] = prefix[x]! + inside[y * width + x]!;
-    for (let x = 0; x < width; x++) {
-      rows[y * width + x] = prefix[Math.min(width, x + radius + 1)]! - prefix[Math.max(0, x - radius)]!;
-    }
-  }
-  const area = (2 * radius + 1) ** 2;
-  const alpha = new Float32Array(height * width);
-  for (let x = 0; x < width; x++) {
-    for (let y = 0; y < height; y++) prefix[y + 1] = prefix[y]! + rows[y * width + x]!;
-    for (let y = 0; y < height; y++) {
-      const p = y * width + x;
-      alpha[p] = inside[p] ? 1 : (prefix[Math.min(height, y + radius + 1)]! - prefix[Math.max(0, y - radius)]!) / area;
-    }
-  }
-  return alpha;
-}
-
-/** Height and width of a height x width crop after transform t: an odd number of quarter turns swaps them. */
-export function transformedSize(t: number, height: number, width: number): [number, number] {
-  return t & 1 ? [width, height] : [height, width];
-}
-
-/**
- * Where the pixel (y, x) of a height x width crop lands under transform t: the convention of
- * augment.ts's dihedralPoint (mirror left-right when t & 4, then t & 3 quarter turns clockwise),
- * generalised to non-square rectangles, where each turn swaps the current height and width.
- */
-export function cropPoint(t: number, y: number, x: number, height: number, width: number): [number, number] {
-  checkTransform(t);
-  if (t & MIRROR_BIT) x = width - 1 - x;
-  let h = height;
-  let w = width;
-  for (let turn = 0; turn < (t & TURN_MASK); turn++) {
-    [y, x] = [x, h - 1 - y];
-    [h, w] = [w, h];
-  }
-  return [y, x];
-}
-
-/** The crop's pixels and alpha under transform t (a new crop; t = 0 copies). */
-export function transformCrop(crop: Crop, t: number): Crop {
-  const { height, width } = crop;
-  const [outHeight, outWidth] = transformedSize(t, height, width);
-  // The map is affine, so three landings give the start and the steps along x and y of the whole loop.
-  const [oy, ox] = cropPoint(t, 0, 0, height, width);
-  const [xy, xx] = cropPoint(t, 0, 1, height, width);
-  const [yy, yx] = cropPoint(t, 1, 0, height, width);
-  const start = oy * outWidth + ox;
-  const stepX = (xy - oy) * outWidth + (xx - ox);
-  const stepY = (yy - oy) * outWidth + (yx - ox);
-  const pixels = new Float32Array(crop.pixels.length);
-  const alpha = new Float32Array(crop.alpha.length);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const from = y * width + x;
-      const to = start + y * stepY + x * stepX;
-      alpha[to] = crop.alpha[from]!;
-      for (let c = 0; c < CHANNELS; c++) pixels[to * CHANNELS + c] = crop.pixels[from * CHANNELS + c]!;
-    }
-  }
-  return { height: outHeight, width: outWidth, pixels, alpha };
-}
-
-/**
  * The mask max-pooled to the (size/stride)^2 grid of encoder features: a cell is 1 when any of its
  * stride x stride pixels is, so a cell touched by a defect counts as a defect cell.
  */
@@ -319,12 +217,6 @@ function checkInputs(source: Source, background: Float32Array, size: number): vo
   }
   if (background.length !== pixels * CHANNELS) {
     throw new Error(`crop-and-paste: background has ${background.length} values, not ${size}x${size}x3`);
-  }
-}
-
-function checkTransform(t: number): void {
-  if (!Number.isInteger(t) || t < 0 || t >= TRANSFORM_COUNT) {
-    throw new Error(`dihedral transform must be an integer in 0..7, got ${t}`);
   }
 }
 

@@ -1,6 +1,7 @@
 // An experiment's results: one entry per cell (variant x shots x split seed), the mean and standard
 // deviation over split seeds per variant and shot count, and the Markdown table of them.
-import { METRIC_COLUMNS, type MetricKey, type PixelMetrics } from '../train/metrics.js';
+import { METRIC_COLUMNS, type PixelMetrics } from '../train/metrics.js';
+import type { SummaryRow as SummaryRowFile } from '../report/formats.js';
 import type { Variant } from './variants.js';
 
 export const RESULTS_FORMAT = 'gpuseg-experiment/1';
@@ -20,14 +21,9 @@ export interface CellResult {
   error?: string;
 }
 
-export interface SummaryRow {
+/** A row of results.json's summary: the row the report reads (report/formats.ts), and the IoU gain. */
+export interface SummaryRow extends SummaryRowFile {
   variant: Variant;
-  shots: number;
-  /** Finished split seeds. */
-  seeds: number;
-  mean: Record<MetricKey, number | null>;
-  /** Sample standard deviation over the seeds (n - 1); null with fewer than two. */
-  std: Record<MetricKey, number | null>;
   /** Defect IoU minus the baseline's on the same split seeds: mean and sample std; null without a baseline. */
   iouGain: { mean: number | null; std: number | null };
 }

@@ -8,11 +8,12 @@ import { ImageCache } from '../data/index.js';
 import type { DeviceKind } from '../train/device.js';
 import type { TrainContext, TrainEvent } from '../train/trainer.js';
 import { errorMessage, isInputError } from '../util/errors.js';
-import { type CellJobData, type CellProgress, JOB_FORMAT, QUEUE_NAME, queueTimings } from './queue.js';
+import { type CellJobData, type CellProgress, JOB_FORMAT, QUEUE_NAME, queueTimings } from './queue-jobs.js';
 import { keepLock } from './lock-keeper.js';
 import { type RedisTarget, firstConnection, withRetries } from './redis.js';
 import type { CellResult } from './results.js';
-import { type CellSpec, runCell } from './runner.js';
+import { runCell } from './cell.js';
+import type { CellSpec } from './grid.js';
 import { isVariant } from './variants.js';
 
 export type WorkerEvent =

@@ -1,14 +1,21 @@
 // The device and everything kernels need from it: limits, the pipeline cache, the buffer pool, cached
-// uniforms and bind groups, one command encoder per step, asynchronous readback, and WebGPU errors
-// turned into thrown Errors that name the kernel.
+// uniforms (uniforms.ts) and bind groups (bind-groups.ts), one command encoder per step, asynchronous
+// readback (readback.ts), and WebGPU errors (errors.ts) turned into thrown Errors that name the kernel.
 //
 // The adapter, and everything else this layer needs from its surroundings, comes through `host`
 // (src/gpu/platform.ts): Dawn in Node, navigator.gpu in a browser page.
 import { type AdapterSummary, summarizeAdapter } from './adapter-info.js';
+import { BindGroupCache } from './bind-groups.js';
+import { DeviceErrors } from './errors.js';
 import { host } from './host.js';
 import { BufferPool } from './pool.js';
 import { type Defines, PipelineCache } from './pipelines.js';
 import { Profiler } from './profiler.js';
+import { Readback } from './readback.js';
+import { UniformCache } from './uniforms.js';
+
+// The kernels (src/kernels/) import Uniforms from here, as from before it had a file of its own.
+export { Uniforms } from './uniforms.js';
 
 /** A byte range of a GPU buffer: a whole pooled buffer, or one parameter's slice of an arena. */
 export interface BufferRef {
@@ -38,40 +45,12 @@ export interface Dispatch {
   workgroups: readonly [number, number?, number?];
 }
 
-type GpuErrorKind = 'memory' | 'internal' | 'validation';
-
-/** The device ran out of memory: Dawn's `detail`, and what the buffer pool held when it was reported. */
-export class GpuMemoryError extends Error {
-  constructor(
-    readonly detail: string,
-    readonly heldBytes: number,
-  ) {
-    super(`out of GPU memory with ${(heldBytes / 2 ** 20).toFixed(0)} MiB of buffers in use (${detail}); try a smaller batch or image size`);
-    this.name = 'GpuMemoryError';
-  }
-}
-
-/** The device is gone (driver reset, GPU removed, a hang killed by the OS); nothing more runs on it. */
-export class GpuLostError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'GpuLostError';
-  }
-}
-
 export interface GpuOptions {
   /** A backend (`vulkan`, `metal`, ...) or part of an adapter's name; default GPUSEG_ADAPTER. */
   adapter?: string;
   /** Extra dawn.node flags, e.g. `disable-dawn-features=timestamp_quantization`. */
   dawnFlags?: string[];
 }
-
-/**
- * Uniform buffers kept by content. Shapes repeat every step, so a training loop needs a few hundred;
- * scalars that change every step go through Dispatch.uniformSlot instead, and the oldest are evicted
- * past this.
- */
-const MAX_CACHED_UNIFORMS = 4096;
 
 /** Features we ask for when the adapter has them. */
 const WANTED_FEATURES: GPUFeatureName[] = ['timestamp-query', 'shader-f16', 'subgroups' as GPUFeatureName];
@@ -82,19 +61,11 @@ export class Gpu {
   readonly limits: GPUSupportedLimits;
   private encoder: GPUCommandEncoder | null = null;
   private recorded = 0;
-  private readonly errors: { kind: GpuErrorKind; message: string }[] = [];
-  /** Why the device was lost, once it has been (not by destroy()). */
-  private lostReason: string | null = null;
+  private readonly errors: DeviceErrors;
   private submits = 0;
-  private readonly uniformCache = new Map<string, GPUBuffer>();
-  /** Per-step uniforms by slot name, and the slots written since the last submit. */
-  private readonly uniformSlots = new Map<string, GPUBuffer>();
-  private readonly slotsWritten = new Set<string>();
-  private readonly bindGroups = new Map<string, GPUBindGroup>();
-  private readonly bindGroupsByBuffer = new Map<GPUBuffer, string[]>();
-  private readonly ids = new WeakMap<object, number>();
-  private nextId = 1;
-  private readonly stagingFree: GPUBuffer[] = [];
+  private readonly uniforms: UniformCache;
+  private readonly bindGroups: BindGroupCache;
+  private readonly readback: Readback;
   /** Evicted uniform buffers: a recorded, unsubmitted command may still use them until the next flush. */
   private retired: GPUBuffer[] = [];
   private destroyed = false;
@@ -109,14 +80,14 @@ export class Gpu {
     this.limits = device.limits;
     this.pipelines = new PipelineCache(device);
     this.pool = new BufferPool(device, device.limits.maxBufferSize);
-    this.pool.onDestroy = (buffer) => this.forgetBuffer(buffer);
-    device.onuncapturederror = (event) => {
-      const kind = event.error.constructor.name === 'GPUOutOfMemoryError' ? 'memory' : event.error.constructor.name === 'GPUInternalError' ? 'internal' : 'validation';
-      this.errors.push({ kind, message: event.error.message });
-    };
-    void device.lost.then((info) => {
-      if (!this.destroyed) this.lostReason ??= info.message || info.reason || 'no reason given';
+    this.bindGroups = new BindGroupCache(device);
+    this.pool.onDestroy = (buffer) => this.bindGroups.forget(buffer);
+    this.uniforms = new UniformCache(device, (buffer) => {
+      this.bindGroups.forget(buffer);
+      this.retired.push(buffer);
     });
+    this.errors = new DeviceErrors(device, () => this.destroyed);
+    this.readback = new Readback(device);
   }
 
   static async open(options: GpuOptions = {}): Promise<Gpu> {
@@ -161,30 +132,13 @@ export class Gpu {
 
   /** Copies a buffer range back to the host. Submits the pending work; never blocks the queue. */
   async read(ref: BufferRef): Promise<ArrayBuffer> {
-    const staging = this.takeStaging(ref.size);
-    this.commandEncoder().copyBufferToBuffer(ref.buffer, ref.offset, staging, 0, ref.size);
+    const staging = this.readback.copy(this.commandEncoder(), ref);
     this.flush();
-    try {
-      await staging.mapAsync(GPUMapMode.READ, 0, ref.size);
-    } catch (err) {
-      this.throwIfErrors();
-      throw err;
-    }
-    const copy = staging.getMappedRange(0, ref.size).slice(0);
-    staging.unmap();
-    this.stagingFree.push(staging);
-    this.throwIfErrors();
-    return copy;
+    return this.readback.map(staging, ref.size, () => this.throwIfErrors());
   }
 
   async readF32(ref: BufferRef): Promise<Float32Array> {
     return new Float32Array(await this.read(ref));
-  }
-
-  private takeStaging(bytes: number): GPUBuffer {
-    const i = this.stagingFree.findIndex((b) => b.size >= bytes && b.size <= 4 * bytes + 4096);
-    if (i >= 0) return this.stagingFree.splice(i, 1)[0]!;
-    return this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'readback' });
   }
 
   // ---- uniforms -------------------------------------------------------------------------------------
@@ -194,44 +148,7 @@ export class Gpu {
    * steady loop creates none, and the bind groups that hold them can be cached too.
    */
   uniformBuffer(bytes: ArrayBuffer): GPUBuffer {
-    const key = contentKey(bytes);
-    let buffer = this.uniformCache.get(key);
-    if (buffer) {
-      // Most recently used last: Map iteration order is insertion order, so eviction takes the oldest.
-      this.uniformCache.delete(key);
-      this.uniformCache.set(key, buffer);
-    } else {
-      if (this.uniformCache.size >= MAX_CACHED_UNIFORMS) {
-        const [oldKey, old] = this.uniformCache.entries().next().value as [string, GPUBuffer];
-        this.uniformCache.delete(oldKey);
-        this.forgetBuffer(old);
-        this.retired.push(old);
-      }
-      const size = Math.max(16, Math.ceil(bytes.byteLength / 16) * 16);
-      buffer = this.device.createBuffer({ size, usage: GPUBufferUsage.UNIFORM, mappedAtCreation: true, label: 'uniforms' });
-      new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(bytes));
-      buffer.unmap();
-      this.uniformCache.set(key, buffer);
-    }
-    return buffer;
-  }
-
-  /** The buffer of a per-step uniform slot, rewritten with `bytes` (see Dispatch.uniformSlot). */
-  private slotUniform(slot: string, bytes: ArrayBuffer): GPUBuffer {
-    if (this.slotsWritten.has(slot)) return this.uniformBuffer(bytes);
-    const size = Math.max(16, Math.ceil(bytes.byteLength / 16) * 16);
-    let buffer = this.uniformSlots.get(slot);
-    if (!buffer || buffer.size !== size) {
-      if (buffer) {
-        this.forgetBuffer(buffer);
-        this.retired.push(buffer);
-      }
-      buffer = this.device.createBuffer({ size, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: `uniforms ${slot}` });
-      this.uniformSlots.set(slot, buffer);
-    }
-    this.device.queue.writeBuffer(buffer, 0, bytes);
-    this.slotsWritten.add(slot);
-    return buffer;
+    return this.uniforms.buffer(bytes);
   }
 
   // ---- recording ------------------------------------------------------------------------------------
@@ -261,8 +178,8 @@ export class Gpu {
       }
     }
     const pipeline = this.pipelines.get(d.shader, d.defines ?? {}, d.entryPoint ?? 'main');
-    const uniform = d.uniforms ? (d.uniformSlot ? this.slotUniform(d.uniformSlot, d.uniforms) : this.uniformBuffer(d.uniforms)) : null;
-    const bindGroup = this.bindGroup(d.kernel, pipeline, uniform, d.buffers);
+    const uniform = d.uniforms ? (d.uniformSlot ? this.uniforms.slot(d.uniformSlot, d.uniforms) : this.uniforms.buffer(d.uniforms)) : null;
+    const bindGroup = this.bindGroups.get(d.kernel, pipeline, uniform, d.buffers);
     const timestampWrites = this.profiler?.passWrites(d.kernel);
     const pass = this.commandEncoder().beginComputePass(timestampWrites ? { label: d.kernel, timestampWrites } : { label: d.kernel });
     pass.setPipeline(pipeline);
@@ -285,18 +202,8 @@ export class Gpu {
     this.encoder = null;
     this.recorded = 0;
     this.device.queue.submit([commands]);
-    this.slotsWritten.clear();
-    // Test hooks, as neither can be provoked on demand on a CPU driver: GPUSEG_FAULT=gpu-oom-at-submit:N
-    // reports an out-of-memory error at the Nth submit; gpu-lost-at-submit:N destroys the device there,
-    // as a driver reset would (what was submitted after it never runs).
-    const fault = host.setting('GPUSEG_FAULT');
-    ++this.submits;
-    if (fault === `gpu-oom-at-submit:${this.submits}`) {
-      this.errors.push({ kind: 'memory', message: `simulated by GPUSEG_FAULT at submit ${this.submits}` });
-    } else if (fault === `gpu-lost-at-submit:${this.submits}`) {
-      this.lostReason = `simulated by GPUSEG_FAULT at submit ${this.submits}`;
-      this.device.destroy();
-    }
+    this.uniforms.submitted();
+    this.errors.simulateFault(host.setting('GPUSEG_FAULT'), ++this.submits);
     this.profiler?.afterSubmit(profile);
     // Safe now: destroy() after submit lets the submitted work finish first.
     for (const b of this.retired.splice(0)) b.destroy();
@@ -317,7 +224,7 @@ export class Gpu {
 
   /** Uniform buffers held by the content cache (bounded by MAX_CACHED_UNIFORMS). */
   get cachedUniforms(): number {
-    return this.uniformCache.size;
+    return this.uniforms.size;
   }
 
   /** Number of dispatches recorded since the last flush. */
@@ -326,49 +233,12 @@ export class Gpu {
   }
 
   private throwIfErrors(): void {
-    if (this.lostReason !== null) throw new GpuLostError(`the GPU device was lost (${this.lostReason})`);
-    if (this.errors.length === 0) return;
-    const all = this.errors.splice(0);
-    const memory = all.find((e) => e.kind === 'memory');
-    if (memory) throw new GpuMemoryError(memory.message, this.pool.getStats().heldBytes);
-    throw new Error(`WebGPU error: ${all[0]!.message}${all.length > 1 ? ` (and ${all.length - 1} more)` : ''}`);
-  }
-
-  // ---- bind groups ----------------------------------------------------------------------------------
-
-  private id(o: object): number {
-    let id = this.ids.get(o);
-    if (id === undefined) this.ids.set(o, (id = this.nextId++));
-    return id;
-  }
-
-  private bindGroup(kernel: string, pipeline: GPUComputePipeline, uniform: GPUBuffer | null, buffers: BufferRef[]): GPUBindGroup {
-    let key = `${this.id(pipeline)}|${uniform ? this.id(uniform) : 0}`;
-    for (const r of buffers) key += `|${this.id(r.buffer)}:${r.offset}:${r.size}`;
-    let group = this.bindGroups.get(key);
-    if (!group) {
-      const entries: GPUBindGroupEntry[] = [];
-      if (uniform) entries.push({ binding: 0, resource: { buffer: uniform } });
-      buffers.forEach((r, i) => entries.push({ binding: i + 1, resource: { buffer: r.buffer, offset: r.offset, size: r.size } }));
-      group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: kernel });
-      this.bindGroups.set(key, group);
-      for (const b of uniform ? [uniform, ...buffers.map((r) => r.buffer)] : buffers.map((r) => r.buffer)) {
-        let keys = this.bindGroupsByBuffer.get(b);
-        if (!keys) this.bindGroupsByBuffer.set(b, (keys = []));
-        keys.push(key);
-      }
-    }
-    return group;
-  }
-
-  private forgetBuffer(buffer: GPUBuffer): void {
-    for (const key of this.bindGroupsByBuffer.get(buffer) ?? []) this.bindGroups.delete(key);
-    this.bindGroupsByBuffer.delete(buffer);
+    this.errors.throwIfAny(() => this.pool.getStats().heldBytes);
   }
 
   /** Forgets bind groups that hold a buffer the caller is about to destroy itself (arenas). */
   releaseBuffer(buffer: GPUBuffer): void {
-    this.forgetBuffer(buffer);
+    this.bindGroups.forget(buffer);
     buffer.destroy();
   }
 
@@ -383,62 +253,13 @@ export class Gpu {
     this.profiler?.destroy();
     this.encoder = null;
     this.pool.destroyAll();
-    for (const b of this.uniformCache.values()) b.destroy();
-    for (const b of this.uniformSlots.values()) b.destroy();
-    for (const b of this.stagingFree) b.destroy();
+    this.uniforms.destroy();
+    this.readback.destroy();
     for (const b of this.retired) b.destroy();
-    this.uniformCache.clear();
     this.bindGroups.clear();
     // Before the device goes: its `lost` promise then resolves, and must not read as a lost device.
     this.destroyed = true;
     this.device.destroy();
-  }
-}
-
-/**
- * A string that is equal for equal bytes and only for them: one character per byte. (Node's Buffer is not
- * there in a page; uniform blocks are a few dozen bytes, so the key stays short.)
- */
-function contentKey(bytes: ArrayBuffer): string {
-  return String.fromCharCode(...new Uint8Array(bytes));
-}
-
-/** Bytes for a uniform block: u32, i32 and f32 fields in order, padded to 16 bytes. */
-export class Uniforms {
-  private readonly view: DataView;
-  private offset = 0;
-
-  constructor(maxFields = 32) {
-    this.view = new DataView(new ArrayBuffer(maxFields * 4));
-  }
-
-  u32(...values: number[]): this {
-    for (const v of values) {
-      if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new Error(`Uniforms.u32: ${v} is not a u32`);
-      this.view.setUint32(this.offset, v, true);
-      this.offset += 4;
-    }
-    return this;
-  }
-
-  i32(...values: number[]): this {
-    for (const v of values) {
-      this.view.setInt32(this.offset, v, true);
-      this.offset += 4;
-    }
-    return this;
-  }
-
-  f32(...values: number[]): this {
-    for (const v of values) {
-      this.view.setFloat32(this.offset, v, true);
-      this.offset += 4;
-    }
-    return this;
-  }
-
-  bytes(): ArrayBuffer {
-    return this.view.buffer.slice(0, Math.max(16, Math.ceil(this.offset / 16) * 16)) as ArrayBuffer;
   }
 }
 

@@ -3,19 +3,13 @@
 // globals. So this machine knows only the opcodes a state dict uses, and GLOBAL resolves names against
 // a whitelist the caller hands in, whose entries are plain data or TypeScript functions of our own.
 // Anything else stops the read with a one-line error naming the file and the opcode or global.
-//
-// Values on the stack: None -> null, bool, int -> number (bigint beyond 2^53), float -> number,
-// str -> string, bytes -> Uint8Array, tuple and list -> array, dict -> Map.
+// The values it makes are in pickle-values.ts, its opcodes in pickle-opcodes.ts, and the reading of
+// their operands in pickle-operands.ts.
 import { errorMessage } from '../util/files.js';
+import { HIGHEST_PROTOCOL, OP, REFUSED_OPCODES } from './pickle-opcodes.js';
+import { OperandReader } from './pickle-operands.js';
+import { PickleCallable, describePickled, isMap } from './pickle-values.js';
 import { WeightFileError } from './safetensors.js';
-
-/** A whitelisted global that REDUCE may apply to an argument tuple. */
-export class PickleCallable {
-  constructor(
-    readonly name: string,
-    readonly call: (args: unknown[]) => unknown,
-  ) {}
-}
 
 export interface UnpickleOptions {
   /** Names the file in errors. */
@@ -32,161 +26,18 @@ export interface Unpickled {
   end: number;
 }
 
-/** The opcodes a state dict needs, as CPython's pickle names them. */
-const OP = {
-  MARK: 0x28, // (
-  EMPTY_TUPLE: 0x29, // )
-  STOP: 0x2e, // .
-  BINBYTES: 0x42, // B
-  SHORT_BINBYTES: 0x43, // C
-  BINFLOAT: 0x47, // G
-  BININT: 0x4a, // J
-  BININT1: 0x4b, // K
-  BININT2: 0x4d, // M
-  NONE: 0x4e, // N
-  BINPERSID: 0x51, // Q
-  REDUCE: 0x52, // R
-  BINSTRING: 0x54, // T
-  SHORT_BINSTRING: 0x55, // U
-  BINUNICODE: 0x58, // X
-  EMPTY_LIST: 0x5d, // ]
-  APPEND: 0x61, // a
-  BUILD: 0x62, // b
-  GLOBAL: 0x63, // c
-  APPENDS: 0x65, // e
-  BINGET: 0x68, // h
-  LONG_BINGET: 0x6a, // j
-  BINPUT: 0x71, // q
-  LONG_BINPUT: 0x72, // r
-  SETITEM: 0x73, // s
-  TUPLE: 0x74, // t
-  SETITEMS: 0x75, // u
-  EMPTY_DICT: 0x7d, // }
-  PROTO: 0x80,
-  TUPLE1: 0x85,
-  TUPLE2: 0x86,
-  TUPLE3: 0x87,
-  NEWTRUE: 0x88,
-  NEWFALSE: 0x89,
-  LONG1: 0x8a,
-  SHORT_BINUNICODE: 0x8c,
-  BINUNICODE8: 0x8d,
-  STACK_GLOBAL: 0x93,
-  MEMOIZE: 0x94,
-  FRAME: 0x95,
-} as const;
-
-/** The rest of pickle's opcodes, named only so that a refusal can say which one it met. */
-const REFUSED_OPCODES: Record<number, string> = {
-  0x30: 'POP', 0x31: 'POP_MARK', 0x32: 'DUP', 0x46: 'FLOAT', 0x49: 'INT', 0x4c: 'LONG', 0x50: 'PERSID',
-  0x53: 'STRING', 0x56: 'UNICODE', 0x64: 'DICT', 0x67: 'GET', 0x69: 'INST', 0x6c: 'LIST', 0x6f: 'OBJ',
-  0x70: 'PUT', 0x81: 'NEWOBJ', 0x82: 'EXT1', 0x83: 'EXT2', 0x84: 'EXT4', 0x8b: 'LONG4', 0x8e: 'BINBYTES8',
-  0x8f: 'EMPTY_SET', 0x90: 'ADDITEMS', 0x91: 'FROZENSET', 0x92: 'NEWOBJ_EX', 0x96: 'BYTEARRAY8',
-  0x97: 'NEXT_BUFFER', 0x98: 'READONLY_BUFFER',
-};
-
-const HIGHEST_PROTOCOL = 5;
-const NEWLINE = 0x0a;
-
-/** A short description of a value for error messages. */
-export function describePickled(value: unknown): string {
-  if (value === null) return 'None';
-  if (Array.isArray(value)) return 'tuple or list';
-  if (value instanceof Map) return 'dict';
-  if (value instanceof Uint8Array) return 'bytes';
-  if (value instanceof PickleCallable) return `global ${value.name}`;
-  if (typeof value === 'object') return value.constructor.name;
-  return typeof value === 'string' ? 'str' : typeof value;
-}
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-class Machine {
-  private readonly view: DataView;
-  private pos: number;
-  private opAt = 0;
+class Machine extends OperandReader {
   private readonly stack: unknown[] = [];
   /** Stack heights at each open MARK. */
   private readonly marks: number[] = [];
   private readonly memo = new Map<number, unknown>();
 
   constructor(
-    private readonly bytes: Uint8Array,
+    bytes: Uint8Array,
     start: number,
     private readonly options: UnpickleOptions,
   ) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.pos = start;
-  }
-
-  private fail(problem: string): never {
-    throw new WeightFileError(`${this.options.source}: ${problem}`);
-  }
-
-  // --- reading operands, each bounds-checked against the end of the file ---
-
-  private take(count: number, what: string): number {
-    const at = this.pos;
-    if (count > this.bytes.byteLength - at) {
-      const end = this.bytes.byteLength;
-      this.fail(`truncated pickle: ${what} at byte ${this.opAt} needs ${count} bytes, the file ends at byte ${end}`);
-    }
-    this.pos += count;
-    return at;
-  }
-
-  private u8(what: string): number {
-    return this.view.getUint8(this.take(1, what));
-  }
-
-  private u16(what: string): number {
-    return this.view.getUint16(this.take(2, what), true);
-  }
-
-  private i32(what: string): number {
-    return this.view.getInt32(this.take(4, what), true);
-  }
-
-  private u32(what: string): number {
-    return this.view.getUint32(this.take(4, what), true);
-  }
-
-  private u64(what: string): number {
-    const value = this.view.getBigUint64(this.take(8, what), true);
-    // Anything past 2^53 is past the end of any file we can hold; take() then reports the truncation.
-    return value > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(value);
-  }
-
-  private raw(count: number, what: string): Uint8Array {
-    if (count < 0) this.fail(`malformed pickle: negative length for ${what} at byte ${this.opAt}`);
-    const at = this.take(count, what);
-    return this.bytes.subarray(at, at + count);
-  }
-
-  private text(count: number, what: string): string {
-    const bytes = this.raw(count, what);
-    try {
-      return utf8.decode(bytes);
-    } catch {
-      return this.fail(`malformed pickle: ${what} at byte ${this.opAt} is not UTF-8`);
-    }
-  }
-
-  private line(what: string): string {
-    const end = this.bytes.indexOf(NEWLINE, this.pos);
-    if (end < 0) this.fail(`truncated pickle: ${what} at byte ${this.opAt} has no end of line`);
-    const text = this.text(end - this.pos, what);
-    this.pos++; // past the newline
-    return text;
-  }
-
-  /** Two's complement little-endian, as LONG1 stores it; a number when it fits exactly. */
-  private long(count: number): number | bigint {
-    const bytes = this.raw(count, 'LONG1');
-    let value = 0n;
-    for (let i = count - 1; i >= 0; i--) value = (value << 8n) | BigInt(bytes[i]);
-    if (count > 0 && bytes[count - 1] & 0x80) value -= 1n << BigInt(8 * count);
-    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
+    super(bytes, start, options.source);
   }
 
   // --- the stack ---
@@ -375,10 +226,6 @@ class Machine {
 
 /** The one attribute torch.save sets with BUILD, on the state dict's OrderedDict. */
 const METADATA_ATTRIBUTE = '_metadata';
-
-function isMap(value: unknown): value is Map<unknown, unknown> {
-  return value instanceof Map;
-}
 
 /** Reads the one pickle that starts at byte `start`. */
 export function unpickle(bytes: Uint8Array, start: number, options: UnpickleOptions): Unpickled {

@@ -82,11 +82,14 @@ export interface ExperimentCell {
   seconds: number | null;
 }
 
+/** A row of results.json's summary, per variant and shot count (experiment/results.ts writes it). */
 export interface SummaryRow {
   variant: string;
   shots: number;
+  /** Finished split seeds. */
   seeds: number;
   mean: Record<MetricKey, number | null>;
+  /** Sample standard deviation over the seeds (n - 1); null with fewer than two. */
   std: Record<MetricKey, number | null>;
 }
 

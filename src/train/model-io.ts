@@ -11,7 +11,7 @@ import { type Device, type DeviceKind, openDevice } from './device.js';
 import { predictProbabilities } from './inference.js';
 import { InputError } from '../util/errors.js';
 import { TRAIN_DEFAULTS, checkRunConfig } from './options.js';
-import { GpuLostError, GpuMemoryError } from '../gpu/gpu.js';
+import { GpuLostError, GpuMemoryError } from '../gpu/errors.js';
 
 export interface LoadedModel {
   model: Unet;

@@ -2,38 +2,29 @@
 // Adam. Only the loss terms come back, asynchronously: step i's terms are read while step i+1 runs, and
 // batch i+1 is prepared on the host while step i runs, so the queue never waits for the host. The host
 // checks every term for NaN.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { scope } from '../autograd/index.js';
 import { ImageCache, kShotSplit, readCategory, readImage, readMask, verifyCategory, writeSplit } from '../data/index.js';
 import { type ModelStorage, materialize } from '../model/module.js';
 import { importStateDict } from '../model/state.js';
 import { loadEncoderWeights } from '../model/torch.js';
 import { Unet } from '../model/unet.js';
-import { LineLog, makeFolder, writeFileAtomic } from '../util/files.js';
+import { LineLog, makeFolder } from '../util/files.js';
 import { RandomStream, rng } from '../util/random.js';
-import { type Batch, type BatchSources, type Sample, batchLayout, makeBatch } from './batch.js';
-import { CONFIG_FILE, type FoundCheckpoint, latestCheckpoint, loadCheckpoint, readConfig, saveCheckpoint } from './checkpoint.js';
-import { GpuLostError, GpuMemoryError } from '../gpu/gpu.js';
+import { type BatchSources, type Sample, batchLayout, makeBatch } from './batch.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { GpuLostError, GpuMemoryError } from '../gpu/errors.js';
 import { type Device, openDevice } from './device.js';
 import { evaluationItems, evaluate, writeEvaluation, type EvaluationResult } from './evaluation.js';
 import { predictProbabilities } from './inference.js';
-import { type LossConfig, methodLoss, packTerms, uploadBatch } from './losses.js';
+import type { LossConfig } from './losses.js';
 import { Adam, learningRate } from './optimizer.js';
+import { startingPoint, truncateLog } from './resume.js';
 import { LOG_FILE, SPLIT_FILE, checkRunFolder, clearRun, removeLeftovers } from './run-folder.js';
-import { LAYER_STRIDE, type NbrLayer, type ResolvedOptions, type TrainOptions, WEIGHTING_WARMUP, recordedOptions, resolveOptions, runConfig } from './options.js';
+import { type BatchShape, type StepTerms, readTerms, recordTrainStep } from './step.js';
+import { LAYER_STRIDE, type NbrLayer, type ResolvedOptions, type TrainOptions, WEIGHTING_WARMUP, resolveOptions, runConfig } from './options.js';
 import { InputError } from '../util/errors.js';
 
 export { TRAIN_DEFAULTS, type TrainOptions } from './options.js';
-
-/** The loss terms of one step as read back: null where a term is off or has no sample in the batch. */
-export interface StepTerms {
-  loss: number;
-  seg: number;
-  bg: number | null;
-  feat: number | null;
-  pasteWeight: number | null;
-}
 
 export type TrainEvent =
   | { kind: 'checking'; done: number; total: number }
@@ -71,33 +62,6 @@ export interface TrainContext {
   device?: Device;
   /** Category folders already decoded in full (verifyCategory): an experiment's cells check theirs once. */
   verified?: Set<string>;
-}
-
-/**
- * The options and checkpoint a run continues from: with `resume`, those recorded in `out` (its
- * config.json and newest complete checkpoint), else the options as given and none.
- */
-async function startingPoint(options: TrainOptions): Promise<{ options: TrainOptions; from: FoundCheckpoint | null }> {
-  if (!options.resume) return { options, from: null };
-  const config = await readConfig<Record<string, unknown>>(options.out);
-  const recorded = recordedOptions(config, options.out, join(options.out, CONFIG_FILE));
-  const from = await latestCheckpoint(options.out);
-  if (!from) throw new InputError(`--resume: '${options.out}' has no complete checkpoint to continue from`);
-  if (from.state.step >= (recorded.steps ?? 0)) throw new InputError(`--resume: the run in '${options.out}' finished (step ${from.state.step} of ${recorded.steps})`);
-  return { options: { ...recorded, device: options.device, adapter: options.adapter, resume: true }, from };
-}
-
-/** A resumed run's log: the lines of steps up to the checkpoint (later ones are trained again). */
-async function truncateLog(path: string, step: number): Promise<void> {
-  const text = await readFile(path, 'utf8').catch(() => '');
-  const kept = text.split('\n').filter((line) => {
-    try {
-      return (JSON.parse(line) as { step?: number }).step! <= step;
-    } catch {
-      return false; // an empty line, or the partial last line of a killed run
-    }
-  });
-  await writeFileAtomic(path, new TextEncoder().encode(kept.map((l) => `${l}\n`).join('')));
 }
 
 /**
@@ -253,40 +217,6 @@ export async function train(options: TrainOptions, onProgress: (e: TrainEvent) =
     storage?.buffers.destroy();
     if (!ctx.device) device.close();
   }
-}
-
-/**
- * One training step, recorded and submitted: forward, loss, backward, Adam. Returns the packed loss
- * terms (see packTerms) as a promise that settles when the GPU has finished the step; the host does
- * not wait for it here. `weighting`: whether pasted samples get their similarity weights this step.
- */
-export function recordTrainStep(model: Unet, opt: Adam, batch: Batch, cfg: LossConfig & { nbrLayer: NbrLayer }, lr: number, weighting: boolean): Promise<Float64Array> {
-  return scope(() => {
-    const b = uploadBatch(opt.backend, batch);
-    const { logits, features } = model.forwardWithFeatures(b.input);
-    const terms = methodLoss(logits, features[cfg.nbrLayer]!, b, cfg, weighting);
-    terms.total.backward();
-    opt.update(lr);
-    // Records the copy of the terms and submits the step; the values arrive later.
-    return { value: packTerms(terms).toArray() };
-  }).value;
-}
-
-/** What of a batch decides which loss terms it has. */
-interface BatchShape {
-  normals: number;
-  pasted: boolean;
-}
-
-/** The packed terms with null for those the configuration or the batch left out. */
-export function readTerms(packed: Float64Array, batch: BatchShape, cfg: LossConfig): StepTerms {
-  return {
-    loss: packed[0]!,
-    seg: packed[1]!,
-    bg: cfg.nbr && batch.normals > 0 ? packed[2]! : null,
-    feat: cfg.nbr ? packed[3]! : null,
-    pasteWeight: batch.pasted ? packed[4]! : null,
-  };
 }
 
 async function loadSamples(items: { image: string; mask: string }[], size: number): Promise<Sample[]> {

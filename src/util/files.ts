@@ -30,6 +30,11 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
   await syncDirectory(dirname(path));
 }
 
+/** A JSON file's bytes as the project writes them: two-space indent, one newline at the end. */
+export function jsonBytes(value: unknown): Uint8Array {
+  return new TextEncoder().encode(`${JSON.stringify(value, null, 2)}\n`);
+}
+
 /**
  * An append-only file of whole lines (a run's log.jsonl): each line is written in one call and synced
  * to disk before the next one starts. Writes are queued, so the caller (the training loop) never waits

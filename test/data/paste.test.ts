@@ -2,19 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { applyDihedral, dihedralPoint } from '../../src/data/augment.js';
 import { connectedComponents } from '../../src/data/components.js';
 import {
-  FEATHER_RADIUS,
   NEAR_FRACTION,
   PASTE_MARGIN,
   type PasteMode,
   type PasteResult,
   cropAndPaste,
-  cropPoint,
-  featherAlpha,
   maxPoolMask,
   pasteAt,
-  transformCrop,
-  transformedSize,
 } from '../../src/data/paste.js';
+import { FEATHER_RADIUS, cropPoint, featherAlpha, transformCrop, transformedSize } from '../../src/data/paste-crop.js';
 import { rng, uniform } from '../../src/util/random.js';
 
 const SIZE = 64;

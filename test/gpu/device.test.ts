@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { shaderSource, pipelineKey } from '../../src/gpu/pipelines.js';
-import { Uniforms, grid1d } from '../../src/gpu/gpu.js';
+import { grid1d } from '../../src/gpu/gpu.js';
+import { Uniforms } from '../../src/gpu/uniforms.js';
 import { sizeClass } from '../../src/gpu/pool.js';
 import { useGpu } from '../helpers.js';
 
@@ -121,7 +122,8 @@ describe('Dawn instance lifetime', () => {
   // while a device runs work and must exit cleanly.
   it('survives forced garbage collection during long synchronous loops', () => {
     const script = `
-      import { Gpu, Uniforms } from './src/gpu/gpu.ts';
+      import { Gpu } from './src/gpu/gpu.ts';
+      import { Uniforms } from './src/gpu/uniforms.ts';
       import { liveInstanceCount } from './src/gpu/dawn.ts';
       const gpu = await Gpu.open();
       const buf = gpu.alloc(4096);

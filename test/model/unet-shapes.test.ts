@@ -8,7 +8,7 @@ import { Unet } from '../../src/model/unet.js';
 import { type BatchSources, batchLayout, makeBatch } from '../../src/train/batch.js';
 import { LAYER_STRIDE, TRAIN_DEFAULTS } from '../../src/train/options.js';
 import { Adam } from '../../src/train/optimizer.js';
-import { recordTrainStep } from '../../src/train/trainer.js';
+import { recordTrainStep } from '../../src/train/step.js';
 import { rng } from '../../src/util/random.js';
 import { LAVAPIPE, recordingGpu } from '../recording-gpu.js';
 

@@ -7,7 +7,7 @@ import { exportStateDict, importStateDict } from '../../src/model/state.js';
 import { INPUT_CHANNELS, UNET_PARAMETERS, Unet, torchParameterCount } from '../../src/model/unet.js';
 import { packedBatch } from '../../src/train/batch.js';
 import { segmentationLoss } from '../../src/train/losses.js';
-import { recordTrainStep } from '../../src/train/trainer.js';
+import { recordTrainStep } from '../../src/train/step.js';
 import { Adam } from '../../src/train/optimizer.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { useGpu } from '../helpers.js';

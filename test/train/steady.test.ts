@@ -11,7 +11,7 @@ import { materialize } from '../../src/model/module.js';
 import { Unet } from '../../src/model/unet.js';
 import { type BatchSources, batchLayout, makeBatch } from '../../src/train/batch.js';
 import { Adam } from '../../src/train/optimizer.js';
-import { recordTrainStep } from '../../src/train/trainer.js';
+import { recordTrainStep } from '../../src/train/step.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { useGpu } from '../helpers.js';
 

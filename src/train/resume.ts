@@ -1,0 +1,35 @@
+// Where a run starts: from scratch, or (--resume) from the options and newest checkpoint recorded in
+// its folder, with the log cut back to that checkpoint. Apart from the loop (trainer.ts) it drives.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../util/files.js';
+import { CONFIG_FILE, type FoundCheckpoint, latestCheckpoint, readConfig } from './checkpoint.js';
+import { type TrainOptions, recordedOptions } from './options.js';
+import { InputError } from '../util/errors.js';
+
+/**
+ * The options and checkpoint a run continues from: with `resume`, those recorded in `out` (its
+ * config.json and newest complete checkpoint), else the options as given and none.
+ */
+export async function startingPoint(options: TrainOptions): Promise<{ options: TrainOptions; from: FoundCheckpoint | null }> {
+  if (!options.resume) return { options, from: null };
+  const config = await readConfig<Record<string, unknown>>(options.out);
+  const recorded = recordedOptions(config, options.out, join(options.out, CONFIG_FILE));
+  const from = await latestCheckpoint(options.out);
+  if (!from) throw new InputError(`--resume: '${options.out}' has no complete checkpoint to continue from`);
+  if (from.state.step >= (recorded.steps ?? 0)) throw new InputError(`--resume: the run in '${options.out}' finished (step ${from.state.step} of ${recorded.steps})`);
+  return { options: { ...recorded, device: options.device, adapter: options.adapter, resume: true }, from };
+}
+
+/** A resumed run's log: the lines of steps up to the checkpoint (later ones are trained again). */
+export async function truncateLog(path: string, step: number): Promise<void> {
+  const text = await readFile(path, 'utf8').catch(() => '');
+  const kept = text.split('\n').filter((line) => {
+    try {
+      return (JSON.parse(line) as { step?: number }).step! <= step;
+    } catch {
+      return false; // an empty line, or the partial last line of a killed run
+    }
+  });
+  await writeFileAtomic(path, new TextEncoder().encode(kept.map((l) => `${l}\n`).join('')));
+}

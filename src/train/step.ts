@@ -1,0 +1,51 @@
+// One training step: forward, loss, backward and Adam recorded into one scope, and its packed loss
+// terms read back. Apart from the loop (trainer.ts), so that bench and tests record steps without it.
+import { scope } from '../autograd/index.js';
+import type { Unet } from '../model/unet.js';
+import type { Batch } from './batch.js';
+import { type LossConfig, methodLoss, packTerms, uploadBatch } from './losses.js';
+import type { Adam } from './optimizer.js';
+import type { NbrLayer } from './options.js';
+
+/** The loss terms of one step as read back: null where a term is off or has no sample in the batch. */
+export interface StepTerms {
+  loss: number;
+  seg: number;
+  bg: number | null;
+  feat: number | null;
+  pasteWeight: number | null;
+}
+
+/**
+ * One training step, recorded and submitted: forward, loss, backward, Adam. Returns the packed loss
+ * terms (see packTerms) as a promise that settles when the GPU has finished the step; the host does
+ * not wait for it here. `weighting`: whether pasted samples get their similarity weights this step.
+ */
+export function recordTrainStep<S>(model: Unet<S>, opt: Adam<S>, batch: Batch, cfg: LossConfig & { nbrLayer: NbrLayer }, lr: number, weighting: boolean): Promise<Float64Array> {
+  return scope(() => {
+    const b = uploadBatch(opt.backend, batch);
+    const { logits, features } = model.forwardWithFeatures(b.input);
+    const terms = methodLoss(logits, features[cfg.nbrLayer]!, b, cfg, weighting);
+    terms.total.backward();
+    opt.update(lr);
+    // Records the copy of the terms and submits the step; the values arrive later.
+    return { value: packTerms(terms).toArray() };
+  }).value;
+}
+
+/** What of a batch decides which loss terms it has. */
+export interface BatchShape {
+  normals: number;
+  pasted: boolean;
+}
+
+/** The packed terms with null for those the configuration or the batch left out. */
+export function readTerms(packed: Float64Array, batch: BatchShape, cfg: LossConfig): StepTerms {
+  return {
+    loss: packed[0]!,
+    seg: packed[1]!,
+    bg: cfg.nbr && batch.normals > 0 ? packed[2]! : null,
+    feat: cfg.nbr ? packed[3]! : null,
+    pasteWeight: batch.pasted ? packed[4]! : null,
+  };
+}
