@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { CpuBackend } from '../src/backend/cpu/index.js';
-import { type BatchNormMode, buildUnetOnnx } from '../src/export/onnx.js';
+import { type BatchNormMode, buildUnetOnnx } from '../src/export/onnx-unet.js';
 import { encodeOnnxModel } from '../src/export/onnx-proto.js';
 import { materialize } from '../src/model/module.js';
 import { loadSafetensors, saveSafetensors } from '../src/model/safetensors.js';
@@ -84,7 +84,7 @@ function toNchw(rgb: Float32Array, size: number): Float32Array {
 
 /** The UNet's own initialisation as a state dict file (what a run's last.safetensors holds). */
 async function initialWeights(dir: string): Promise<string> {
-  const model = new Unet();
+  const model = new Unet<Float64Array>();
   const backend = new CpuBackend();
   materialize(model, backend, rng(0));
   model.setTraining(false);

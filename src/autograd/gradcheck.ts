@@ -30,7 +30,7 @@ export interface GradcheckOptions {
   seed?: number;
 }
 
-export function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: GradcheckInput[], o: GradcheckOptions = {}): GradcheckResult {
+export function gradcheck(fn: (...xs: Tensor<Float64Array>[]) => Tensor<Float64Array>, inputs: GradcheckInput[], o: GradcheckOptions = {}): GradcheckResult {
   const eps = o.eps ?? 1e-6;
   const rtol = o.rtol ?? 1e-5;
   const atol = o.atol ?? 1e-8;
@@ -45,7 +45,7 @@ export function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: GradcheckInpu
     const loss = (): number =>
       noGrad(() =>
         scope(() => {
-          const y = fn(...xs).data as Float64Array;
+          const y = fn(...xs).data;
           let acc = 0;
           for (let i = 0; i < proj.length; i++) acc += y[i]! * proj[i]!;
           return acc;
@@ -57,8 +57,8 @@ export function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: GradcheckInpu
     xs.forEach((x, k) => {
       if (inputs[k]!.grad === false) return;
       if (!x.grad) throw new Error(`gradcheck: input ${k} ${JSON.stringify(x.shape)} got no gradient`);
-      const analytic = x.grad.data as Float64Array;
-      const data = x.data as Float64Array;
+      const analytic = x.grad.data;
+      const data = x.data;
       const picks = x.size <= (o.maxChecks ?? 64) ? [...Array(x.size).keys()] : Array.from({ length: o.maxChecks ?? 64 }, () => Math.floor(r() * x.size));
       for (const i of picks) {
         const keep = data[i]!;

@@ -1,4 +1,5 @@
 export { Tensor, noGrad, scope, isGradEnabled } from './tensor.js';
 export * as F from './functional.js';
-export { opRules, type OpName, type OpAttrs } from './ops.js';
+export { opRules } from './ops.js';
+export type { OpName, OpAttrs } from './apply.js';
 export { gradcheck, type GradcheckResult } from './gradcheck.js';

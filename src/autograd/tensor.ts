@@ -7,28 +7,33 @@ import type { Backend } from '../backend/backend.js';
 import { type Shape, checkShape, fmt, sizeOf } from '../core/geometry.js';
 
 /** What a differentiable op leaves on its result for the backward pass. */
-export interface TapeNode {
+export interface TapeNode<S> {
   op: string;
-  inputs: Tensor[];
+  inputs: Tensor<S>[];
   /** Gradients for each input (null where none is needed), from the gradient of the output. */
-  backward: (dy: Tensor) => (Tensor | null)[];
+  backward: (dy: Tensor<S>) => (Tensor<S> | null)[];
   /** Storage the backward needs beyond inputs and output (batch statistics, ...); freed with the output. */
-  saved: unknown[];
+  saved: S[];
 }
 
 let gradEnabled = true;
-const scopes: Set<Tensor>[] = [];
+// Tensors of every storage type: a scope frees whatever was made in it.
+const scopes: Set<Tensor<any>>[] = [];
 
-export class Tensor {
+/**
+ * A tensor over storage S of its backend (a GPU BufferRef, a Float64Array): mixing tensors of two
+ * backends, or handing one backend's storage to another, does not compile.
+ */
+export class Tensor<S = unknown> {
   readonly size: number;
-  grad: Tensor | null = null;
-  node: TapeNode | null = null;
+  grad: Tensor<S> | null = null;
+  node: TapeNode<S> | null = null;
   private disposed = false;
   private ownsStorage = true;
 
   constructor(
-    readonly backend: Backend,
-    public data: unknown,
+    readonly backend: Backend<S>,
+    public data: S,
     readonly shape: Shape,
     public requiresGrad = false,
   ) {
@@ -37,7 +42,7 @@ export class Tensor {
     scopes[scopes.length - 1]?.add(this);
   }
 
-  static from(backend: Backend, values: ArrayLike<number>, shape: Shape, requiresGrad = false): Tensor {
+  static from<S>(backend: Backend<S>, values: ArrayLike<number>, shape: Shape, requiresGrad = false): Tensor<S> {
     const size = sizeOf(shape);
     if (values.length !== size) throw new Error(`Tensor.from: ${values.length} values do not fill shape ${fmt(shape)}`);
     return new Tensor(backend, backend.upload(values), shape, requiresGrad);
@@ -47,17 +52,17 @@ export class Tensor {
    * A tensor over storage it does not own (a parameter's slice of an arena): dispose() never frees it,
    * and it is kept beyond every scope.
    */
-  static borrowed(backend: Backend, data: unknown, shape: Shape, requiresGrad = false): Tensor {
+  static borrowed<S>(backend: Backend<S>, data: S, shape: Shape, requiresGrad = false): Tensor<S> {
     const t = new Tensor(backend, data, shape, requiresGrad);
     t.ownsStorage = false;
     return t.keep();
   }
 
-  static zeros(backend: Backend, shape: Shape, requiresGrad = false): Tensor {
+  static zeros<S>(backend: Backend<S>, shape: Shape, requiresGrad = false): Tensor<S> {
     return new Tensor(backend, backend.fill(0, sizeOf(shape)), shape, requiresGrad);
   }
 
-  static full(backend: Backend, shape: Shape, value: number): Tensor {
+  static full<S>(backend: Backend<S>, shape: Shape, value: number): Tensor<S> {
     return new Tensor(backend, backend.fill(value, sizeOf(shape)), shape);
   }
 
@@ -72,7 +77,7 @@ export class Tensor {
   }
 
   /** The same storage seen with another shape of the same size (no copy; shares lifetime rules). */
-  reshape(shape: Shape): Tensor {
+  reshape(shape: Shape): Tensor<S> {
     if (sizeOf(shape) !== this.size) throw new Error(`reshape: ${fmt(this.shape)} cannot become ${fmt(shape)}`);
     return reshapeView(this, shape);
   }
@@ -93,7 +98,7 @@ export class Tensor {
   }
 
   /** Set on views made by reshape(): they share storage and never free it. */
-  viewOf: Tensor | null = null;
+  viewOf: Tensor<S> | null = null;
 
   assertLive(what: string): void {
     if (this.disposed) throw new Error(`${what}: tensor ${fmt(this.shape)} was already disposed`);
@@ -103,10 +108,10 @@ export class Tensor {
    * Backpropagates from this tensor (a scalar unless `seed` is given). Gradients of leaves that
    * require them are accumulated into their `.grad`, which is kept beyond the scope.
    */
-  backward(seed?: Tensor): void {
+  backward(seed?: Tensor<S>): void {
     if (!seed && this.size !== 1) throw new Error(`backward: needs a scalar or a seed gradient, got ${fmt(this.shape)}`);
     const order = topoSort(this);
-    const grads = new Map<Tensor, Tensor>();
+    const grads = new Map<Tensor<S>, Tensor<S>>();
     grads.set(this, seed ?? Tensor.full(this.backend, this.shape, 1));
     const wasEnabled = gradEnabled;
     gradEnabled = false;
@@ -140,7 +145,7 @@ function sameShape(a: Shape, b: Shape): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
-function reshapeView(t: Tensor, shape: Shape): Tensor {
+function reshapeView<S>(t: Tensor<S>, shape: Shape): Tensor<S> {
   const root = t.viewOf ?? t;
   const view = new Tensor(t.backend, t.data, shape, t.requiresGrad);
   view.viewOf = root;
@@ -150,11 +155,11 @@ function reshapeView(t: Tensor, shape: Shape): Tensor {
   return view;
 }
 
-function addGrads(a: Tensor, b: Tensor): Tensor {
+function addGrads<S>(a: Tensor<S>, b: Tensor<S>): Tensor<S> {
   return new Tensor(a.backend, a.backend.binary('add', a.data, a.shape, b.data, b.shape, a.shape), a.shape);
 }
 
-function accumulateLeafGrad(leaf: Tensor, g: Tensor): void {
+function accumulateLeafGrad<S>(leaf: Tensor<S>, g: Tensor<S>): void {
   // A view's storage belongs to another tensor; the leaf's gradient gets its own.
   const own = g.viewOf ? new Tensor(g.backend, g.backend.scale(g.data, 1, g.size), g.shape) : g;
   if (leaf.grad) {
@@ -166,11 +171,11 @@ function accumulateLeafGrad(leaf: Tensor, g: Tensor): void {
   }
 }
 
-function topoSort(root: Tensor): Tensor[] {
-  const order: Tensor[] = [];
-  const seen = new Set<Tensor>();
+function topoSort<S>(root: Tensor<S>): Tensor<S>[] {
+  const order: Tensor<S>[] = [];
+  const seen = new Set<Tensor<S>>();
   // Iterative depth-first search: the UNet's graph is deep enough to matter for the JS stack.
-  const stack: [Tensor, number][] = [[root, 0]];
+  const stack: [Tensor<S>, number][] = [[root, 0]];
   seen.add(root);
   while (stack.length) {
     const top = stack[stack.length - 1]!;
@@ -215,7 +220,7 @@ export function noGrad<T>(fn: () => T): T {
  */
 export function scope<T>(fn: () => T): T {
   if (fn.constructor.name === 'AsyncFunction') throw new Error('scope: fn must be synchronous (see the comment on scope)');
-  const created = new Set<Tensor>();
+  const created = new Set<Tensor<any>>();
   scopes.push(created);
   let result: T | undefined;
   try {
@@ -224,7 +229,7 @@ export function scope<T>(fn: () => T): T {
   } finally {
     const idx = scopes.lastIndexOf(created);
     if (idx >= 0) scopes.splice(idx, 1);
-    const returned = new Set<Tensor>(collect(result));
+    const returned = new Set<Tensor<any>>(collect(result));
     // A returned view keeps its root's storage alive too.
     for (const t of [...returned]) if (t.viewOf) returned.add(t.viewOf);
     for (const t of created) {
@@ -235,7 +240,7 @@ export function scope<T>(fn: () => T): T {
 }
 
 /** Tensors in a scope's result: the result itself, or the members of a returned array or object. */
-function collect(result: unknown): Tensor[] {
+function collect(result: unknown): Tensor<any>[] {
   if (result instanceof Tensor) return [result];
   if (Array.isArray(result)) return result.filter((t) => t instanceof Tensor);
   if (result && typeof result === 'object') return Object.values(result).filter((t) => t instanceof Tensor);

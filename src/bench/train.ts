@@ -4,7 +4,7 @@
 // buffer pool's peak; and, with --profile, GPU time per kernel from timestamp queries.
 import { Tensor, noGrad, scope } from '../autograd/index.js';
 import { WebGpuBackend } from '../backend/webgpu/index.js';
-import type { Gpu } from '../gpu/gpu.js';
+import type { BufferRef, Gpu } from '../gpu/gpu.js';
 import type { TuningTable } from '../gpu/tuning.js';
 import type { KernelTime } from '../gpu/profiler.js';
 import { materialize } from '../model/module.js';
@@ -13,7 +13,7 @@ import { Adam } from '../train/optimizer.js';
 import { type Batch, type BatchSources, batchLayout, makeBatch } from '../train/batch.js';
 import type { LossConfig } from '../train/losses.js';
 import { LAYER_STRIDE, TRAIN_DEFAULTS } from '../train/options.js';
-import { recordTrainStep } from '../train/trainer.js';
+import { recordTrainStep } from '../train/step.js';
 import { type Rng, rng, uniform } from '../util/random.js';
 
 export type BenchMethod = 'baseline' | 'full';
@@ -63,7 +63,7 @@ export async function benchTrain(
 ): Promise<TrainBenchResult> {
   const method = o.method ?? 'baseline';
   const be = new WebGpuBackend(gpu, o.tuning);
-  const model = new Unet();
+  const model = new Unet<BufferRef>();
   const storage = materialize(model, be, rng(0));
   const opt = new Adam(storage, model.namedParameters().map(([, s]) => s));
   const r = rng(1);

@@ -87,7 +87,7 @@ function checkSize(size: number): void {
 async function readRun(run: string): Promise<{ config: { size: number }; weights: Uint8Array }> {
   const { config, weights: source } = await finishedRun(run);
   const weights = await readFileBytes(source);
-  const model = new Unet();
+  const model = new Unet<Float64Array>();
   const storage = materialize(model, new CpuBackend(), rng(0));
   try {
     importStateDict(model, readSafetensors(weights, source), { source });

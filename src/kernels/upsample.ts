@@ -15,32 +15,25 @@ const BACKWARD_GROUP = 64;
 
 /** x [n, h, w, c] -> out [n, 2h, 2w, c], each pixel copied to a 2x2 block. */
 export function upsample2x(gpu: Gpu, x: BufferRef, g: SpatialGeometry): BufferRef {
-  const size = g.n * 4 * g.h * g.w * g.c;
-  const out = gpu.alloc(size * 4, 'upsample2x');
-  const width = elementWidth([g.c], [x]);
-  gpu.dispatch({
-    kernel: 'upsample2x',
-    shader: 'upsample.wgsl',
-    defines: { WG: GROUP, VEC4: width === VEC },
-    uniforms: new Uniforms(4).u32(size / width, g.h, g.w, g.c / width).bytes(),
-    buffers: [x, out],
-    workgroups: grid1d(size / width, GROUP),
-  });
-  return out;
+  return dispatchResample(gpu, 'upsample2x', 'upsample.wgsl', GROUP, x, g, g.n * 4 * g.h * g.w * g.c);
 }
 
 /** dy [n, 2h, 2w, c] -> dx [n, h, w, c], each element the sum of its 2x2 block. */
 export function upsample2xBackward(gpu: Gpu, dy: BufferRef, g: SpatialGeometry): BufferRef {
-  const size = g.n * g.h * g.w * g.c;
-  const dx = gpu.alloc(size * 4, 'upsample2xBackward');
-  const width = elementWidth([g.c], [dy]);
+  return dispatchResample(gpu, 'upsample2xBackward', 'upsampleBackward.wgsl', BACKWARD_GROUP, dy, g, g.n * g.h * g.w * g.c);
+}
+
+/** Either direction: one invocation per output element (of `size`), vec4s where c divides by 4; shapes in x's units. */
+function dispatchResample(gpu: Gpu, kernel: string, shader: string, group: number, input: BufferRef, g: SpatialGeometry, size: number): BufferRef {
+  const out = gpu.alloc(size * 4, kernel);
+  const width = elementWidth([g.c], [input]);
   gpu.dispatch({
-    kernel: 'upsample2xBackward',
-    shader: 'upsampleBackward.wgsl',
-    defines: { WG: BACKWARD_GROUP, VEC4: width === VEC },
+    kernel,
+    shader,
+    defines: { WG: group, VEC4: width === VEC },
     uniforms: new Uniforms(4).u32(size / width, g.h, g.w, g.c / width).bytes(),
-    buffers: [dy, dx],
-    workgroups: grid1d(size / width, BACKWARD_GROUP),
+    buffers: [input, out],
+    workgroups: grid1d(size / width, group),
   });
-  return dx;
+  return out;
 }

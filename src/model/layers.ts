@@ -2,7 +2,7 @@
 import type { BnFuse } from '../core/types.js';
 import { F, type Tensor } from '../autograd/index.js';
 import { constant, heNormalFanOut } from './init.js';
-import { Module, type Slot } from './module.js';
+import { Module, type Slot, type SlotInit } from './module.js';
 
 export interface Conv2dOptions {
   stride?: number;
@@ -10,13 +10,13 @@ export interface Conv2dOptions {
   bias?: boolean;
   /** Input channels in PyTorch's weight when ours are zero-padded (the stem: 3 stored, 4 here). */
   torchCin?: number;
-  init?: Slot['init'];
-  biasInit?: Slot['init'];
+  init?: SlotInit;
+  biasInit?: SlotInit;
 }
 
-export class Conv2d extends Module {
-  readonly weight: Slot;
-  readonly bias: Slot | null;
+export class Conv2d<S = unknown> extends Module<S> {
+  readonly weight: Slot<S>;
+  readonly bias: Slot<S> | null;
   readonly stride: number;
   readonly pad: number;
 
@@ -27,13 +27,13 @@ export class Conv2d extends Module {
     const torchCin = o.torchCin ?? cin;
     const init = o.init ?? heNormalFanOut(cout * k * k);
     // Padded input channels start (and, with zero inputs, stay) at zero.
-    const padded: Slot['init'] =
+    const padded: SlotInit =
       torchCin === cin ? init : (r, size) => zeroPaddedChannels(init(r, size), cin, torchCin, cout);
     this.weight = this.param('weight', [k, k, cin, cout], { kind: 'conv', torchCin }, padded);
     this.bias = o.bias ? this.param('bias', [cout], { kind: 'plain' }, o.biasInit ?? constant(0)) : null;
   }
 
-  forward(x: Tensor): Tensor {
+  forward(x: Tensor<S>): Tensor<S> {
     return F.conv2d(x, this.weight.t, this.bias?.t ?? null, this.stride, this.pad);
   }
 }
@@ -43,11 +43,11 @@ function zeroPaddedChannels(w: Float32Array, cin: number, torchCin: number, cout
   return w;
 }
 
-export class BatchNorm2d extends Module {
-  readonly weight: Slot;
-  readonly bias: Slot;
-  readonly runningMean: Slot;
-  readonly runningVar: Slot;
+export class BatchNorm2d<S = unknown> extends Module<S> {
+  readonly weight: Slot<S>;
+  readonly bias: Slot<S>;
+  readonly runningMean: Slot<S>;
+  readonly runningVar: Slot<S>;
   /** PyTorch's num_batches_tracked: training-mode forward passes so far. */
   numBatchesTracked = 0;
   static readonly EPS = 1e-5;
@@ -61,7 +61,7 @@ export class BatchNorm2d extends Module {
     this.runningVar = this.buffer('running_var', [c], constant(1));
   }
 
-  forward(x: Tensor, fuse: BnFuse = 'none', residual?: Tensor): Tensor {
+  forward(x: Tensor<S>, fuse: BnFuse = 'none', residual?: Tensor<S>): Tensor<S> {
     if (this.training) this.numBatchesTracked++;
     return F.batchNorm(x, {
       gamma: this.weight.t,
@@ -78,17 +78,17 @@ export class BatchNorm2d extends Module {
 }
 
 /** smp's Conv2dReLU: conv (no bias) '0', batch norm '1', ReLU fused into the norm. */
-export class ConvBnRelu extends Module {
-  readonly conv: Conv2d;
-  readonly bn: BatchNorm2d;
+export class ConvBnRelu<S = unknown> extends Module<S> {
+  readonly conv: Conv2d<S>;
+  readonly bn: BatchNorm2d<S>;
 
-  constructor(cin: number, cout: number, init: Slot['init']) {
+  constructor(cin: number, cout: number, init: SlotInit) {
     super();
-    this.conv = this.child('0', new Conv2d(cin, cout, 3, { init }));
-    this.bn = this.child('1', new BatchNorm2d(cout));
+    this.conv = this.child('0', new Conv2d<S>(cin, cout, 3, { init }));
+    this.bn = this.child('1', new BatchNorm2d<S>(cout));
   }
 
-  forward(x: Tensor): Tensor {
+  forward(x: Tensor<S>): Tensor<S> {
     return this.bn.forward(this.conv.forward(x), 'relu');
   }
 }

@@ -13,13 +13,17 @@ export type Layout =
   | { kind: 'conv'; torchCin: number }
   | { kind: 'plain' };
 
-export class Slot {
-  tensor: Tensor | null = null;
+/** Fills a parameter or buffer of `size` elements at materialize(). */
+export type SlotInit = (r: Rng, size: number) => Float32Array;
+
+/** A parameter or buffer: its shape and initialiser, and (once materialized) its tensor on storage S. */
+export class Slot<S = unknown> {
+  tensor: Tensor<S> | null = null;
 
   constructor(
     readonly shape: number[],
     readonly layout: Layout,
-    readonly init: (r: Rng, size: number) => Float32Array,
+    readonly init: SlotInit,
   ) {}
 
   get size(): number {
@@ -27,51 +31,52 @@ export class Slot {
   }
 
   /** The tensor; throws before materialize(). */
-  get t(): Tensor {
+  get t(): Tensor<S> {
     if (!this.tensor) throw new Error('model parameters are not materialized yet');
     return this.tensor;
   }
 }
 
-export abstract class Module {
-  private readonly children: [string, Module][] = [];
-  private readonly params: [string, Slot][] = [];
-  private readonly buffers: [string, Slot][] = [];
+/** A module whose tensors live on storage S (a backend's): its children, parameters and buffers share it. */
+export abstract class Module<S = unknown> {
+  private readonly children: [string, Module<S>][] = [];
+  private readonly params: [string, Slot<S>][] = [];
+  private readonly buffers: [string, Slot<S>][] = [];
   /** Forward passes in training mode (PyTorch's num_batches_tracked), per batch-norm layer. */
   training = true;
 
-  protected child<M extends Module>(name: string, m: M): M {
+  protected child<M extends Module<S>>(name: string, m: M): M {
     this.children.push([name, m]);
     return m;
   }
 
-  protected param(name: string, shape: number[], layout: Layout, init: Slot['init']): Slot {
-    const s = new Slot(shape, layout, init);
+  protected param(name: string, shape: number[], layout: Layout, init: SlotInit): Slot<S> {
+    const s = new Slot<S>(shape, layout, init);
     this.params.push([name, s]);
     return s;
   }
 
-  protected buffer(name: string, shape: number[], init: Slot['init']): Slot {
-    const s = new Slot(shape, { kind: 'plain' }, init);
+  protected buffer(name: string, shape: number[], init: SlotInit): Slot<S> {
+    const s = new Slot<S>(shape, { kind: 'plain' }, init);
     this.buffers.push([name, s]);
     return s;
   }
 
-  namedParameters(prefix = ''): [string, Slot][] {
+  namedParameters(prefix = ''): [string, Slot<S>][] {
     return [
-      ...this.params.map(([n, s]): [string, Slot] => [prefix + n, s]),
+      ...this.params.map(([n, s]): [string, Slot<S>] => [prefix + n, s]),
       ...this.children.flatMap(([n, c]) => c.namedParameters(`${prefix}${n}.`)),
     ];
   }
 
-  namedBuffers(prefix = ''): [string, Slot][] {
+  namedBuffers(prefix = ''): [string, Slot<S>][] {
     return [
-      ...this.buffers.map(([n, s]): [string, Slot] => [prefix + n, s]),
+      ...this.buffers.map(([n, s]): [string, Slot<S>] => [prefix + n, s]),
       ...this.children.flatMap(([n, c]) => c.namedBuffers(`${prefix}${n}.`)),
     ];
   }
 
-  modules(): Module[] {
+  modules(): Module<S>[] {
     return [this, ...this.children.flatMap(([, c]) => c.modules())];
   }
 
@@ -81,14 +86,14 @@ export abstract class Module {
 }
 
 /** Where a materialized model's storage lives: one arena for the parameters, one for the buffers. */
-export interface ModelStorage {
-  backend: Backend;
-  params: ParamArena<unknown>;
-  buffers: ParamArena<unknown>;
+export interface ModelStorage<S = unknown> {
+  backend: Backend<S>;
+  params: ParamArena<S>;
+  buffers: ParamArena<S>;
 }
 
 /** Allocates every parameter and buffer of `root` and fills them from their initialisers. */
-export function materialize(root: Module, backend: Backend, r: Rng): ModelStorage {
+export function materialize<S>(root: Module<S>, backend: Backend<S>, r: Rng): ModelStorage<S> {
   const params = root.namedParameters();
   const buffers = root.namedBuffers();
   const pArena = backend.arena(params.map(([, s]) => s.size));

@@ -7,8 +7,11 @@ import { InputError } from '../util/errors.js';
 
 export type StateDict = Map<string, NamedTensor>;
 
+/** What the layout conversions read of a slot. */
+type SlotLayout = Pick<Slot, 'shape' | 'layout'>;
+
 /** Every parameter and buffer of the model, read back from the device, in PyTorch's layout. */
-export async function exportStateDict(model: Module): Promise<StateDict> {
+export async function exportStateDict<S>(model: Module<S>): Promise<StateDict> {
   const out: StateDict = new Map();
   const slots = [...model.namedParameters(), ...model.namedBuffers()];
   // Every read is submitted before any is awaited: the copies run back to back on the queue and the host
@@ -34,7 +37,7 @@ export interface ImportOptions {
  * Loads tensors into the model. Every expected name must be present with PyTorch's shape; extra names
  * are an error too (a file of another model). Returns how many tensors were loaded.
  */
-export function importStateDict(model: Module, dict: StateDict, o: ImportOptions = {}): number {
+export function importStateDict<S>(model: Module<S>, dict: StateDict, o: ImportOptions = {}): number {
   const source = o.source ?? 'state dict';
   const prefix = o.only ?? '';
   const slots = [...model.namedParameters(), ...model.namedBuffers()].filter(([n]) => n.startsWith(prefix));
@@ -71,44 +74,49 @@ function firstNonFinite(data: Float32Array): number {
   return -1;
 }
 
-function batchNorms(model: Module): [string, BatchNorm2d][] {
+function batchNorms<S>(model: Module<S>): [string, BatchNorm2d<S>][] {
   // A batch norm's prefix is its weight's name without 'weight'.
-  const out: [string, BatchNorm2d][] = [];
-  const byWeight = new Map<Slot, string>(model.namedParameters().map(([n, s]) => [s, n]));
+  const out: [string, BatchNorm2d<S>][] = [];
+  const byWeight = new Map<Slot<S>, string>(model.namedParameters().map(([n, s]) => [s, n]));
   for (const m of model.modules()) {
     if (m instanceof BatchNorm2d) out.push([byWeight.get(m.weight)!.slice(0, -'weight'.length), m]);
   }
   return out;
 }
 
-function torchShape(slot: Slot): number[] {
+function torchShape(slot: SlotLayout): number[] {
   if (slot.layout.kind !== 'conv') return slot.shape;
   const [kh, kw, , cout] = slot.shape as [number, number, number, number];
   return [cout, slot.layout.torchCin, kh, kw];
 }
 
-/** HWIO (cin possibly padded) -> OIHW (PyTorch's cin). */
-function toTorchLayout(slot: Slot, ours: Float32Array): Float32Array {
-  if (slot.layout.kind !== 'conv') return ours;
-  const [kh, kw, cin, cout] = slot.shape as [number, number, number, number];
-  const tc = slot.layout.torchCin;
-  const out = new Float32Array(cout * tc * kh * kw);
+/** Where each element of a conv weight in PyTorch's layout (OIHW, its cin) sits in ours (HWIO, cin possibly padded). */
+function hwioIndexOfOihw(shape: number[], torchCin: number): Int32Array {
+  const [kh, kw, cin, cout] = shape as [number, number, number, number];
+  const tc = torchCin;
+  const index = new Int32Array(cout * tc * kh * kw);
   for (let o = 0; o < cout; o++)
     for (let c = 0; c < tc; c++)
       for (let i = 0; i < kh; i++)
-        for (let j = 0; j < kw; j++) out[((o * tc + c) * kh + i) * kw + j] = ours[((i * kw + j) * cin + c) * cout + o]!;
+        for (let j = 0; j < kw; j++) index[((o * tc + c) * kh + i) * kw + j] = ((i * kw + j) * cin + c) * cout + o;
+  return index;
+}
+
+/** HWIO (cin possibly padded) -> OIHW (PyTorch's cin). */
+function toTorchLayout(slot: SlotLayout, ours: Float32Array): Float32Array {
+  if (slot.layout.kind !== 'conv') return ours;
+  const index = hwioIndexOfOihw(slot.shape, slot.layout.torchCin);
+  const out = new Float32Array(index.length);
+  for (let t = 0; t < index.length; t++) out[t] = ours[index[t]!]!;
   return out;
 }
 
 /** OIHW -> HWIO, zero-filling padded input channels. */
-function fromTorchLayout(slot: Slot, torch: Float32Array): Float32Array {
+function fromTorchLayout(slot: SlotLayout, torch: Float32Array): Float32Array {
   if (slot.layout.kind !== 'conv') return torch;
   const [kh, kw, cin, cout] = slot.shape as [number, number, number, number];
-  const tc = slot.layout.torchCin;
+  const index = hwioIndexOfOihw(slot.shape, slot.layout.torchCin);
   const out = new Float32Array(kh * kw * cin * cout);
-  for (let o = 0; o < cout; o++)
-    for (let c = 0; c < tc; c++)
-      for (let i = 0; i < kh; i++)
-        for (let j = 0; j < kw; j++) out[((i * kw + j) * cin + c) * cout + o] = torch[((o * tc + c) * kh + i) * kw + j]!;
+  for (let t = 0; t < index.length; t++) out[index[t]!] = torch[t]!;
   return out;
 }

@@ -24,36 +24,36 @@ export const DECODER_CHANNELS = [256, 128, 64, 32, 16];
 /** Skip channels reaching each decoder block: layer3, layer2, layer1, the stem, none. */
 export const SKIP_CHANNELS = [256, 128, 64, 64, 0];
 
-class Downsample extends Module {
-  readonly conv: Conv2d;
-  readonly bn: BatchNorm2d;
+class Downsample<S = unknown> extends Module<S> {
+  readonly conv: Conv2d<S>;
+  readonly bn: BatchNorm2d<S>;
   constructor(cin: number, cout: number) {
     super();
-    this.conv = this.child('0', new Conv2d(cin, cout, 1, { stride: 2, pad: 0 }));
-    this.bn = this.child('1', new BatchNorm2d(cout));
+    this.conv = this.child('0', new Conv2d<S>(cin, cout, 1, { stride: 2, pad: 0 }));
+    this.bn = this.child('1', new BatchNorm2d<S>(cout));
   }
-  forward(x: Tensor): Tensor {
+  forward(x: Tensor<S>): Tensor<S> {
     return this.bn.forward(this.conv.forward(x));
   }
 }
 
-class BasicBlock extends Module {
-  readonly conv1: Conv2d;
-  readonly bn1: BatchNorm2d;
-  readonly conv2: Conv2d;
-  readonly bn2: BatchNorm2d;
-  readonly downsample: Downsample | null;
+class BasicBlock<S = unknown> extends Module<S> {
+  readonly conv1: Conv2d<S>;
+  readonly bn1: BatchNorm2d<S>;
+  readonly conv2: Conv2d<S>;
+  readonly bn2: BatchNorm2d<S>;
+  readonly downsample: Downsample<S> | null;
 
   constructor(cin: number, cout: number, stride: number) {
     super();
-    this.conv1 = this.child('conv1', new Conv2d(cin, cout, 3, { stride }));
-    this.bn1 = this.child('bn1', new BatchNorm2d(cout));
-    this.conv2 = this.child('conv2', new Conv2d(cout, cout, 3));
-    this.bn2 = this.child('bn2', new BatchNorm2d(cout));
-    this.downsample = stride !== 1 || cin !== cout ? this.child('downsample', new Downsample(cin, cout)) : null;
+    this.conv1 = this.child('conv1', new Conv2d<S>(cin, cout, 3, { stride }));
+    this.bn1 = this.child('bn1', new BatchNorm2d<S>(cout));
+    this.conv2 = this.child('conv2', new Conv2d<S>(cout, cout, 3));
+    this.bn2 = this.child('bn2', new BatchNorm2d<S>(cout));
+    this.downsample = stride !== 1 || cin !== cout ? this.child('downsample', new Downsample<S>(cin, cout)) : null;
   }
 
-  forward(x: Tensor): Tensor {
+  forward(x: Tensor<S>): Tensor<S> {
     const h = this.bn1.forward(this.conv1.forward(x), 'relu');
     const identity = this.downsample ? this.downsample.forward(x) : x;
     // relu(bn2(conv2(h)) + identity), fused into the norm.
@@ -61,38 +61,38 @@ class BasicBlock extends Module {
   }
 }
 
-class Layer extends Module {
-  readonly blocks: BasicBlock[];
+class Layer<S = unknown> extends Module<S> {
+  readonly blocks: BasicBlock<S>[];
   constructor(cin: number, cout: number, count: number, stride: number) {
     super();
     this.blocks = Array.from({ length: count }, (_, i) =>
-      this.child(String(i), new BasicBlock(i === 0 ? cin : cout, cout, i === 0 ? stride : 1)),
+      this.child(String(i), new BasicBlock<S>(i === 0 ? cin : cout, cout, i === 0 ? stride : 1)),
     );
   }
-  forward(x: Tensor): Tensor {
+  forward(x: Tensor<S>): Tensor<S> {
     return this.blocks.reduce((h, b) => b.forward(h), x);
   }
 }
 
-export class ResNet34Encoder extends Module {
-  readonly conv1: Conv2d;
-  readonly bn1: BatchNorm2d;
-  readonly layers: Layer[];
+export class ResNet34Encoder<S = unknown> extends Module<S> {
+  readonly conv1: Conv2d<S>;
+  readonly bn1: BatchNorm2d<S>;
+  readonly layers: Layer<S>[];
 
   constructor() {
     super();
-    this.conv1 = this.child('conv1', new Conv2d(INPUT_CHANNELS, 64, 7, { stride: 2, pad: 3, torchCin: RGB }));
-    this.bn1 = this.child('bn1', new BatchNorm2d(64));
+    this.conv1 = this.child('conv1', new Conv2d<S>(INPUT_CHANNELS, 64, 7, { stride: 2, pad: 3, torchCin: RGB }));
+    this.bn1 = this.child('bn1', new BatchNorm2d<S>(64));
     let cin = 64;
     this.layers = ENCODER_LAYERS.map(({ channels, blocks }, i) => {
-      const layer = this.child(`layer${i + 1}`, new Layer(cin, channels, blocks, i === 0 ? 1 : 2));
+      const layer = this.child(`layer${i + 1}`, new Layer<S>(cin, channels, blocks, i === 0 ? 1 : 2));
       cin = channels;
       return layer;
     });
   }
 
   /** Features at strides 2, 4, 8, 16, 32 (the stem's, then each layer's). */
-  forward(x: Tensor): Tensor[] {
+  forward(x: Tensor<S>): Tensor<S>[] {
     const stem = this.bn1.forward(this.conv1.forward(x), 'relu');
     const features = [stem];
     let h = F.maxPool2d(stem, 3, 2, 1);
@@ -104,73 +104,73 @@ export class ResNet34Encoder extends Module {
   }
 }
 
-class DecoderBlock extends Module {
-  readonly conv1: ConvBnRelu;
-  readonly conv2: ConvBnRelu;
+class DecoderBlock<S = unknown> extends Module<S> {
+  readonly conv1: ConvBnRelu<S>;
+  readonly conv2: ConvBnRelu<S>;
   constructor(cin: number, skip: number, cout: number) {
     super();
-    this.conv1 = this.child('conv1', new ConvBnRelu(cin + skip, cout, heUniformFanIn((cin + skip) * 9)));
-    this.conv2 = this.child('conv2', new ConvBnRelu(cout, cout, heUniformFanIn(cout * 9)));
+    this.conv1 = this.child('conv1', new ConvBnRelu<S>(cin + skip, cout, heUniformFanIn((cin + skip) * 9)));
+    this.conv2 = this.child('conv2', new ConvBnRelu<S>(cout, cout, heUniformFanIn(cout * 9)));
   }
-  forward(x: Tensor, skip: Tensor | null): Tensor {
+  forward(x: Tensor<S>, skip: Tensor<S> | null): Tensor<S> {
     let h = F.upsample2x(x);
     if (skip) h = F.concat(h, skip);
     return this.conv2.forward(this.conv1.forward(h));
   }
 }
 
-class Decoder extends Module {
-  readonly blocks: DecoderBlock[];
+class Decoder<S = unknown> extends Module<S> {
+  readonly blocks: DecoderBlock<S>[];
   constructor() {
     super();
-    const blocks = new BlocksList();
+    const blocks = new BlocksList<S>();
     this.child('blocks', blocks);
     let cin = 512;
     this.blocks = DECODER_CHANNELS.map((cout, i) => {
-      const b = blocks.add(String(i), new DecoderBlock(cin, SKIP_CHANNELS[i]!, cout));
+      const b = blocks.add(String(i), new DecoderBlock<S>(cin, SKIP_CHANNELS[i]!, cout));
       cin = cout;
       return b;
     });
   }
   /** features: the encoder's, shallowest first. */
-  forward(features: Tensor[]): Tensor {
+  forward(features: Tensor<S>[]): Tensor<S> {
     const skips = features.slice(0, -1).reverse();
     return this.blocks.reduce((h, block, i) => block.forward(h, skips[i] ?? null), features[features.length - 1]!);
   }
 }
 
 /** A list of children named 0, 1, ... (PyTorch's ModuleList). */
-class BlocksList extends Module {
-  add<M extends Module>(name: string, m: M): M {
+class BlocksList<S = unknown> extends Module<S> {
+  add<M extends Module<S>>(name: string, m: M): M {
     return this.child(name, m);
   }
 }
 
-class SegmentationHead extends Module {
-  readonly conv: Conv2d;
+class SegmentationHead<S = unknown> extends Module<S> {
+  readonly conv: Conv2d<S>;
   constructor(cin: number) {
     super();
-    this.conv = this.child('0', new Conv2d(cin, 1, 3, { bias: true, init: xavierUniform(cin * 9, 9) }));
+    this.conv = this.child('0', new Conv2d<S>(cin, 1, 3, { bias: true, init: xavierUniform(cin * 9, 9) }));
   }
-  forward(x: Tensor): Tensor {
+  forward(x: Tensor<S>): Tensor<S> {
     return this.conv.forward(x);
   }
 }
 
-export class Unet extends Module {
-  readonly encoder: ResNet34Encoder;
-  readonly decoder: Decoder;
-  readonly head: SegmentationHead;
+export class Unet<S = unknown> extends Module<S> {
+  readonly encoder: ResNet34Encoder<S>;
+  readonly decoder: Decoder<S>;
+  readonly head: SegmentationHead<S>;
 
   constructor() {
     super();
-    this.encoder = this.child('encoder', new ResNet34Encoder());
-    this.decoder = this.child('decoder', new Decoder());
-    this.head = this.child('segmentation_head', new SegmentationHead(DECODER_CHANNELS[DECODER_CHANNELS.length - 1]!));
+    this.encoder = this.child('encoder', new ResNet34Encoder<S>());
+    this.decoder = this.child('decoder', new Decoder<S>());
+    this.head = this.child('segmentation_head', new SegmentationHead<S>(DECODER_CHANNELS[DECODER_CHANNELS.length - 1]!));
   }
 
   /** x: [n, s, s, 4] with s a multiple of 32. Returns logits [n, s, s, 1] and the encoder features. */
-  forwardWithFeatures(x: Tensor): { logits: Tensor; features: Tensor[] } {
+  forwardWithFeatures(x: Tensor<S>): { logits: Tensor<S>; features: Tensor<S>[] } {
     const s = x.shape[1]!;
     if (x.shape.length !== 4 || x.shape[3] !== INPUT_CHANNELS || s % 32 !== 0 || x.shape[2] !== s) {
       throw new Error(`Unet: input must be [n, s, s, ${INPUT_CHANNELS}] with s a multiple of 32, got [${x.shape.join(', ')}]`);
@@ -179,7 +179,7 @@ export class Unet extends Module {
     return { logits: this.head.forward(this.decoder.forward(features)), features };
   }
 
-  forward(x: Tensor): Tensor {
+  forward(x: Tensor<S>): Tensor<S> {
     return this.forwardWithFeatures(x).logits;
   }
 }
@@ -195,7 +195,7 @@ export function unetInputProblem(batch: number, size: number): string | null {
 }
 
 /** Trainable parameters in PyTorch's count (the stem's zero-padded channel excluded). */
-export function torchParameterCount(m: Module): number {
+export function torchParameterCount<S>(m: Module<S>): number {
   return m.namedParameters().reduce((n, [, s]) => {
     const l = s.layout;
     return n + (l.kind === 'conv' ? (s.size / s.shape[2]!) * l.torchCin : s.size);

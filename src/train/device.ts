@@ -9,7 +9,11 @@ import { loadAdapterTuning } from '../gpu/tuning.js';
 export type DeviceKind = 'gpu' | 'cpu';
 
 export interface Device {
-  backend: Backend;
+  /**
+   * Chosen at run time, so its storage is opaque to the types (a BufferRef or a Float64Array): one
+   * run's tensors all come from this one backend. Code that knows its backend keeps the storage type.
+   */
+  backend: Backend<unknown>;
   gpu: Gpu | null;
   /** The adapter's description, or 'cpu reference'. */
   description: string;
@@ -17,9 +21,14 @@ export interface Device {
 }
 
 export async function openDevice(kind: DeviceKind = 'gpu', adapter?: string): Promise<Device> {
-  if (kind === 'cpu') return { backend: new CpuBackend(), gpu: null, description: 'cpu reference (float64)', close: () => {} };
+  if (kind === 'cpu') return { backend: opaque(new CpuBackend()), gpu: null, description: 'cpu reference (float64)', close: () => {} };
   const gpu = await Gpu.open({ adapter });
   const tuning = await loadAdapterTuning(gpu.summary);
   if (tuning.problem) process.stderr.write(`gpuseg: ${tuning.problem}\n`);
-  return { backend: new WebGpuBackend(gpu, tuning.table), gpu, description: gpu.summary.description, close: () => gpu.destroy() };
+  return { backend: opaque(new WebGpuBackend(gpu, tuning.table)), gpu, description: gpu.summary.description, close: () => gpu.destroy() };
+}
+
+/** A backend seen with opaque storage: every value it takes is one it made itself. */
+function opaque<S>(backend: Backend<S>): Backend<unknown> {
+  return backend as unknown as Backend<unknown>;
 }

@@ -69,9 +69,9 @@ export async function evaluationItems(runDir: string, dataDir?: string): Promise
 }
 
 /** Metrics of `model` (in eval mode) on the items, at the model's size (masks resized by nearest neighbour). */
-export async function evaluate(
-  model: Unet,
-  backend: Backend,
+export async function evaluate<S>(
+  model: Unet<S>,
+  backend: Backend<S>,
   items: LabelledImage[],
   size: number,
   onProgress: (done: number, total: number) => void = () => {},

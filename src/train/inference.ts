@@ -5,14 +5,11 @@ import { Tensor, noGrad, scope } from '../autograd/index.js';
 import { INPUT_CHANNELS, type Unet } from '../model/unet.js';
 import { packInput } from './pack.js';
 
+/** A prediction: one map (size x size) per RGB image (HWC in [0,1], size x size), `batch` images a pass. */
+type Predict = <S>(model: Unet<S>, backend: Backend<S>, images: Float32Array[], size: number, batch?: number) => Promise<Float32Array[]>;
+
 /** Logits (size x size each) for RGB images (HWC in [0,1], size x size). */
-export async function predictLogits(
-  model: Unet,
-  backend: Backend,
-  images: Float32Array[],
-  size: number,
-  batch = 4,
-): Promise<Float32Array[]> {
+export const predictLogits: Predict = async (model, backend, images, size, batch = 4) => {
   const wasTraining = model.training;
   model.setTraining(false);
   const pixels = size * size;
@@ -36,18 +33,11 @@ export async function predictLogits(
     model.setTraining(wasTraining);
   }
   return out;
-}
+};
 
 /** Probabilities (size x size each) for RGB images (HWC in [0,1], size x size): sigmoid of predictLogits. */
-export async function predictProbabilities(
-  model: Unet,
-  backend: Backend,
-  images: Float32Array[],
-  size: number,
-  batch = 4,
-): Promise<Float32Array[]> {
-  return (await predictLogits(model, backend, images, size, batch)).map(sigmoid);
-}
+export const predictProbabilities: Predict = async (model, backend, images, size, batch) =>
+  (await predictLogits(model, backend, images, size, batch)).map(sigmoid);
 
 export function sigmoid(logits: ArrayLike<number>): Float32Array {
   const p = new Float32Array(logits.length);

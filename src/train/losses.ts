@@ -23,20 +23,20 @@ export interface LossConfig {
 }
 
 /** A batch's targets, weights and cell masks on the device. */
-export interface DeviceBatch {
-  input: Tensor;
-  target: Tensor;
-  segWeights: Tensor;
-  normalWeights: Tensor | null;
+export interface DeviceBatch<S = unknown> {
+  input: Tensor<S>;
+  target: Tensor<S>;
+  segWeights: Tensor<S>;
+  normalWeights: Tensor<S> | null;
   /** [N, 1] over the N = n * grid * grid cells of the NBR layer. */
-  defectCells: Tensor;
-  normalCells: Tensor;
+  defectCells: Tensor<S>;
+  normalCells: Tensor<S>;
   defectCellCount: number;
   normalCellCount: number;
-  paste: { pasted: Tensor; source: Tensor; isPasted: Tensor; fixedWeights: Tensor; count: number } | null;
+  paste: { pasted: Tensor<S>; source: Tensor<S>; isPasted: Tensor<S>; fixedWeights: Tensor<S>; count: number } | null;
 }
 
-export function uploadBatch(be: Backend, b: Batch): DeviceBatch {
+export function uploadBatch<S>(be: Backend<S>, b: Batch): DeviceBatch<S> {
   const cells = b.defectCells.length;
   const n = b.n;
   const p = b.paste;
@@ -62,13 +62,13 @@ export function uploadBatch(be: Backend, b: Batch): DeviceBatch {
 }
 
 /** Each row of [rows, c] features as a unit vector. */
-function unitRows(features: Tensor): Tensor {
+function unitRows<S>(features: Tensor<S>): Tensor<S> {
   const c = features.shape[features.shape.length - 1]!;
   return F.l2Normalize(features.reshape([features.size / c, c]));
 }
 
 /** sum(values * mask) / count, a mean over the cells a 0/1 mask selects; null when it selects none. */
-function maskedMean(values: Tensor, mask: Tensor, count: number): Tensor | null {
+function maskedMean<S>(values: Tensor<S>, mask: Tensor<S>, count: number): Tensor<S> | null {
   if (count === 0) return null;
   return F.scale(F.sum(F.mul(values, mask)), 1 / count);
 }
@@ -79,11 +79,11 @@ function maskedMean(values: Tensor, mask: Tensor, count: number): Tensor | null 
  * mean over normal cells of ||f - c||^2 + mean over defect cells of max(0, cos(f, c) - margin).
  * A batch without defect cells has no second part; without normal cells, no first part and c = 0.
  */
-export function featureLoss(features: Tensor, b: Pick<DeviceBatch, 'defectCells' | 'normalCells' | 'defectCellCount' | 'normalCellCount'>): Tensor {
+export function featureLoss<S>(features: Tensor<S>, b: Pick<DeviceBatch<S>, 'defectCells' | 'normalCells' | 'defectCellCount' | 'normalCellCount'>): Tensor<S> {
   const f = unitRows(features);
   const centre = noGrad(() => F.l2Normalize(F.sum(F.mul(f, b.normalCells), [0], true)));
   const be = features.backend;
-  const terms: Tensor[] = [];
+  const terms: Tensor<S>[] = [];
   const toCentre = F.sub(f, centre);
   const pull = maskedMean(F.sum(F.mul(toCentre, toCentre), [1], true), b.normalCells, b.normalCellCount);
   if (pull) terms.push(pull);
@@ -98,7 +98,7 @@ export function featureLoss(features: Tensor, b: Pick<DeviceBatch, 'defectCells'
  * mean feature over the same defect in its shot), 0, 1) for pasted samples, the fixed weight for the
  * others. Returns the weights [n] and their mean over the pasted samples [].
  */
-export function pasteWeights(features: Tensor, paste: NonNullable<DeviceBatch['paste']>): { weights: Tensor; mean: Tensor } {
+export function pasteWeights<S>(features: Tensor<S>, paste: NonNullable<DeviceBatch<S>['paste']>): { weights: Tensor<S>; mean: Tensor<S> } {
   return noGrad(() => {
     const c = features.shape[features.shape.length - 1]!;
     const cells = features.reshape([features.size / c, c]);
@@ -112,23 +112,23 @@ export function pasteWeights(features: Tensor, paste: NonNullable<DeviceBatch['p
   });
 }
 
-export interface LossTerms {
-  total: Tensor;
-  seg: Tensor;
-  bg: Tensor | null;
-  feat: Tensor | null;
+export interface LossTerms<S = unknown> {
+  total: Tensor<S>;
+  seg: Tensor<S>;
+  bg: Tensor<S> | null;
+  feat: Tensor<S> | null;
   /** Mean weight of the pasted samples (1 while weighting is off); null without pasted samples. */
-  pasteWeight: Tensor | null;
+  pasteWeight: Tensor<S> | null;
 }
 
 /**
  * The whole loss of one batch from the network's logits [n, s, s, 1] and its features at the NBR layer.
  * `weighting`: whether pasted samples get their similarity weight (else 1, as in the first 10% of steps).
  */
-export function methodLoss(logits: Tensor, features: Tensor, b: DeviceBatch, cfg: LossConfig, weighting: boolean): LossTerms {
+export function methodLoss<S>(logits: Tensor<S>, features: Tensor<S>, b: DeviceBatch<S>, cfg: LossConfig, weighting: boolean): LossTerms<S> {
   const be = logits.backend;
   let segWeights = b.segWeights;
-  let pasteWeight: Tensor | null = b.paste ? Tensor.full(be, [], 1) : null;
+  let pasteWeight: Tensor<S> | null = b.paste ? Tensor.full(be, [], 1) : null;
   if (b.paste && weighting) {
     const w = pasteWeights(features, b.paste);
     segWeights = w.weights;
@@ -136,8 +136,8 @@ export function methodLoss(logits: Tensor, features: Tensor, b: DeviceBatch, cfg
   }
   const seg = segmentationLoss(logits, b.target, segWeights, cfg.loss);
   let total = seg;
-  let bg: Tensor | null = null;
-  let feat: Tensor | null = null;
+  let bg: Tensor<S> | null = null;
+  let feat: Tensor<S> | null = null;
   if (cfg.nbr) {
     if (b.normalWeights) {
       // Normal images' targets are all zero already: the same BCE, weighted onto them.
@@ -151,7 +151,7 @@ export function methodLoss(logits: Tensor, features: Tensor, b: DeviceBatch, cfg
 }
 
 /** Weighted BCE with logits, plus soft Dice over the batch when asked. */
-export function segmentationLoss(logits: Tensor, target: Tensor, weights: Tensor, kind: LossKind): Tensor {
+export function segmentationLoss<S>(logits: Tensor<S>, target: Tensor<S>, weights: Tensor<S>, kind: LossKind): Tensor<S> {
   const bce = F.sigmoidBce(logits, target, weights);
   if (kind === 'bce') return bce;
   const be = logits.backend;
@@ -165,7 +165,7 @@ export function segmentationLoss(logits: Tensor, target: Tensor, weights: Tensor
 }
 
 /** The loss terms in one tensor [5]: total, seg, bg, feat, paste weight (0 where absent), one readback. */
-export function packTerms(t: LossTerms): Tensor {
+export function packTerms<S>(t: LossTerms<S>): Tensor<S> {
   return noGrad(() => {
     const be = t.total.backend;
     const scalars = [t.total, t.seg, t.bg, t.feat, t.pasteWeight].map((v) => (v ?? Tensor.full(be, [], 0)).reshape([1, 1, 1, 1]));

@@ -13,17 +13,18 @@ export interface AdamOptions {
   weightDecay?: number;
 }
 
-export class Adam {
-  readonly grads: ParamArena<unknown>;
-  readonly m: ParamArena<unknown>;
-  readonly v: ParamArena<unknown>;
+/** Adam on storage S: the model's arenas, its slots and its moments all live on one backend. */
+export class Adam<S = unknown> {
+  readonly grads: ParamArena<S>;
+  readonly m: ParamArena<S>;
+  readonly v: ParamArena<S>;
   step = 0;
-  readonly backend: Backend;
+  readonly backend: Backend<S>;
   private readonly hyper: Omit<AdamHyper, 'lr' | 'step'>;
 
   constructor(
-    private readonly storage: ModelStorage,
-    private readonly slots: Slot[],
+    private readonly storage: ModelStorage<S>,
+    private readonly slots: Slot<S>[],
     o: AdamOptions = {},
   ) {
     this.backend = storage.backend;

@@ -1,7 +1,7 @@
 // The model in the page: the same device layer, kernels, UNet, safetensors reader and inference code as
 // `gpuseg predict`, loaded from the two files `gpuseg export --web` writes beside the page.
 import { WebGpuBackend } from '../backend/webgpu/index.js';
-import { Gpu } from '../gpu/gpu.js';
+import { type BufferRef, Gpu } from '../gpu/gpu.js';
 import { materialize } from '../model/module.js';
 import { readSafetensors } from '../model/safetensors-format.js';
 import { importStateDict } from '../model/state.js';
@@ -11,7 +11,7 @@ import { rng } from '../util/random.js';
 import { MODEL_WEIGHTS_FILE, type ModelInfo } from './model-info.js';
 
 export interface PageModel {
-  model: Unet;
+  model: Unet<BufferRef>;
   backend: WebGpuBackend;
   info: ModelInfo;
   /** The adapter, in words ("google swiftshader", a GPU's name). */
@@ -30,7 +30,7 @@ export function openPageGpu(): Promise<Gpu> {
 export function loadPageModel(gpu: Gpu, info: ModelInfo, weights: Uint8Array): PageModel {
   const tensors = readSafetensors(weights, MODEL_WEIGHTS_FILE);
   const backend = new WebGpuBackend(gpu);
-  const model = new Unet();
+  const model = new Unet<BufferRef>();
   // The same steps as loadModel: parameters on the device first (their initial values are overwritten).
   materialize(model, backend, rng(0));
   importStateDict(model, tensors, { source: MODEL_WEIGHTS_FILE });

@@ -1,8 +1,8 @@
 // The CPU backend: plain TypeScript in float64, the reference that every GPU kernel is tested against.
-// Each family of kernels lives in its own file beside this one; this class only routes to them.
-import type { Backend } from '../backend.js';
-import type { AdamHyper, BinaryOp, BnFuse, ParamArena, UnaryOp } from '../../core/types.js';
-import type { BatchNormGeometry, BceGeometry, Conv2dGeometry, MatmulGeometry, PoolGeometry, Shape, SpatialGeometry } from '../../core/geometry.js';
+// Each family of kernels lives in its own file beside this one; CPU_KERNELS is the table of them,
+// checked against the Backend contract, so this file holds no forwarders.
+import type { Backend, BackendKernels, BackendStorage } from '../backend.js';
+import type { ParamArena } from '../../core/types.js';
 import { adam } from './adam.js';
 import { batchNormBackward, batchNormEval, batchNormTrain } from './batchnorm.js';
 import { concatChannels, concatChannelsBackward, upsample2x, upsample2xBackward } from './resample.js';
@@ -17,111 +17,40 @@ import { reduceSum } from './reduce.js';
 
 type S = Float64Array;
 
-export class CpuBackend implements Backend<S> {
-  readonly name = 'cpu' as const;
+/** The reference of every kernel: the functions themselves, their signatures the contract's. */
+export const CPU_KERNELS = {
+  binary, unary, scale, reluGrad, reduceSum, matmul,
+  conv2d, conv2dInputGrad, conv2dWeightGrad, conv2dBiasGrad,
+  batchNormTrain, batchNormEval, batchNormBackward,
+  maxPool2d, maxPool2dBackward, upsample2x, upsample2xBackward, concatChannels, concatChannelsBackward,
+  l2Normalize, l2NormalizeBackward,
+  sigmoidBce, sigmoidBceBackward,
+  adam,
+} satisfies BackendKernels<S>;
 
-  alloc(size: number): S {
-    return new Float64Array(size);
-  }
-  upload(data: ArrayLike<number>): S {
-    return Float64Array.from(data);
-  }
-  async download(s: S, size: number): Promise<Float64Array> {
-    return s.slice(0, size);
-  }
-  free(_s: S): void {}
-  fill(value: number, size: number): S {
-    return new Float64Array(size).fill(value);
-  }
-  write(dst: S, data: ArrayLike<number>): void {
-    dst.set(data);
-  }
-  copy(src: S, dst: S, size: number): void {
-    dst.set(src.subarray(0, size));
-  }
+const CPU_STORAGE: BackendStorage<S> = {
+  alloc: (size) => new Float64Array(size),
+  upload: (data) => Float64Array.from(data),
+  download: async (s, size) => s.slice(0, size),
+  free: () => {},
+  fill: (value, size) => new Float64Array(size).fill(value),
+  write: (dst, data) => dst.set(data),
+  copy: (src, dst, size) => dst.set(src.subarray(0, size)),
   arena(sizes: readonly number[]): ParamArena<S> {
     const whole = new Float64Array(sizes.reduce((a, b) => a + b, 0));
     let offset = 0;
     const slices = sizes.map((n) => whole.subarray(offset, (offset += n)));
     return { slices, whole, size: whole.length, destroy: () => {} };
-  }
+  },
+};
 
-  binary(op: BinaryOp, a: S, aShape: Shape, b: S, bShape: Shape, outShape: Shape): S {
-    return binary(op, a, aShape, b, bShape, outShape);
-  }
-  unary(op: UnaryOp, x: S, size: number): S {
-    return unary(op, x, size);
-  }
-  scale(x: S, alpha: number, size: number): S {
-    return scale(x, alpha, size);
-  }
-  reluGrad(x: S, dy: S, size: number): S {
-    return reluGrad(x, dy, size);
-  }
-  reduceSum(x: S, shape: Shape, axes: readonly number[]): S {
-    return reduceSum(x, shape, axes);
-  }
-  matmul(a: S, b: S, g: MatmulGeometry): S {
-    return matmul(a, b, g);
-  }
+export interface CpuBackend extends Backend<S> {}
 
-  conv2d(x: S, w: S, bias: S | null, g: Conv2dGeometry): S {
-    return conv2d(x, w, bias, g);
-  }
-  conv2dInputGrad(dy: S, w: S, g: Conv2dGeometry): S {
-    return conv2dInputGrad(dy, w, g);
-  }
-  conv2dWeightGrad(x: S, dy: S, g: Conv2dGeometry): S {
-    return conv2dWeightGrad(x, dy, g);
-  }
-  conv2dBiasGrad(dy: S, g: Conv2dGeometry): S {
-    return conv2dBiasGrad(dy, g);
-  }
+/** The CPU backend: its storage and CPU_KERNELS, as one object. */
+export class CpuBackend {
+  readonly name = 'cpu' as const;
 
-  batchNormTrain(x: S, gamma: S, beta: S, rm: S, rv: S, residual: S | null, g: BatchNormGeometry, fuse: BnFuse) {
-    return batchNormTrain(x, gamma, beta, rm, rv, residual, g, fuse);
-  }
-  batchNormEval(x: S, gamma: S, beta: S, rm: S, rv: S, residual: S | null, g: BatchNormGeometry, fuse: BnFuse): S {
-    return batchNormEval(x, gamma, beta, rm, rv, residual, g, fuse);
-  }
-  batchNormBackward(dy: S, x: S, y: S, mean: S, invStd: S, gamma: S, g: BatchNormGeometry, fuse: BnFuse) {
-    return batchNormBackward(dy, x, y, mean, invStd, gamma, g, fuse);
-  }
-
-  maxPool2d(x: S, g: PoolGeometry): S {
-    return maxPool2d(x, g);
-  }
-  maxPool2dBackward(x: S, dy: S, g: PoolGeometry): S {
-    return maxPool2dBackward(x, dy, g);
-  }
-  upsample2x(x: S, g: SpatialGeometry): S {
-    return upsample2x(x, g);
-  }
-  upsample2xBackward(dy: S, g: SpatialGeometry): S {
-    return upsample2xBackward(dy, g);
-  }
-  concatChannels(a: S, b: S, g: SpatialGeometry, ca: number, cb: number): S {
-    return concatChannels(a, b, g, ca, cb);
-  }
-  concatChannelsBackward(dy: S, g: SpatialGeometry, ca: number, cb: number) {
-    return concatChannelsBackward(dy, g, ca, cb);
-  }
-
-  l2Normalize(x: S, rows: number, dim: number, eps: number) {
-    return l2Normalize(x, rows, dim, eps);
-  }
-  l2NormalizeBackward(dy: S, y: S, norm: S, rows: number, dim: number, eps: number): S {
-    return l2NormalizeBackward(dy, y, norm, rows, dim, eps);
-  }
-
-  sigmoidBce(logits: S, targets: S, weights: S, g: BceGeometry): S {
-    return sigmoidBce(logits, targets, weights, g);
-  }
-  sigmoidBceBackward(logits: S, targets: S, weights: S, dloss: S, g: BceGeometry): S {
-    return sigmoidBceBackward(logits, targets, weights, dloss, g);
-  }
-
-  adam(params: S, grads: S, m: S, v: S, size: number, h: AdamHyper): void {
-    adam(params, grads, m, v, size, h);
+  constructor() {
+    Object.assign(this, CPU_STORAGE, CPU_KERNELS);
   }
 }
