@@ -64,8 +64,10 @@ describe('train --resume after a kill', () => {
 
   it('killed between checkpoints: the folder still predicts, and the resumed run ends bit-identical', async () => {
     const run = join(dir, 'cut-between');
-    // Checkpoint 2 is complete once its folder has its final name; then step 3 runs.
-    await killWhen(['train', '--data', data, '--out', run, ...TRAIN], () => existsSync(join(run, 'checkpoints', 'step-000002')));
+    // Checkpoint 2 is complete once its folder has its final name and config.json records it (written last);
+    // then step 3 runs. (Polling for the folder alone could kill before the first config.json: a CI run did.)
+    const done = () => existsSync(join(run, 'checkpoints', 'step-000002')) && existsSync(join(run, 'config.json'));
+    await killWhen(['train', '--data', data, '--out', run, ...TRAIN], done);
     const images = join(data, 'test', 'good');
     let r = gpuseg(['predict', images, '--model', run, '--out', join(dir, 'pred'), '--json']);
     expect(r.status, r.stderr).toBe(0);
