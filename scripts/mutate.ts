@@ -3,7 +3,9 @@
 //     <code>  // MUTANT(kind): <replacement code>
 // where kind is index (a wrong index), term (a dropped term) or stride (a swapped stride). One at a
 // time, each line is replaced by its mutant and the tests of the kernel family that loads the shader
-// run; a mutant must make them fail. Every backward shader must carry all three kinds.
+// run; a mutant must make them fail. Every backward shader must carry all three kinds, counting the
+// marks of the files it pulls in with `#include` (a mark in an included file is tested through every
+// shader that includes it). Naming shaders runs their marks and those of the files they include.
 //
 //   npm run mutate [-- --json] [-- shaders/foo.wgsl ...]
 import { spawnSync } from 'node:child_process';
@@ -34,13 +36,29 @@ const args = process.argv.slice(2);
 const json = args.includes('--json');
 const only = args.filter((a) => a.endsWith('.wgsl')).map((a) => basename(a));
 
-/** Shader file -> the test files of the kernel modules that load it. */
+const shaders = readdirSync(join(root, 'shaders')).filter((f) => f.endsWith('.wgsl')).sort();
+const shaderLines = new Map(shaders.map((f) => [f, readFileSync(join(root, 'shaders', f), 'utf8').split('\n')]));
+/** Shader file -> the files its `#include` lines name (as src/gpu/pipelines.ts expands them). */
+const includes = new Map(
+  shaders.map((f) => [f, shaderLines.get(f)!.flatMap((l) => /^[ \t]*#include\s+"([^"]+)"[ \t]*$/.exec(l)?.[1] ?? [])]),
+);
+
+/** `shader` and every file it includes, directly or through other includes. */
+function reachable(shader: string, seen = new Set<string>()): Set<string> {
+  if (seen.has(shader)) return seen;
+  seen.add(shader);
+  for (const inc of includes.get(shader) ?? []) reachable(inc, seen);
+  return seen;
+}
+
+/** Shader file -> the test files of the kernel modules that load it, or a shader that includes it. */
 function testsForShader(shader: string): string[] {
+  const loaders = shaders.filter((f) => reachable(f).has(shader));
   const tests = new Set<string>();
   for (const f of readdirSync(join(root, 'src/kernels'))) {
     if (!f.endsWith('.ts')) continue;
     const text = readFileSync(join(root, 'src/kernels', f), 'utf8');
-    if (!text.includes(`'${shader}'`) && !text.includes(`"${shader}"`) && !text.includes(`\`${shader}\``)) continue;
+    if (!loaders.some((l) => text.includes(`'${l}'`) || text.includes(`"${l}"`) || text.includes(`\`${l}\``))) continue;
     const stem = f.replace(/\.ts$/, '');
     for (const t of readdirSync(join(root, 'test/kernels'))) {
       if (t.startsWith(stem) && t.endsWith('.test.ts')) tests.add(join('test/kernels', t));
@@ -49,22 +67,25 @@ function testsForShader(shader: string): string[] {
   return [...tests];
 }
 
+function marksOf(shader: string): Mutant[] {
+  return (shaderLines.get(shader) ?? []).flatMap((text, i) => {
+    const m = MARK.exec(text);
+    return m ? [{ shader, line: i + 1, kind: m[3]!, original: m[2]!, replacement: m[1]! + m[4]! }] : [];
+  });
+}
+
 function findMutants(): { mutants: Mutant[]; missing: string[] } {
-  const mutants: Mutant[] = [];
   const missing: string[] = [];
-  for (const shader of readdirSync(join(root, 'shaders')).sort()) {
-    if (!shader.endsWith('.wgsl') || (only.length && !only.includes(shader))) continue;
-    const lines = readFileSync(join(root, 'shaders', shader), 'utf8').split('\n');
-    const kinds = new Set<string>();
-    lines.forEach((text, i) => {
-      const m = MARK.exec(text);
-      if (!m) return;
-      kinds.add(m[3]!);
-      mutants.push({ shader, line: i + 1, kind: m[3]!, original: m[2]!, replacement: m[1]! + m[4]! });
-    });
-    if (BACKWARD.test(shader)) for (const k of KINDS) if (!kinds.has(k)) missing.push(`${shader}: no ${k} mutant`);
+  const selected = new Set<string>();
+  for (const shader of shaders) {
+    if (only.length && !only.includes(shader)) continue;
+    const files = reachable(shader);
+    for (const f of files) selected.add(f);
+    if (!BACKWARD.test(shader)) continue;
+    const kinds = new Set([...files].flatMap((f) => marksOf(f).map((m) => m.kind)));
+    for (const k of KINDS) if (!kinds.has(k)) missing.push(`${shader}: no ${k} mutant`);
   }
-  return { mutants, missing };
+  return { mutants: shaders.filter((f) => selected.has(f)).flatMap(marksOf), missing };
 }
 
 function runMutant(m: Mutant): Outcome {

@@ -32,12 +32,9 @@ struct Params {
 @group(0) @binding(7) var<storage, read> Residual: array<Channels>;
 #endif
 
-@compute @workgroup_size(WG)
-fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let i = flatIndex(wg, lid, WG);
-  if (i >= p.size) {
-    return;
-  }
+#include "elementwise_main.inc.wgsl"
+
+fn element(i: u32) {
   let ch = i % p.rowLen;  // MUTANT(index): let ch = i / p.rowLen;
   var invStd = Stat[ch];
   if (p.statIsVariance != 0u) {

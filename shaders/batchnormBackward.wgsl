@@ -7,18 +7,10 @@
 // Specialised by VEC4 (c % 4 == 0): every buffer is read and written as vec4 (4 consecutive channels),
 // an invocation takes one (lavapipe pays per storage access instruction, so one vec4 beats four f32);
 // the arithmetic and the order of the sums are the same per component.
-#include "common.wgsl"
-
-const WG: u32 = 256u;
-
-#include "channels.wgsl"
+#include "batchnorm_chunks.inc.wgsl"
 
 struct Params {
-  rows: u32,
-  // Elements (Channels) per row: c, or c / 4 with VEC4.
-  rowLen: u32,
-  chunk: u32,
-  splits: u32,
+#include "batchnorm_chunk_fields.inc.wgsl"
   // Elements (Channels) of Dy: rows * rowLen.
   size: u32,
   relu: u32,
@@ -51,23 +43,19 @@ fn partialSums(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
   if (t >= p.splits * p.rowLen) {
     return;
   }
-  let ch = t % p.rowLen;
-  let s = t / p.rowLen;
-  let r0 = s * p.chunk;
-  let r1 = min(r0 + p.chunk, p.rows);
-  let mean = Mean[ch];
-  let invStd = InvStd[ch];
+  let c = chunkOf(t);
+  let mean = Mean[c.ch];
+  let invStd = InvStd[c.ch];
   var sumG = Channels(0.0);
   var sumGx = Channels(0.0);
-  var idx = r0 * p.rowLen + ch;
-  for (var r = r0; r < r1; r++) {
+  var idx = c.r0 * p.rowLen + c.ch;
+  for (var r = c.r0; r < c.r1; r++) {
     let g = maskedGrad(idx);
     sumG += g;
     sumGx += g * (X[idx] - mean) * invStd;  // MUTANT(term): sumGx += g * X[idx] * invStd;
     idx += p.rowLen;  // MUTANT(stride): idx += 1u;
   }
-  Out[s * p.rowLen + ch] = sumG;
-  Out[(p.splits + s) * p.rowLen + ch] = sumGx;  // MUTANT(stride): Out[(p.rowLen + ch) * p.splits + s] = sumGx;
+  storeSums(c, sumG, sumGx);
 }
 
 @compute @workgroup_size(WG)

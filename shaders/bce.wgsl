@@ -2,9 +2,7 @@
 // pixels p = s, s + splits, s + 2 splits, ... of sample i. Interleaved, so neighbouring invocations
 // load neighbouring pixels; each sums at most ceil(perSample / splits) terms in a fixed order. The host
 // sums the n * splits partials with the deterministic chunked reduction of reduce.wgsl.
-#include "common.wgsl"
-
-const WG: u32 = 256u;
+#include "bce_inputs.inc.wgsl"
 
 struct Params {
   n: u32,
@@ -13,9 +11,6 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> X: array<f32>;
-@group(0) @binding(2) var<storage, read> T: array<f32>;
-@group(0) @binding(3) var<storage, read> W: array<f32>;
 @group(0) @binding(4) var<storage, read_write> Out: array<f32>;
 
 // log(1 + u) for u in [0, 1], as 2 atanh(s) with s = u / (2 + u) <= 1/3: an odd series whose terms

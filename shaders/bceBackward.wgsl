@@ -1,9 +1,7 @@
 // Backward of the weighted BCE with logits, one invocation per logit j of sample i = j / perSample:
 // dX[j] = dloss * w_i * (sigmoid(x_j) - t_j) / (perSample * sum_i w_i). dloss and sum_i w_i are read
 // from 1-element buffers, so nothing comes back to the host.
-#include "common.wgsl"
-
-const WG: u32 = 256u;
+#include "bce_inputs.inc.wgsl"
 
 struct Params {
   size: u32,
@@ -12,9 +10,6 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> X: array<f32>;
-@group(0) @binding(2) var<storage, read> T: array<f32>;
-@group(0) @binding(3) var<storage, read> W: array<f32>;
 @group(0) @binding(4) var<storage, read> DLoss: array<f32>;
 @group(0) @binding(5) var<storage, read> SumW: array<f32>;
 @group(0) @binding(6) var<storage, read_write> dX: array<f32>;
@@ -25,12 +20,9 @@ fn sigmoid(x: f32) -> f32 {
   return select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0);
 }
 
-@compute @workgroup_size(WG)
-fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let j = flatIndex(wg, lid, WG);
-  if (j >= p.size) {
-    return;
-  }
+#include "elementwise_main.inc.wgsl"
+
+fn element(j: u32) {
   let i = j / p.perSample;  // MUTANT(stride): let i = j / p.n;
   let x = X[j];  // MUTANT(index): let x = X[i];
   let t = T[j];  // MUTANT(index): let t = T[min(j + 1u, p.size - 1u)];

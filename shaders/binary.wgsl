@@ -24,12 +24,9 @@ fn op(a: f32, b: f32) -> f32 {
   return ${EXPR};
 }
 
-@compute @workgroup_size(WG)
-fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let i = flatIndex(wg, lid, WG);
-  if (i >= p.size) {
-    return;
-  }
+#include "elementwise_main.inc.wgsl"
+
+fn element(i: u32) {
 #if ${BROADCAST}
   var rem = i;
   var ia = 0u;

@@ -17,3 +17,17 @@ fn flatWorkgroup(wg: Workgroup) -> u32 {
 fn flatIndex(wg: Workgroup, lid: vec3<u32>, groupSize: u32) -> u32 {
   return flatWorkgroup(wg) * groupSize + lid.x;
 }
+
+// Element i of an NHWC tensor of h x w pixels of c elements each: its image, row, column and element.
+struct Nhwc {
+  n: u32,
+  y: u32,
+  x: u32,
+  ch: u32,
+}
+
+fn nhwcAt(i: u32, h: u32, w: u32, c: u32) -> Nhwc {
+  let pix = i / c;
+  let rest = pix / w;
+  return Nhwc(rest / h, rest % h, pix % w, i % c);
+}

@@ -21,12 +21,9 @@ struct Params {
 @group(0) @binding(2) var<storage, read> B: array<Channels>;
 @group(0) @binding(3) var<storage, read_write> Out: array<Channels>;
 
-@compute @workgroup_size(WG)
-fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let i = flatIndex(wg, lid, WG);
-  if (i >= p.size) {
-    return;
-  }
+#include "elementwise_main.inc.wgsl"
+
+fn element(i: u32) {
   let outLen = p.aLen + p.bLen;
   let j = i % outLen;
   let px = i / outLen;

@@ -22,12 +22,9 @@ struct Params {
 @group(0) @binding(1) var<storage, read> dY: array<Channels>;
 @group(0) @binding(2) var<storage, read_write> Out: array<Channels>;
 
-@compute @workgroup_size(WG)
-fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let i = flatIndex(wg, lid, WG);
-  if (i >= p.size) {
-    return;
-  }
+#include "elementwise_main.inc.wgsl"
+
+fn element(i: u32) {
   let j = i % p.sliceLen;  // MUTANT(index): let j = (i + 1u) % p.sliceLen;
   let px = i / p.sliceLen;
   let base = px * p.dyLen;  // MUTANT(stride): let base = px * p.sliceLen;

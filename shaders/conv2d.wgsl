@@ -24,20 +24,12 @@ enable subgroups;
 #include "conv_register_tile.inc.wgsl"
 
 const TM: u32 = ${TM}u;
+// The subgroup-shared variant, for conv_pixel_tile.inc.wgsl.
 const SHARED: bool = ${SHARE_X};
 #include "conv_pixel_tile.inc.wgsl"
 
 struct Params {
-#include "conv_geometry_fields.wgsl"
-  // n * oh * ow
-  pixels: u32,
-  // ceil(cout / 4)
-  cout4: u32,
-  // Channel tiles: ceil(cout4 / NV) (the grid's z), or with SHARE_X ceil(cout4 / (NV * WG))
-  colTiles: u32,
-  // ceil(pixels / TM)
-  pixelTiles: u32,
-  hasBias: u32,
+#include "conv2d_fields.inc.wgsl"
 }
 
 @group(0) @binding(0) var<uniform> p: Params;

@@ -29,6 +29,7 @@ enable subgroups;
 #include "conv_register_tile.inc.wgsl"
 
 const TM: u32 = ${TM}u;
+// The subgroup-shared variant, for conv_pixel_tile.inc.wgsl.
 const SHARED: bool = ${SHARE_DY};
 #include "conv_pixel_tile.inc.wgsl"
 

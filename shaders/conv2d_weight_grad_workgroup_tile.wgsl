@@ -11,20 +11,14 @@
 //            BN = WX*NV*4 channels;
 //   BP       pixels per stage.
 #include "common.wgsl"
+#include "conv_workgroup_tile.inc.wgsl"
 
-const WX: u32 = ${WX}u;
-const WY: u32 = ${WY}u;
 const TK: u32 = ${TK}u;
-const NV: u32 = ${NV}u;
 const BP: u32 = ${BP}u;
-const THREADS: u32 = WX * WY;
 const BMK: u32 = WY * TK;
-const BN4: u32 = WX * NV;
-/** vec4 loads of x per stage (BP pixels x BMK / 4), and per invocation. */
-const X_LOADS: u32 = BP * BMK / 4u;
-const X_PER: u32 = (X_LOADS + THREADS - 1u) / THREADS;
-const DY_LOADS: u32 = BP * BN4;
-const DY_PER: u32 = (DY_LOADS + THREADS - 1u) / THREADS;
+/** The shared GEMM core's accumulator rows (weight rows) and pixels per stage. */
+const ROWS: u32 = TK;
+const STEPS: u32 = BP;
 
 struct Params {
 #include "conv_geometry_fields.wgsl"
@@ -44,13 +38,10 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> X: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> DY: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> Partials: array<vec4<f32>>;
-
-/** The im2col slab, pixel-major: a stage's row pp holds BMK weight rows' inputs. */
-var<workgroup> As: array<array<f32, BMK>, BP>;
-/** The dy slab: BP pixels of BN4 vec4 columns. */
-var<workgroup> Bs: array<array<vec4<f32>, BN4>, BP>;
+// dy, the GEMM's B.
+@group(0) @binding(2) var<storage, read> B: array<vec4<f32>>;
+// The partial sums, [split, k, cout4].
+@group(0) @binding(3) var<storage, read_write> Out: array<vec4<f32>>;
 
 @compute @workgroup_size(WX, WY)
 fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -69,14 +60,14 @@ fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(lo
   let mEnd = min(mBegin + p.pixelsPerSplit, p.pixels);
 
   // The weight rows this lane stages for every stage (the same ones each time): tap offset and channel.
-  var di: array<i32, X_PER>;
-  var dj: array<i32, X_PER>;
-  var ci: array<u32, X_PER>;
-  var rowOk: array<bool, X_PER>;
-  for (var l = 0u; l < X_PER; l++) {
+  var di: array<i32, A_PER>;
+  var dj: array<i32, A_PER>;
+  var ci: array<u32, A_PER>;
+  var rowOk: array<bool, A_PER>;
+  for (var l = 0u; l < A_PER; l++) {
     let e = li + l * THREADS;
     let k = k0 + (e % (BMK / 4u)) * 4u;
-    rowOk[l] = e < X_LOADS && k < p.k;
+    rowOk[l] = e < A_LOADS && k < p.k;
     let tap = min(k, p.k - 1u) / p.cin;
     di[l] = i32(tap / p.kw) - i32(p.pad);
     dj[l] = i32(tap % p.kw) - i32(p.pad);  // MUTANT(index): dj[l] = i32(tap / p.kw) - i32(p.pad);
@@ -85,9 +76,9 @@ fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(lo
 
   var acc: array<array<vec4<f32>, NV>, TK>;
   for (var m0 = mBegin; m0 < mEnd; m0 += BP) {
-    for (var l = 0u; l < X_PER; l++) {
+    for (var l = 0u; l < A_PER; l++) {
       let e = li + l * THREADS;
-      if (e < X_LOADS) {
+      if (e < A_LOADS) {
         let pp = e / (BMK / 4u);
         let kq = (e % (BMK / 4u)) * 4u;
         let m = m0 + pp;
@@ -108,47 +99,12 @@ fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(lo
         As[pp][kq + 3u] = v.w;
       }
     }
-    for (var l = 0u; l < DY_PER; l++) {
-      let e = li + l * THREADS;
-      if (e < DY_LOADS) {
-        let pp = e / BN4;
-        let cc = e % BN4;
-        let m = m0 + pp;
-        let col = c0 + cc;
-        var v = vec4<f32>(0.0);
-        if (m < mEnd && col < p.cout4) {
-          v = DY[m * p.cout4 + col];  // MUTANT(stride): v = DY[m * p.cout4 + cc];
-        }
-        Bs[pp][cc] = v;
-      }
-    }
+    stageB(li, m0, mEnd, c0);
     workgroupBarrier();
-    for (var pp = 0u; pp < BP; pp++) {
-      var b: array<vec4<f32>, NV>;
-      for (var q = 0u; q < NV; q++) {
-        b[q] = Bs[pp][lid.x + q * WX];
-      }
-      for (var r = 0u; r < TK; r++) {
-        let a = As[pp][lid.y * TK + r];  // MUTANT(index): let a = As[pp][lid.y + r * WY];
-        for (var q = 0u; q < NV; q++) {
-          acc[r][q] = acc[r][q] + a * b[q];
-        }
-      }
-    }
+    accumulateStage(&acc, lid);
     workgroupBarrier();
   }
 
-  let outSize = p.k * p.cout4;
-  for (var r = 0u; r < TK; r++) {
-    let k = k0 + lid.y * TK + r;
-    if (k >= p.k) {
-      break;
-    }
-    for (var q = 0u; q < NV; q++) {
-      let col = c0 + lid.x + q * WX;
-      if (col < p.cout4) {
-        Partials[split * outSize + k * p.cout4 + col] = acc[r][q];
-      }
-    }
-  }
+  // Partials[split, k, co]: the split's rows come after the earlier splits' p.k rows each.
+  storeTile(&acc, lid, k0, p.k, split * p.k, c0);
 }

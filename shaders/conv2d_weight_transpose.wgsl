@@ -18,8 +18,8 @@ struct Params {
   // ceil(cin / 4), ceil(cout / 4)
   cin4: u32,
   cout4: u32,
-  // kh * kw * cout4 * cin4 blocks
-  blocks: u32,
+  // Invocations: kh * kw * cout4 * cin4 blocks
+  size: u32,
   // kh * kw
   taps: u32,
 }
@@ -51,12 +51,9 @@ fn weight(tap: u32, ci: u32, co: u32) -> f32 {
 }
 #endif
 
-@compute @workgroup_size(WG)
-fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let t = flatIndex(wg, lid, WG);
-  if (t >= p.blocks) {
-    return;
-  }
+#include "elementwise_main.inc.wgsl"
+
+fn element(t: u32) {
   let ci4 = t % p.cin4;
   let co4 = (t / p.cin4) % p.cout4;
   let tap = t / (p.cin4 * p.cout4);

@@ -11,47 +11,28 @@
 //   TM, NV   each invocation's pixels and vec4 columns: BM = WY*TM pixels, BN = WX*NV*4 channels;
 //   BK       values of k per stage (a multiple of 4).
 #include "common.wgsl"
+#include "conv_workgroup_tile.inc.wgsl"
 
-const WX: u32 = ${WX}u;
-const WY: u32 = ${WY}u;
 const TM: u32 = ${TM}u;
-const NV: u32 = ${NV}u;
 const BK: u32 = ${BK}u;
-const THREADS: u32 = WX * WY;
 const BM: u32 = WY * TM;
-/** vec4 columns of channels per workgroup tile. */
-const BN4: u32 = WX * NV;
-/** vec4 input loads per stage (BM pixels x BK / 4), and per invocation. */
-const X_LOADS: u32 = BM * BK / 4u;
-const X_PER: u32 = (X_LOADS + THREADS - 1u) / THREADS;
-const W_LOADS: u32 = BK * BN4;
-const W_PER: u32 = (W_LOADS + THREADS - 1u) / THREADS;
+/** The shared GEMM core's accumulator rows (pixels) and values of k per stage. */
+const ROWS: u32 = TM;
+const STEPS: u32 = BK;
 
 struct Params {
-#include "conv_geometry_fields.wgsl"
-  // n * oh * ow
-  pixels: u32,
-  // cout / 4
-  cout4: u32,
-  // ceil(cout4 / BN4)
-  colTiles: u32,
-  // ceil(pixels / BM)
-  pixelTiles: u32,
-  hasBias: u32,
+#include "conv2d_fields.inc.wgsl"
   // kh * kw * cin
   k: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> X: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> W: array<vec4<f32>>;
+// The weights, the GEMM's B.
+@group(0) @binding(2) var<storage, read> B: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> Bias: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> Y: array<vec4<f32>>;
-
-/** The input slab, k-major: a stage's row kk holds BM pixels, read as a broadcast along WX. */
-var<workgroup> As: array<array<f32, BM>, BK>;
-/** The weight slab: BK rows of BN4 vec4 columns. */
-var<workgroup> Bs: array<array<vec4<f32>, BN4>, BK>;
+// y.
+@group(0) @binding(4) var<storage, read_write> Out: array<vec4<f32>>;
 
 @compute @workgroup_size(WX, WY)
 fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -65,14 +46,14 @@ fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(lo
   let c0 = (group % p.colTiles) * BN4;
 
   // The pixels this lane stages for every stage (the same ones each time): input corner and image.
-  var iy0: array<i32, X_PER>;
-  var ix0: array<i32, X_PER>;
-  var img: array<u32, X_PER>;
-  var valid: array<bool, X_PER>;
-  for (var l = 0u; l < X_PER; l++) {
+  var iy0: array<i32, A_PER>;
+  var ix0: array<i32, A_PER>;
+  var img: array<u32, A_PER>;
+  var valid: array<bool, A_PER>;
+  for (var l = 0u; l < A_PER; l++) {
     let e = li + l * THREADS;
     let m = m0 + e / (BK / 4u);
-    valid[l] = e < X_LOADS && m < p.pixels;
+    valid[l] = e < A_LOADS && m < p.pixels;
     let mc = min(m, p.pixels - 1u);
     let ox = mc % p.ow;
     let oy = (mc / p.ow) % p.oh;
@@ -91,9 +72,9 @@ fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(lo
   }
 
   for (var k0 = 0u; k0 < p.k; k0 += BK) {
-    for (var l = 0u; l < X_PER; l++) {
+    for (var l = 0u; l < A_PER; l++) {
       let e = li + l * THREADS;
-      if (e < X_LOADS) {
+      if (e < A_LOADS) {
         let kq = (e % (BK / 4u)) * 4u;
         let k = k0 + kq;
         let tap = k / p.cin;
@@ -111,47 +92,11 @@ fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(lo
         As[kq + 3u][mm] = v.w;  // MUTANT(index): As[kq + 3u][mm] = v.z;
       }
     }
-    for (var l = 0u; l < W_PER; l++) {
-      let e = li + l * THREADS;
-      if (e < W_LOADS) {
-        let kk = e / BN4;
-        let cc = e % BN4;
-        let k = k0 + kk;
-        let col = c0 + cc;
-        var v = vec4<f32>(0.0);
-        if (k < p.k && col < p.cout4) {
-          v = W[k * p.cout4 + col];  // MUTANT(stride): v = W[k * p.cout4 + cc];
-        }
-        Bs[kk][cc] = v;
-      }
-    }
+    stageB(li, k0, p.k, c0);
     workgroupBarrier();
-    for (var kk = 0u; kk < BK; kk++) {
-      var b: array<vec4<f32>, NV>;
-      for (var q = 0u; q < NV; q++) {
-        // Neighbouring lanes read neighbouring vec4s (no bank conflicts).
-        b[q] = Bs[kk][lid.x + q * WX];  // MUTANT(stride): b[q] = Bs[kk][lid.x * NV + q];
-      }
-      for (var r = 0u; r < TM; r++) {
-        let a = As[kk][lid.y * TM + r];  // MUTANT(index): let a = As[kk][lid.y + r * WY];
-        for (var q = 0u; q < NV; q++) {
-          acc[r][q] = acc[r][q] + a * b[q];
-        }
-      }
-    }
+    accumulateStage(&acc, lid);
     workgroupBarrier();
   }
 
-  for (var r = 0u; r < TM; r++) {
-    let m = m0 + lid.y * TM + r;
-    if (m >= p.pixels) {
-      break;
-    }
-    for (var q = 0u; q < NV; q++) {
-      let col = c0 + lid.x + q * WX;
-      if (col < p.cout4) {
-        Y[m * p.cout4 + col] = acc[r][q];
-      }
-    }
-  }
+  storeTile(&acc, lid, m0, p.pixels, 0u, c0);
 }

@@ -1,4 +1,4 @@
-// Included by shaders/conv2d.wgsl and conv2d_input_grad.wgsl: how their tiles of pixels map onto lanes.
+// How tiles of pixels map onto lanes, included by conv2d.wgsl and conv2d_input_grad.wgsl.
 // The includer declares TM (accumulator rows: pixels per invocation) and SHARED (the subgroup-shared
 // variant, SHARE_X or SHARE_DY).
 //

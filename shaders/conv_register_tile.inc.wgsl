@@ -1,4 +1,4 @@
-// Included by the register-tile conv kernels (shaders/conv2d.wgsl, conv2d_input_grad.wgsl, conv2d_weight_grad.wgsl): their common constants and index helpers.
+// Register-tile constants and index helpers, included by conv2d, conv2d_input_grad and conv2d_weight_grad.
 
 const WG: u32 = ${WG}u;
 const NV: u32 = ${NV}u;

@@ -4,10 +4,7 @@
 // [0.5, 1): exact, and no square can overflow (|x| > 1.8e19) or underflow (|x| < 1e-19) float32. The
 // sum runs in a fixed order (each lane in sequence, then the lanes), so results are deterministic.
 // Specialised by VEC4 (dim % 4 == 0): 4 consecutive floats per load (lavapipe pays per storage access).
-#include "common.wgsl"
-#include "channels.wgsl"
-
-const WG: u32 = ${WG}u;
+#include "l2normalize_rows.inc.wgsl"
 
 #if ${VEC4}
 alias Exponent = vec4<i32>;
@@ -21,14 +18,6 @@ fn laneMax(v: Channels) -> f32 {
 }
 #endif
 
-struct Params {
-  rows: u32,
-  // Channels per row: dim, or dim / 4 with VEC4.
-  rowLen: u32,
-  eps: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> X: array<Channels>;
 @group(0) @binding(2) var<storage, read_write> Y: array<Channels>;
 @group(0) @binding(3) var<storage, read_write> Norm: array<f32>;

@@ -5,19 +5,8 @@
 // <dY, Y> is summed in a fixed order (each lane in sequence, then the lanes): deterministic. No
 // overflow: |y| <= 1, and an n past float32's range (+inf) gives 0.
 // Specialised by VEC4 (dim % 4 == 0): 4 consecutive floats per load.
-#include "common.wgsl"
-#include "channels.wgsl"
+#include "l2normalize_rows.inc.wgsl"
 
-const WG: u32 = ${WG}u;
-
-struct Params {
-  rows: u32,
-  // Channels per row: dim, or dim / 4 with VEC4.
-  rowLen: u32,
-  eps: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> Dy: array<Channels>;
 @group(0) @binding(2) var<storage, read> Y: array<Channels>;
 @group(0) @binding(3) var<storage, read> Norm: array<f32>;

@@ -14,21 +14,13 @@ const WG: u32 = ${WG}u;
 @group(0) @binding(2) var<storage, read_write> Out: array<f32>;
 #endif
 
-@compute @workgroup_size(WG)
-fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let i = flatIndex(wg, lid, WG);
-  if (i >= p.size) {
-    return;
-  }
-  let ch = i % p.c;
-  let pix = i / p.c;
-  let ox = pix % p.ow;
-  let rest = pix / p.ow;
-  let oy = rest % p.oh;
-  let n = rest / p.oh;
+#include "elementwise_main.inc.wgsl"
+
+fn element(i: u32) {
+  let o = nhwcAt(i, p.oh, p.ow, p.c);
 #if ${ARGMAX}
-  Out[i] = firstMax(n, oy, ox, ch);  // MUTANT(index): Out[i] = firstMax(n, ox, oy, ch);
+  Out[i] = firstMax(o.n, o.y, o.x, o.ch);  // MUTANT(index): Out[i] = firstMax(o.n, o.x, o.y, o.ch);
 #else
-  Out[i] = X[firstMax(n, oy, ox, ch)];
+  Out[i] = X[firstMax(o.n, o.y, o.x, o.ch)];
 #endif
 }

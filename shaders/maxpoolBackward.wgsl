@@ -25,25 +25,19 @@ const L: u32 = 1u;
 @group(0) @binding(2) var<storage, read> dY: array<Lanes>;
 @group(0) @binding(3) var<storage, read_write> dX: array<Lanes>;
 
-@compute @workgroup_size(WG)
-fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
+#include "elementwise_main.inc.wgsl"
+
+fn element(v: u32) {
   // p.size counts invocations: input elements / L.
-  let v = flatIndex(wg, lid, WG);
-  if (v >= p.size) {
-    return;
-  }
   let i = v * L;
 #if ${VEC4}
   let mine = vec4<u32>(i, i + 1u, i + 2u, i + 3u);
 #else
   let mine = i;
 #endif
-  let ch = i % p.c;
-  let pix = i / p.c;
-  let x = i32(pix % p.w);
-  let rest = pix / p.w;
-  let y = i32(rest % p.h);
-  let n = rest / p.h;
+  let at = nhwcAt(i, p.h, p.w, p.c);
+  let x = i32(at.x);
+  let y = i32(at.y);
   let k = i32(p.k);
   let s = i32(p.stride);
   let pad = i32(p.pad);
@@ -56,7 +50,7 @@ fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
   var acc = Lanes(0.0);
   for (var oy = oyLo; oy <= oyHi; oy++) {
     for (var ox = oxLo; ox <= oxHi; ox++) {
-      let o = (((n * p.oh + u32(oy)) * p.ow + u32(ox)) * p.c + ch) / L;  // MUTANT(stride): let o = (((n * p.ow + u32(oy)) * p.oh + u32(ox)) * p.c + ch) / L;
+      let o = (((at.n * p.oh + u32(oy)) * p.ow + u32(ox)) * p.c + at.ch) / L;  // MUTANT(stride): let o = (((at.n * p.ow + u32(oy)) * p.oh + u32(ox)) * p.c + at.ch) / L;
       acc += select(Lanes(0.0), dY[o], Argmax[o] == mine);  // MUTANT(term): acc = select(Lanes(0.0), dY[o], Argmax[o] == mine);
     }
   }
