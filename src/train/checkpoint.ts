@@ -1,8 +1,8 @@
 // Checkpoints of a run folder. Each one is a consistent set, written into its own folder and renamed
 // into place whole: checkpoints/step-NNNNNN/ holds the model (PyTorch's names and layouts), Adam's state
 // and state.json (the step and the random stream's position). Then RUN/last.safetensors, the model that
-// predict and eval load, becomes a hard link to the new model, config.json records the step, and older
-// checkpoints go. A kill at any moment leaves the newest complete checkpoint folder, from which
+// predict and eval load, becomes a hard link to the new model, config.json (first written before step
+// 1) records the step, and older checkpoints go. A kill at any moment leaves the newest complete checkpoint folder, from which
 // `train --resume` continues exactly; half-written folders (*.tmp) are removed at the next start.
 import { copyFile, link, mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -56,9 +56,20 @@ async function relink(target: string, path: string): Promise<void> {
   await rename(temporary, path);
 }
 
-/** Test hook: GPUSEG_FAULT=kill-in-checkpoint:N kills the process halfway through writing checkpoint N. */
-function faultPoint(step: number): void {
-  if (process.env.GPUSEG_FAULT === `kill-in-checkpoint:${step}`) process.kill(process.pid, 'SIGKILL');
+/**
+ * Test hook: GPUSEG_FAULT=kill-in-checkpoint:N kills the process halfway through writing checkpoint N,
+ * GPUSEG_FAULT=kill-before-config:N once checkpoint N and its links are in place, before config.json.
+ */
+function faultPoint(where: 'kill-in-checkpoint' | 'kill-before-config', step: number): void {
+  if (process.env.GPUSEG_FAULT === `${where}:${step}`) process.kill(process.pid, 'SIGKILL');
+}
+
+/**
+ * RUN/config.json: the run's settings and the step of its newest checkpoint. Written before the first
+ * step (step 0) as well, so that a run killed at any moment has one to resume and predict with.
+ */
+export async function writeRunConfig(dir: string, config: object, step: number): Promise<void> {
+  await writeFileAtomic(join(dir, CONFIG_FILE), json({ ...config, step }));
 }
 
 /**
@@ -72,7 +83,7 @@ export async function saveCheckpoint(dir: string, model: Module, opt: Adam | nul
   await rm(staging, { recursive: true, force: true });
   await mkdir(staging, { recursive: true });
   await saveSafetensors(join(staging, CHECKPOINT_MODEL), await exportStateDict(model), { format: 'pt', producer: 'gpuseg' });
-  faultPoint(state.step);
+  faultPoint('kill-in-checkpoint', state.step);
   if (opt) await saveOptimizer(join(staging, OPTIMIZER_FILE), opt);
   await writeFileAtomic(join(staging, STATE_FILE), json({ format: STATE_FORMAT, ...state, optimizer: opt !== null }));
   const final = join(root, name);
@@ -80,7 +91,8 @@ export async function saveCheckpoint(dir: string, model: Module, opt: Adam | nul
   await rename(staging, final);
   await relink(join(final, CHECKPOINT_MODEL), join(dir, MODEL_FILE));
   if (opt) await relink(join(final, OPTIMIZER_FILE), join(dir, OPTIMIZER_FILE));
-  await writeFileAtomic(join(dir, CONFIG_FILE), json({ ...config, step: state.step }));
+  faultPoint('kill-before-config', state.step);
+  await writeRunConfig(dir, config, state.step);
   for (const other of await readdir(root)) if (other !== name) await rm(join(root, other), { recursive: true, force: true });
 }
 

@@ -11,7 +11,7 @@ import { Unet } from '../model/unet.js';
 import { LineLog, makeFolder } from '../util/files.js';
 import { RandomStream, rng } from '../util/random.js';
 import { type BatchSources, type Sample, batchLayout, makeBatch } from './batch.js';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { loadCheckpoint, saveCheckpoint, writeRunConfig } from './checkpoint.js';
 import { GpuLostError, GpuMemoryError } from '../gpu/errors.js';
 import { type Device, openDevice } from './device.js';
 import { evaluationItems, evaluate, writeEvaluation, type EvaluationResult } from './evaluation.js';
@@ -126,6 +126,8 @@ export async function train(options: TrainOptions, onProgress: (e: TrainEvent) =
       await loadCheckpoint(start.from, model, opt);
       stream.state = start.from.state.rng;
       await truncateLog(logPath, first);
+    } else {
+      await writeRunConfig(o.out, config, 0);
     }
     const r = stream.next;
     const sources: BatchSources = { shots, normalCount: normals.length, normal: (i) => images.get(normals[i]!, o.size) };

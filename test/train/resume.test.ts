@@ -78,6 +78,22 @@ describe('train --resume after a kill', () => {
     expect(logSteps(run)).toEqual([1, 2, 3, 4]);
   });
 
+  it('killed at its first checkpoint before config.json is rewritten: resumes from it, predicts, ends bit-identical', () => {
+    const run = join(dir, 'cut-before-config');
+    let r = gpuseg(['train', '--data', data, '--out', run, ...TRAIN], { GPUSEG_FAULT: 'kill-before-config:2' });
+    expect(r.signal).toBe('SIGKILL');
+    expect(readdirSync(join(run, 'checkpoints'))).toEqual(['step-000002']);
+    // config.json was written before the first step, so it records step 0, not the checkpoint's.
+    expect(JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')).step).toBe(0);
+    r = gpuseg(['predict', join(data, 'test', 'good'), '--model', run, '--out', join(dir, 'pred-before-config'), '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    r = gpuseg(['train', '--resume', run]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(readFileSync(join(run, 'last.safetensors')).equals(readFileSync(join(whole, 'last.safetensors')))).toBe(true);
+    expect(JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')).step).toBe(STEPS);
+    expect(logSteps(run)).toEqual([1, 2, 3, 4]);
+  });
+
   it('refuses what it cannot resume, in one line', () => {
     let r = gpuseg(['train', '--resume', whole]);
     expect(r.stderr).toMatch(/--resume: the run in '.*whole' finished \(step 4 of 4\)/);
