@@ -40,7 +40,7 @@ const shaders = readdirSync(join(root, 'shaders')).filter((f) => f.endsWith('.wg
 const shaderLines = new Map(shaders.map((f) => [f, readFileSync(join(root, 'shaders', f), 'utf8').split('\n')]));
 /** Shader file -> the files its `#include` lines name (as src/gpu/pipelines.ts expands them). */
 const includes = new Map(
-  shaders.map((f) => [f, shaderLines.get(f)!.flatMap((l) => /^[ \t]*#include\s+"([^"]+)"[ \t]*$/.exec(l)?.[1] ?? [])]),
+  shaders.map((f) => [f, shaderLines.get(f)!.flatMap((l) => /^[ \t]*#include\s+"([^"]+)"/.exec(l)?.[1] ?? [])]),
 );
 
 /** `shader` and every file it includes, directly or through other includes. */

@@ -33,30 +33,13 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-#if ${VEC_IN}
-@group(0) @binding(1) var<storage, read> X: array<vec4<f32>>;
-#else
-@group(0) @binding(1) var<storage, read> X: array<f32>;
-#endif
-#if ${VEC_OUT}
-@group(0) @binding(2) var<storage, read> W: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> Bias: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> Y: array<vec4<f32>>;
-#else
-@group(0) @binding(2) var<storage, read> W: array<f32>;
-@group(0) @binding(3) var<storage, read> Bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> Y: array<f32>;
-#endif
+#include "vec4_binding.inc.wgsl" BUF=X BINDING=1 VEC=${VEC_IN} ACCESS=read
+#include "vec4_binding.inc.wgsl" BUF=W BINDING=2 VEC=${VEC_OUT} ACCESS=read
+#include "vec4_binding.inc.wgsl" BUF=Bias BINDING=3 VEC=${VEC_OUT} ACCESS=read
+#include "vec4_binding.inc.wgsl" BUF=Y BINDING=4 VEC=${VEC_OUT} ACCESS=read_write
 
-// Four output channels starting at vec4 column `col` of weight row `row` (row = (i*kw + j)*cin + ci).
-fn loadW(row: u32, col: u32) -> vec4<f32> {
-#if ${VEC_OUT}
-  return W[row * p.cout4 + col];
-#else
-  let i = clampedLanes(row, p.cout, col);
-  return vec4<f32>(W[i.x], W[i.y], W[i.z], W[i.w]);
-#endif
-}
+// Weight row `row` = (i*kw + j)*cin + ci.
+#include "vec4_loader.inc.wgsl" FN=loadW BUF=W VEC=${VEC_OUT} C=cout C4=cout4
 
 fn loadBias(col: u32) -> vec4<f32> {
 #if ${VEC_OUT}

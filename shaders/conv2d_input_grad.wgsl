@@ -45,25 +45,13 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-#if ${VEC_DY}
-@group(0) @binding(1) var<storage, read> DY: array<vec4<f32>>;
-#else
-@group(0) @binding(1) var<storage, read> DY: array<f32>;
-#endif
+#include "vec4_binding.inc.wgsl" BUF=DY BINDING=1 VEC=${VEC_DY} ACCESS=read
 #if ${SHARE_DY}
-#if ${VEC_W}
-@group(0) @binding(2) var<storage, read> W: array<vec4<f32>>;
-#else
-@group(0) @binding(2) var<storage, read> W: array<f32>;
-#endif
+#include "vec4_binding.inc.wgsl" BUF=W BINDING=2 VEC=${VEC_W} ACCESS=read
 #else
 @group(0) @binding(2) var<storage, read> WT: array<vec4<f32>>;
 #endif
-#if ${VEC_DX}
-@group(0) @binding(3) var<storage, read_write> DX: array<vec4<f32>>;
-#else
-@group(0) @binding(3) var<storage, read_write> DX: array<f32>;
-#endif
+#include "vec4_binding.inc.wgsl" BUF=DX BINDING=3 VEC=${VEC_DX} ACCESS=read_write
 
 // dy at output pixel `pix`, channels 4*c4 .. 4*c4 + 3 (0 past cout).
 fn loadDy(pix: u32, c4: u32) -> vec4<f32> {
@@ -77,15 +65,8 @@ fn loadDy(pix: u32, c4: u32) -> vec4<f32> {
 }
 
 #if ${SHARE_DY}
-// W row `row` (= tap * cin + ci), output channels 4*c4 .. 4*c4 + 3 (clamped to the last: dy is 0 there).
-fn loadW(row: u32, c4: u32) -> vec4<f32> {
-#if ${VEC_W}
-  return W[row * p.cout4 + c4];
-#else
-  let i = clampedLanes(row, p.cout, c4);
-  return vec4<f32>(W[i.x], W[i.y], W[i.z], W[i.w]);
-#endif
-}
+// W row `row` = tap * cin + ci (its clamped lanes past cout meet dy's zeros).
+#include "vec4_loader.inc.wgsl" FN=loadW BUF=W VEC=${VEC_W} C=cout C4=cout4
 #endif
 
 @compute @workgroup_size(WG)

@@ -39,38 +39,13 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-#if ${VEC_X}
-@group(0) @binding(1) var<storage, read> X: array<vec4<f32>>;
-#else
-@group(0) @binding(1) var<storage, read> X: array<f32>;
-#endif
-#if ${VEC_DY}
-@group(0) @binding(2) var<storage, read> DY: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> Partials: array<vec4<f32>>;
-#else
-@group(0) @binding(2) var<storage, read> DY: array<f32>;
-@group(0) @binding(3) var<storage, read_write> Partials: array<f32>;
-#endif
+#include "vec4_binding.inc.wgsl" BUF=X BINDING=1 VEC=${VEC_X} ACCESS=read
+#include "vec4_binding.inc.wgsl" BUF=DY BINDING=2 VEC=${VEC_DY} ACCESS=read
+#include "vec4_binding.inc.wgsl" BUF=Partials BINDING=3 VEC=${VEC_DY} ACCESS=read_write
 
-// x at input pixel `pix`, channels 4*c4 .. 4*c4 + 3.
-fn loadX(pix: u32, c4: u32) -> vec4<f32> {
-#if ${VEC_X}
-  return X[pix * p.cin4 + c4];
-#else
-  let i = clampedLanes(pix, p.cin, c4);
-  return vec4<f32>(X[i.x], X[i.y], X[i.z], X[i.w]);
-#endif
-}
-
-// dy at output pixel `pix`, channels 4*c4 .. 4*c4 + 3.
-fn loadDy(pix: u32, c4: u32) -> vec4<f32> {
-#if ${VEC_DY}
-  return DY[pix * p.cout4 + c4];
-#else
-  let i = clampedLanes(pix, p.cout, c4);
-  return vec4<f32>(DY[i.x], DY[i.y], DY[i.z], DY[i.w]);
-#endif
-}
+// x at input pixel `pix`, dy at output pixel `pix`.
+#include "vec4_loader.inc.wgsl" FN=loadX BUF=X VEC=${VEC_X} C=cin C4=cin4
+#include "vec4_loader.inc.wgsl" FN=loadDy BUF=DY VEC=${VEC_DY} C=cout C4=cout4
 
 @compute @workgroup_size(WG)
 fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>,

@@ -25,11 +25,7 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-#if ${VEC_W}
-@group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
-#else
-@group(0) @binding(1) var<storage, read> W: array<f32>;
-#endif
+#include "vec4_binding.inc.wgsl" BUF=W BINDING=1 VEC=${VEC_W} ACCESS=read
 @group(0) @binding(2) var<storage, read_write> WT: array<vec4<f32>>;
 
 #if ${VEC_W}

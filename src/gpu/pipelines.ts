@@ -2,6 +2,8 @@
 //
 // A shader is a file in shaders/. Two things happen to its text before compilation:
 // - `#include "other.wgsl"` lines are replaced by that file (shared helpers, e.g. grid indexing);
+//   `#include "other.wgsl" FN=loadX BUF=X` first replaces `${FN}` and `${BUF}` in it (a helper written
+//   once for several buffers); a value may itself be a `${NAME}` filled below;
 // - `${NAME}` placeholders and `#if ${NAME}` blocks are filled by wgsl-preprocessor from the
 //   specialisation constants (tile sizes, fused activations). Shapes never go here: they are uniforms,
 //   so a pipeline is built once per tile configuration (0.2 to 0.6 s each on lavapipe).
@@ -17,15 +19,30 @@ export type Defines = Readonly<Record<string, number | boolean | string>>;
 const sourceCache = new Map<string, string>();
 const hashCache = new Map<string, string>();
 
+const INCLUDE_LINE = /^[ \t]*#include\b(.*)$/gm;
+const INCLUDE_ARGS = /^[ \t]+"([^"]+)"((?:[ \t]+\w+=\S+)*)[ \t]*$/;
+
 function readShader(file: string, seen: string[] = []): string {
   const cached = sourceCache.get(file);
   if (cached !== undefined) return cached;
   if (seen.includes(file)) throw new Error(`shaders/${file}: #include cycle through ${seen.join(' -> ')}`);
-  const text = host.shaderText(file).replace(
-    /^[ \t]*#include\s+"([^"]+)"[ \t]*$/gm,
-    (_, inc: string) => readShader(inc, [...seen, file]),
-  );
+  const text = host.shaderText(file).replace(INCLUDE_LINE, (line, rest: string) => {
+    const m = INCLUDE_ARGS.exec(rest);
+    if (!m) throw new Error(`shaders/${file}: bad line '${line.trim()}' (want #include "file.wgsl" [NAME=value ...])`);
+    return withNames(readShader(m[1]!, [...seen, file]), m[2]!, `shaders/${file}: #include "${m[1]}"`);
+  });
   sourceCache.set(file, text);
+  return text;
+}
+
+/** An included text with the `${NAME}`s its include line sets replaced; a name it does not use is a mistake. */
+function withNames(text: string, names: string, where: string): string {
+  for (const pair of names.trim().split(/\s+/).filter(Boolean)) {
+    const eq = pair.indexOf('=');
+    const placeholder = `\${${pair.slice(0, eq)}}`;
+    if (!text.includes(placeholder)) throw new Error(`${where} sets ${pair.slice(0, eq)}, which the file does not use`);
+    text = text.replaceAll(placeholder, pair.slice(eq + 1));
+  }
   return text;
 }
 
