@@ -55,7 +55,8 @@ export function tileProblem(gpu: Gpu, g: Conv2dGeometry, t: RegisterTile | Share
     case 'shared': {
       const needs = rules.shared(g, t);
       return (
-        workgroupLimitsProblem(gpu, t.wg, 1, 0) ??
+        // Checked at the size it is dispatched at: whole subgroups (sharedWorkgroup).
+        workgroupLimitsProblem(gpu, sharedWorkgroup(gpu, t.wg), 1, 0) ??
         (needs !== null ? `needs ${needs}` : canRunSharedTiles(gpu) ? null : `needs subgroups of at least ${SHARE} lanes`)
       );
     }
@@ -71,20 +72,20 @@ export function tileProblem(gpu: Gpu, g: Conv2dGeometry, t: RegisterTile | Share
 }
 
 /**
- * The tm of a shared tile with pg pixel groups over `pixels` pixels: tm halves (down to SHARE) while
- * that leaves the number of pixel tiles unchanged (layer4 at 64x64 has 8 pixels: tm 8 runs 2x faster
- * than 32).
+ * The tm of a shared tile with pg pixel groups over `pixels` pixels: tm halves while that leaves the
+ * number of pixel tiles unchanged and tm a multiple of SHARE, as the kernels' rules ask (layer4 at 64x64
+ * has 8 pixels: tm 8 runs 2x faster than 32). A tm of 24 stays 24.
  */
 export function fitSharedTm(tm: number, pg: number, pixels: number): number {
   let fit = tm;
-  while (fit > SHARE && fit * pg >= 2 * pixels) fit /= 2;
+  while (fit % (2 * SHARE) === 0 && fit * pg >= 2 * pixels) fit /= 2;
   return fit;
 }
 
 /**
- * Pixel groups of a shared tile over `columns` vec4 columns: the largest power of 2 dividing SHARE that
- * still leaves each of the wg / pg lanes of a pixel group columns of its own (so a narrow layer does not
- * idle most lanes).
+ * Pixel groups of a shared tile over `columns` vec4 columns: the most (a power of 2, at most SHARE)
+ * whose wg / pg lanes, nv columns each, still cover every column (so a narrow layer does not idle most
+ * lanes).
  */
 export function pixelGroups(columns: number, nv: number, wg: number): number {
   let pg = 1;
@@ -100,7 +101,8 @@ export function pixelGroups(columns: number, nv: number, wg: number): number {
 export function fitSharedTile(gpu: Gpu, t: SharedTile, columns: number, pixels: number, tilePixels = t.tm): SharedTile {
   const wg = sharedWorkgroup(gpu, t.wg);
   const pg = pixelGroups(columns, t.nv, wg);
-  const tm = Math.min(t.tm, Math.max(SHARE, tilePixels / pg));
+  // A multiple of SHARE (the kernels' rule) from a multiple of SHARE.
+  const tm = Math.min(t.tm, Math.max(SHARE, Math.floor(tilePixels / pg / SHARE) * SHARE));
   return { ...t, wg, tm: fitSharedTm(tm, pg, pixels) };
 }
 

@@ -136,6 +136,9 @@ describe('tileProblem', () => {
     expect(tileProblem(plain, g16x32, shared(32, 1, 12), RULES)).toBe('needs wg a multiple of 8'); // 12 % 8 = 4
     expect(tileProblem(plain, g16x32, shared(32, 1, 512), RULES)).toBe("is larger than this device's workgroups (256 x 256, 256 invocations)");
     expect(tileProblem(nvidia, g16x32, shared(32, 1, 12), NO_RULES)).toBeNull();
+    // Checked at the size it runs at: whole subgroups of 128 lanes, more than this device's 64 invocations.
+    const wide = device({ subgroups: true, min: 8, max: 128, limits: { maxComputeInvocationsPerWorkgroup: 64 } });
+    expect(tileProblem(wide, g16x32, shared(32, 1, 8), RULES)).toBe("is larger than this device's workgroups (256 x 256, 64 invocations)");
   });
 
   it('runs workgroup tiles on vec4 channels, under the kernel rule and the limits', () => {
@@ -167,6 +170,11 @@ describe('fitSharedTm', () => {
     expect(fitSharedTm(32, 1, 1000)).toBe(32); // 32 < 2000
     expect(fitSharedTm(8, 1, 1)).toBe(8); // 8 > 8 is false
     expect(fitSharedTm(4, 1, 1)).toBe(4);
+  });
+
+  it('keeps tm a multiple of SHARE, as the kernels ask: a tm that is no power of 2 stops early', () => {
+    expect(fitSharedTm(24, 1, 1)).toBe(24); // 24 / 2 = 12 is no multiple of 8
+    expect(fitSharedTm(48, 1, 4)).toBe(24); // 48 >= 8 -> 24, then 24 % 16 != 0
   });
 });
 
@@ -200,6 +208,13 @@ describe('fitSharedTile', () => {
     expect(fitSharedTile(nvidia, shared(16, 1, 8), 8, 4096, 64)).toStrictEqual(shared(16, 1, 32));
     // Same, 4 columns: pg 8; tm min(16, max(8, 64/8 = 8)) = 8
     expect(fitSharedTile(nvidia, shared(16, 1, 8), 4, 4096, 64)).toStrictEqual(shared(8, 1, 32));
+  });
+
+  it('rounds tilePixels / pg down to a multiple of SHARE', () => {
+    // 8 columns: wg 32, pg 4; 40/4 = 10 -> 8; tm min(16, max(8, 8)) = 8
+    expect(fitSharedTile(nvidia, shared(16, 1, 8), 8, 4096, 40)).toStrictEqual(shared(8, 1, 32));
+    // 64 columns: pg 1; 60/1 = 60 -> 56; tm min(64, 56) = 56 (no halving: 56 % 16 != 0)
+    expect(fitSharedTile(nvidia, shared(64, 1, 8), 64, 4096, 60)).toStrictEqual(shared(56, 1, 32));
   });
 
   it('shrinks tm on a layer of few pixels', () => {
