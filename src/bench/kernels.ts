@@ -1,11 +1,14 @@
 // `gpuseg bench kernels`: every kernel on every distinct layer shape of the ResNet-34 UNet at batch n
 // and input size s. One result per op and shape: median time and GFLOP/s (compute-bound ops) or GB/s
-// (memory-bound ops, counting each tensor read or written once).
+// (memory-bound ops, counting each tensor read or written once). The conv kernels come from the
+// registry and run the variants `tuning` (the adapter's tuning file) chooses, as training does.
 import type { BnFuse } from '../core/types.js';
 import type { SpatialGeometry } from '../core/geometry.js';
 import { WebGpuBackend } from '../backend/webgpu/index.js';
 import { Arena } from '../gpu/arena.js';
 import type { BufferRef, Gpu } from '../gpu/gpu.js';
+import type { TuningTable } from '../gpu/tuning.js';
+import { CONV_KERNELS, recordConv } from '../kernels/registry.js';
 import { rng, uniform } from '../util/random.js';
 import { type TimingOptions, timeGpu } from './timing.js';
 import { unetShapes } from '../model/unet-shapes.js';
@@ -26,10 +29,10 @@ const F32 = 4;
 
 export async function benchKernels(
   gpu: Gpu,
-  opts: { batch: number; size: number; only?: string; timing?: TimingOptions; adamSize?: number },
+  opts: { batch: number; size: number; only?: string; timing?: TimingOptions; adamSize?: number; tuning?: TuningTable },
   onResult: (r: KernelResult) => void = () => {},
 ): Promise<KernelResult[]> {
-  const be = new WebGpuBackend(gpu);
+  const be = new WebGpuBackend(gpu, opts.tuning);
   const shapes = unetShapes(opts.batch, opts.size);
   const r = rng(1);
   const results: KernelResult[] = [];
@@ -71,9 +74,9 @@ export async function benchKernels(
       const w = random(g.kh * g.kw * g.cin * g.cout);
       const bias = g.hasBias ? random(g.cout) : null;
       const dy = random(g.n * g.oh * g.ow * g.cout);
-      await measure('conv2d', name, shape, { flops }, () => [be.conv2d(x, w, bias, g)]);
-      await measure('conv2dInputGrad', name, shape, { flops }, () => [be.conv2dInputGrad(dy, w, g)]);
-      await measure('conv2dWeightGrad', name, shape, { flops }, () => [be.conv2dWeightGrad(x, dy, g)]);
+      for (const kernel of CONV_KERNELS) {
+        await measure(kernel, name, shape, { flops }, () => [recordConv(kernel, gpu, be.tuning, { x, w, bias, dy }, g)]);
+      }
     }
     for (const g of shapes.norms) {
       const size = count(g);

@@ -40,7 +40,10 @@ export async function runBenchKernels(opts: BenchKernelsOptions): Promise<void> 
   const gpu = await Gpu.open({ adapter: opts.adapter });
   const adapter = gpu.summary.description;
   if (!opts.json) process.stdout.write(`kernels of the ResNet-34 UNet at batch ${opts.batch}, ${opts.size}x${opts.size}, on ${adapter}\n`);
-  await benchKernels(gpu, { batch: opts.batch, size: opts.size, only: opts.only, timing: { iterations: opts.iterations } }, (r) => {
+  const tuning = await loadAdapterTuning(gpu.summary);
+  if (tuning.problem) process.stderr.write(`gpuseg: ${tuning.problem}\n`);
+  const o = { batch: opts.batch, size: opts.size, only: opts.only, timing: { iterations: opts.iterations }, tuning: tuning.table };
+  await benchKernels(gpu, o, (r) => {
     if (opts.json) process.stdout.write(`${JSON.stringify({ ...r, batch: opts.batch, size: opts.size, adapter })}\n`);
     else {
       const rate = r.gflops !== undefined ? `${r.gflops.toFixed(2)} GFLOP/s` : `${r.gbps!.toFixed(2)} GB/s`;

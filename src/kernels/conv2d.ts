@@ -6,9 +6,6 @@ import type { Conv2dGeometry } from '../core/geometry.js';
 import { type BufferRef, type Gpu, Uniforms, grid1d } from '../gpu/gpu.js';
 import { reduceMiddle } from './reduce.js';
 import { SHARE, canRunSharedTiles } from '../gpu/subgroups.js';
-import { TuningTable } from '../gpu/tuning.js';
-import { shaderHash } from '../gpu/pipelines.js';
-import { tunedChoice } from './autotune.js';
 import { type TileRules, fitSharedTile, tileLayout, tileProblem, vec4Channels } from './convTiles.js';
 import { CONV2D_KINDS, type Conv2dVariant, type RegisterTile, type SharedTile, type WorkgroupTile, parseRunnable, unknownKind } from './convVariant.js';
 
@@ -42,26 +39,12 @@ export function canShareConv2d(gpu: Gpu, g: Conv2dGeometry): boolean {
   return vec4Channels(g) && canRunSharedTiles(gpu);
 }
 
-/** conv2d on the tile `tuning` holds for this layer, else the heuristic's. */
-export function conv2d(gpu: Gpu, tuning: TuningTable, x: BufferRef, w: BufferRef, bias: BufferRef | null, g: Conv2dGeometry): BufferRef {
-  return conv2dTiled(gpu, x, w, bias, g, chooseConv2dTile(gpu, tuning, g));
-}
-
-/** The tile conv2d runs a layer with: the one `tuning` holds for this shape, else the heuristic. */
-export function chooseConv2dTile(gpu: Gpu, tuning: TuningTable, g: Conv2dGeometry): Conv2dVariant {
-  return tunedChoice(tuning, () => conv2dTuningKey(g), (t) => parseConv2dVariant(gpu, g, t)) ?? defaultConv2dTile(gpu, g);
-}
-
 export function defaultConv2dTile(gpu: Gpu, g: Conv2dGeometry): RegisterTile | SharedTile {
   return canShareConv2d(gpu, g) ? sharedTileFor(gpu, g, SHARED_CONV2D_TILE) : CONV2D_TILE;
 }
 
 /** The shaders conv2d's variants run: their text keys its tuning entries. */
 export const CONV2D_SHADERS = ['conv2d.wgsl', 'conv2d_workgroup_tile.wgsl'];
-
-export function conv2dTuningKey(g: Conv2dGeometry): string {
-  return TuningTable.key('conv2d', shaderHash(CONV2D_SHADERS), g);
-}
 
 /** `t` (from a tuning file: anything) as a conv2d variant that can run this layer here, or null. */
 export function parseConv2dVariant(gpu: Gpu, g: Conv2dGeometry, t: unknown): Conv2dVariant | null {

@@ -5,10 +5,7 @@
 import type { Conv2dGeometry } from '../core/geometry.js';
 import { conv2dGeometry } from '../core/geometry.js';
 import { type BufferRef, type Gpu, Uniforms, grid1d } from '../gpu/gpu.js';
-import { shaderHash } from '../gpu/pipelines.js';
 import { SHARE, canRunSharedTiles } from '../gpu/subgroups.js';
-import { TuningTable } from '../gpu/tuning.js';
-import { tunedChoice } from './autotune.js';
 import { conv2dTileProblem, conv2dTiled, packConvGeometry } from './conv2d.js';
 import { type TileRules, fitSharedTile, tileLayout, tileProblem, vec4Channels } from './convTiles.js';
 import { INPUT_GRAD_KINDS, type InputGradVariant, type RegisterTile, type SharedTile, parseRunnable, unknownKind } from './convVariant.js';
@@ -36,15 +33,6 @@ const INPUT_GRAD_RULES: TileRules = {
   shared: (_g, t) => (t.tm % SHARE === 0 ? null : `tm a multiple of ${SHARE}`),
 };
 
-export function conv2dInputGrad(gpu: Gpu, tuning: TuningTable, dy: BufferRef, w: BufferRef, g: Conv2dGeometry): BufferRef {
-  return conv2dInputGradTiled(gpu, dy, w, g, chooseInputGradTile(gpu, tuning, g));
-}
-
-/** The tile the input gradient runs a layer with: the one `tuning` holds for this shape, else the heuristic. */
-export function chooseInputGradTile(gpu: Gpu, tuning: TuningTable, g: Conv2dGeometry): InputGradVariant {
-  return tunedChoice(tuning, () => inputGradTuningKey(g), (t) => parseInputGradVariant(gpu, g, t)) ?? defaultInputGradTile(gpu, g);
-}
-
 /** `t` (from a tuning file: anything) as an input-gradient variant that can run this layer here, or null. */
 export function parseInputGradVariant(gpu: Gpu, g: Conv2dGeometry, t: unknown): InputGradVariant | null {
   return parseRunnable(t, INPUT_GRAD_KINDS, (v) => inputGradTileProblem(gpu, g, v));
@@ -71,10 +59,6 @@ export function viaForwardProblem(g: Conv2dGeometry): string | null {
 
 /** The shaders the input gradient's variants run: their text keys its tuning entries. */
 export const INPUT_GRAD_SHADERS = ['conv2d_input_grad.wgsl', 'conv2d_weight_transpose.wgsl', 'conv2d.wgsl', 'conv2d_workgroup_tile.wgsl'];
-
-export function inputGradTuningKey(g: Conv2dGeometry): string {
-  return TuningTable.key('conv2dInputGrad', shaderHash(INPUT_GRAD_SHADERS), g);
-}
 
 /** Why a variant cannot run this layer on this device, or null. */
 export function inputGradTileProblem(gpu: Gpu, g: Conv2dGeometry, v: InputGradVariant): string | null {

@@ -3,10 +3,7 @@
 // shaders/conv2d_weight_grad_workgroup_tile.wgsl, and shaders/reduce.wgsl through reduceMiddle.
 import type { Conv2dGeometry } from '../core/geometry.js';
 import { type BufferRef, type Gpu, Uniforms, grid1d } from '../gpu/gpu.js';
-import { shaderHash } from '../gpu/pipelines.js';
 import { SHARE, canRunSharedTiles, sharedWorkgroup } from '../gpu/subgroups.js';
-import { TuningTable } from '../gpu/tuning.js';
-import { tunedChoice } from './autotune.js';
 import { packConvGeometry } from './conv2d.js';
 import { type TileRules, sharesLanes, tileProblem } from './convTiles.js';
 import { type RegisterTile, type SharedTile, WEIGHT_GRAD_KINDS, type WeightGradVariant, type WorkgroupTile, parseRunnable, unknownKind } from './convVariant.js';
@@ -45,15 +42,6 @@ const MIN_PIXELS_PER_SPLIT = 512;
 /** Memory the partial sums may take (the 512 x 512 x 3 x 3 layer's weights are 9.4 MB a split). */
 const PARTIALS_BUDGET_BYTES = 64 * 2 ** 20;
 
-export function conv2dWeightGrad(gpu: Gpu, tuning: TuningTable, x: BufferRef, dy: BufferRef, g: Conv2dGeometry): BufferRef {
-  return conv2dWeightGradTiled(gpu, x, dy, g, chooseWeightGradTile(gpu, tuning, g));
-}
-
-/** The tile the weight gradient runs a layer with: the one `tuning` holds for this shape, else the heuristic. */
-export function chooseWeightGradTile(gpu: Gpu, tuning: TuningTable, g: Conv2dGeometry): WeightGradVariant {
-  return tunedChoice(tuning, () => weightGradTuningKey(g), (t) => parseWeightGradVariant(gpu, g, t)) ?? defaultWeightGradTile(gpu, g);
-}
-
 /** `t` (from a tuning file: anything) as a weight-gradient variant that can run this layer here, or null. */
 export function parseWeightGradVariant(gpu: Gpu, g: Conv2dGeometry, t: unknown): WeightGradVariant | null {
   return parseRunnable(t, WEIGHT_GRAD_KINDS, (v) => weightGradTileProblem(gpu, g, v), ['targetInvocations']);
@@ -61,10 +49,6 @@ export function parseWeightGradVariant(gpu: Gpu, g: Conv2dGeometry, t: unknown):
 
 /** The shaders the weight gradient's variants run: their text keys its tuning entries. */
 export const WEIGHT_GRAD_SHADERS = ['conv2d_weight_grad.wgsl', 'conv2d_weight_grad_workgroup_tile.wgsl', 'reduce.wgsl'];
-
-export function weightGradTuningKey(g: Conv2dGeometry): string {
-  return TuningTable.key('conv2dWeightGrad', shaderHash(WEIGHT_GRAD_SHADERS), g);
-}
 
 /** Why a tile cannot run this layer on this device, or null. */
 export function weightGradTileProblem(gpu: Gpu, g: Conv2dGeometry, tile: WeightGradVariant): string | null {

@@ -6,12 +6,13 @@
 // without a descriptor, or a descriptor of the wrong variant type, does not compile.
 import type { Conv2dGeometry } from '../core/geometry.js';
 import type { BufferRef, Gpu } from '../gpu/gpu.js';
-import type { TuningTable } from '../gpu/tuning.js';
+import { shaderHash } from '../gpu/pipelines.js';
+import { TuningTable } from '../gpu/tuning.js';
 import { rng, uniform } from '../util/random.js';
-import { type TuneOptions, type TuneResult, tune } from './autotune.js';
-import { CONV2D_SHADERS, conv2dTileProblem, conv2dTiled, conv2dTuningKey, defaultConv2dTile, parseConv2dVariant } from './conv2d.js';
-import { INPUT_GRAD_SHADERS, conv2dInputGradTiled, defaultInputGradTile, inputGradTileProblem, inputGradTuningKey, parseInputGradVariant } from './conv2dInputGrad.js';
-import { WEIGHT_GRAD_SHADERS, conv2dWeightGradTiled, defaultWeightGradTile, parseWeightGradVariant, weightGradTileProblem, weightGradTuningKey } from './conv2dWeightGrad.js';
+import { type TuneOptions, type TuneResult, tune, tunedChoice } from './autotune.js';
+import { CONV2D_SHADERS, conv2dTileProblem, conv2dTiled, defaultConv2dTile, parseConv2dVariant } from './conv2d.js';
+import { INPUT_GRAD_SHADERS, conv2dInputGradTiled, defaultInputGradTile, inputGradTileProblem, parseInputGradVariant } from './conv2dInputGrad.js';
+import { WEIGHT_GRAD_SHADERS, conv2dWeightGradTiled, defaultWeightGradTile, parseWeightGradVariant, weightGradTileProblem } from './conv2dWeightGrad.js';
 import { conv2dCandidates, inputGradCandidates, splitCandidates, weightGradCandidates } from './convTuning.js';
 import type { Conv2dVariant, InputGradVariant, WeightGradVariant } from './convVariant.js';
 
@@ -37,6 +38,7 @@ export interface TunedConvKernel<V> {
   readonly name: ConvKernel;
   /** The shaders its variants run: their text keys its tuning entries (a changed shader, new keys). */
   readonly shaders: readonly string[];
+  /** Its tuning key for a layer: its name, the hash of its shaders' text, the layer's shape. */
   key(g: Conv2dGeometry): string;
   /** The heuristic's choice: what runs without a tuning entry, and the tuner's reference. */
   defaultVariant(gpu: Gpu, g: Conv2dGeometry): V;
@@ -55,11 +57,14 @@ export interface TunedConvKernel<V> {
   record(gpu: Gpu, b: ConvBuffers, g: Conv2dGeometry, v: V): BufferRef;
 }
 
+/** A descriptor's name, shaders and the key made of them. */
+function named(name: ConvKernel, shaders: readonly string[]): Pick<TunedConvKernel<unknown>, 'name' | 'shaders' | 'key'> {
+  return { name, shaders, key: (g) => TuningTable.key(name, shaderHash(shaders), g) };
+}
+
 export const TUNED_CONV_KERNELS: { readonly [K in ConvKernel]: TunedConvKernel<ConvVariants[K]> } = {
   conv2d: {
-    name: 'conv2d',
-    shaders: CONV2D_SHADERS,
-    key: conv2dTuningKey,
+    ...named('conv2d', CONV2D_SHADERS),
     defaultVariant: defaultConv2dTile,
     candidates: conv2dCandidates,
     problem: conv2dTileProblem,
@@ -67,9 +72,7 @@ export const TUNED_CONV_KERNELS: { readonly [K in ConvKernel]: TunedConvKernel<C
     record: (gpu, b, g, v) => conv2dTiled(gpu, b.x, b.w, b.bias, g, v),
   },
   conv2dInputGrad: {
-    name: 'conv2dInputGrad',
-    shaders: INPUT_GRAD_SHADERS,
-    key: inputGradTuningKey,
+    ...named('conv2dInputGrad', INPUT_GRAD_SHADERS),
     defaultVariant: defaultInputGradTile,
     candidates: inputGradCandidates,
     problem: inputGradTileProblem,
@@ -77,9 +80,7 @@ export const TUNED_CONV_KERNELS: { readonly [K in ConvKernel]: TunedConvKernel<C
     record: (gpu, b, g, v) => conv2dInputGradTiled(gpu, b.dy, b.w, g, v),
   },
   conv2dWeightGrad: {
-    name: 'conv2dWeightGrad',
-    shaders: WEIGHT_GRAD_SHADERS,
-    key: weightGradTuningKey,
+    ...named('conv2dWeightGrad', WEIGHT_GRAD_SHADERS),
     defaultVariant: defaultWeightGradTile,
     candidates: weightGradCandidates,
     refine: splitCandidates,
@@ -88,6 +89,22 @@ export const TUNED_CONV_KERNELS: { readonly [K in ConvKernel]: TunedConvKernel<C
     record: (gpu, b, g, v) => conv2dWeightGradTiled(gpu, b.x, b.dy, g, v),
   },
 };
+
+/**
+ * The variant `kernel` runs a layer with: the one `tuning` holds for its key, where it still parses as one
+ * that can run here (a file from an older version or another driver may hold one that does not), else
+ * the heuristic's.
+ */
+export function chooseVariant<K extends ConvKernel>(kernel: K, gpu: Gpu, tuning: TuningTable, g: Conv2dGeometry): ConvVariants[K] {
+  const k = TUNED_CONV_KERNELS[kernel] as TunedConvKernel<ConvVariants[K]>;
+  return tunedChoice(tuning, () => k.key(g), (t) => k.parse(gpu, g, t)) ?? k.defaultVariant(gpu, g);
+}
+
+/** Records one run of `kernel` on the variant chooseVariant picks (what the WebGPU backend runs); the caller releases the output. */
+export function recordConv(kernel: ConvKernel, gpu: Gpu, tuning: TuningTable, b: ConvBuffers, g: Conv2dGeometry): BufferRef {
+  const k = TUNED_CONV_KERNELS[kernel] as TunedConvKernel<ConvVariants[ConvKernel]>;
+  return k.record(gpu, b, g, chooseVariant(kernel, gpu, tuning, g));
+}
 
 export type ConvTuneResult = TuneResult<ConvVariants[ConvKernel]>;
 

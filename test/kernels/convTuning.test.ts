@@ -8,12 +8,12 @@ import { WebGpuBackend } from '../../src/backend/webgpu/index.js';
 import { loadAdapterTuning } from '../../src/gpu/tuning.js';
 import { type Conv2dGeometry, conv2dGeometry, sizeOf } from '../../src/core/geometry.js';
 import { canRunSharedTiles } from '../../src/gpu/subgroups.js';
-import { chooseConv2dTile, conv2dTuningKey, defaultConv2dTile } from '../../src/kernels/conv2d.js';
-import { chooseInputGradTile, defaultInputGradTile, inputGradTuningKey } from '../../src/kernels/conv2dInputGrad.js';
-import { chooseWeightGradTile, defaultWeightGradTile, weightGradSplits, weightGradTuningKey } from '../../src/kernels/conv2dWeightGrad.js';
+import { defaultConv2dTile } from '../../src/kernels/conv2d.js';
+import { defaultInputGradTile } from '../../src/kernels/conv2dInputGrad.js';
+import { defaultWeightGradTile, weightGradSplits } from '../../src/kernels/conv2dWeightGrad.js';
 import { conv2dCandidates, inputGradCandidates, splitCandidates, weightGradCandidates } from '../../src/kernels/convTuning.js';
 import type { ConvVariant, RegisterTile } from '../../src/kernels/convVariant.js';
-import { CONV_KERNELS, tuneConvLayer } from '../../src/kernels/registry.js';
+import { CONV_KERNELS, TUNED_CONV_KERNELS, chooseVariant, tuneConvLayer } from '../../src/kernels/registry.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { abs, expectClose, useGpu } from '../helpers.js';
 
@@ -70,14 +70,14 @@ describe('the conv kernels and the tuning table', () => {
     try {
       const tuned: RegisterTile = { kind: 'register', tm: 4, nv: 4, wg: 64 };
       const file = await loadAdapterTuning(ctx.gpu.summary);
-      file.table.set(conv2dTuningKey(g), { choice: tuned, ms: 1, defaultMs: 2 });
+      file.table.set(TUNED_CONV_KERNELS.conv2d.key(g), { choice: tuned, ms: 1, defaultMs: 2 });
       await file.table.save(file.path);
       // The adapter's file now holds a tile for g; a backend made without a table does not see it.
       const plain = new WebGpuBackend(ctx.gpu);
       expect(plain.tuning.size).toBe(0);
-      expect(chooseConv2dTile(ctx.gpu, plain.tuning, g)).toEqual(defaultConv2dTile(ctx.gpu, g));
+      expect(chooseVariant('conv2d', ctx.gpu, plain.tuning, g)).toEqual(defaultConv2dTile(ctx.gpu, g));
       const given = new WebGpuBackend(ctx.gpu, (await loadAdapterTuning(ctx.gpu.summary)).table);
-      expect(chooseConv2dTile(ctx.gpu, given.tuning, g)).toEqual(tuned);
+      expect(chooseVariant('conv2d', ctx.gpu, given.tuning, g)).toEqual(tuned);
     } finally {
       if (saved === undefined) delete process.env.GPUSEG_CACHE_DIR;
       else process.env.GPUSEG_CACHE_DIR = saved;
@@ -87,14 +87,14 @@ describe('the conv kernels and the tuning table', () => {
 
   it('run the tuned tile when the table has a usable one, and their heuristic otherwise', async () => {
     ctx.be.tuning.clear();
-    expect(chooseConv2dTile(ctx.gpu, ctx.be.tuning, g)).toEqual(defaultConv2dTile(ctx.gpu, g));
+    expect(chooseVariant('conv2d', ctx.gpu, ctx.be.tuning, g)).toEqual(defaultConv2dTile(ctx.gpu, g));
     const tuned: RegisterTile = { kind: 'register', tm: 4, nv: 4, wg: 64 };
     expect(tuned).not.toEqual(defaultConv2dTile(ctx.gpu, g));
-    ctx.be.tuning.set(conv2dTuningKey(g), { choice: tuned, ms: 1, defaultMs: 2 });
-    expect(chooseConv2dTile(ctx.gpu, ctx.be.tuning, g)).toEqual(tuned);
+    ctx.be.tuning.set(TUNED_CONV_KERNELS.conv2d.key(g), { choice: tuned, ms: 1, defaultMs: 2 });
+    expect(chooseVariant('conv2d', ctx.gpu, ctx.be.tuning, g)).toEqual(tuned);
     // Another shape is not this entry's.
     const other = conv2dGeometry([2, 9, 7, 16], [3, 3, 16, 24], 1, 1, true);
-    expect(chooseConv2dTile(ctx.gpu, ctx.be.tuning, other)).toEqual(defaultConv2dTile(ctx.gpu, other));
+    expect(chooseVariant('conv2d', ctx.gpu, ctx.be.tuning, other)).toEqual(defaultConv2dTile(ctx.gpu, other));
 
     // The backend's conv2d now runs the tuned tile, and is still right.
     const r = rng(9);
@@ -112,7 +112,7 @@ describe('the conv kernels and the tuning table', () => {
     ctx.be.tuning.clear();
     const huge = 1 << 20;
     const cases: [string, unknown[], () => unknown, () => unknown][] = [
-      [conv2dTuningKey(g), [
+      [TUNED_CONV_KERNELS.conv2d.key(g), [
         { kind: 'shared', tm: 12, nv: 1, wg: 8 }, // tm not a multiple of the shared lanes
         { kind: 'register', tm: 8, nv: 2, wg: huge }, // more invocations than any device allows
         { kind: 'register', tm: 8, nv: 2 }, // no workgroup size
@@ -121,8 +121,8 @@ describe('the conv kernels and the tuning table', () => {
         { kind: 'viaForward', forward: { kind: 'register', tm: 8, nv: 2, wg: 64 } }, // not a conv2d kind
         { kind: 'register', tm: 8, nv: 2, wg: 64, targetInvocations: 64 }, // the weight gradient's field
         'tm8',
-      ], () => chooseConv2dTile(ctx.gpu, ctx.be.tuning, g), () => defaultConv2dTile(ctx.gpu, g)],
-      [inputGradTuningKey(g), [
+      ], () => chooseVariant('conv2d', ctx.gpu, ctx.be.tuning, g), () => defaultConv2dTile(ctx.gpu, g)],
+      [TUNED_CONV_KERNELS.conv2dInputGrad.key(g), [
         { kind: 'shared', tm: 12, nv: 1, wg: 8 },
         { kind: 'register', tm: 4, nv: 2, wg: huge },
         { kind: 'register', tm: 0, nv: 2, wg: 64 },
@@ -130,8 +130,8 @@ describe('the conv kernels and the tuning table', () => {
         { kind: 'viaForward', forward: { kind: 'register', tm: 8, nv: 2, wg: 64 } }, // g has stride 2
         { kind: 'viaForward', forward: 'default' },
         null,
-      ], () => chooseInputGradTile(ctx.gpu, ctx.be.tuning, g), () => defaultInputGradTile(ctx.gpu, g)],
-      [weightGradTuningKey(g), [
+      ], () => chooseVariant('conv2dInputGrad', ctx.gpu, ctx.be.tuning, g), () => defaultInputGradTile(ctx.gpu, g)],
+      [TUNED_CONV_KERNELS.conv2dWeightGrad.key(g), [
         { kind: 'shared', tm: 2, nv: 2, wg: 12 }, // not whole groups of the shared lanes
         { kind: 'register', tm: 2, nv: 2, wg: 64, targetInvocations: -1 },
         { kind: 'register', tm: 2.5, nv: 2, wg: 64 },
@@ -139,7 +139,7 @@ describe('the conv kernels and the tuning table', () => {
         { kind: 'workgroup', wx: 16, wy: 16, tk: 4, nv: 1, bp: 16 }, // the previous format's field names
         { kind: 'Register', tm: 2, nv: 2, wg: 64 },
         [],
-      ], () => chooseWeightGradTile(ctx.gpu, ctx.be.tuning, g), () => defaultWeightGradTile(ctx.gpu, g)],
+      ], () => chooseVariant('conv2dWeightGrad', ctx.gpu, ctx.be.tuning, g), () => defaultWeightGradTile(ctx.gpu, g)],
     ];
     for (const [key, choices, choose, fallback] of cases) {
       for (const choice of choices) {
@@ -166,13 +166,12 @@ describe('the conv kernels and the tuning table', () => {
 
   it('tuneConvLayer measures every candidate of each kernel, none disagreeing, and the kernel then runs the winner', async () => {
     ctx.be.tuning.clear();
-    const choose = { conv2d: chooseConv2dTile, conv2dInputGrad: chooseInputGradTile, conv2dWeightGrad: chooseWeightGradTile };
     for (const kernel of CONV_KERNELS) {
       const r = await tuneConvLayer(ctx.gpu, ctx.be.tuning, kernel, g, { roundMs: 2, rounds: 1 });
       expect(r.results.filter((c) => c.rejected)).toEqual([]);
       expect(r.results.length).toBeGreaterThanOrEqual(canRunSharedTiles(ctx.gpu) ? 8 : 4);
-      expect(choose[kernel](ctx.gpu, ctx.be.tuning, g)).toEqual(r.best);
-      const key = { conv2d: conv2dTuningKey, conv2dInputGrad: inputGradTuningKey, conv2dWeightGrad: weightGradTuningKey }[kernel](g);
+      expect(chooseVariant(kernel, ctx.gpu, ctx.be.tuning, g)).toEqual(r.best);
+      const key = TUNED_CONV_KERNELS[kernel].key(g);
       expect(ctx.be.tuning.get(key)).toEqual({ choice: r.best, ms: r.bestMs, defaultMs: r.defaultMs });
     }
     expect(ctx.be.tuning.size).toBe(3);
