@@ -130,6 +130,9 @@ export class TuningTable {
     } catch (err) {
       return { loaded: 0, problem: `${path}: not valid JSON (${errorMessage(err)}); it will be rewritten by the next tuning` };
     }
+    if (typeof file.format === 'number' && file.format < TUNING_FORMAT) {
+      return { loaded: 0, problem: `${path}: written by an older gpuseg (format ${file.format}, this one reads ${TUNING_FORMAT}); ignored: run \`gpuseg tune\` again` };
+    }
     if (file.format !== TUNING_FORMAT || file.adapter !== this.identity || typeof file.entries !== 'object' || file.entries === null) {
       return { loaded: 0, problem: `${path}: not a tuning file (format ${TUNING_FORMAT}) of adapter '${this.identity}'; ignored` };
     }

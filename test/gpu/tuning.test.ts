@@ -82,7 +82,7 @@ describe('tuning table', () => {
     await writeFile(old, JSON.stringify({ format: 1, adapter: ID, entries: { k: { choice: { tm: 32, nv: 1, wg: 8, shareX: true }, ms: 1, defaultMs: 2 } } }));
     const o = await table.load(old);
     expect(o.loaded).toBe(0);
-    expect(o.problem).toMatch(new RegExp(`format1\\.json: not a tuning file \\(format ${TUNING_FORMAT}\\)`));
+    expect(o.problem).toBe(`${old}: written by an older gpuseg (format 1, this one reads ${TUNING_FORMAT}); ignored: run \`gpuseg tune\` again`);
     expect(table.size).toBe(0);
   });
 
