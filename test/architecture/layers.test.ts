@@ -4,6 +4,7 @@
 // imports bench/, test/ or scripts/.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, normalize, relative } from 'node:path';
+import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 /** Each folder of src/ and its floor; folders of one floor may not import each other. */
@@ -32,6 +33,14 @@ interface Edge {
   to: string;
 }
 
+/**
+ * What a file imports, as TypeScript's own scanner reads it: imports and re-exports, type-only ones,
+ * `import()` and `require()` (comments and strings that merely look like imports are not).
+ */
+function importSpecifiers(text: string): string[] {
+  return ts.preProcessFile(text, true, true).importedFiles.map((f) => f.fileName);
+}
+
 /** Every relative import or re-export (static or dynamic) of the TypeScript files under `root`. */
 function importEdges(root: string): Edge[] {
   const edges: Edge[] = [];
@@ -40,10 +49,8 @@ function importEdges(root: string): Edge[] {
       const path = join(dir, name);
       if (statSync(path).isDirectory()) walk(path);
       else if (name.endsWith('.ts')) {
-        const text = readFileSync(path, 'utf8');
-        for (const m of text.matchAll(/\b(?:import|export)\b[^'";]*?\bfrom\s*['"](\.[^'"]+)['"]|\bimport\(\s*['"](\.[^'"]+)['"]\s*\)|^\s*import\s+['"](\.[^'"]+)['"]/gm)) {
-          const spec = (m[1] ?? m[2] ?? m[3])!;
-          edges.push({ from: relative('.', path), to: normalize(join(dirname(relative('.', path)), spec)) });
+        for (const spec of importSpecifiers(readFileSync(path, 'utf8'))) {
+          if (spec.startsWith('.')) edges.push({ from: relative('.', path), to: normalize(join(dirname(relative('.', path)), spec)) });
         }
       }
     }
@@ -92,6 +99,23 @@ describe('the staircase', () => {
 
   it('no file imports a higher floor, a folder of its own floor, or anything outside src/', () => {
     expect(violations(edges)).toEqual([]);
+  });
+
+  it('reads every form of import, and not what only looks like one', () => {
+    const text = [
+      "import { a } from './a.js';",
+      "import type { B } from '../b.js';",
+      "import {\n  c, // it's a comment with a quote\n  d,\n} from './cd.js';",
+      "export { e } from './e.js';",
+      "export * from './f.js';",
+      "import './g.js';",
+      "const h = await import('./h.js');",
+      'const i = await import(`./i.js`);',
+      "const j = require('./j.js');",
+      "// import { k } from './k.js';",
+      "const l = \"import { l } from './l.js'\";",
+    ].join('\n');
+    expect(importSpecifiers(text)).toEqual(['./a.js', '../b.js', './cd.js', './e.js', './f.js', './g.js', './h.js', './i.js', './j.js']);
   });
 
   it('sees an upward import, a sideways one and one into bench/', () => {
