@@ -3,7 +3,7 @@
 // The stem's 3 input channels are padded to 4 (the conv kernels' vec4 path).
 import type { Conv2dGeometry, PoolGeometry, SpatialGeometry } from '../core/geometry.js';
 import { conv2dGeometry, poolGeometry } from '../core/geometry.js';
-import { DECODER_CHANNELS as DECODER, ENCODER_LAYERS as ENCODER } from './unet.js';
+import { DECODER_CHANNELS as DECODER, ENCODER_LAYERS as ENCODER, INPUT_CHANNELS } from './unet.js';
 
 export interface ConvLayer {
   name: string;
@@ -23,8 +23,6 @@ export interface UnetShapes {
   logits: SpatialGeometry;
 }
 
-const STEM_CHANNELS = 4;
-
 export function unetShapes(n: number, s: number): UnetShapes {
   if (s % 32 !== 0) throw new Error(`unet shapes: the input size must be a multiple of 32, got ${s}`);
   const convs = new Map<string, ConvLayer>();
@@ -37,7 +35,7 @@ export function unetShapes(n: number, s: number): UnetShapes {
     return g.oh;
   };
 
-  let h = conv('stem 7x7/2', s, STEM_CHANNELS, 64, 7, 2);
+  let h = conv('stem 7x7/2', s, INPUT_CHANNELS, 64, 7, 2);
   const pool = poolGeometry([n, h, h, 64], 3, 2, 1);
   h = pool.oh;
   const skips: { h: number; c: number }[] = [{ h: s / 2, c: 64 }];

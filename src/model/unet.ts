@@ -8,9 +8,9 @@ import { heUniformFanIn, xavierUniform } from './init.js';
 import { BatchNorm2d, Conv2d, ConvBnRelu } from './layers.js';
 import { Module } from './module.js';
 
-/** Channels of the network's input: RGB plus one zero channel. */
 /** Trainable parameters in PyTorch's layout (segmentation_models_pytorch's count; our stem pads its input to 4 channels). */
 export const UNET_PARAMETERS = 24_436_369;
+/** Channels of the network's input: RGB plus one zero channel. */
 export const INPUT_CHANNELS = 4;
 const RGB = 3;
 /** The ResNet-34 stages: output channels and basic blocks. */
