@@ -21,7 +21,7 @@ function fmt(v: number): string {
 }
 
 /** The metrics as a plain-text table: one row per defect type, then overall. */
-export function metricsTable(e: EvaluationResult): string {
+function metricsTable(e: EvaluationResult): string {
   const row = (name: string, m: PixelMetrics) => `${name.padEnd(NAME_WIDTH)}${METRIC_COLUMNS.map(({ key }) => fmt(m[key])).join('')}`;
   const lines = [`${'type'.padEnd(NAME_WIDTH)}${METRIC_COLUMNS.map(({ name }) => name.padStart(7)).join('')}`];
   for (const [t, m] of Object.entries(e.perType)) lines.push(row(t, m));

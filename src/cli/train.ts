@@ -70,7 +70,7 @@ export function trainProgress(quiet: boolean | undefined, label = 'train'): { on
   return { onEvent, stop: () => bar?.stop() };
 }
 
-export function metricsLine(e: EvaluationResult): string {
+function metricsLine(e: EvaluationResult): string {
   const m = e.overall;
   const f = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : '-');
   return `defect IoU ${f(m.iou)}, mIoU ${f(m.miou)}, Dice ${f(m.dice)}, AUROC ${f(m.auroc)}, AP ${f(m.ap)}, F1-max ${f(m.f1Max)}, AUPRO ${f(m.aupro)}`;

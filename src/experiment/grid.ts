@@ -28,7 +28,7 @@ export interface CellSpec {
   cell: PlannedCell;
 }
 
-export function cellName(variant: Variant, shots: number, splitSeed: number): string {
+function cellName(variant: Variant, shots: number, splitSeed: number): string {
   return `${variant}-${shots}shot-split${splitSeed}`;
 }
 

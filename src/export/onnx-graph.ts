@@ -5,7 +5,7 @@ import { endianness } from 'node:os';
 import { AttributeType, DataType, type OnnxAttribute, type OnnxDimension, type OnnxGraph, type OnnxNode, type OnnxTensor, type OnnxValueInfo } from './onnx-proto.js';
 
 /** float32 elements as ONNX's raw_data wants them: little-endian, whatever the host. */
-export function float32Bytes(data: Float32Array): Uint8Array {
+function float32Bytes(data: Float32Array): Uint8Array {
   if (endianness() === 'LE') return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const out = new Uint8Array(data.byteLength);
   const view = new DataView(out.buffer);

@@ -33,7 +33,7 @@ export const NORMALIZATION =
 
 export type BatchNormMode = 'fold' | 'nodes';
 
-export function irVersionFor(opset: number): number {
+function irVersionFor(opset: number): number {
   const found = IR_VERSIONS.find(([max]) => opset <= max);
   if (!found) throw new Error(`onnx: no IR version known for opset ${opset}`);
   return found[1];

@@ -52,7 +52,7 @@ export async function serveWeb(dir: string, o: ServeOptions): Promise<void> {
 }
 
 /** Checks the folder, then listens on 127.0.0.1:port. */
-export async function startServer(dir: string, port: number): Promise<WebServer> {
+async function startServer(dir: string, port: number): Promise<WebServer> {
   if (!Number.isInteger(port) || port < 0 || port > MAX_PORT) throw new InputError(`--port must be from 0 to ${MAX_PORT}, got ${port}`);
   const root = await checkFolder(dir);
   const server = createServer((req, res) => {

@@ -140,7 +140,7 @@ function pagePlatform(root: { dir: string; ext: string }, shadersDir: string): P
 }
 
 /** The page's one script: src/web/page.ts with everything it imports, for a browser. */
-export async function bundlePage(): Promise<string> {
+async function bundlePage(): Promise<string> {
   // Loaded here, not at the top: only `export --web` needs the bundler.
   const { build } = await import('esbuild');
   const root = sourceRoot();

@@ -141,16 +141,6 @@ export class Gpu {
     return new Float32Array(await this.read(ref));
   }
 
-  // ---- uniforms -------------------------------------------------------------------------------------
-
-  /**
-   * A uniform buffer with these bytes. Shapes repeat every step, so buffers are cached by content: a
-   * steady loop creates none, and the bind groups that hold them can be cached too.
-   */
-  uniformBuffer(bytes: ArrayBuffer): GPUBuffer {
-    return this.uniforms.buffer(bytes);
-  }
-
   // ---- recording ------------------------------------------------------------------------------------
 
   /** The step's command encoder; created on first use, submitted by flush(). */

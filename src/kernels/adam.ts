@@ -21,14 +21,14 @@ export interface AdamShape {
  * 182 ms, 2 vec4s strided by the workgroup size 158 ms (the scalar kernel: 301 ms). Whole mat4x4
  * loads (16 floats) were slower too (204 ms).
  */
-export const ADAM_VEC4_SHAPE: AdamShape = { wg: 128, per: 2 };
+const ADAM_VEC4_SHAPE: AdamShape = { wg: 128, per: 2 };
 /**
  * The vec4 variant on a GPU (not measured: no GPU here): one vec4 per invocation, so that neighbouring
  * lanes touch neighbouring 16 bytes (coalesced), where lavapipe's 2 per invocation would leave gaps.
  */
-export const ADAM_VEC4_SHAPE_GPU: AdamShape = { wg: 256, per: 1 };
+const ADAM_VEC4_SHAPE_GPU: AdamShape = { wg: 256, per: 1 };
 /** The scalar variant, for ranges that are not whole vec4s (rare: arenas are 16-byte aligned). */
-export const ADAM_SCALAR_SHAPE: AdamShape = { wg: 256, per: 1 };
+const ADAM_SCALAR_SHAPE: AdamShape = { wg: 256, per: 1 };
 
 export interface ElementRange {
   start: number;

@@ -59,7 +59,7 @@ const MAX_RUNS_PER_ROUND = 200;
  * |value|: both sum the same terms in different orders (rounding moves the result by about
  * sqrt(K) * 2^-24 of the terms' scale, far below this), while a wrong index moves it by O(1).
  */
-export const CHECK_TOLERANCE = 1e-3;
+const CHECK_TOLERANCE = 1e-3;
 
 /** Largest |a - b| relative to the largest |b| (0 when both are all zero). */
 export function relativeDifference(a: Float32Array, b: Float32Array): number {

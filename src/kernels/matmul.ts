@@ -21,7 +21,7 @@ export interface MatmulTile {
  * transposed (the driver leaves their loops rolled); tn = 8 runs 5-10. The plain tile (no subgroups)
  * 8x8 runs 5-7; 16x16 runs 6-12 but takes 11-14 s of CPU to compile per variant (8x8: 2.5 s).
  */
-export const SHARED_TILE: MatmulTile = { tm: 16, tn: 4, wgX: 8, wgY: 1, shareA: true };
+const SHARED_TILE: MatmulTile = { tm: 16, tn: 4, wgX: 8, wgY: 1, shareA: true };
 export const PLAIN_TILE: MatmulTile = { tm: 8, tn: 8, wgX: 8, wgY: 8, shareA: false };
 
 const F32 = 4;

@@ -6,7 +6,7 @@ import type { BufferRef } from '../gpu/gpu.js';
 /** Floats in one vec4: the unit of the VEC4 shader variants. */
 export const VEC = 4;
 /** Byte alignment a binding needs to be read as array<vec4<f32>>. */
-export const VEC_BYTES = VEC * 4;
+const VEC_BYTES = VEC * 4;
 
 /**
  * Floats per shader element: VEC when every count (channels, or a range's length) is a multiple of it and

@@ -52,13 +52,13 @@ function isStoredDtype(value: unknown): value is StoredDtype {
 const bitsScratch = new Uint32Array(1);
 const floatScratch = new Float32Array(bitsScratch.buffer);
 
-export function bfloat16ToFloat32(bits: number): number {
+function bfloat16ToFloat32(bits: number): number {
   bitsScratch[0] = (bits & 0xffff) << 16;
   return floatScratch[0];
 }
 
 /** IEEE half precision: 1 sign bit, 5 exponent bits (bias 15), 10 fraction bits. */
-export function float16ToFloat32(bits: number): number {
+function float16ToFloat32(bits: number): number {
   const sign = bits & 0x8000 ? -1 : 1;
   const exponent = (bits >> 10) & 0x1f;
   const fraction = bits & 0x3ff;

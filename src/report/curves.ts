@@ -46,7 +46,7 @@ export function validationPoints(log: RunLog): Point[] {
 }
 
 /** How many logged values each plotted point averages: said under the chart when it is more than one. */
-export function stepsPerPoint(count: number): number {
+function stepsPerPoint(count: number): number {
   return count <= MAX_PLOT_POINTS ? 1 : Math.ceil(count / MAX_PLOT_POINTS);
 }
 

@@ -51,7 +51,7 @@ function settings(config: RunConfig): [string, string][] {
 }
 
 /** The loss chart of one run: a line per logged term. */
-export function lossChart(log: RunLog): string {
+function lossChart(log: RunLog): string {
   const series = LOSS_TERMS.map((term, i) => ({ name: term.name, color: PALETTE[i]!, points: termPoints(log, term.key) }));
   const svg = lineChart({ title: 'Training loss per term', xLabel: 'step', yLabel: 'loss', series, yScale: 'auto' });
   const note = [LOSS_TERMS_NOTE, averagingNote(log.steps.length)].filter(Boolean).join(' ');
@@ -94,7 +94,7 @@ export function metricsNote(evaluation: EvalFile, weights: string): string {
 }
 
 /** The metric table with its note, or a note that the run has no evaluation. */
-export function evaluationSection(evaluation: EvalFile | null, step: unknown): string {
+function evaluationSection(evaluation: EvalFile | null, step: unknown): string {
   if (evaluation === null) {
     return section(
       'Metrics',
@@ -106,7 +106,7 @@ export function evaluationSection(evaluation: EvalFile | null, step: unknown): s
 }
 
 /** A note on lines of log.jsonl that were skipped, or ''. */
-export function skippedNote(log: RunLog): string {
+function skippedNote(log: RunLog): string {
   if (log.skipped === 0) return '';
   return `<p class="note">${log.skipped} line(s) of log.jsonl did not parse and were skipped (a killed run can leave a partial last line).</p>`;
 }

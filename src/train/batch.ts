@@ -15,7 +15,7 @@ const RGB = 3;
  * Of a batch's annotated slots, the share filled with crop-and-paste samples (ours: METHOD.md does not
  * say). The rest are real shots, so every batch holds at least one sample of weight 1.
  */
-export const PASTE_SHARE = 0.5;
+const PASTE_SHARE = 0.5;
 
 /** An image (HWC RGB in [0,1]) and its mask (HW, 0/1), at the training size. */
 export interface Sample {

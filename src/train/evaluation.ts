@@ -15,7 +15,7 @@ import { InputError } from '../util/errors.js';
 
 export const EVAL_FORMAT = 'gpuseg-eval/1';
 /** Probability maps kept for the report's grid, worst first. */
-export const REPORT_IMAGES = 24;
+const REPORT_IMAGES = 24;
 const THRESHOLD = 0.5;
 const PRO_FPR_LIMIT = 0.3;
 const BYTE_MAX = 255;

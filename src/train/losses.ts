@@ -79,7 +79,7 @@ function maskedMean<S>(values: Tensor<S>, mask: Tensor<S>, count: number): Tenso
  * mean over normal cells of ||f - c||^2 + mean over defect cells of max(0, cos(f, c) - margin).
  * A batch without defect cells has no second part; without normal cells, no first part and c = 0.
  */
-export function featureLoss<S>(features: Tensor<S>, b: Pick<DeviceBatch<S>, 'defectCells' | 'normalCells' | 'defectCellCount' | 'normalCellCount'>): Tensor<S> {
+function featureLoss<S>(features: Tensor<S>, b: Pick<DeviceBatch<S>, 'defectCells' | 'normalCells' | 'defectCellCount' | 'normalCellCount'>): Tensor<S> {
   const f = unitRows(features);
   const centre = noGrad(() => F.l2Normalize(F.sum(F.mul(f, b.normalCells), [0], true)));
   const be = features.backend;

@@ -18,7 +18,7 @@ export const REPORT_FILE = 'report.html';
 const RUN_FILES = [CONFIG_FILE, SPLIT_FILE, LOG_FILE, MODEL_FILE, OPTIMIZER_FILE, CHECKPOINTS_DIR, EVAL_FILE, EVAL_IMAGES_DIR, REPORT_FILE];
 
 /** The first of a run's files found in `dir`, or null (also when `dir` does not exist). */
-export async function existingRun(dir: string): Promise<string | null> {
+async function existingRun(dir: string): Promise<string | null> {
   for (const name of RUN_FILES) {
     if (await stat(join(dir, name)).then(() => true, () => false)) return name;
   }
