@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { TUNING_FORMAT } from '../../src/gpu/tuning.js';
 import { gpuseg } from './gpuseg.js';
 
 describe('gpuseg info', () => {
@@ -23,9 +24,12 @@ describe('gpuseg info', () => {
     const none = JSON.parse(gpuseg(['info', '--json'], { GPUSEG_CACHE_DIR: cache }).stdout);
     expect(none.tuning.file.startsWith(cache)).toBe(true);
     expect(none.tuning.entries).toBe(0);
-    writeFileSync(none.tuning.file, JSON.stringify({ format: 1, adapter: 'another gpu', entries: {} }));
+    writeFileSync(none.tuning.file, JSON.stringify({ format: TUNING_FORMAT, adapter: 'another gpu', entries: {} }));
     const foreign = JSON.parse(gpuseg(['info', '--json'], { GPUSEG_CACHE_DIR: cache }).stdout);
     expect(foreign.tuning.problem).toMatch(/not a tuning file/);
+    writeFileSync(none.tuning.file, JSON.stringify({ format: TUNING_FORMAT - 1, adapter: 'another gpu', entries: {} }));
+    const older = JSON.parse(gpuseg(['info', '--json'], { GPUSEG_CACHE_DIR: cache }).stdout);
+    expect(older.tuning.problem).toMatch(/written by an older gpuseg .*run `gpuseg tune` again/);
     const off = JSON.parse(gpuseg(['info', '--json'], { GPUSEG_CACHE_DIR: cache, GPUSEG_TUNING: 'off' }).stdout);
     expect(off.tuning).toMatchObject({ entries: 0, off: true });
   });
