@@ -165,13 +165,3 @@ export function distinct<T>(candidates: T[]): T[] {
     return true;
   });
 }
-
-/**
- * The tuned variant for `key` if the table has one that `parse` reads as a variant that can run (a file
- * from an older version or another driver may hold one that no longer fits), else undefined.
- */
-export function tunedChoice<T>(tuning: TuningTable, key: () => string, parse: (choice: unknown) => T | null): T | undefined {
-  if (tuning.size === 0) return undefined;
-  const choice = tuning.get(key())?.choice;
-  return choice === undefined ? undefined : (parse(choice) ?? undefined);
-}

@@ -9,7 +9,7 @@ import type { BufferRef, Gpu } from '../gpu/gpu.js';
 import { shaderHash } from '../gpu/pipelines.js';
 import { TuningTable } from '../gpu/tuning.js';
 import { rng, uniform } from '../util/random.js';
-import { type TuneOptions, type TuneResult, tune, tunedChoice } from './autotune.js';
+import { type TuneOptions, type TuneResult, tune } from './autotune.js';
 import { CONV2D_SHADERS, conv2dTileProblem, conv2dTiled, defaultConv2dTile, parseConv2dVariant } from './conv2d.js';
 import { INPUT_GRAD_SHADERS, conv2dInputGradTiled, defaultInputGradTile, inputGradTileProblem, parseInputGradVariant } from './conv2dInputGrad.js';
 import { WEIGHT_GRAD_SHADERS, conv2dWeightGradTiled, defaultWeightGradTile, parseWeightGradVariant, weightGradTileProblem } from './conv2dWeightGrad.js';
@@ -97,7 +97,9 @@ export const TUNED_CONV_KERNELS: { readonly [K in ConvKernel]: TunedConvKernel<C
  */
 export function chooseVariant<K extends ConvKernel>(kernel: K, gpu: Gpu, tuning: TuningTable, g: Conv2dGeometry): ConvVariants[K] {
   const k = TUNED_CONV_KERNELS[kernel] as TunedConvKernel<ConvVariants[K]>;
-  return tunedChoice(tuning, () => k.key(g), (t) => k.parse(gpu, g, t)) ?? k.defaultVariant(gpu, g);
+  // An empty table (no tuning file) is the common case: no key to build.
+  const choice = tuning.size === 0 ? undefined : tuning.get(k.key(g))?.choice;
+  return (choice === undefined ? null : k.parse(gpu, g, choice)) ?? k.defaultVariant(gpu, g);
 }
 
 /** Records one run of `kernel` on the variant chooseVariant picks (what the WebGPU backend runs); the caller releases the output. */
