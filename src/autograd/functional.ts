@@ -3,7 +3,7 @@
 import type { BnFuse } from '../core/types.js';
 import { normalizeAxes } from '../core/geometry.js';
 import { apply } from './apply.js';
-import type { Tensor } from './tensor.js';
+import { type Tensor, noGrad } from './tensor.js';
 
 const none = {} as Record<string, never>;
 
@@ -65,3 +65,10 @@ export const sigmoidBce = <S>(logits: Tensor<S>, targets: Tensor<S>, weights: Te
  * cell of an NHWC feature map is normalised over its channels.
  */
 export const l2Normalize = <S>(x: Tensor<S>, eps = 1e-12): Tensor<S> => apply('l2Normalize', [x], { eps });
+
+/**
+ * 1 at the k largest entries of each row of x [rows, cols], 0 elsewhere; equal values go to the lower
+ * column, so every row has exactly k ones (1 <= k <= cols). The hardest pixels of hard-negative mining.
+ * Not differentiable: the result is a constant (recorded on no tape) whatever x requires.
+ */
+export const topkMask = <S>(x: Tensor<S>, k: number): Tensor<S> => noGrad(() => apply('topkMask', [x], { k }));

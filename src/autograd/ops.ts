@@ -12,6 +12,7 @@ import {
   poolGeometry,
   spatial,
   sizeOf,
+  topkGeometry,
 } from '../core/geometry.js';
 import type { BnFuse } from '../core/types.js';
 import { type OpRule, rule, sumTo, wrap } from './rule.js';
@@ -219,6 +220,16 @@ export const opRules = {
       const { rows, dim } = lastAxisRows(x!.shape, 'l2Normalize');
       return [wrap(dy, dy.backend.l2NormalizeBackward(dy.data, out.data, saved[0]!, rows, dim, eps), x!.shape)];
     },
+  }),
+
+  /**
+   * A selection, not differentiable: the mask is piecewise constant in x, so no gradient reaches x (null,
+   * as for sigmoidBce's targets). F.topkMask runs it under noGrad, so its result is a constant.
+   */
+  topkMask: rule<{ k: number }>({
+    kernels: ['topkMask'],
+    forward: ([x], { k }) => ({ data: x!.backend.topkMask(x!.data, topkGeometry(x!.shape, k)), shape: x!.shape }),
+    backward: () => [null],
   }),
 };
 

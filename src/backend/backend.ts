@@ -13,6 +13,7 @@ import type {
   PoolGeometry,
   Shape,
   SpatialGeometry,
+  TopkGeometry,
 } from '../core/geometry.js';
 import type { AdamHyper, BinaryOp, BnFuse, ParamArena, UnaryOp } from '../core/types.js';
 
@@ -118,6 +119,14 @@ export interface BackendKernels<S> {
    * dx = dy / eps where the forward clamped (n <= eps).
    */
   l2NormalizeBackward: (dy: S, y: S, norm: S, rows: number, dim: number, eps: number) => S;
+
+  // ---- selection ---------------------------------------------------------------------------------
+  /**
+   * Top-k mask of `rows` contiguous rows of `cols` elements: 1 at the k largest of each row, 0 elsewhere;
+   * equal values (-0 and +0 too) go to the lower column, so each row has exactly k ones. 1 <= k <= cols.
+   * A selection: it has no gradient.
+   */
+  topkMask: (x: S, g: TopkGeometry) => S;
 
   // ---- loss --------------------------------------------------------------------------------------
   /**

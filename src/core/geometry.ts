@@ -159,3 +159,27 @@ export function lastAxisRows(shape: Shape, op: string): RowGeometry {
   if (dim === undefined || dim < 1) throw new Error(`${op}: needs a non-empty last axis, got ${fmt(shape)}`);
   return { rows: sizeOf(shape) / dim, dim };
 }
+
+/** topkMask's operand, `rows` contiguous rows of `cols` elements, and the ones it keeps per row. */
+export interface TopkGeometry {
+  rows: number;
+  cols: number;
+  k: number;
+}
+
+/** Refuses a geometry whose k is not 1..cols, naming both (every backend checks with this). */
+export function checkTopk(g: TopkGeometry): TopkGeometry {
+  if (!(Number.isInteger(g.rows) && g.rows >= 1 && Number.isInteger(g.cols) && g.cols >= 1)) {
+    throw new Error(`topkMask: bad geometry of ${g.rows} rows of ${g.cols}`);
+  }
+  if (!(Number.isInteger(g.k) && g.k >= 1 && g.k <= g.cols)) {
+    throw new Error(`topkMask: k = ${g.k} is not an integer in 1..cols, cols = ${g.cols}`);
+  }
+  return g;
+}
+
+/** The geometry of F.topkMask(x [rows, cols], k). */
+export function topkGeometry(x: Shape, k: number): TopkGeometry {
+  if (x.length !== 2) throw new Error(`topkMask: needs a [rows, cols] tensor, got ${fmt(x)}`);
+  return checkTopk({ rows: x[0]!, cols: x[1]!, k });
+}

@@ -58,6 +58,7 @@ const samples: Record<keyof typeof opRules, (() => Tensor<S>)[]> = {
   concat: [() => F.concat(t([1, 2, 2, 4]), t([1, 2, 2, 8]))],
   sigmoidBce: [() => F.sigmoidBce(t([2, 2, 2, 1]), t([2, 2, 2, 1], false), t([2], false))],
   l2Normalize: [() => F.l2Normalize(t([3, 4]))],
+  topkMask: [() => F.topkMask(t([3, 4]), 2)],
 };
 
 /** The kernels one call of an op's forward and backward (its tape node, on a seed of ones) reach. */

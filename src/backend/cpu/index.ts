@@ -14,6 +14,7 @@ import { matmul } from './matmul.js';
 import { l2Normalize, l2NormalizeBackward } from './normalize.js';
 import { maxPool2d, maxPool2dBackward } from './pool.js';
 import { reduceSum } from './reduce.js';
+import { topkMask } from './topk.js';
 
 type S = Float64Array;
 
@@ -24,6 +25,7 @@ export const CPU_KERNELS = {
   batchNormTrain, batchNormEval, batchNormBackward,
   maxPool2d, maxPool2dBackward, upsample2x, upsample2xBackward, concatChannels, concatChannelsBackward,
   l2Normalize, l2NormalizeBackward,
+  topkMask,
   sigmoidBce, sigmoidBceBackward,
   adam,
 } satisfies BackendKernels<S>;

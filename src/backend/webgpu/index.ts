@@ -19,6 +19,7 @@ import { matmul } from '../../kernels/matmul.js';
 import { maxPool2d, maxPool2dBackward } from '../../kernels/maxpool.js';
 import { reduceSum } from '../../kernels/reduce.js';
 import { chooseVariant } from '../../kernels/registry.js';
+import { topkMask } from '../../kernels/topkMask.js';
 import { upsample2x, upsample2xBackward } from '../../kernels/upsample.js';
 
 type S = BufferRef;
@@ -38,6 +39,7 @@ function gpuKernels(tuning: TuningTable): GpuKernels {
     batchNormTrain, batchNormEval, batchNormBackward,
     maxPool2d, maxPool2dBackward, upsample2x, upsample2xBackward, concatChannels, concatChannelsBackward,
     l2Normalize, l2NormalizeBackward,
+    topkMask,
     sigmoidBce, sigmoidBceBackward,
     adam,
   };
