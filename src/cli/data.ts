@@ -12,6 +12,12 @@ export interface SynthCliOptions {
   json?: boolean;
 }
 
+/** `gpuseg synth --help`'s list of categories: one line each, with its defect types. */
+export function synthCategoriesHelp(): string {
+  const rows = Object.entries(SYNTH_CATEGORIES).map(([name, c]) => `  ${name.padEnd(14)} ${c.description} (${c.defects.join(', ')})`);
+  return `\nCategories:\n${rows.join('\n')}`;
+}
+
 export async function runSynth(out: string, o: SynthCliOptions): Promise<void> {
   const categories = o.categories?.split(',').map((s) => s.trim()).filter(Boolean);
   for (const c of categories ?? []) {

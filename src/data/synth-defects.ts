@@ -8,7 +8,7 @@ const CENTRE_MARGIN = 0.15;
 
 // ---- defect shapes: size x size masks of 0/1, never empty (each contains its own start or centre)
 
-type Point = [number, number];
+export type Point = [number, number];
 
 function scanMask(size: number, inside: (x: number, y: number) => boolean): Uint8Array {
   const mask = new Uint8Array(size * size);
@@ -21,7 +21,7 @@ function centre(size: number, r: Rng): Point {
   return [Math.floor(size * CENTRE_MARGIN + r() * span), Math.floor(size * CENTRE_MARGIN + r() * span)];
 }
 
-function segmentDistance(x: number, y: number, [ax, ay]: Point, [bx, by]: Point): number {
+export function segmentDistance(x: number, y: number, [ax, ay]: Point, [bx, by]: Point): number {
   const dx = bx - ax;
   const dy = by - ay;
   const lengthSq = dx * dx + dy * dy;

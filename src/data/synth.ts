@@ -1,13 +1,17 @@
 // A synthetic data set in the MVTec AD layout, for tests and demos without downloading MVTec: a few
-// procedural textures, each with defect types whose masks are exact (a mask pixel is 255 exactly where
+// procedural categories, each with defect types whose masks are exact (a mask pixel is 255 exactly where
 // the defect image differs from the same image without its defect). Deterministic for a seed.
-// Here: the categories, one sample, and the writing; the drawing is in synth-textures.ts and synth-defects.ts.
+// Here: the categories, one sample, and the writing. The drawing: regular textures in synth-textures.ts
+// and synth-defects.ts; categories whose normal images vary in synth-objects.ts and synth-varied.ts.
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writePng } from './image.js';
 import { streamRng } from './split.js';
 import { DEFECTS, type DefectName } from './synth-defects.js';
+import { pill } from './synth-objects.js';
+import type { SynthCategory } from './synth-scene.js';
 import { RGB, type Texture, brushedMetal, fabric, tiles } from './synth-textures.js';
+import { wood } from './synth-varied.js';
 import { InputError } from '../util/errors.js';
 
 export interface SynthOptions {
@@ -57,11 +61,34 @@ const GENERATOR = 'gpuseg-synth/1';
 /** PNG writes in flight at once: enough to keep sharp's thread pool busy, few enough to bound memory. */
 const WRITE_BATCH = 16;
 
-/** Folder names after MVTec's nearest categories (carpet, metal_nut, tile). */
-export const SYNTH_CATEGORIES: Record<string, { texture: Texture; defects: DefectName[] }> = {
-  fabric: { texture: fabric, defects: ['hole', 'scratch', 'stain'] },
-  brushed_metal: { texture: brushedMetal, defects: ['scratch', 'spot', 'stain'] },
-  tile: { texture: tiles, defects: ['crack', 'spot', 'stain'] },
+/**
+ * A regular texture whose normal images differ only in phase and a little brightness; its defects draw
+ * their shape, then their contrast, then their alteration from the defect stream.
+ */
+function textureCategory(description: string, texture: Texture, defects: DefectName[]): SynthCategory {
+  return {
+    description,
+    defects,
+    draw: (size, type, scene, r) => {
+      const clean = texture(size, scene);
+      if (type === undefined) return { clean };
+      const defect = DEFECTS[type as DefectName];
+      const mask = defect.shape(size, r);
+      const contrast = CONTRAST_MIN + (CONTRAST_MAX - CONTRAST_MIN) * r();
+      const altered = clean.slice();
+      defect.alter(altered, mask, contrast, r);
+      return { clean, altered, mask };
+    },
+  };
+}
+
+/** Folder names after MVTec's nearest categories (carpet, metal_nut, tile, pill, wood). */
+export const SYNTH_CATEGORIES: Record<string, SynthCategory> = {
+  fabric: textureCategory('a regular plain weave', fabric, ['hole', 'scratch', 'stain']),
+  brushed_metal: textureCategory('regular brushed steel', brushedMetal, ['scratch', 'spot', 'stain']),
+  tile: textureCategory('a regular grid of tiles', tiles, ['crack', 'spot', 'stain']),
+  pill,
+  wood,
 };
 
 const knownCategories = (): string => Object.keys(SYNTH_CATEGORIES).join(', ');
@@ -96,32 +123,31 @@ export interface SynthSample {
   image: Uint8Array;
   /** 0/1 per pixel for defect images. */
   mask?: Uint8Array;
+  /** 0/1 per pixel where a benign mark lies (pill, wood): normal variation that no mask contains. */
+  benign?: Uint8Array;
 }
 
 /**
  * Renders one image of a category: `folder` is 'train' for train/good, 'good' for test/good, or a
- * defect type. The texture and the defect draw from separate streams, so `clean` is the very image
+ * defect type. The scene and the defect draw from separate streams, so `clean` is the very image
  * the defect was painted on.
  */
 export function renderSample(category: string, folder: string, index: number, size: number, seed: number): SynthSample {
   const spec = SYNTH_CATEGORIES[category];
   if (!spec) throw new InputError(`unknown synthetic category '${category}' (known: ${knownCategories()})`);
-  const stream = `${category}/${folder}/${index}`;
-  const texture = spec.texture(size, streamRng(seed, `${stream}/texture`));
-  const clean = toBytes(texture);
-  if (folder === 'train' || folder === 'good') return { clean, image: clean };
-  if (!(spec.defects as string[]).includes(folder)) {
+  const normal = folder === 'train' || folder === 'good';
+  if (!normal && !spec.defects.includes(folder)) {
     throw new InputError(`synthetic category '${category}' has no defect type '${folder}'`);
   }
-  const r = streamRng(seed, `${stream}/defect`);
-  const defect = DEFECTS[folder as DefectName];
-  const mask = defect.shape(size, r);
-  const contrast = CONTRAST_MIN + (CONTRAST_MAX - CONTRAST_MIN) * r();
-  const altered = texture.slice();
-  defect.alter(altered, mask, contrast, r);
-  const image = toBytes(altered);
-  makeMaskExact(clean, image, mask);
-  return { clean, image, mask };
+  const stream = `${category}/${folder}/${index}`;
+  // the scene's stream keeps the name it had when every category was a texture, so old bytes stay
+  const drawn = spec.draw(size, normal ? undefined : folder, streamRng(seed, `${stream}/texture`), streamRng(seed, `${stream}/defect`));
+  const clean = toBytes(drawn.clean);
+  const benign = drawn.benign ? { benign: drawn.benign } : {};
+  if (!drawn.altered || !drawn.mask) return { clean, image: clean, ...benign };
+  const image = toBytes(drawn.altered);
+  makeMaskExact(clean, image, drawn.mask);
+  return { clean, image, mask: drawn.mask, ...benign };
 }
 
 // ---- writing the data set
