@@ -38,3 +38,4 @@ export { overlay, readRgb, resizeProbability, thresholdMask, type RgbImage } fro
 export { DEFAULT_IMAGE_CACHE_MB, ImageCache } from './cache.js';
 export { connectedComponents, type Box, type Components } from './components.js';
 export { cropAndPaste, maxPoolMask, type PasteMode, type PasteResult } from './paste.js';
+export { MIN_VISIBLE_STEP as ANOMALY_MIN_STEP, syntheticAnomaly, type Anomaly, type AnomalyOptions } from './synth-anomaly.js';
