@@ -17,8 +17,9 @@ gpuseg() { node dist/src/cli/main.js "$@"; }
 gpuseg info
 rm -rf "$out/run" "$out/predictions"
 gpuseg synth "$out/data" --size "$size" --categories fabric --train-good 60 --per-type 12
-# Batches of 8: 4 normal images, 2 shots and 2 crop-and-paste samples. Evaluated below instead.
-gpuseg train --data "$out/data/fabric" --out "$out/run" --size "$size" --batch 8 --steps "$steps" \
+# Batches of 4 annotated samples (2 shots, 2 crop-and-paste samples) and 4 normal images on top.
+# Evaluated below instead.
+gpuseg train --data "$out/data/fabric" --out "$out/run" --size "$size" --batch 4 --normal-per-batch 4 --steps "$steps" \
   --shots 5 --lr 1e-3 --loss bce+dice --validate-every 50 --no-eval
 echo
 echo "Evaluation on the held-out synthetic images (never seen in training):"

@@ -37,3 +37,12 @@ export const positiveInt = (flag: string) => integerFlag(flag, 1, 'a positive in
 export const nonNegativeInt = (flag: string) => integerFlag(flag, 0, 'a non-negative integer');
 export const positiveNumber = (flag: string) => numberFlag(flag, true, 'a positive number');
 export const nonNegativeNumber = (flag: string) => numberFlag(flag, false, 'a non-negative number');
+
+/** Parses a number from 0 up to (not including) 1 (a threshold, a rate), naming the flag when it is not one. */
+export function belowOne(flag: string, what: string): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (!DECIMAL_NUMBER.test(value) || !(n >= 0 && n < 1)) throw new InputError(`${flag} must be ${what} from 0 up to (not including) 1, got '${value}'`);
+    return n;
+  };
+}

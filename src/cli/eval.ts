@@ -4,12 +4,15 @@ import { writeRunReport } from '../report/index.js';
 import { type EvaluationResult, evaluate, evaluationItems, writeEvaluation } from '../train/evaluation.js';
 import { METRIC_COLUMNS, type PixelMetrics } from '../train/metrics.js';
 import { inferenceTrouble, loadModel } from '../train/model-io.js';
+import { runThreshold } from '../train/threshold.js';
 import type { CommonOptions } from './predict.js';
 import { progress } from './progress.js';
 
 export interface EvalCliOptions extends CommonOptions {
   /** The category folder, when it moved since training. */
   data?: string;
+  /** Instead of the run's threshold.json, for the metrics at the run's threshold. */
+  threshold?: number;
 }
 
 const NAME_WIDTH = 14;
@@ -32,16 +35,24 @@ function metricsTable(e: EvaluationResult): string {
       `${m.regions} regions; IoU, mIoU and Dice at threshold ${e.threshold}; F1-max at probability ${Number.isFinite(m.f1MaxThreshold) ? m.f1MaxThreshold.toPrecision(3) : '-'}; ` +
       `AUPRO up to FPR ${e.proFprLimit}; the run's final weights)`,
   );
+  const at = e.runThreshold;
+  if (at) {
+    const cell = (m: { iou: number; miou: number; dice: number }) => [m.iou, m.miou, m.dice].map(fmt).join('');
+    lines.push('', `at the run's threshold ${Number(at.value.toPrecision(4))} (${at.source}):`, `${'type'.padEnd(NAME_WIDTH)}${['IoU', 'mIoU', 'Dice/F1'].map((n) => n.padStart(7)).join('')}`);
+    for (const [t, m] of Object.entries(at.perType)) lines.push(`${t.padEnd(NAME_WIDTH)}${cell(m)}`);
+    lines.push(`${'overall'.padEnd(NAME_WIDTH)}${cell(at.overall)}`);
+  }
   return `${lines.join('\n')}\n`;
 }
 
 export async function runEval(o: EvalCliOptions): Promise<void> {
   const items = await evaluationItems(o.model, o.data);
+  const threshold = await runThreshold(o.model, o.threshold);
   const loaded = await loadModel(o.model, { device: o.device, adapter: o.adapter });
   const bar = progress('eval', items.length, { quiet: o.json });
   let written: EvaluationResult;
   try {
-    const result = await evaluate(loaded.model, loaded.device.backend, items, loaded.size, (done) => bar.update(done), EVAL_BATCH);
+    const result = await evaluate(loaded.model, loaded.device.backend, items, loaded.size, (done) => bar.update(done), EVAL_BATCH, threshold);
     bar.stop();
     written = await writeEvaluation(o.model, result);
   } catch (err) {

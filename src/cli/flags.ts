@@ -1,9 +1,9 @@
 // The training flags, shared by `gpuseg train` and `gpuseg experiment` (which passes every one of them
 // to each cell), and the parsers of list and choice flags.
 import { type Command, Option } from 'commander';
-import { VARIANT_NAMES, type Variant, isVariant } from '../experiment/variants.js';
+import { MODIFIERS, VARIANT_NAMES, type Variant, isVariant } from '../experiment/variants.js';
 import { TRAIN_DEFAULTS } from '../train/trainer.js';
-import { InputError, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber } from './errors.js';
+import { InputError, belowOne, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber } from './errors.js';
 
 export const adapterOption = () =>
   new Option('--adapter <name>', 'a backend (vulkan, metal, d3d12, ...) or part of an adapter name').env('GPUSEG_ADAPTER');
@@ -28,7 +28,9 @@ export function listOf<T>(flag: string, item: (value: string) => T): (value: str
 }
 
 export function variantName(value: string): Variant {
-  if (!isVariant(value)) throw new InputError(`--variants: unknown variant '${value}' (known: ${VARIANT_NAMES.join(', ')})`);
+  if (!isVariant(value)) {
+    throw new InputError(`--variants: unknown variant '${value}' (known: ${VARIANT_NAMES.join(', ')}, each optionally followed by +${Object.keys(MODIFIERS).join(', +')})`);
+  }
   return value;
 }
 
@@ -45,7 +47,7 @@ export function addTrainFlags(c: Command, o: { variantSwitches: boolean; resumab
   c
     .option('--seed <n>', 'training seed (initialisation, batches, augmentation, crop-and-paste)', nonNegativeInt('--seed'), TRAIN_DEFAULTS.seed)
     .option('--size <n>', 'training image size (a multiple of 32)', positiveInt('--size'), TRAIN_DEFAULTS.size)
-    .option('--batch <n>', 'images per step (annotated and normal)', positiveInt('--batch'), TRAIN_DEFAULTS.batch)
+    .option('--batch <n>', 'annotated samples per step (shots and crop-and-paste samples; normal images come on top)', positiveInt('--batch'), TRAIN_DEFAULTS.batch)
     .option('--steps <n>', 'optimizer steps', positiveInt('--steps'), TRAIN_DEFAULTS.steps)
     .option('--lr <x>', 'peak learning rate (warm-up, then cosine decay)', positiveNumber('--lr'), TRAIN_DEFAULTS.lr)
     .addOption(new Option('--loss <kind>', 'segmentation loss').choices(['bce', 'bce+dice']).default(TRAIN_DEFAULTS.loss));
@@ -59,10 +61,18 @@ export function addTrainFlags(c: Command, o: { variantSwitches: boolean; resumab
     .option('--lambda-feat <x>', 'weight of the NBR feature term', nonNegativeNumber('--lambda-feat'), TRAIN_DEFAULTS.lambdaFeat)
     .option('--nbr-layer <n>', 'encoder layer of the feature term and paste weights: 2 (stride 8) or 3 (stride 16)', nbrLayer, TRAIN_DEFAULTS.nbrLayer)
     .addOption(new Option('--paste <mode>', 'where pasted defects go: anywhere (random place, flip, turn) or near (aligned objects)').choices(['anywhere', 'near']).default(TRAIN_DEFAULTS.paste))
-    .option('--normal-per-batch <n>', 'normal images per batch (default: half the batch with NBR)', nonNegativeInt('--normal-per-batch'))
+    .option('--normal-per-batch <n>', 'normal images per step, on top of --batch (default: half of --batch with NBR)', nonNegativeInt('--normal-per-batch'))
+    .addOption(new Option('--nbr-features <where>', 'features of the NBR feature term and paste weights: relu (after the layer) or pre (before its last ReLU)').choices(['relu', 'pre']).default(TRAIN_DEFAULTS.nbrFeatures))
+    .addOption(new Option('--cell-labels <how>', 'feature cells: any (a defect pixel makes a defect cell) or fraction (half the cell; cells beside a defect left out)').choices(['any', 'fraction']).default(TRAIN_DEFAULTS.cellLabels))
+    .option('--feat-rampup <x>', 'share of the steps over which the feature term weight rises from 0', belowOne('--feat-rampup', 'a share of the steps'), TRAIN_DEFAULTS.featRampup)
+    .addOption(new Option('--bg-loss <how>', "background term: mean (every pixel of a normal image) or hard (each image's hardest --bg-top share)").choices(['mean', 'hard']).default(TRAIN_DEFAULTS.bgLoss))
+    .option('--bg-top <x>', 'with --bg-loss hard: the share of pixels averaged', positiveNumber('--bg-top'), TRAIN_DEFAULTS.bgTop)
+    .addOption(new Option('--normal-bn <how>', 'normal images through the network with the annotated samples (joint) or apart, with batch statistics of their own (separate)').choices(['joint', 'separate']).default(TRAIN_DEFAULTS.normalBn))
+    .option('--synthetic <n>', 'normal images with a synthetic anomaly per step, as extra annotated samples on top of --batch', nonNegativeInt('--synthetic'), TRAIN_DEFAULTS.synthetic)
     .addOption(deviceOption())
     .option('--encoder-weights <file>', "torchvision's resnet34 checkpoint (.pth, either format) or .safetensors")
     .option('--checkpoint-every <n>', 'steps between checkpoints', positiveInt('--checkpoint-every'), TRAIN_DEFAULTS.checkpointEvery)
     .option('--validate-every <n>', 'steps between false-positive checks on held-out normals (0: never)', nonNegativeInt('--validate-every'), TRAIN_DEFAULTS.validateEvery)
+    .option('--max-fpr <x>', "the false-positive pixel rate on held-out normal images that the run's decision threshold keeps (threshold.json)", belowOne('--max-fpr', 'a rate'), TRAIN_DEFAULTS.maxFpr)
     .addOption(adapterOption());
 }

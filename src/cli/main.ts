@@ -2,8 +2,8 @@
 // gpuseg: the command line. Each command is a thin wrapper over the library.
 import { Command, Option } from 'commander';
 import { runBenchKernels, runBenchMatmul, runBenchTrain } from './bench.js';
-import { runSynth } from './data.js';
-import { nonNegativeInt, positiveInt, reportAndExit } from './errors.js';
+import { runSynth, synthCategoriesHelp } from './data.js';
+import { belowOne, nonNegativeInt, positiveInt, reportAndExit } from './errors.js';
 import { EXIT_BAD_INPUT } from '../util/errors.js';
 import { runExperimentCli } from './experiment.js';
 import { adapterOption, addTrainFlags, batchOption, deviceOption, inputSizeOption, listOf, variantName } from './flags.js';
@@ -41,6 +41,7 @@ program
   .option('--test-good <n>', 'normal test images per category', nonNegativeInt('--test-good'))
   .option('--per-type <n>', 'test images per defect type', positiveInt('--per-type'))
   .option('--json', 'print a JSON summary')
+  .addHelpText('after', synthCategoriesHelp())
   .action((out, opts) => runSynth(out, opts));
 
 addTrainFlags(
@@ -96,6 +97,7 @@ program
   .argument('<images...>', 'image files or folders of images')
   .requiredOption('--model <run>', 'a run folder (or a .safetensors file of the UNet)')
   .requiredOption('--out <dir>', 'output folder')
+  .option('--threshold <p>', "masks at this probability instead of the run's threshold.json (0.5 without one)", belowOne('--threshold', 'a probability'))
   .addOption(deviceOption())
   .option('--json', 'print JSON')
   .addOption(adapterOption())
@@ -106,6 +108,7 @@ program
   .description("pixel metrics (IoU, mIoU, Dice, AUROC, AP, F1-max, AUPRO) on a run's evaluation set, per defect type and overall; writes RUN/eval.json")
   .requiredOption('--model <run>', 'a run folder (with split.json)')
   .option('--data <dir>', 'the category folder, when it has moved since training (the split is applied to this copy)')
+  .option('--threshold <p>', "IoU, mIoU and Dice also at this probability instead of the run's threshold.json (besides 0.5)", belowOne('--threshold', 'a probability'))
   .addOption(deviceOption())
   .option('--json', 'print JSON')
   .addOption(adapterOption())

@@ -3,6 +3,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { IMAGE_EXTENSIONS, imageSize, overlay, readRgb, resizeProbability, thresholdMask, writePng } from '../data/index.js';
 import { inferenceTrouble, loadModel, predict } from '../train/model-io.js';
+import { runThreshold } from '../train/threshold.js';
 import type { DeviceKind } from '../train/device.js';
 import { makeFolder } from '../util/files.js';
 import { InputError } from './errors.js';
@@ -17,6 +18,8 @@ export interface CommonOptions {
 
 export interface PredictCliOptions extends CommonOptions {
   out: string;
+  /** Instead of the run's threshold.json. */
+  threshold?: number;
 }
 
 /** Image files named directly or found (not recursively) in named folders, sorted. */
@@ -39,6 +42,7 @@ export async function runPredict(inputs: string[], o: PredictCliOptions): Promis
   // Every image's header and the output folder are checked before the model loads (seconds), so a bad
   // file stops the command at once rather than half-way through the images.
   for (const path of images) await imageSize(path);
+  const threshold = await runThreshold(o.model, o.threshold);
   await makeFolder(o.out, '--out');
   const loaded = await loadModel(o.model, { device: o.device, adapter: o.adapter });
   const bar = progress('predict', images.length, { quiet: o.json });
@@ -51,7 +55,7 @@ export async function runPredict(inputs: string[], o: PredictCliOptions): Promis
       const [prob] = await predict(loaded, [path]);
       const rgb = await readRgb(path);
       const grey = await resizeProbability(prob!, loaded.size, rgb.width, rgb.height);
-      const mask = thresholdMask(grey);
+      const mask = thresholdMask(grey, threshold.value);
       const stem = join(o.out, clash ? `${basename(dirname(path))}_${stems[i]}` : stems[i]!);
       const files = { probability: `${stem}_prob.png`, mask: `${stem}_mask.png`, overlay: `${stem}_overlay.png` };
       await writePng(files.probability, grey, rgb.width, rgb.height, 1);
@@ -66,6 +70,6 @@ export async function runPredict(inputs: string[], o: PredictCliOptions): Promis
     bar.stop();
     loaded.close();
   }
-  if (o.json) process.stdout.write(`${JSON.stringify({ images: written })}\n`);
-  else process.stdout.write(`wrote probability maps, masks and overlays for ${written.length} image(s) to ${resolve(o.out)}\n`);
+  if (o.json) process.stdout.write(`${JSON.stringify({ images: written, threshold })}\n`);
+  else process.stdout.write(`wrote probability maps, masks (probability > ${Number(threshold.value.toPrecision(4))}, ${threshold.source}) and overlays for ${written.length} image(s) to ${resolve(o.out)}\n`);
 }

@@ -23,6 +23,7 @@ export interface TrainCliOptions extends Omit<TrainOptions, 'data' | 'out' | 'ev
 }
 
 const fixed = (v: number | null, digits = 4) => (v === null ? '' : v.toFixed(digits));
+const f3 = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : '-');
 
 /** Warnings already printed: an experiment's cells read the same category, and each says so once. */
 const warned = new Set<string>();
@@ -62,6 +63,11 @@ export function trainProgress(quiet: boolean | undefined, label = 'train'): { on
       });
     } else if (e.kind === 'validation' && !quiet && !process.stderr.isTTY) {
       process.stderr.write(`step ${e.step}: false-positive rate on held-out normal images ${(100 * e.falsePositiveRate).toFixed(2)}%\n`);
+    } else if (e.kind === 'threshold' && !quiet) {
+      bar?.stop();
+      process.stderr.write(
+        `decision threshold ${e.threshold.toPrecision(4)}: ${(100 * e.fpr).toFixed(3)}% of the pixels of ${e.images} held-out normal image(s) above it (--max-fpr ${e.maxFpr})\n`,
+      );
     } else if (e.kind === 'evaluating') {
       if (e.done <= 4 || !bar) swap(progress('evaluating', e.total, { quiet }));
       bar?.update(e.done);
@@ -106,6 +112,8 @@ export async function runTrain(o: TrainCliOptions, cmd?: Command): Promise<void>
     }
     process.stdout.write(`trained ${result.steps} steps in ${result.seconds.toFixed(0)} s, final loss ${result.finalLoss.toFixed(4)}; run folder ${result.dir}\n`);
     if (result.evaluation) process.stdout.write(`evaluation (final weights, all pixels pooled, threshold 0.5): ${metricsLine(result.evaluation)}\n`);
+    const at = result.evaluation?.runThreshold;
+    if (at) process.stdout.write(`at the run's threshold ${at.value.toPrecision(4)} (${at.source}): defect IoU ${f3(at.overall.iou)}, mIoU ${f3(at.overall.miou)}, Dice/F1 ${f3(at.overall.dice)}\n`);
     process.stdout.write(`report: ${report}\n`);
   } finally {
     p.stop();

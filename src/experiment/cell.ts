@@ -6,12 +6,13 @@ import { join, resolve } from 'node:path';
 import { writeRunReport } from '../report/index.js';
 import { CHECKPOINTS_DIR, OPTIMIZER_FILE, latestCheckpoint, readConfig } from '../train/checkpoint.js';
 import { openDevice } from '../train/device.js';
-import { recordedOptions, resolveOptions } from '../train/options.js';
+import { resolveOptions } from '../train/options.js';
+import { recordedOptions } from '../train/run-config.js';
 import { TRAIN_DEFAULTS, type TrainContext, type TrainEvent, type TrainOptions, train } from '../train/trainer.js';
 import { jsonBytes, writeFileAtomic } from '../util/files.js';
 import { CELLS_DIR, type CellSpec } from './grid.js';
 import type { CellResult } from './results.js';
-import { VARIANTS } from './variants.js';
+import { variantOptions } from './variants.js';
 
 export const CELL_FILE = 'cell.json';
 
@@ -29,7 +30,7 @@ export async function readCell(dir: string): Promise<CellResult | null> {
 /** The train options of a cell: the experiment's, with the variant's switches, shots, split seed, folder. */
 function cellTrainOptions(spec: CellSpec, dir: string): TrainOptions {
   const { options, cell } = spec;
-  const switches = VARIANTS[cell.variant];
+  const switches = variantOptions(cell.variant)!;
   const steps = options.steps ?? TRAIN_DEFAULTS.steps;
   const checkpointEvery = options.checkpointEvery ?? TRAIN_DEFAULTS.checkpointEvery;
   return {

@@ -26,6 +26,11 @@ export interface SummaryRow extends SummaryRowFile {
   variant: Variant;
   /** Defect IoU minus the baseline's on the same split seeds: mean and sample std; null without a baseline. */
   iouGain: { mean: number | null; std: number | null };
+  /** The same paired difference of average precision and of F1-max. */
+  apGain: { mean: number | null; std: number | null };
+  f1MaxGain: { mean: number | null; std: number | null };
+  /** Seconds of training per step (the cells' training time over their steps): the variant's cost. */
+  secondsPerStep: number | null;
 }
 
 function meanStd(values: number[]): { mean: number | null; std: number | null } {
@@ -38,12 +43,10 @@ function meanStd(values: number[]): { mean: number | null; std: number | null } 
 }
 
 /** Rows in the order of `variants` within each shot count. */
-export function summarize(cells: CellResult[], variants: Variant[], shots: number[]): SummaryRow[] {
+export function summarize(cells: CellResult[], variants: Variant[], shots: number[], steps: number): SummaryRow[] {
   const rows: SummaryRow[] = [];
   for (const k of shots) {
-    const baseline = new Map(
-      cells.filter((c) => c.variant === BASELINE && c.shots === k && c.overall).map((c) => [c.splitSeed, c.overall!.iou]),
-    );
+    const baseline = new Map(cells.filter((c) => c.variant === BASELINE && c.shots === k && c.overall).map((c) => [c.splitSeed, c.overall!]));
     for (const variant of variants) {
       const done = cells.filter((c) => c.variant === variant && c.shots === k && c.overall);
       const mean = {} as SummaryRow['mean'];
@@ -53,8 +56,11 @@ export function summarize(cells: CellResult[], variants: Variant[], shots: numbe
         mean[key] = s.mean;
         std[key] = s.std;
       }
-      const paired = done.filter((c) => baseline.has(c.splitSeed)).map((c) => c.overall!.iou - baseline.get(c.splitSeed)!);
-      rows.push({ variant, shots: k, seeds: done.length, mean, std, iouGain: meanStd(paired) });
+      const paired = done.filter((c) => baseline.has(c.splitSeed));
+      const gain = (key: 'iou' | 'ap' | 'f1Max') => meanStd(paired.map((c) => (c.overall![key] ?? NaN) - (baseline.get(c.splitSeed)![key] ?? NaN)));
+      const timed = done.filter((c) => c.seconds !== null);
+      const secondsPerStep = timed.length ? timed.reduce((a, c) => a + c.seconds!, 0) / (timed.length * steps) : null;
+      rows.push({ variant, shots: k, seeds: done.length, mean, std, iouGain: gain('iou'), apGain: gain('ap'), f1MaxGain: gain('f1Max'), secondsPerStep });
     }
   }
   return rows;
@@ -73,18 +79,19 @@ function signed(mean: number | null, std: number | null): string {
 
 /** The summary as a Markdown table, with a line saying what the numbers are. */
 export function markdownTable(rows: SummaryRow[], o: { size: number; steps: number }): string {
-  const header = ['variant', 'shots', 'seeds', ...METRIC_COLUMNS.map((c) => c.name), 'IoU vs baseline'];
+  const header = ['variant', 'shots', 'seeds', ...METRIC_COLUMNS.map((c) => c.name), 'IoU vs baseline', 'AP vs baseline', 'F1-max vs baseline', 's/step'];
   const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i < 3 ? '---' : '---:')).join('|')}|`];
   for (const r of rows) {
     const metrics = METRIC_COLUMNS.map(({ key }) => cell(r.mean[key], r.std[key]));
-    const gain = r.variant === BASELINE ? '' : signed(r.iouGain.mean, r.iouGain.std);
-    lines.push(`| ${[r.variant, r.shots, r.seeds, ...metrics, gain].join(' | ')} |`);
+    const gains = [r.iouGain, r.apGain, r.f1MaxGain].map((g) => (r.variant === BASELINE ? '' : signed(g.mean, g.std)));
+    const cost = r.secondsPerStep === null ? '–' : r.secondsPerStep.toFixed(2);
+    lines.push(`| ${[r.variant, r.shots, r.seeds, ...metrics, ...gains, cost].join(' | ')} |`);
   }
   lines.push(
     '',
     `Mean ± sample standard deviation over split seeds, at ${o.size}x${o.size} after ${o.steps} steps, from each run's final ` +
       'weights. Pixel metrics pooled over all pixels of each evaluation set, threshold 0.5; AUPRO up to FPR 0.3. ' +
-      '"IoU vs baseline": defect IoU minus the baseline\'s on the same split seed.',
+      '"vs baseline": the metric minus the baseline\'s on the same split seed (paired). s/step: training seconds per step.',
   );
   return `${lines.join('\n')}\n`;
 }

@@ -1,4 +1,9 @@
-// The ablations of METHOD.md, each a setting of the three switches of the method.
+// The ablations of METHOD.md: a base variant (a setting of the method's three switches), optionally
+// followed by '+'-joined modifiers that set one of the method's other parts each, so that every part
+// can be measured on its own and in combination: `full+pre+hard` is the full method with pre-activation
+// features and hard-negative background mining.
+import type { TrainOptions } from '../train/options.js';
+
 export const VARIANTS = {
   /** The shots alone. */
   baseline: { nbr: false, cropPaste: false, weighting: false },
@@ -12,9 +17,47 @@ export const VARIANTS = {
   full: { nbr: true, cropPaste: true, weighting: true },
 } as const;
 
-export type Variant = keyof typeof VARIANTS;
-export const VARIANT_NAMES = Object.keys(VARIANTS) as Variant[];
+type MethodOptions = Pick<TrainOptions, 'nbrFeatures' | 'cellLabels' | 'featRampup' | 'bgLoss' | 'normalBn' | 'synthetic'>;
+
+/** The modifiers, in pairs that set a part on and back to the paper's first reading. */
+export const MODIFIERS: Record<string, MethodOptions> = {
+  /** The feature term and paste weights on pre-activation features. */
+  pre: { nbrFeatures: 'pre' },
+  relu: { nbrFeatures: 'relu' },
+  /** Cells labelled by defect fraction, those beside a defect left out. */
+  fraction: { cellLabels: 'fraction' },
+  anycell: { cellLabels: 'any' },
+  /** lambda_feat ramped up over the first 30% of the steps. */
+  ramp: { featRampup: 0.3 },
+  noramp: { featRampup: 0 },
+  /** The background term on each normal image's hardest pixels (--bg-top). */
+  hard: { bgLoss: 'hard' },
+  meanbg: { bgLoss: 'mean' },
+  /** Normal images through the network apart (their own batch statistics). */
+  sepbn: { normalBn: 'separate' },
+  jointbn: { normalBn: 'joint' },
+  /** Two normal images with synthetic anomalies per step. */
+  syn: { synthetic: 2 },
+  nosyn: { synthetic: 0 },
+};
+
+export type BaseVariant = keyof typeof VARIANTS;
+/** A base variant's name, possibly followed by +modifier parts. */
+export type Variant = string;
+export const VARIANT_NAMES = Object.keys(VARIANTS) as BaseVariant[];
+
+/** The train options a variant sets, or null when the name is not a variant. */
+export function variantOptions(name: string): (typeof VARIANTS)[BaseVariant] & MethodOptions | null {
+  const [base, ...mods] = name.split('+');
+  if (!base || !Object.hasOwn(VARIANTS, base)) return null;
+  let options: MethodOptions = {};
+  for (const m of mods) {
+    if (!Object.hasOwn(MODIFIERS, m)) return null;
+    options = { ...options, ...MODIFIERS[m] };
+  }
+  return { ...VARIANTS[base as BaseVariant], ...options };
+}
 
 export function isVariant(name: string): name is Variant {
-  return Object.hasOwn(VARIANTS, name);
+  return variantOptions(name) !== null;
 }

@@ -8,6 +8,7 @@ import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { type NamedTensor, loadSafetensors } from '../model/safetensors.js';
 import { finishedRun } from '../train/run-folder.js';
+import { type RunThreshold, runThreshold } from '../train/threshold.js';
 import { InputError } from '../util/errors.js';
 import { makeFolder, writeFileAtomic } from '../util/files.js';
 import { encodeOnnxModel } from './onnx-proto.js';
@@ -36,6 +37,8 @@ export interface OnnxExportSummary {
   normalization: string;
   nodes: number;
   batchNormFolded: boolean;
+  /** The run's decision threshold, in the file as metadata_props 'gpuseg.threshold' (and its source). */
+  threshold: RunThreshold;
 }
 
 /** Writes the run's UNet to `file` (atomically) and says what was written. */
@@ -46,7 +49,8 @@ export async function exportOnnx(run: string, file: string, o: OnnxExportOptions
   const size = o.size ?? config.size;
   await checkOutputFile(file);
   const batchNorm = o.batchNorm ?? 'fold';
-  const { model, nodes } = buildUnetOnnx(tensors, source, { size, dynamicBatch: o.dynamicBatch, opset: o.opset, batchNorm }, runMetadata(config));
+  const threshold = await runThreshold(run);
+  const { model, nodes } = buildUnetOnnx(tensors, source, { size, dynamicBatch: o.dynamicBatch, opset: o.opset, batchNorm }, runMetadata(config, threshold));
   const bytes = encodeOnnxModel(model);
   await writeFileAtomic(file, bytes);
   return {
@@ -61,6 +65,7 @@ export async function exportOnnx(run: string, file: string, o: OnnxExportOptions
     normalization: NORMALIZATION,
     nodes,
     batchNormFolded: batchNorm === 'fold',
+    threshold,
   };
 }
 
@@ -95,9 +100,13 @@ async function checkOutputFile(file: string): Promise<void> {
   await makeFolder(dirname(file), '--onnx');
 }
 
-/** What the file says about where it came from (not the run's path: a model file travels). */
-function runMetadata(config: Record<string, unknown>): Record<string, string> {
-  const out: Record<string, string> = { input_normalization: NORMALIZATION };
+/**
+ * What the file says about where it came from (not the run's path: a model file travels), and the
+ * decision threshold a mask of its `probability` output uses (as the shortest decimal that reads back to
+ * the same double).
+ */
+function runMetadata(config: Record<string, unknown>, threshold: RunThreshold): Record<string, string> {
+  const out: Record<string, string> = { input_normalization: NORMALIZATION, 'gpuseg.threshold': String(threshold.value), 'gpuseg.threshold_source': threshold.source };
   for (const key of ['category', 'step', 'shots', 'seed']) if (config[key] !== undefined) out[key] = String(config[key]);
   return out;
 }

@@ -18,6 +18,7 @@ import { readFileBytes, readSafetensors } from '../model/safetensors.js';
 import { importStateDict } from '../model/state.js';
 import { Unet } from '../model/unet.js';
 import { finishedRun } from '../train/run-folder.js';
+import { type RunThreshold, runThreshold } from '../train/threshold.js';
 import { InputError } from '../util/errors.js';
 import { errorMessage, makeFolder, writeFileAtomic } from '../util/files.js';
 import { rng } from '../util/random.js';
@@ -26,8 +27,6 @@ import { MODEL_INFO_FILE, MODEL_INFO_FORMAT, MODEL_WEIGHTS_FILE, type ModelInfo 
 
 /** The UNet halves its input five times. */
 const SIZE_MULTIPLE = 32;
-/** Where the slider starts: the threshold predict's masks and eval's IoU use. */
-const DEFAULT_THRESHOLD = 0.5;
 const SHADERS_MODULE = 'gpuseg:shaders';
 const SHADERS_NAMESPACE = 'gpuseg-shaders';
 /** Every browser with WebGPU runs ES2022. */
@@ -45,14 +44,17 @@ export interface WebExportSummary {
   bytes: number;
   scriptBytes: number;
   size: number;
+  /** Where the page's slider starts: the run's decision threshold, the one predict's masks use. */
+  threshold: RunThreshold;
 }
 
 export async function exportWeb(run: string, dir: string, o: WebExportOptions = {}): Promise<WebExportSummary> {
   if (o.size !== undefined) checkSize(o.size);
   const { config, weights } = await readRun(run);
   await checkOutputFolder(dir);
+  const threshold = await runThreshold(run);
   const script = await bundlePage();
-  const info: ModelInfo = { format: MODEL_INFO_FORMAT, size: o.size ?? config.size, threshold: DEFAULT_THRESHOLD, run: basename(resolve(run)) };
+  const info: ModelInfo = { format: MODEL_INFO_FORMAT, size: o.size ?? config.size, threshold: threshold.value, run: basename(resolve(run)) };
   const files: [string, Uint8Array][] = [
     [PAGE_FILE, encode(pageHtml(`gpuseg: ${info.run}`))],
     [PAGE_SCRIPT, encode(script)],
@@ -66,6 +68,7 @@ export async function exportWeb(run: string, dir: string, o: WebExportOptions = 
     bytes: files.reduce((n, [, b]) => n + b.byteLength, 0),
     scriptBytes: files[1]![1].byteLength,
     size: info.size,
+    threshold,
   };
 }
 

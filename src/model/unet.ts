@@ -59,6 +59,14 @@ class BasicBlock<S = unknown> extends Module<S> {
     // relu(bn2(conv2(h)) + identity), fused into the norm.
     return this.bn2.forward(this.conv2.forward(h), 'add-relu', identity);
   }
+
+  /** The same output, and its pre-activation bn2(conv2(h)) + identity (the same arithmetic, unfused). */
+  forwardWithPre(x: Tensor<S>): { out: Tensor<S>; pre: Tensor<S> } {
+    const h = this.bn1.forward(this.conv1.forward(x), 'relu');
+    const identity = this.downsample ? this.downsample.forward(x) : x;
+    const pre = F.add(this.bn2.forward(this.conv2.forward(h)), identity);
+    return { out: F.relu(pre), pre };
+  }
 }
 
 class Layer<S = unknown> extends Module<S> {
@@ -71,6 +79,12 @@ class Layer<S = unknown> extends Module<S> {
   }
   forward(x: Tensor<S>): Tensor<S> {
     return this.blocks.reduce((h, b) => b.forward(h), x);
+  }
+
+  /** The layer's output and the pre-activation of its last block. */
+  forwardWithPre(x: Tensor<S>): { out: Tensor<S>; pre: Tensor<S> } {
+    const h = this.blocks.slice(0, -1).reduce((a, b) => b.forward(a), x);
+    return this.blocks[this.blocks.length - 1]!.forwardWithPre(h);
   }
 }
 
@@ -93,14 +107,21 @@ export class ResNet34Encoder<S = unknown> extends Module<S> {
 
   /** Features at strides 2, 4, 8, 16, 32 (the stem's, then each layer's). */
   forward(x: Tensor<S>): Tensor<S>[] {
+    return this.forwardWithPre(x, null).features;
+  }
+
+  /** The features, and with `preLayer` (1 to 4) that layer's output before its last ReLU. */
+  forwardWithPre(x: Tensor<S>, preLayer: number | null): { features: Tensor<S>[]; pre: Tensor<S> | null } {
     const stem = this.bn1.forward(this.conv1.forward(x), 'relu');
     const features = [stem];
+    let pre: Tensor<S> | null = null;
     let h = F.maxPool2d(stem, 3, 2, 1);
-    for (const layer of this.layers) {
-      h = layer.forward(h);
+    this.layers.forEach((layer, i) => {
+      if (i + 1 === preLayer) ({ out: h, pre } = layer.forwardWithPre(h));
+      else h = layer.forward(h);
       features.push(h);
-    }
-    return features;
+    });
+    return { features, pre };
   }
 }
 
@@ -169,14 +190,17 @@ export class Unet<S = unknown> extends Module<S> {
     this.head = this.child('segmentation_head', new SegmentationHead<S>(DECODER_CHANNELS[DECODER_CHANNELS.length - 1]!));
   }
 
-  /** x: [n, s, s, 4] with s a multiple of 32. Returns logits [n, s, s, 1] and the encoder features. */
-  forwardWithFeatures(x: Tensor<S>): { logits: Tensor<S>; features: Tensor<S>[] } {
+  /**
+   * x: [n, s, s, 4] with s a multiple of 32. Returns logits [n, s, s, 1] and the encoder features; with
+   * `preLayer` (1 to 4), also that encoder layer's output before its last ReLU (`pre`).
+   */
+  forwardWithFeatures(x: Tensor<S>, preLayer: number | null = null): { logits: Tensor<S>; features: Tensor<S>[]; pre: Tensor<S> | null } {
     const s = x.shape[1]!;
     if (x.shape.length !== 4 || x.shape[3] !== INPUT_CHANNELS || s % 32 !== 0 || x.shape[2] !== s) {
       throw new Error(`Unet: input must be [n, s, s, ${INPUT_CHANNELS}] with s a multiple of 32, got [${x.shape.join(', ')}]`);
     }
-    const features = this.encoder.forward(x);
-    return { logits: this.head.forward(this.decoder.forward(features)), features };
+    const { features, pre } = this.encoder.forwardWithPre(x, preLayer);
+    return { logits: this.head.forward(this.decoder.forward(features)), features, pre };
   }
 
   forward(x: Tensor<S>): Tensor<S> {

@@ -3,7 +3,7 @@
 // partial last line in log.jsonl. These types describe the files, not the trainer's in-memory objects.
 import { readFile } from 'node:fs/promises';
 import type { MetricKey } from '../train/metrics.js';
-import type { runConfig } from '../train/options.js';
+import type { runConfig } from '../train/run-config.js';
 import { isNumber } from './numbers.js';
 import { InputError } from '../util/errors.js';
 

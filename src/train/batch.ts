@@ -2,13 +2,14 @@
 // from them) and normal samples from train/good in every step. Host-side data preparation, like a data
 // loader: each batch comes with its masks placed on the grid of the NBR layer's features and, for the
 // pasted samples, the cells over which the similarity weight averages the features.
-import { DIHEDRAL_COUNT, type PasteMode, applyDihedral, bytesToRgb, cropAndPaste, maxPoolMask } from '../data/index.js';
+import { DIHEDRAL_COUNT, type PasteMode, applyDihedral, bytesToRgb, cropAndPaste, maxPoolMask, syntheticAnomaly } from '../data/index.js';
 import { INPUT_CHANNELS } from '../model/unet.js';
 import type { Rng } from '../util/random.js';
 import { InputError } from '../util/errors.js';
+import { type CellLabels, type PasteRegions, type PasteSource, cellMasks, pasteRegions } from './cells.js';
 import { packInput, packTurned } from './pack.js';
 
-export { packInput, packTurned };
+export { packInput, packTurned, type PasteRegions, type PasteSource };
 
 const RGB = 3;
 /**
@@ -16,6 +17,8 @@ const RGB = 3;
  * say). The rest are real shots, so every batch holds at least one sample of weight 1.
  */
 const PASTE_SHARE = 0.5;
+/** A synthetic anomaly covers this share of the image, at least and at most (ours). */
+export const SYNTHETIC_AREA = { min: 0.002, max: 0.03 } as const;
 
 /** An image (HWC RGB in [0,1]) and its mask (HW, 0/1), at the training size. */
 export interface Sample {
@@ -23,36 +26,32 @@ export interface Sample {
   mask: Uint8Array;
 }
 
-export type SampleKind = 'shot' | 'pasted' | 'normal';
+export type SampleKind = 'shot' | 'pasted' | 'synthetic' | 'normal';
 
 export interface BatchLayout {
   shots: number;
   pasted: number;
+  /** Normal images with a synthetic anomaly, annotated by construction (on top of the batch). */
+  synthetic: number;
   normals: number;
 }
 
-/** How a batch of `batch` is filled: `normals` normal images, the annotated rest split by PASTE_SHARE. */
-export function batchLayout(batch: number, normals: number, cropPaste: boolean): BatchLayout {
-  const annotated = batch - normals;
-  if (!Number.isInteger(normals) || normals < 0 || annotated < 1) {
-    throw new InputError(`--normal-per-batch ${normals} leaves no annotated sample in a batch of ${batch}`);
+/**
+ * How a batch is filled (METHOD.md, revised): `batch` annotated slots, as many as the shots-only
+ * baseline's whole batch, shared between shots and crop-and-paste samples by PASTE_SHARE; then
+ * `synthetic` normal images with synthetic anomalies and `normals` normal images, on top.
+ */
+export function batchLayout(batch: number, normals: number, cropPaste: boolean, synthetic = 0): BatchLayout {
+  for (const [flag, v] of [['--normal-per-batch', normals], ['--synthetic', synthetic]] as const) {
+    if (!Number.isInteger(v) || v < 0) throw new InputError(`${flag} must be a non-negative integer, got ${v}`);
   }
-  const pasted = cropPaste ? Math.floor(annotated * PASTE_SHARE) : 0;
-  return { shots: annotated - pasted, pasted, normals };
+  if (!Number.isInteger(batch) || batch < 1) throw new InputError(`--batch must be a positive integer, got ${batch}`);
+  const pasted = cropPaste ? Math.floor(batch * PASTE_SHARE) : 0;
+  return { shots: batch - pasted, pasted, synthetic, normals };
 }
 
-/** What the similarity weight of the pasted samples averages: one row per sample of the batch. */
-export interface PasteRegions {
-  /** [n, n * cells]: row i is the mean over the cells of pasted sample i's target (zero for others). */
-  pasted: Float32Array;
-  /** [n, n * cells]: row i is the mean over the same defect's cells in the shot it was cut from. */
-  source: Float32Array;
-  /** [n]: 1 for pasted samples. */
-  isPasted: Float32Array;
-  /** [n]: the weight of the samples that are not pasted (1 for shots, 0 for normal images). */
-  fixedWeights: Float32Array;
-  count: number;
-}
+/** Samples in a batch of this layout. */
+export const layoutSize = (l: BatchLayout): number => l.shots + l.pasted + l.synthetic + l.normals;
 
 export interface Batch {
   n: number;
@@ -69,20 +68,26 @@ export interface Batch {
   normals: number;
   /** Side of the feature grid at the NBR layer. */
   grid: number;
-  /** [n * grid * grid]: 1 for a cell with any defect pixel (the target max-pooled), else 0. */
+  /** [n * grid * grid]: 1 for the feature term's defect cells (cells.ts: by the batch's cell labels). */
   defectCells: Float32Array;
-  /** [n * grid * grid]: 1 - defectCells. */
+  /** [n * grid * grid]: 1 for its normal cells (with 'any' labels 1 - defectCells; else maybe neither). */
   normalCells: Float32Array;
   defectCellCount: number;
   normalCellCount: number;
   paste: PasteRegions | null;
 }
 
-export interface BatchOptions {
+/** What the cell labels of a batch depend on. */
+export interface CellOptions {
   size: number;
-  layout: BatchLayout;
   /** Pixels per feature cell at the NBR layer (8 for layer2, 16 for layer3). */
   cellStride: number;
+  /** How cells are labelled for the feature term (default 'any': the paper's first reading). */
+  cellLabels?: CellLabels;
+}
+
+export interface BatchOptions extends CellOptions {
+  layout: BatchLayout;
   paste: PasteMode;
 }
 
@@ -97,6 +102,7 @@ export interface BatchSources {
 interface Plan {
   shots: { shot: number; transform: number }[];
   pastes: { from: number; normal: number; transform: number }[];
+  synthetic: { normal: number; fill: number; transform: number }[];
   normals: { normal: number; transform: number }[];
 }
 
@@ -105,27 +111,31 @@ function draw(r: Rng, count: number): number {
 }
 
 function plan(o: BatchOptions, sources: BatchSources, r: Rng): Plan {
-  const { shots, pasted, normals } = o.layout;
+  const { shots, pasted, synthetic, normals } = o.layout;
   const dihedral = () => draw(r, DIHEDRAL_COUNT);
+  const normal = () => draw(r, sources.normalCount);
   return {
     shots: Array.from({ length: shots }, () => ({ shot: draw(r, sources.shots.length), transform: dihedral() })),
-    pastes: Array.from({ length: pasted }, () => ({ from: draw(r, shots), normal: draw(r, sources.normalCount), transform: dihedral() })),
-    normals: Array.from({ length: normals }, () => ({ normal: draw(r, sources.normalCount), transform: dihedral() })),
+    pastes: Array.from({ length: pasted }, () => ({ from: draw(r, shots), normal: normal(), transform: dihedral() })),
+    synthetic: Array.from({ length: synthetic }, () => ({ normal: normal(), fill: normal(), transform: dihedral() })),
+    normals: Array.from({ length: normals }, () => ({ normal: normal(), transform: dihedral() })),
   };
 }
 
 /**
  * One batch: the shots (each flipped/rotated at random), then the crop-and-paste samples (a defect of
- * one of this batch's shots pasted onto a normal image), then the normal images (flipped/rotated).
+ * one of this batch's shots pasted onto a normal image), then the synthetic anomalies (a normal image
+ * with a shape of smooth noise filled from another one), then the normal images (flipped/rotated).
  * The decoded normal images are awaited (a cache hit resolves at once); everything else is synchronous,
  * and each image is written into the batch in one pass.
  */
 export async function makeBatch(o: BatchOptions, sources: BatchSources, r: Rng): Promise<Batch> {
   const { size } = o;
   const p = plan(o, sources, r);
-  if ((p.pastes.length || p.normals.length) && sources.normalCount === 0) throw new InputError('no normal images to draw from');
-  const normalBytes = await Promise.all([...p.pastes, ...p.normals].map((d) => sources.normal(d.normal)));
-  const n = p.shots.length + p.pastes.length + p.normals.length;
+  if ((p.pastes.length || p.synthetic.length || p.normals.length) && sources.normalCount === 0) throw new InputError('no normal images to draw from');
+  const normalBytes = await Promise.all([...p.pastes, ...p.synthetic, ...p.normals].map((d) => sources.normal(d.normal)));
+  const fillBytes = await Promise.all(p.synthetic.map((d) => sources.normal(d.fill)));
+  const n = p.shots.length + p.pastes.length + p.synthetic.length + p.normals.length;
   const input = new Float32Array(n * size * size * INPUT_CHANNELS);
   const masks: Uint8Array[] = [];
   const kinds: SampleKind[] = [];
@@ -163,19 +173,22 @@ export async function makeBatch(o: BatchOptions, sources: BatchSources, r: Rng):
       kinds.push('shot');
     }
   });
+  const annotated = p.shots.length + p.pastes.length;
+  p.synthetic.forEach((d, k) => {
+    const normal = applyDihedral(bytesToRgb(normalBytes[p.pastes.length + k]!), size, RGB, d.transform);
+    const made = syntheticAnomaly(normal, bytesToRgb(fillBytes[k]!), { size, minArea: SYNTHETIC_AREA.min, maxArea: SYNTHETIC_AREA.max }, r);
+    packTurned(input, annotated + k, made.image, size, 0);
+    masks.push(made.mask);
+    kinds.push('synthetic');
+  });
   const empty = new Uint8Array(size * size);
+  const before = p.pastes.length + p.synthetic.length;
   p.normals.forEach((d, k) => {
-    packTurned(input, p.shots.length + p.pastes.length + k, normalBytes[p.pastes.length + k]!, size, d.transform);
+    packTurned(input, annotated + p.synthetic.length + k, normalBytes[before + k]!, size, d.transform);
     masks.push(empty);
     kinds.push('normal');
   });
   return finishBatch(input, masks, kinds, sourceMasks, o);
-}
-
-/** Where a pasted sample's defect came from: the batch slot of its shot and the defect's pixels there. */
-export interface PasteSource {
-  from: number;
-  mask: Uint8Array;
 }
 
 /**
@@ -183,14 +196,14 @@ export interface PasteSource {
  * samples (in order) the regions of their similarity weights. makeBatch's last step; tests build
  * batches with it too.
  */
-export function batchFromSamples(samples: Sample[], kinds: SampleKind[], sourceMasks: PasteSource[], o: Pick<BatchOptions, 'size' | 'cellStride'>): Batch {
+export function batchFromSamples(samples: Sample[], kinds: SampleKind[], sourceMasks: PasteSource[], o: CellOptions): Batch {
   const input = new Float32Array(samples.length * o.size * o.size * INPUT_CHANNELS);
   samples.forEach((s, i) => packInput(input, i, s.image, o.size));
   return finishBatch(input, samples.map((s) => s.mask), kinds, sourceMasks, o);
 }
 
 /** The rest of a batch from its packed input and its samples' masks: targets, cell masks, paste regions. */
-function finishBatch(input: Float32Array, masks: Uint8Array[], kinds: SampleKind[], sourceMasks: PasteSource[], o: Pick<BatchOptions, 'size' | 'cellStride'>): Batch {
+function finishBatch(input: Float32Array, masks: Uint8Array[], kinds: SampleKind[], sourceMasks: PasteSource[], o: CellOptions): Batch {
   const { size, cellStride } = o;
   const n = masks.length;
   const pixels = size * size;
@@ -198,11 +211,15 @@ function finishBatch(input: Float32Array, masks: Uint8Array[], kinds: SampleKind
   const cells = grid * grid;
   const target = new Float32Array(n * pixels);
   const defectCells = new Float32Array(n * cells);
+  const normalCells = new Float32Array(n * cells);
+  const touchedCells = new Float32Array(n * cells);
   masks.forEach((mask, i) => {
     target.set(mask, i * pixels);
-    defectCells.set(maxPoolMask(mask, size, cellStride), i * cells);
+    const c = cellMasks(mask, size, cellStride, o.cellLabels ?? 'any');
+    defectCells.set(c.defect, i * cells);
+    normalCells.set(c.normal, i * cells);
+    touchedCells.set(maxPoolMask(mask, size, cellStride), i * cells);
   });
-  const defectCellCount = defectCells.reduce((a, v) => a + v, 0);
   const isNormal = Float32Array.from(kinds, (k) => (k === 'normal' ? 1 : 0));
   return {
     n,
@@ -215,64 +232,19 @@ function finishBatch(input: Float32Array, masks: Uint8Array[], kinds: SampleKind
     normals: kinds.filter((k) => k === 'normal').length,
     grid,
     defectCells,
-    normalCells: Float32Array.from(defectCells, (v) => 1 - v),
-    defectCellCount,
-    normalCellCount: n * cells - defectCellCount,
-    paste: sourceMasks.length ? pasteRegions(kinds, defectCells, sourceMasks, o) : null,
+    normalCells,
+    defectCellCount: count(defectCells),
+    normalCellCount: count(normalCells),
+    paste: sourceMasks.length ? pasteRegions(kinds, touchedCells, sourceMasks, o) : null,
   };
 }
 
-/** The rows of the similarity weight's averages: each pasted defect where it is, and where it came from. */
-function pasteRegions(kinds: SampleKind[], defectCells: Float32Array, sourceMasks: PasteSource[], o: Pick<BatchOptions, 'size' | 'cellStride'>): PasteRegions {
-  const n = kinds.length;
-  const cells = (o.size / o.cellStride) ** 2;
-  const pasted = new Float32Array(n * n * cells);
-  const source = new Float32Array(n * n * cells);
-  let next = 0;
-  kinds.forEach((k, i) => {
-    if (k !== 'pasted') return;
-    const own = defectCells.subarray(i * cells, (i + 1) * cells);
-    const { from, mask } = sourceMasks[next++]!;
-    writeMeanRow(pasted, i * n * cells + i * cells, own);
-    writeMeanRow(source, i * n * cells + from * cells, maxPoolMask(mask, o.size, o.cellStride));
-  });
-  const isPasted = Float32Array.from(kinds, (k) => (k === 'pasted' ? 1 : 0));
-  return { pasted, source, isPasted, fixedWeights: Float32Array.from(kinds, (k) => (k === 'shot' ? 1 : 0)), count: sourceMasks.length };
-}
-
-/** row[at + c] = 1 / |cells| for every set cell c: a row that averages the features over them. */
-function writeMeanRow(matrix: Float32Array, at: number, cells: ArrayLike<number>): void {
-  let count = 0;
-  for (let c = 0; c < cells.length; c++) count += cells[c]! ? 1 : 0;
-  if (count === 0) return;
-  for (let c = 0; c < cells.length; c++) if (cells[c]) matrix[at + c] = 1 / count;
-}
+const count = (cells: Float32Array): number => cells.reduce((a, v) => a + v, 0);
 
 /** A batch of annotated samples already packed ([n, size, size, 4] input, [n, size, size] 0/1 target). */
 export function packedBatch(input: Float32Array, target: Float32Array, size: number, cellStride: number): Batch {
   const pixels = size * size;
   const n = target.length / pixels;
-  const cells = (size / cellStride) ** 2;
-  const defectCells = new Float32Array(n * cells);
-  for (let i = 0; i < n; i++) {
-    const mask = Uint8Array.from(target.subarray(i * pixels, (i + 1) * pixels));
-    defectCells.set(maxPoolMask(mask, size, cellStride), i * cells);
-  }
-  const defectCellCount = defectCells.reduce((a, v) => a + v, 0);
-  return {
-    n,
-    size,
-    kinds: new Array<SampleKind>(n).fill('shot'),
-    input,
-    target,
-    segWeights: new Float32Array(n).fill(1),
-    normalWeights: new Float32Array(n),
-    normals: 0,
-    grid: size / cellStride,
-    defectCells,
-    normalCells: Float32Array.from(defectCells, (v) => 1 - v),
-    defectCellCount,
-    normalCellCount: n * cells - defectCellCount,
-    paste: null,
-  };
+  const masks = Array.from({ length: n }, (_, i) => Uint8Array.from(target.subarray(i * pixels, (i + 1) * pixels)));
+  return finishBatch(input, masks, new Array<SampleKind>(n).fill('shot'), [], { size, cellStride });
 }

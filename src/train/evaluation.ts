@@ -9,14 +9,16 @@ import { readImage, readMask, readSplit, writePng } from '../data/index.js';
 import type { Unet } from '../model/unet.js';
 import { writeFileAtomic } from '../util/files.js';
 import { predictLogits } from './inference.js';
-import { MetricAccumulator, type PixelMetrics } from './metrics.js';
+import { MetricAccumulator, type PixelMetrics, type ThresholdMetrics } from './metrics.js';
+import { DEFAULT_THRESHOLD, type RunThreshold } from './threshold.js';
 import { EVAL_FILE, EVAL_IMAGES_DIR, SPLIT_FILE } from './run-folder.js';
 import { InputError } from '../util/errors.js';
 
 export const EVAL_FORMAT = 'gpuseg-eval/1';
 /** Probability maps kept for the report's grid, worst first. */
 const REPORT_IMAGES = 24;
-const THRESHOLD = 0.5;
+/** The field's threshold (METHOD.md), of every metric in `overall` and `perType`. */
+const THRESHOLD = DEFAULT_THRESHOLD;
 const PRO_FPR_LIMIT = 0.3;
 const BYTE_MAX = 255;
 
@@ -45,6 +47,8 @@ export interface EvaluationResult {
   overall: PixelMetrics;
   /** Per defect type, over that type's images only (defect-free images count in `overall`). */
   perType: Record<string, PixelMetrics>;
+  /** The metrics of a threshold at the run's own decision threshold (threshold.json, --threshold or 0.5); absent in older eval.json files. */
+  runThreshold?: RunThreshold & { overall: ThresholdMetrics; perType: Record<string, ThresholdMetrics> };
   /** Worst first: defect images by ascending IoU, then defect-free ones by descending false alarms. */
   images: ImageRecord[];
 }
@@ -68,7 +72,11 @@ export async function evaluationItems(runDir: string, dataDir?: string): Promise
   return items;
 }
 
-/** Metrics of `model` (in eval mode) on the items, at the model's size (masks resized by nearest neighbour). */
+/**
+ * Metrics of `model` (in eval mode) on the items, at the model's size (masks resized by nearest
+ * neighbour), at 0.5 and at the run's threshold (compared as a logit: a pixel within float32 rounding of
+ * it may fall on the other side than its float32 probability would).
+ */
 export async function evaluate<S>(
   model: Unet<S>,
   backend: Backend<S>,
@@ -76,6 +84,7 @@ export async function evaluate<S>(
   size: number,
   onProgress: (done: number, total: number) => void = () => {},
   batch = 4,
+  runThreshold: RunThreshold = { value: DEFAULT_THRESHOLD, source: 'default 0.5' },
 ): Promise<EvaluationResult & { maps: Uint8Array[] }> {
   const overall = new MetricAccumulator({ threshold: THRESHOLD, proFprLimit: PRO_FPR_LIMIT });
   const perType = new Map<string, MetricAccumulator>();
@@ -97,6 +106,7 @@ export async function evaluate<S>(
     onProgress(Math.min(items.length, start + batch), items.length);
   }
   records.sort(worstFirst);
+  const types = [...perType].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return {
     format: EVAL_FORMAT,
     size,
@@ -104,7 +114,12 @@ export async function evaluate<S>(
     proFprLimit: PRO_FPR_LIMIT,
     pooling: 'pixels pooled over all images of the evaluation set',
     overall: overall.result(),
-    perType: Object.fromEntries([...perType].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([t, a]) => [t, a.result()])),
+    perType: Object.fromEntries(types.map(([t, a]) => [t, a.result()])),
+    runThreshold: {
+      ...runThreshold,
+      overall: overall.atThreshold(runThreshold.value),
+      perType: Object.fromEntries(types.map(([t, a]) => [t, a.atThreshold(runThreshold.value)])),
+    },
     images: records.map(({ map: _, ...r }) => r),
     maps: records.map((r) => r.map),
   };

@@ -14,16 +14,25 @@ export const FEATURE_MARGIN = 0.5;
 /** The smooth term of the soft Dice loss: keeps it defined on empty masks. */
 const DICE_SMOOTH = 1;
 
+/** The background term over all of a normal image's pixels, or over its hardest `bgTop` share (ours). */
+export type BgLoss = 'mean' | 'hard';
+
 export interface LossConfig {
   loss: LossKind;
   /** The NBR terms (background and feature); off for the baseline and crop-and-paste-only variants. */
   nbr: boolean;
   lambdaBg: number;
+  /** The feature term's weight at this step (a ramp-up makes it change from step to step). */
   lambdaFeat: number;
+  bgLoss?: BgLoss;
+  /** With bgLoss 'hard': the share of each normal image's pixels, the largest logits, that the term averages. */
+  bgTop?: number;
 }
 
 /** A batch's targets, weights and cell masks on the device. */
 export interface DeviceBatch<S = unknown> {
+  /** Samples with a segmentation target (shots, pasted, synthetic). */
+  annotated: number;
   input: Tensor<S>;
   target: Tensor<S>;
   segWeights: Tensor<S>;
@@ -41,6 +50,7 @@ export function uploadBatch<S>(be: Backend<S>, b: Batch): DeviceBatch<S> {
   const n = b.n;
   const p = b.paste;
   return {
+    annotated: b.n - b.normals,
     input: Tensor.from(be, b.input, [n, b.size, b.size, b.input.length / (n * b.size * b.size)]),
     target: Tensor.from(be, b.target, [n, b.size, b.size, 1]),
     segWeights: Tensor.from(be, b.segWeights, [n]),
@@ -67,30 +77,56 @@ function unitRows<S>(features: Tensor<S>): Tensor<S> {
   return F.l2Normalize(features.reshape([features.size / c, c]));
 }
 
-/** sum(values * mask) / count, a mean over the cells a 0/1 mask selects; null when it selects none. */
-function maskedMean<S>(values: Tensor<S>, mask: Tensor<S>, count: number): Tensor<S> | null {
+type CellPart<S> = { features: Tensor<S>; b: Pick<DeviceBatch<S>, 'defectCells' | 'normalCells' | 'defectCellCount' | 'normalCellCount'> };
+
+/** sum over the parts of sum(values(part) * mask(part)) / count, or null when the masks select no cell. */
+function partsMean<S>(parts: { values: Tensor<S>; mask: Tensor<S> }[], count: number): Tensor<S> | null {
   if (count === 0) return null;
-  return F.scale(F.sum(F.mul(values, mask)), 1 / count);
+  const sums = parts.map((p) => F.sum(F.mul(p.values, p.mask)));
+  return F.scale(sums.slice(1).reduce((a, v) => F.add(a, v), sums[0]!), 1 / count);
 }
 
 /**
- * L_feat on features [n, g, g, C] of the NBR layer, with f the unit feature vector of a cell and c the
- * unit mean of the normal cells' f, detached (with a gradient through c the term would reward collapse):
- * mean over normal cells of ||f - c||^2 + mean over defect cells of max(0, cos(f, c) - margin).
+ * L_feat on the features [n, g, g, C] of the NBR layer of one or more parts of a batch (two when the
+ * normal images go through the network apart), with f the unit feature vector of a cell and c the unit
+ * mean of the normal cells' f over all parts, detached (with a gradient through c the term would reward
+ * collapse): mean over normal cells of ||f - c||^2 + mean over defect cells of max(0, cos(f, c) - margin).
  * A batch without defect cells has no second part; without normal cells, no first part and c = 0.
  */
-function featureLoss<S>(features: Tensor<S>, b: Pick<DeviceBatch<S>, 'defectCells' | 'normalCells' | 'defectCellCount' | 'normalCellCount'>): Tensor<S> {
-  const f = unitRows(features);
-  const centre = noGrad(() => F.l2Normalize(F.sum(F.mul(f, b.normalCells), [0], true)));
-  const be = features.backend;
+function featureLoss<S>(parts: CellPart<S>[]): Tensor<S> {
+  const be = parts[0]!.features.backend;
+  const fs = parts.map((p) => unitRows(p.features));
+  const centre = noGrad(() => {
+    const sums = fs.map((f, i) => F.sum(F.mul(f, parts[i]!.b.normalCells), [0], true));
+    return F.l2Normalize(sums.slice(1).reduce((a, v) => F.add(a, v), sums[0]!));
+  });
+  const count = (key: 'defectCellCount' | 'normalCellCount') => parts.reduce((a, p) => a + p.b[key], 0);
   const terms: Tensor<S>[] = [];
-  const toCentre = F.sub(f, centre);
-  const pull = maskedMean(F.sum(F.mul(toCentre, toCentre), [1], true), b.normalCells, b.normalCellCount);
+  const pull = partsMean(fs.map((f, i) => {
+    const toCentre = F.sub(f, centre);
+    return { values: F.sum(F.mul(toCentre, toCentre), [1], true), mask: parts[i]!.b.normalCells };
+  }), count('normalCellCount'));
   if (pull) terms.push(pull);
-  const cosine = F.sum(F.mul(f, centre), [1], true);
-  const push = maskedMean(F.relu(F.sub(cosine, Tensor.full(be, [], FEATURE_MARGIN))), b.defectCells, b.defectCellCount);
+  const margin = Tensor.full(be, [], FEATURE_MARGIN);
+  const push = partsMean(fs.map((f, i) => ({ values: F.relu(F.sub(F.sum(F.mul(f, centre), [1], true), margin)), mask: parts[i]!.b.defectCells })), count('defectCellCount'));
   if (push) terms.push(push);
   return terms.length === 2 ? F.add(terms[0]!, terms[1]!) : (terms[0] ?? Tensor.full(be, [], 0));
+}
+
+/**
+ * The background term: BCE of the logits [n, s, s, 1] against the all-zero targets of the normal images
+ * (`normalWeights` 1). 'mean' averages every pixel of them; 'hard' only the largest `top` share of each
+ * image's logits (BCE against 0 grows with the logit, so these are the hardest pixels), chosen without
+ * gradient and exactly as many per image.
+ */
+function backgroundLoss<S>(logits: Tensor<S>, target: Tensor<S>, normalWeights: Tensor<S>, kind: BgLoss, top: number): Tensor<S> {
+  if (kind === 'mean') return F.sigmoidBce(logits, target, normalWeights);
+  const n = logits.shape[0]!;
+  const pixels = logits.size / n;
+  const k = Math.min(pixels, Math.max(1, Math.round(top * pixels)));
+  const rows = logits.reshape([n, pixels]);
+  const weights = noGrad(() => F.mul(F.topkMask(rows, k), normalWeights.reshape([n, 1])));
+  return F.sigmoidBce(logits.reshape([n * pixels, 1]), target.reshape([n * pixels, 1]), weights.reshape([n * pixels]));
 }
 
 /**
@@ -121,30 +157,44 @@ export interface LossTerms<S = unknown> {
   pasteWeight: Tensor<S> | null;
 }
 
+/** One forward pass's share of a batch: its logits [n, s, s, 1], its features at the NBR layer, its data. */
+export interface LossPart<S = unknown> {
+  logits: Tensor<S>;
+  features: Tensor<S>;
+  b: DeviceBatch<S>;
+}
+
 /**
- * The whole loss of one batch from the network's logits [n, s, s, 1] and its features at the NBR layer.
- * `weighting`: whether pasted samples get their similarity weight (else 1, as in the first 10% of steps).
+ * The whole loss of one batch from its parts: one part (the batch through the network at once), or the
+ * annotated samples and the normal images apart (so that the normal images do not shift the annotated
+ * samples' batch statistics). `weighting`: whether pasted samples get their similarity weight (else 1,
+ * as in the first 10% of steps).
  */
-export function methodLoss<S>(logits: Tensor<S>, features: Tensor<S>, b: DeviceBatch<S>, cfg: LossConfig, weighting: boolean): LossTerms<S> {
-  const be = logits.backend;
-  let segWeights = b.segWeights;
-  let pasteWeight: Tensor<S> | null = b.paste ? Tensor.full(be, [], 1) : null;
-  if (b.paste && weighting) {
-    const w = pasteWeights(features, b.paste);
-    segWeights = w.weights;
-    pasteWeight = w.mean;
-  }
-  const seg = segmentationLoss(logits, b.target, segWeights, cfg.loss);
-  let total = seg;
+export function methodLoss<S>(parts: LossPart<S>[], cfg: LossConfig, weighting: boolean): LossTerms<S> {
+  const be = parts[0]!.logits.backend;
+  let seg: Tensor<S> | null = null;
+  let pasteWeight: Tensor<S> | null = null;
   let bg: Tensor<S> | null = null;
+  for (const { logits, features, b } of parts) {
+    if (b.annotated > 0) {
+      let segWeights = b.segWeights;
+      pasteWeight = b.paste ? Tensor.full(be, [], 1) : null;
+      if (b.paste && weighting) {
+        const w = pasteWeights(features, b.paste);
+        segWeights = w.weights;
+        pasteWeight = w.mean;
+      }
+      seg = segmentationLoss(logits, b.target, segWeights, cfg.loss);
+    }
+    // Normal images' targets are all zero already: the same BCE, weighted onto them.
+    if (cfg.nbr && b.normalWeights) bg = backgroundLoss(logits, b.target, b.normalWeights, cfg.bgLoss ?? 'mean', cfg.bgTop ?? 1);
+  }
+  if (!seg) throw new Error('methodLoss: a batch without annotated samples');
+  let total = seg;
+  if (bg) total = F.add(total, F.scale(bg, cfg.lambdaBg));
   let feat: Tensor<S> | null = null;
   if (cfg.nbr) {
-    if (b.normalWeights) {
-      // Normal images' targets are all zero already: the same BCE, weighted onto them.
-      bg = F.sigmoidBce(logits, b.target, b.normalWeights);
-      total = F.add(total, F.scale(bg, cfg.lambdaBg));
-    }
-    feat = featureLoss(features, b);
+    feat = featureLoss(parts);
     total = F.add(total, F.scale(feat, cfg.lambdaFeat));
   }
   return { total, seg, bg, feat, pasteWeight };

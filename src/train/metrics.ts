@@ -75,10 +75,9 @@ export class MetricAccumulator {
   constructor(o: MetricOptions = {}) {
     const threshold = o.threshold ?? DEFAULT_THRESHOLD;
     const limit = o.proFprLimit ?? DEFAULT_PRO_FPR_LIMIT;
-    if (!(threshold > 0 && threshold < 1)) throw new Error(`metrics: threshold must be a probability in (0, 1), got ${threshold}`);
+    if (!(threshold >= 0 && threshold < 1)) throw new Error(`metrics: threshold must be a probability in [0, 1), got ${threshold}`);
     if (!(limit > 0 && limit <= 1)) throw new Error(`metrics: proFprLimit must be in (0, 1], got ${limit}`);
-    // sigmoid(x) > p  <=>  x > log(p / (1 - p)); for 0.5 that is exactly x > 0.
-    this.thresholdLogit = Math.log(threshold / (1 - threshold));
+    this.thresholdLogit = logitOf(threshold);
     this.proFprLimit = limit;
   }
 
@@ -129,6 +128,23 @@ export class MetricAccumulator {
       regions: this.regions,
       images: this.images,
     };
+  }
+
+  /**
+   * IoU, mIoU and Dice (F1) at another threshold, counted from the scores kept so far: a second
+   * threshold costs one pass over them, not a second accumulator.
+   */
+  atThreshold(threshold: number): ThresholdMetrics {
+    if (!(threshold >= 0 && threshold < 1)) throw new Error(`metrics: threshold must be a probability in [0, 1), got ${threshold}`);
+    const cut = logitOf(threshold);
+    const tp = countAbove(this.positives.view(), cut);
+    const fp = countAbove(this.negatives.view(), cut);
+    const fn = this.positives.length - tp;
+    const tn = this.negatives.length - fp;
+    const iou = ratio(tp, tp + fp + fn);
+    const backgroundIou = ratio(tn, tn + fn + fp);
+    const dice = ratio(2 * tp, 2 * tp + fp + fn);
+    return { iou, backgroundIou, miou: (iou + backgroundIou) / 2, dice, f1: dice };
   }
 
   /**
@@ -197,6 +213,20 @@ export class MetricAccumulator {
     }
     return { scores: sortedScores, weights: sortedWeights };
   }
+}
+
+/** The metrics of a threshold; at a threshold, pixel F1 (2PR / (P + R)) is Dice, given under both names. */
+export type ThresholdMetrics = Pick<PixelMetrics, 'iou' | 'backgroundIou' | 'miou' | 'dice'> & { f1: number };
+
+/** sigmoid(x) > p  <=>  x > log(p / (1 - p)): exactly x > 0 for 0.5, and every finite x for 0. */
+function logitOf(p: number): number {
+  return Math.log(p / (1 - p));
+}
+
+function countAbove(scores: Float64Array, cut: number): number {
+  let n = 0;
+  for (let i = 0; i < scores.length; i++) if (scores[i]! > cut) n++;
+  return n;
 }
 
 type RankingMetrics = Pick<PixelMetrics, 'auroc' | 'ap' | 'f1Max' | 'f1MaxThreshold' | 'aupro'>;

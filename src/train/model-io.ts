@@ -10,7 +10,8 @@ import { CONFIG_FILE, MODEL_FILE, loadModelWeights, readConfig } from './checkpo
 import { type Device, type DeviceKind, openDevice } from './device.js';
 import { predictProbabilities } from './inference.js';
 import { InputError } from '../util/errors.js';
-import { TRAIN_DEFAULTS, checkRunConfig } from './options.js';
+import { TRAIN_DEFAULTS } from './options.js';
+import { checkRunConfig } from './run-config.js';
 import { GpuLostError, GpuMemoryError } from '../gpu/errors.js';
 
 export interface LoadedModel {

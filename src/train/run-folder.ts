@@ -3,7 +3,7 @@
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CHECKPOINTS_DIR, CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, readConfig } from './checkpoint.js';
-import { checkRunConfig } from './options.js';
+import { checkRunConfig } from './run-config.js';
 import { InputError } from '../util/errors.js';
 import { missingFolders } from '../util/files.js';
 
@@ -13,9 +13,11 @@ export const EVAL_FILE = 'eval.json';
 /** The probability maps of the worst evaluation images, for the report. */
 export const EVAL_IMAGES_DIR = 'eval';
 export const REPORT_FILE = 'report.html';
+/** The decision threshold chosen on the held-out normal images (threshold.ts). */
+export const THRESHOLD_FILE = 'threshold.json';
 
 /** Everything a run writes into its folder. */
-const RUN_FILES = [CONFIG_FILE, SPLIT_FILE, LOG_FILE, MODEL_FILE, OPTIMIZER_FILE, CHECKPOINTS_DIR, EVAL_FILE, EVAL_IMAGES_DIR, REPORT_FILE];
+const RUN_FILES = [CONFIG_FILE, SPLIT_FILE, LOG_FILE, MODEL_FILE, OPTIMIZER_FILE, CHECKPOINTS_DIR, EVAL_FILE, EVAL_IMAGES_DIR, REPORT_FILE, THRESHOLD_FILE];
 
 /** The first of a run's files found in `dir`, or null (also when `dir` does not exist). */
 async function existingRun(dir: string): Promise<string | null> {

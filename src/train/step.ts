@@ -3,9 +3,21 @@
 import { scope } from '../autograd/index.js';
 import type { Unet } from '../model/unet.js';
 import type { Batch } from './batch.js';
-import { type LossConfig, methodLoss, packTerms, uploadBatch } from './losses.js';
+import { splitBatch } from './batch-split.js';
+import { type LossConfig, type LossPart, methodLoss, packTerms, uploadBatch } from './losses.js';
 import type { Adam } from './optimizer.js';
 import type { NbrLayer } from './options.js';
+
+/** Which features the NBR terms and paste weights read: after the layer's last ReLU, or before it (ours). */
+export type NbrFeatures = 'relu' | 'pre';
+/** Normal images through the network with the annotated samples, or apart (their own batch statistics). */
+export type NormalBn = 'joint' | 'separate';
+
+export interface StepConfig extends LossConfig {
+  nbrLayer: NbrLayer;
+  nbrFeatures?: NbrFeatures;
+  normalBn?: NormalBn;
+}
 
 /** The loss terms of one step as read back: null where a term is off or has no sample in the batch. */
 export interface StepTerms {
@@ -21,11 +33,16 @@ export interface StepTerms {
  * terms (see packTerms) as a promise that settles when the GPU has finished the step; the host does
  * not wait for it here. `weighting`: whether pasted samples get their similarity weights this step.
  */
-export function recordTrainStep<S>(model: Unet<S>, opt: Adam<S>, batch: Batch, cfg: LossConfig & { nbrLayer: NbrLayer }, lr: number, weighting: boolean): Promise<Float64Array> {
+export function recordTrainStep<S>(model: Unet<S>, opt: Adam<S>, batch: Batch, cfg: StepConfig, lr: number, weighting: boolean): Promise<Float64Array> {
   return scope(() => {
-    const b = uploadBatch(opt.backend, batch);
-    const { logits, features } = model.forwardWithFeatures(b.input);
-    const terms = methodLoss(logits, features[cfg.nbrLayer]!, b, cfg, weighting);
+    const pre = cfg.nbrFeatures === 'pre';
+    const pieces = cfg.normalBn === 'separate' ? splitBatch(batch) : [batch];
+    const parts = pieces.map((piece): LossPart<S> => {
+      const b = uploadBatch(opt.backend, piece);
+      const out = model.forwardWithFeatures(b.input, pre ? cfg.nbrLayer : null);
+      return { logits: out.logits, features: pre ? out.pre! : out.features[cfg.nbrLayer]!, b };
+    });
+    const terms = methodLoss(parts, cfg, weighting);
     terms.total.backward();
     opt.update(lr);
     // Records the copy of the terms and submits the step; the values arrive later.

@@ -15,13 +15,15 @@ import { loadCheckpoint, saveCheckpoint, writeRunConfig } from './checkpoint.js'
 import { GpuLostError, GpuMemoryError } from '../gpu/errors.js';
 import { type Device, openDevice } from './device.js';
 import { evaluationItems, evaluate, writeEvaluation, type EvaluationResult } from './evaluation.js';
+import { type ThresholdEvent, type ThresholdRecord, recordedThreshold, settleRunThreshold } from './threshold.js';
 import { predictProbabilities } from './inference.js';
-import type { LossConfig } from './losses.js';
 import { Adam, learningRate } from './optimizer.js';
-import { startingPoint, truncateLog } from './resume.js';
+import { checkResumedLayout, startingPoint, truncateLog } from './resume.js';
+import { featWeight, stepConfig } from './schedule.js';
 import { LOG_FILE, SPLIT_FILE, checkRunFolder, clearRun, removeLeftovers } from './run-folder.js';
 import { type BatchShape, type StepTerms, readTerms, recordTrainStep } from './step.js';
-import { LAYER_STRIDE, type NbrLayer, type ResolvedOptions, type TrainOptions, WEIGHTING_WARMUP, resolveOptions, runConfig } from './options.js';
+import { LAYER_STRIDE, type ResolvedOptions, type TrainOptions, WEIGHTING_WARMUP, resolveOptions } from './options.js';
+import { runConfig } from './run-config.js';
 import { InputError } from '../util/errors.js';
 
 export { TRAIN_DEFAULTS, type TrainOptions } from './options.js';
@@ -34,7 +36,8 @@ export type TrainEvent =
   | ({ kind: 'step'; step: number; steps: number; lr: number; imagesPerSecond: number; etaSeconds: number } & StepTerms)
   | { kind: 'validation'; step: number; falsePositiveRate: number }
   | { kind: 'checkpoint'; step: number; dir: string }
-  | { kind: 'evaluating'; done: number; total: number };
+  | { kind: 'evaluating'; done: number; total: number }
+  | ThresholdEvent;
 
 export interface TrainResult {
   dir: string;
@@ -42,6 +45,8 @@ export interface TrainResult {
   finalLoss: number;
   seconds: number;
   evaluation: EvaluationResult | null;
+  /** threshold.json, or null when the split held out no normal images. */
+  threshold: ThresholdRecord | null;
 }
 
 /** At most this many held-out normal images are scored per validation. */
@@ -86,8 +91,9 @@ export async function train(options: TrainOptions, onProgress: (e: TrainEvent) =
   const replacing = start.from ? false : await checkRunFolder(o.out, o.overwrite === true);
   const category = await readCategory(o.data);
   const split = kShotSplit(category, o.shots, o.splitSeed);
-  const layout = batchLayout(o.batch, o.normalPerBatch, o.cropPaste);
-  const needsNormals = layout.normals > 0 || layout.pasted > 0;
+  const layout = batchLayout(o.batch, o.normalPerBatch, o.cropPaste, o.synthetic);
+  if (start.from) checkResumedLayout(start.layout, layout, o.out);
+  const needsNormals = layout.normals > 0 || layout.pasted > 0 || layout.synthetic > 0;
   if (needsNormals && split.normals.length === 0) throw new InputError(`no normal training images left in '${o.data}/train/good' after the validation hold-out`);
   if (!ctx.verified?.has(category.dir)) {
     const checked = await verifyCategory(category, (done, total) => onProgress({ kind: 'checking', done, total }));
@@ -131,8 +137,8 @@ export async function train(options: TrainOptions, onProgress: (e: TrainEvent) =
     }
     const r = stream.next;
     const sources: BatchSources = { shots, normalCount: normals.length, normal: (i) => images.get(normals[i]!, o.size) };
-    const batchOptions = { size: o.size, layout, cellStride: LAYER_STRIDE[o.nbrLayer], paste: o.paste };
-    const lossConfig: LossConfig & { nbrLayer: NbrLayer } = { loss: o.loss, nbr: o.nbr, lambdaBg: o.lambdaBg, lambdaFeat: o.lambdaFeat, nbrLayer: o.nbrLayer };
+    const batchOptions = { size: o.size, layout, cellStride: LAYER_STRIDE[o.nbrLayer], paste: o.paste, cellLabels: o.cellLabels };
+    const lossConfig = stepConfig(o);
     const weightingFrom = o.weighting ? Math.ceil(WEIGHTING_WARMUP * o.steps) : Infinity;
     onProgress({ kind: 'start', steps: o.steps, device: device.description, shots: shots.length, normals: normals.length, layout });
 
@@ -174,7 +180,7 @@ export async function train(options: TrainOptions, onProgress: (e: TrainEvent) =
       for (let step = first; step < o.steps; step++) {
         const lr = learningRate(step, o.steps, o.lr);
         const batch = await next;
-        const terms = recordTrainStep(model, opt, batch, lossConfig, lr, step >= weightingFrom);
+        const terms = recordTrainStep(model, opt, batch, { ...lossConfig, lambdaFeat: featWeight(o, step) }, lr, step >= weightingFrom);
         // The next batch is composed while this step runs on the GPU (image decodes are cached).
         if (step + 1 < o.steps) next = prefetch(step + 1);
         streamBefore.delete(step);
@@ -205,13 +211,15 @@ export async function train(options: TrainOptions, onProgress: (e: TrainEvent) =
     }
     await log.close();
     const seconds = (performance.now() - started) / 1000;
+    const run = { dir: o.out, model, backend: device.backend, normals: split.validationNormals, size: o.size, maxFpr: o.maxFpr, step: o.steps };
+    const threshold = await settleRunThreshold(run, onProgress);
     let evaluation: EvaluationResult | null = null;
     if (o.evaluate) {
       const items = await evaluationItems(o.out);
-      const measured = await evaluate(model, device.backend, items, o.size, (done, total) => onProgress({ kind: 'evaluating', done, total }));
+      const measured = await evaluate(model, device.backend, items, o.size, (done, total) => onProgress({ kind: 'evaluating', done, total }), undefined, recordedThreshold(threshold));
       evaluation = await writeEvaluation(o.out, measured);
     }
-    return { dir: o.out, steps: o.steps, finalLoss, seconds, evaluation };
+    return { dir: o.out, steps: o.steps, finalLoss, seconds, evaluation, threshold };
   } finally {
     await log.close().catch(() => {}); // after a failure: the lines written so far stay; the failure is what is reported
     opt?.destroy();

@@ -36,7 +36,7 @@ export function pageHtml(title: string): string {
 <p id="status">Loading the model…</p>
 <div id="drop">Drop images here, or <label>pick them: <input id="file" type="file" accept="image/*" multiple></label></div>
 <div class="controls">
-  <label>Threshold <input id="threshold" type="range" min="0" max="1" step="0.01" value="0.5"> <output id="threshold-value">0.50</output></label>
+  <label>Threshold <input id="threshold" type="range" min="0" max="1" step="any" value="0.5"> <output id="threshold-value">0.50</output></label>
   <span id="timing"></span>
 </div>
 <div class="pictures">

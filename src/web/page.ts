@@ -135,15 +135,16 @@ function wire(ui: Ui, m: PageModel, ready: string): void {
   });
   ui.threshold.addEventListener('input', () => {
     const threshold = Number(ui.threshold.value);
-    ui.thresholdValue.textContent = threshold.toFixed(2);
+    ui.thresholdValue.textContent = threshold.toFixed(3);
     const shown = queue.shown();
     if (shown) drawOverlay(ui.overlay, shown.image, ui.probability, threshold);
   });
 }
 
+/** The run's decision threshold, exactly (the slider's step is 'any': a 0.01 grid would move it). */
 function setThreshold(ui: Ui, info: ModelInfo): void {
   ui.threshold.value = String(info.threshold);
-  ui.thresholdValue.textContent = info.threshold.toFixed(2);
+  ui.thresholdValue.textContent = info.threshold.toFixed(3);
 }
 
 async function main(): Promise<void> {

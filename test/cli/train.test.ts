@@ -16,7 +16,7 @@ describe('gpuseg synth, train, predict, eval', () => {
     let r = gpuseg(['synth', data, '--size', '32', '--categories', 'fabric', '--train-good', '5', '--test-good', '2', '--per-type', '2']);
     expect(r.status, r.stderr).toBe(0);
     const category = join(data, 'fabric');
-    r = gpuseg(['train', '--data', category, '--out', run, '--size', '32', '--batch', '4', '--steps', '3', '--checkpoint-every', '2', '--validate-every', '2', '--lambda-feat', '0.2', '--json']);
+    r = gpuseg(['train', '--data', category, '--out', run, '--size', '32', '--batch', '2', '--normal-per-batch', '2', '--steps', '3', '--checkpoint-every', '2', '--validate-every', '2', '--lambda-feat', '0.2', '--json']);
     expect(r.status, r.stderr).toBe(0);
     const result = JSON.parse(r.stdout.trim().split('\n').pop()!);
     expect(result.steps).toBe(3);
@@ -26,7 +26,7 @@ describe('gpuseg synth, train, predict, eval', () => {
     const log = readFileSync(join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     const steps = log.filter((l) => 'loss' in l);
     expect(steps.map((l) => l.step)).toEqual([1, 2, 3]);
-    // Batch 4 = 2 normal images + 1 shot + 1 pasted sample: every term is present.
+    // Batch 2 = 1 shot + 1 pasted sample, and 2 normal images on top: every term is present.
     for (const l of steps) {
       for (const term of ['seg', 'bg', 'feat', 'pasteWeight']) expect(Number.isFinite(l[term]), `${term} at step ${l.step}`).toBe(true);
       expect(l.loss).toBeCloseTo(l.seg + 1.0 * l.bg + 0.2 * l.feat, 5);
@@ -37,7 +37,7 @@ describe('gpuseg synth, train, predict, eval', () => {
     const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'));
     expect(config).toMatchObject({
       step: 3, nbr: true, cropPaste: true, weighting: true, lambdaBg: 1, lambdaFeat: 0.2, nbrLayer: 2, paste: 'anywhere', normalPerBatch: 2,
-      layout: { shots: 1, pasted: 1, normals: 2 },
+      layout: { shots: 1, pasted: 1, synthetic: 0, normals: 2 },
     });
   });
 
@@ -55,7 +55,7 @@ describe('gpuseg synth, train, predict, eval', () => {
     const steps = readFileSync(join(base, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(steps.map((l) => l.step)).toEqual([1, 2]);
     for (const l of steps) expect([l.bg, l.feat, l.pasteWeight, l.loss]).toEqual([null, null, null, l.seg]);
-    expect(JSON.parse(readFileSync(join(base, 'config.json'), 'utf8'))).toMatchObject({ nbr: false, cropPaste: false, normalPerBatch: 0, layout: { shots: 2, pasted: 0, normals: 0 } });
+    expect(JSON.parse(readFileSync(join(base, 'config.json'), 'utf8'))).toMatchObject({ nbr: false, cropPaste: false, normalPerBatch: 0, layout: { shots: 2, pasted: 0, synthetic: 0, normals: 0 } });
     expect(existsSync(join(base, 'eval.json'))).toBe(false);
   });
 
@@ -141,7 +141,14 @@ describe('gpuseg synth, train, predict, eval', () => {
       [['--lambda-feat', 'x'], /--lambda-feat must be a non-negative number, got 'x'/],
       [['--nbr-layer', '4'], /--nbr-layer must be 2 or 3, got '4'/],
       [['--paste', 'sideways'], /--paste.*sideways/],
-      [['--batch', '4', '--normal-per-batch', '4'], /--normal-per-batch 4 leaves no annotated sample in a batch of 4/],
+      [['--normal-per-batch', '-1'], /--normal-per-batch must be .*, got '-1'/],
+      [['--nbr-features', 'post'], /--nbr-features.*post/],
+      [['--cell-labels', 'some'], /--cell-labels.*some/],
+      [['--bg-loss', 'max'], /--bg-loss.*max/],
+      [['--normal-bn', 'none'], /--normal-bn.*none/],
+      [['--feat-rampup', '1.5'], /--feat-rampup must be a share of the steps from 0 up to \(not including\) 1, got '1.5'/],
+      [['--bg-top', '2'], /--bg-top must be a share of the pixels above 0 and at most 1, got 2/],
+      [['--synthetic', 'x'], /--synthetic must be .*, got 'x'/],
       [['--no-nbr', '--normal-per-batch', '1'], /--normal-per-batch 1 with --no-nbr/],
     ];
     for (const [flags, message] of bad) {

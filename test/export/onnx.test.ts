@@ -119,6 +119,11 @@ describe('gpuseg export --onnx', () => {
     expect(summary).toMatchObject({ file, size: SIZE, batch: 1, opset: 17, irVersion: 8, input: 'image', outputs: ['probability', 'logit'], batchNormFolded: true });
     expect(summary.bytes).toBe(readFileSync(file).byteLength);
     expect(readdirSync(join(dir, 'out'))).toEqual(['unet.onnx']);
+    // The run's decision threshold travels in the file's metadata_props (read from the proto: ONNX
+    // Runtime's InferenceSession has no metadata API in every version).
+    const stored = JSON.parse(readFileSync(join(run, 'threshold.json'), 'utf8')).threshold;
+    expect(decodeOnnxModel(readFileSync(file)).metadata_props).toContainEqual({ key: 'gpuseg.threshold', value: String(stored) });
+    expect(summary.threshold).toEqual({ value: stored, source: 'threshold.json' });
     single = await runOrt(file, images, 1);
     const d = expectSameOutputs(single, ours, 'trained run');
     process.stdout.write(`onnx vs gpuseg predict at ${SIZE}x${SIZE}: max |dp| ${d.probability.toExponential(2)}, max |dlogit| ${d.logit.toExponential(2)}\n`);

@@ -181,7 +181,9 @@ describe('gpuseg export --web', () => {
     expect(summary.files.sort()).toEqual(['index.html', 'model.json', 'model.safetensors', 'page.js']);
     expect(summary.size).toBe(SIZE);
     expect(readFileSync(join(web, 'model.safetensors')).equals(readFileSync(join(run, 'last.safetensors')))).toBe(true);
-    expect(JSON.parse(readFileSync(join(web, 'model.json'), 'utf8'))).toEqual({ format: 1, size: SIZE, threshold: 0.5, run: 'run' });
+    // The slider starts at the run's decision threshold (threshold.json), the one predict's masks use.
+    const threshold = JSON.parse(readFileSync(join(run, 'threshold.json'), 'utf8')).threshold;
+    expect(JSON.parse(readFileSync(join(web, 'model.json'), 'utf8'))).toEqual({ format: 1, size: SIZE, threshold, run: 'run' });
     const html = readFileSync(join(web, 'index.html'), 'utf8');
     expect(html).toMatch(/<script type="module" src="page\.js"><\/script>/);
     // Nothing of Node in the page's script: the bundle would not run in a browser.
@@ -261,6 +263,9 @@ describe('the page in headless Chromium (WebGPU on SwiftShader)', () => {
     const s = await status(page);
     expect(s, s.text).toMatchObject({ state: 'ready' });
     expect(s.text).toMatch(/swiftshader/i);
+    // The slider holds the run's threshold exactly (no 0.01 grid moves it).
+    const slider = await page.evaluate(`document.getElementById('threshold').value`);
+    expect(Number(slider)).toBe(JSON.parse(readFileSync(join(run, 'threshold.json'), 'utf8')).threshold);
 
     const loaded = await loadModel(run);
     let expected: Float32Array;

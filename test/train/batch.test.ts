@@ -33,7 +33,7 @@ function sources(): BatchSources & { normalBytes: Uint8Array[]; drawn: number[] 
 
 const options = (o: Partial<BatchOptions> = {}): BatchOptions => ({
   size: SIZE,
-  layout: batchLayout(8, 4, true),
+  layout: batchLayout(4, 4, true),
   cellStride: STRIDE,
   paste: 'anywhere',
   ...o,
@@ -41,12 +41,16 @@ const options = (o: Partial<BatchOptions> = {}): BatchOptions => ({
 
 describe('batchLayout', () => {
   it('splits the annotated slots between shots and pasted samples, after the normal images', () => {
-    expect(batchLayout(8, 4, true)).toEqual({ shots: 2, pasted: 2, normals: 4 });
-    expect(batchLayout(8, 0, false)).toEqual({ shots: 8, pasted: 0, normals: 0 });
-    expect(batchLayout(8, 0, true)).toEqual({ shots: 4, pasted: 4, normals: 0 });
-    expect(batchLayout(8, 4, false)).toEqual({ shots: 4, pasted: 0, normals: 4 });
-    expect(batchLayout(5, 2, true)).toEqual({ shots: 2, pasted: 1, normals: 2 });
-    expect(() => batchLayout(4, 4, true)).toThrow(/--normal-per-batch 4 leaves no annotated sample in a batch of 4/);
+    // The annotated part is the whole --batch (as the baseline's); normal and synthetic samples come on top.
+    expect(batchLayout(8, 4, true)).toEqual({ shots: 4, pasted: 4, synthetic: 0, normals: 4 });
+    expect(batchLayout(8, 0, false)).toEqual({ shots: 8, pasted: 0, synthetic: 0, normals: 0 });
+    expect(batchLayout(8, 0, true)).toEqual({ shots: 4, pasted: 4, synthetic: 0, normals: 0 });
+    expect(batchLayout(8, 4, false)).toEqual({ shots: 8, pasted: 0, synthetic: 0, normals: 4 });
+    expect(batchLayout(5, 2, true)).toEqual({ shots: 3, pasted: 2, synthetic: 0, normals: 2 });
+    expect(batchLayout(1, 8, true)).toEqual({ shots: 1, pasted: 0, synthetic: 0, normals: 8 });
+    expect(batchLayout(4, 2, true, 3)).toEqual({ shots: 2, pasted: 2, synthetic: 3, normals: 2 });
+    expect(() => batchLayout(4, -1, true)).toThrow(/--normal-per-batch must be a non-negative integer, got -1/);
+    expect(() => batchLayout(4, 1, true, 1.5)).toThrow(/--synthetic must be a non-negative integer, got 1.5/);
   });
 });
 
@@ -176,6 +180,36 @@ describe('makeBatch', () => {
     expect(Buffer.from(a.target.buffer).equals(Buffer.from(b.target.buffer))).toBe(true);
     const c = await makeBatch(options(), sources(), rng(5));
     expect(Buffer.from(a.input.buffer).equals(Buffer.from(c.input.buffer))).toBe(false);
+  });
+
+  it('puts synthetic anomalies on normal images after the annotated samples: exact masks, weight 1', async () => {
+    const src = sources();
+    const b = await makeBatch(options({ layout: batchLayout(4, 2, true, 3) }), src, rng(12));
+    expect(b.kinds).toEqual(['shot', 'shot', 'pasted', 'pasted', 'synthetic', 'synthetic', 'synthetic', 'normal', 'normal']);
+    expect(Array.from(b.segWeights)).toEqual([1, 1, 1, 1, 1, 1, 1, 0, 0]);
+    expect(Array.from(b.paste!.fixedWeights)).toEqual([1, 1, 0, 0, 1, 1, 1, 0, 0]);
+    const pixels = SIZE * SIZE;
+    // Each normal image is one flat colour: outside its mask a synthetic sample is exactly that colour
+    // (as packed), inside every pixel differs from it.
+    const flat = src.normalBytes.map((bytes) => {
+      const one = new Float32Array(pixels * 4);
+      packTurned(one, 0, bytes, SIZE, 0);
+      return Array.from(one.subarray(0, 3));
+    });
+    for (let i = 4; i < 7; i++) {
+      const mask = b.target.subarray(i * pixels, (i + 1) * pixels);
+      const area = mask.reduce((a, v) => a + v, 0);
+      expect(area, `sample ${i}`).toBeGreaterThanOrEqual(Math.ceil(0.002 * pixels));
+      expect(area, `sample ${i}`).toBeLessThanOrEqual(Math.floor(0.03 * pixels));
+      const at = (p: number) => Array.from(b.input.subarray((i * pixels + p) * 4, (i * pixels + p) * 4 + 3));
+      const outside = mask.findIndex((v) => v === 0);
+      const colour = flat.find((c) => c.every((v, k) => v === at(outside)[k]));
+      expect(colour, `sample ${i}: a normal image's colour outside the defect`).toBeDefined();
+      for (let p = 0; p < pixels; p++) {
+        const same = at(p).every((v, k) => v === colour![k]);
+        expect(same, `sample ${i}, pixel ${p}, mask ${mask[p]}`).toBe(mask[p] === 0);
+      }
+    }
   });
 
   it('a shots-only batch (the baseline) needs no normal image', async () => {

@@ -129,7 +129,7 @@ async function composed(be: Backend, p: Problem, cfg: LossConfig) {
   const out = scope(() => {
     const logits = Tensor.from(be, p.logits, [p.batch.n, S, S, 1], true);
     const features = Tensor.from(be, p.features, [p.batch.n, G, G, C], true);
-    const terms = methodLoss(logits, features, uploadBatch(be, p.batch), cfg, false);
+    const terms = methodLoss([{ logits, features, b: uploadBatch(be, p.batch) }], cfg, false);
     terms.total.backward();
     const grads = { dLogits: logits.grad!.toArray(), dFeatures: features.grad?.toArray() ?? null };
     return { packed: packTerms(terms).toArray(), ...grads };

@@ -65,7 +65,7 @@ describe('crop-and-paste weights', () => {
       const logits = Tensor.from(cpu, uniform(rng(3), 3 * S * S, -3, 3), [3, S, S, 1], true);
       const b = uploadBatch(cpu, batch);
       const w = pasteWeights(feat, b.paste!);
-      const terms = methodLoss(logits, feat, b, { loss: 'bce', nbr: false, lambdaBg: 0, lambdaFeat: 0 }, true);
+      const terms = methodLoss([{ logits, features: feat, b }], { loss: 'bce', nbr: false, lambdaBg: 0, lambdaFeat: 0 }, true);
       terms.total.backward();
       return { weights: w.weights.toArray(), mean: w.mean.toArray(), grad: logits.grad!.toArray(), logits: logits.toArray() };
     });

@@ -76,6 +76,8 @@ describe('train --resume after a kill', () => {
     expect(readFileSync(join(run, 'last.safetensors')).equals(readFileSync(join(whole, 'last.safetensors')))).toBe(true);
     expect(JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')).step).toBe(STEPS);
     expect(logSteps(run)).toEqual([1, 2, 3, 4]);
+    // The decision threshold is chosen at the end, from the same weights: the same file.
+    expect(readFileSync(join(run, 'threshold.json'), 'utf8')).toBe(readFileSync(join(whole, 'threshold.json'), 'utf8'));
   });
 
   it('killed at its first checkpoint before config.json is rewritten: resumes from it, predicts, ends bit-identical', () => {

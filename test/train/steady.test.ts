@@ -83,7 +83,7 @@ describe('a steady training loop', () => {
     const opt = new Adam(storage, model.namedParameters().map(([, s]) => s));
     const src = sources();
     const r = rng(4);
-    const options = { size: SIZE, layout: batchLayout(8, 4, true), cellStride: 8, paste: 'anywhere' as const };
+    const options = { size: SIZE, layout: batchLayout(4, 4, true), cellStride: 8, paste: 'anywhere' as const };
     const cfg = { loss: 'bce' as const, nbr: true, lambdaBg: 1, lambdaFeat: 0.1, nbrLayer: 2 as const };
     const step = async () => recordTrainStep(model, opt, await makeBatch(options, src, r), cfg, 1e-4, true);
     try {

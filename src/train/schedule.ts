@@ -1,0 +1,25 @@
+// What a run's options make of each step's loss: the step configuration, and the feature term's weight
+// at a step (a linear ramp-up over the first --feat-rampup share of the steps).
+import type { ResolvedOptions } from './options.js';
+import type { StepConfig } from './step.js';
+
+export function stepConfig(o: ResolvedOptions): StepConfig {
+  return {
+    loss: o.loss,
+    nbr: o.nbr,
+    lambdaBg: o.lambdaBg,
+    lambdaFeat: o.lambdaFeat,
+    bgLoss: o.bgLoss,
+    bgTop: o.bgTop,
+    nbrLayer: o.nbrLayer,
+    nbrFeatures: o.nbrFeatures,
+    normalBn: o.normalBn,
+  };
+}
+
+/** lambda_feat at step `step` (0-based): o.lambdaFeat * min(1, (step + 1) / (featRampup * steps)). */
+export function featWeight(o: Pick<ResolvedOptions, 'lambdaFeat' | 'featRampup' | 'steps'>, step: number): number {
+  const rampSteps = o.featRampup * o.steps;
+  if (!(rampSteps > 0)) return o.lambdaFeat;
+  return o.lambdaFeat * Math.min(1, (step + 1) / rampSteps);
+}
