@@ -7,12 +7,17 @@ import { type Box, type Components, connectedComponents } from './components.js'
 import { CHANNELS, type Crop, featherAlpha, transformCrop, transformedSize } from './paste-crop.js';
 import type { Rng } from '../util/random.js';
 
-export type PasteMode = 'anywhere' | 'near';
+export type PasteMode = 'anywhere' | 'near' | 'matched';
 
 /** Px the component's bounding box is grown by on each side, so the crop carries some context. */
 export const PASTE_MARGIN = 8;
 /** 'near': the offset is at most this fraction of the image size in y and in x. */
 export const NEAR_FRACTION = 0.1;
+/**
+ * 'matched': placements drawn as for 'anywhere', of which the one whose surroundings look most like the
+ * defect's own is taken: a defect cut from an object lands on the object, not on the background.
+ */
+export const MATCH_CANDIDATES = 16;
 /** Alpha above this is a defect pixel of the target mask. */
 export const ALPHA_THRESHOLD = 0.5;
 
@@ -58,8 +63,11 @@ export interface Source {
  * Picks one connected component of the source mask uniformly, cuts it out with its margin, and pastes it
  * onto the background. 'anywhere': a random flip/quarter turn and a uniformly random position where the
  * crop fits; 'near': no transform, the source position moved by up to round(0.1 * size) px in y and in x
- * (clamped into the image). null when the source mask has no component. Draws from r only, in this
- * order: component, then ('anywhere') transform, y, x or ('near') dy, dx.
+ * (clamped into the image); 'matched' (ours): MATCH_CANDIDATES placements drawn as for 'anywhere', the
+ * one whose background under the crop's margin (alpha 0) is nearest (mean squared difference) to the
+ * margin's own pixels, the first on ties. null when the source mask has no component. Draws from r only,
+ * in this order: component, then ('anywhere') transform, y, x, ('matched') that per candidate, or
+ * ('near') dy, dx.
  */
 export function cropAndPaste(
   source: Source,
@@ -83,6 +91,18 @@ export function cropAndPaste(
     const [h, w] = transformedSize(transform, height, width);
     y = randomInt(r, size - h + 1);
     x = randomInt(r, size - w + 1);
+  } else if (mode === 'matched') {
+    const crop = cutCrop(source.image, comps.labels, component, size, box);
+    let best = Infinity;
+    [y, x] = [0, 0];
+    for (let k = 0; k < MATCH_CANDIDATES; k++) {
+      const t = randomInt(r, DIHEDRAL_COUNT);
+      const moved = transformCrop(crop, t);
+      const cy = randomInt(r, size - moved.height + 1);
+      const cx = randomInt(r, size - moved.width + 1);
+      const d = marginDistance(moved, background, size, cy, cx);
+      if (d < best) [best, transform, y, x] = [d, t, cy, cx];
+    }
   } else {
     const reach = Math.round(NEAR_FRACTION * size);
     y = clamp(box.y0 + randomInt(r, 2 * reach + 1) - reach, 0, size - height);
@@ -154,6 +174,22 @@ function paste(
     }
   }
   return { image, mask, alpha, sourceMask, component, transform, offset: [offset[0], offset[1]], sourceBox, placedBox };
+}
+
+/** Mean squared difference between a crop's margin (alpha 0) and the background under it at (top, left). */
+export function marginDistance(crop: Crop, background: Float32Array, size: number, top: number, left: number): number {
+  let sum = 0;
+  let count = 0;
+  for (let y = 0; y < crop.height; y++) {
+    for (let x = 0; x < crop.width; x++) {
+      const from = y * crop.width + x;
+      if (crop.alpha[from] !== 0) continue;
+      const to = ((top + y) * size + left + x) * CHANNELS;
+      for (let c = 0; c < CHANNELS; c++) sum += (crop.pixels[from * CHANNELS + c]! - background[to + c]!) ** 2;
+      count++;
+    }
+  }
+  return count ? sum / (count * CHANNELS) : 0;
 }
 
 /** The component's bounding box grown by PASTE_MARGIN on each side, clipped to the image. */

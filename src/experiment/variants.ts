@@ -17,7 +17,7 @@ export const VARIANTS = {
   full: { nbr: true, cropPaste: true, weighting: true },
 } as const;
 
-type MethodOptions = Pick<TrainOptions, 'nbrFeatures' | 'cellLabels' | 'featRampup' | 'bgLoss' | 'normalBn' | 'synthetic'>;
+type MethodOptions = Pick<TrainOptions, 'nbrFeatures' | 'cellLabels' | 'featRampup' | 'bgLoss' | 'normalBn' | 'synthetic' | 'paste'>;
 
 /** The modifiers, in pairs that set a part on and back to the paper's first reading. */
 export const MODIFIERS: Record<string, MethodOptions> = {
@@ -39,6 +39,10 @@ export const MODIFIERS: Record<string, MethodOptions> = {
   /** Two normal images with synthetic anomalies per step. */
   syn: { synthetic: 2 },
   nosyn: { synthetic: 0 },
+  /** Where crop-and-paste puts a defect: where the surroundings match, near its place, or anywhere. */
+  matched: { paste: 'matched' },
+  near: { paste: 'near' },
+  anywhere: { paste: 'anywhere' },
 };
 
 export type BaseVariant = keyof typeof VARIANTS;

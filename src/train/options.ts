@@ -134,7 +134,7 @@ export const LIMITS = { size: 2048, batch: 512, steps: 10_000_000, checkpointEve
 export const CHOICES = {
   loss: ['bce', 'bce+dice'],
   device: ['gpu', 'cpu'],
-  paste: ['anywhere', 'near'],
+  paste: ['anywhere', 'near', 'matched'],
   nbrFeatures: ['relu', 'pre'],
   cellLabels: ['any', 'fraction'],
   bgLoss: ['mean', 'hard'],

@@ -76,7 +76,7 @@ const CONFIG_RULES: Record<string, FieldRule> = {
   lambdaBg: number(false),
   lambdaFeat: number(false),
   nbrLayer: oneOf(2, 3),
-  paste: oneOf('anywhere', 'near'),
+  paste: oneOf(...CHOICES.paste),
   normalPerBatch: integer(0, LIMITS.batch),
   nbrFeatures: oneOf(...CHOICES.nbrFeatures),
   cellLabels: oneOf(...CHOICES.cellLabels),

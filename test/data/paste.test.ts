@@ -7,6 +7,7 @@ import {
   type PasteMode,
   type PasteResult,
   cropAndPaste,
+  marginDistance,
   maxPoolMask,
   pasteAt,
 } from '../../src/data/paste.js';
@@ -470,5 +471,33 @@ describe('maxPoolMask', () => {
   it('rejects a size that is not a multiple of the stride, and a mask of the wrong length', () => {
     expect(() => maxPoolMask(new Uint8Array(100), 10, 4)).toThrow(/multiple/);
     expect(() => maxPoolMask(new Uint8Array(10), 4, 2)).toThrow(/4x4/);
+  });
+});
+
+describe("crop-and-paste 'matched': where the surroundings look like the defect's own", () => {
+  it('measures the mean squared difference over the margin (alpha 0) only', () => {
+    // A 2x2 crop: one defect pixel (alpha 0.7, ignored) and three margin pixels.
+    const crop = { height: 2, width: 2, pixels: Float32Array.from([0.1, 0.2, 0.3, 9, 9, 9, 0.5, 0.5, 0.5, 0, 0, 1]), alpha: Float32Array.from([0, 0.7, 0, 0]) };
+    const size = 3;
+    const bg = new Float32Array(size * size * CHANNELS).fill(0.5);
+    // Placed at (1, 1): margin pixels (0,0), (1,0), (1,1) of the crop over background 0.5.
+    // Squared differences: 0.16 + 0.09 + 0.04, 0, 0.25 + 0.25 + 0.25; mean over 3 pixels x 3 channels.
+    expect(marginDistance(crop, bg, size, 1, 1)).toBeCloseTo((0.29 + 0 + 0.75) / 9, 6);
+  });
+
+  it('puts a defect cut from a bright object on the bright half, where anywhere puts it on either', () => {
+    // The source: bright (0.9) everywhere, a dark 3x3 defect in the middle. The background: the left
+    // half dark (0.1), the right half bright (0.9).
+    const image = new Float32Array(SIZE * SIZE * CHANNELS).fill(0.9);
+    const mask = rects(SIZE, [30, 30, 3, 3]);
+    for (let p = 0; p < SIZE * SIZE; p++) if (mask[p]) image.fill(0.2, p * CHANNELS, p * CHANNELS + CHANNELS);
+    const background = new Float32Array(SIZE * SIZE * CHANNELS);
+    for (let p = 0; p < SIZE * SIZE; p++) background.fill(p % SIZE < SIZE / 2 ? 0.1 : 0.9, p * CHANNELS, p * CHANNELS + CHANNELS);
+    const onBright = (mode: PasteMode) =>
+      SEEDS.filter((s) => cropAndPaste({ image, mask }, background, SIZE, mode, rng(s))!.placedBox.x0 >= SIZE / 2).length;
+    // A 19x19 crop: of the 46 left corners, 14 lie wholly on the bright half. Anywhere: about 14/46 of 200.
+    // Matched: the best of 16 candidates lies wholly on it unless none of 16 does ((32/46)^16 < 0.3%).
+    expect(onBright('anywhere')).toBeLessThan(100);
+    expect(onBright('matched')).toBeGreaterThanOrEqual(SEEDS.length - 2);
   });
 });
