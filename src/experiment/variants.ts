@@ -17,7 +17,7 @@ export const VARIANTS = {
   full: { nbr: true, cropPaste: true, weighting: true },
 } as const;
 
-type MethodOptions = Pick<TrainOptions, 'nbrFeatures' | 'cellLabels' | 'featRampup' | 'bgLoss' | 'normalBn' | 'synthetic' | 'paste'>;
+type MethodOptions = Pick<TrainOptions, 'nbrFeatures' | 'cellLabels' | 'featRampup' | 'bgLoss' | 'normalBn' | 'synthetic' | 'paste' | 'lambdaFeat'>;
 
 /** The modifiers, in pairs that set a part on and back to the paper's first reading. */
 export const MODIFIERS: Record<string, MethodOptions> = {
@@ -43,6 +43,8 @@ export const MODIFIERS: Record<string, MethodOptions> = {
   matched: { paste: 'matched' },
   near: { paste: 'near' },
   anywhere: { paste: 'anywhere' },
+  /** Without the feature term (the background term alone). */
+  nofeat: { lambdaFeat: 0 },
 };
 
 export type BaseVariant = keyof typeof VARIANTS;
