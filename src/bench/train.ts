@@ -69,7 +69,10 @@ export async function benchTrain(
   const r = rng(1);
   const full = method === 'full';
   const sources = benchSources(o.size, r);
-  const layout = full ? batchLayout(o.batch, Math.floor(o.batch / 2), true) : batchLayout(o.batch, 0, false);
+  // --batch counts every image of a step, as before the normal images came on top of the annotated ones:
+  // the full method's step of 8 is 4 annotated (2 shots, 2 pasted) and 4 normal images.
+  const normals = Math.floor(o.batch / 2);
+  const layout = full ? batchLayout(o.batch - normals, normals, true) : batchLayout(o.batch, 0, false);
   const batchOptions = { size: o.size, layout, cellStride: LAYER_STRIDE[TRAIN_DEFAULTS.nbrLayer], paste: TRAIN_DEFAULTS.paste };
   const cfg: LossConfig & { nbrLayer: 2 | 3 } = { loss: 'bce', nbr: full, lambdaBg: TRAIN_DEFAULTS.lambdaBg, lambdaFeat: TRAIN_DEFAULTS.lambdaFeat, nbrLayer: TRAIN_DEFAULTS.nbrLayer };
   let lastBatch: Batch | null = null;
