@@ -1,14 +1,39 @@
 // How the CLI ends: a clear one-line message and an exit code, never a stack trace (set GPUSEG_DEBUG=1
 // for the trace).
-import { EXIT_BAD_INPUT, EXIT_FAILED, InputError, isInputError } from '../util/errors.js';
+import { dirname } from 'node:path';
+import { EXIT_BAD_INPUT, EXIT_FAILED, InputError, errorMessage, isInputError } from '../util/errors.js';
 
 export { InputError };
 
 export function reportAndExit(err: unknown): never {
   if (process.env.GPUSEG_DEBUG === '1' && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-  const message = err instanceof Error ? err.message : String(err);
+  const trouble = fileSystemTrouble(err);
+  const message = trouble?.message ?? (err instanceof Error ? err.message : String(err));
   process.stderr.write(`gpuseg: ${message.split('\n')[0]}\n`);
-  process.exit(isInputError(err) ? EXIT_BAD_INPUT : EXIT_FAILED);
+  process.exit(trouble?.exit ?? (isInputError(err) ? EXIT_BAD_INPUT : EXIT_FAILED));
+}
+
+/** The error codes of a disk that is full (or a quota used up) and of a file system mounted read-only. */
+const DISK_FULL = /\b(ENOSPC|EDQUOT)\b/;
+const READ_ONLY = /\bEROFS\b/;
+
+/**
+ * A full disk or a read-only file system, said in those words with the folder or file, whatever wrote
+ * it (a checkpoint, the log, a PNG): a disk that filled up is the work failing (exit 1); a read-only
+ * place is the user's path (exit 2).
+ */
+export function fileSystemTrouble(err: unknown): { message: string; exit: number } | null {
+  const e = (err ?? {}) as { code?: unknown; path?: unknown; message?: unknown };
+  const text = `${typeof e.code === 'string' ? e.code : ''} ${typeof e.message === 'string' ? e.message : ''}`;
+  const path = typeof e.path === 'string' ? e.path : null;
+  if (DISK_FULL.test(text)) {
+    const where = path === null ? errorMessage(err) : `no space left in '${dirname(path)}' (writing '${path}')`;
+    return { message: `disk full: ${where}`, exit: EXIT_FAILED };
+  }
+  if (READ_ONLY.test(text)) {
+    return { message: `read-only file system: ${path === null ? errorMessage(err) : `cannot write '${path}'`}`, exit: EXIT_BAD_INPUT };
+  }
+  return null;
 }
 
 /** Decimal digits only: Number() would also take '0x10', '1e3', ' 8 ' and '' (as 0). */

@@ -4,6 +4,7 @@ import { writeRunReport } from '../report/index.js';
 import { type EvaluationResult, evaluate, evaluationItems, writeEvaluation } from '../train/evaluation.js';
 import { METRIC_COLUMNS, type PixelMetrics } from '../train/metrics.js';
 import { inferenceTrouble, loadModel } from '../train/model-io.js';
+import { weightsOf } from '../train/run-folder.js';
 import { runThreshold } from '../train/threshold.js';
 import type { CommonOptions } from './predict.js';
 import { progress } from './progress.js';
@@ -49,12 +50,14 @@ export async function runEval(o: EvalCliOptions): Promise<void> {
   const items = await evaluationItems(o.model, o.data);
   const threshold = await runThreshold(o.model, o.threshold);
   const loaded = await loadModel(o.model, { device: o.device, adapter: o.adapter });
+  const weights = await weightsOf(o.model);
+  if (weights?.unfinished) process.stderr.write(`gpuseg: warning: '${o.model}': ${weights.unfinished}\n`);
   const bar = progress('eval', items.length, { quiet: o.json });
   let written: EvaluationResult;
   try {
     const result = await evaluate(loaded.model, loaded.device.backend, items, loaded.size, (done) => bar.update(done), EVAL_BATCH, threshold);
     bar.stop();
-    written = await writeEvaluation(o.model, result);
+    written = await writeEvaluation(o.model, { ...result, step: weights?.step });
   } catch (err) {
     throw inferenceTrouble(err, 'evaluating', loaded, EVAL_BATCH);
   } finally {

@@ -6,7 +6,7 @@ import { TRAIN_DEFAULTS } from '../train/trainer.js';
 import { InputError, belowOne, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber } from './errors.js';
 
 export const adapterOption = () =>
-  new Option('--adapter <name>', 'a backend (vulkan, metal, d3d12, ...) or part of an adapter name').env('GPUSEG_ADAPTER');
+  new Option('--adapter <name>', 'a backend (vulkan, metal, d3d12, ...) or part of an adapter name (default: the high-performance adapter Dawn offers)').env('GPUSEG_ADAPTER');
 
 export const deviceOption = () =>
   new Option('--device <kind>', 'gpu (WebGPU, any adapter) or cpu (the float64 reference)').choices(['gpu', 'cpu']).default('gpu');
@@ -42,7 +42,7 @@ function nbrLayer(value: string): 2 | 3 {
 /** Flags of the data, the schedule and the model, for one run (`--data` is required unless `o.resumable`). */
 export function addTrainFlags(c: Command, o: { variantSwitches: boolean; resumable?: boolean }): Command {
   const data = 'category folder: train/good, test/<type>, ground_truth/<type>';
-  if (o.resumable) c.option('--data <dir>', data);
+  if (o.resumable) c.option('--data <dir>', `${data} (required, unless --resume)`);
   else c.requiredOption('--data <dir>', data);
   c
     .option('--seed <n>', 'training seed (initialisation, batches, augmentation, crop-and-paste)', nonNegativeInt('--seed'), TRAIN_DEFAULTS.seed)
@@ -70,7 +70,7 @@ export function addTrainFlags(c: Command, o: { variantSwitches: boolean; resumab
     .addOption(new Option('--normal-bn <how>', 'normal images through the network with the annotated samples (joint) or apart, with batch statistics of their own (separate)').choices(['joint', 'separate']).default(TRAIN_DEFAULTS.normalBn))
     .option('--synthetic <n>', 'normal images with a synthetic anomaly per step, as extra annotated samples on top of --batch', nonNegativeInt('--synthetic'), TRAIN_DEFAULTS.synthetic)
     .addOption(deviceOption())
-    .option('--encoder-weights <file>', "torchvision's resnet34 checkpoint (.pth, either format) or .safetensors")
+    .option('--encoder-weights <file>', "torchvision's resnet34 checkpoint (.pth, either format) or .safetensors (default: none, a random initialisation)")
     .option('--checkpoint-every <n>', 'steps between checkpoints', positiveInt('--checkpoint-every'), TRAIN_DEFAULTS.checkpointEvery)
     .option('--validate-every <n>', 'steps between false-positive checks on held-out normals (0: never)', nonNegativeInt('--validate-every'), TRAIN_DEFAULTS.validateEvery)
     .option('--max-fpr <x>', "the false-positive pixel rate on held-out normal images that the run's decision threshold keeps (threshold.json)", belowOne('--max-fpr', 'a rate'), TRAIN_DEFAULTS.maxFpr)

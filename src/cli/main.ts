@@ -15,11 +15,13 @@ import { runExport, runServe } from './export.js';
 import { runPredict } from './predict.js';
 import { runTrain } from './train.js';
 import { runTune } from './tune.js';
+import { packageVersion } from './version.js';
 import { runWorkerCli } from './worker.js';
 
 const program = new Command()
   .name('gpuseg')
   .description('Few-shot defect segmentation trained on the GPU through WebGPU (Dawn)')
+  .version(packageVersion(), '-V, --version', 'print the version of gpuseg')
   .showHelpAfterError('(gpuseg COMMAND --help lists the flags)')
   .exitOverride();
 
@@ -48,8 +50,8 @@ addTrainFlags(
   program
     .command('train')
     .description('train the ResNet-34 UNet on one category folder (MVTec AD layout): k annotated shots per defect type plus the normal images, with the NBR loss and weighted crop-and-paste (METHOD.md); then evaluate and write report.html')
-    .option('--out <dir>', 'run folder: checkpoints, config, split, log, evaluation, report')
-    .option('--resume <run>', "continue the run in this folder from its last checkpoint, with its own settings (exactly: the same result as an uninterrupted run)")
+    .option('--out <dir>', 'run folder: checkpoints, config, split, log, evaluation, report (required, unless --resume)')
+    .option('--resume <run>', "continue the run in this folder from its last checkpoint, with its own settings (exactly: the same result as an uninterrupted run); with --steps N, more than its steps, extend a run to N")
     .option('--shots <k>', 'annotated images per defect type', positiveInt('--shots'), 1)
     .option('--split-seed <n>', 'seed of the choice of shots', nonNegativeInt('--split-seed'), 0),
   { variantSwitches: true, resumable: true },
@@ -58,6 +60,7 @@ addTrainFlags(
   .option('--overwrite', 'replace the run already in --out (without it, a folder holding a run is refused)')
   .option('--tune', 'first measure the conv kernels for this --batch and --size on this adapter (what its tuning file lacks; see `gpuseg tune`)')
   .option('--json', 'print the result as JSON (no progress bar)')
+  .addHelpText('after', '\nSwitches (--no-*, --overwrite, --tune, --json) are off unless given: by default the full method (NBR, crop-and-paste,\nweighting) trains, then evaluates. --resume RUN takes no other flag but --steps, --device, --adapter, --tune and --json.')
   .action((opts, cmd: Command) => runTrain(opts, cmd));
 
 addTrainFlags(

@@ -4,10 +4,12 @@
 import { writeRunReport } from '../report/index.js';
 import type { EvaluationResult } from '../train/evaluation.js';
 import { kebab } from '../train/options.js';
+import { lockForTraining } from '../train/run-lock.js';
 import { TRAIN_DEFAULTS, type TrainEvent, type TrainOptions, train } from '../train/trainer.js';
 import type { Command } from 'commander';
 import { InputError } from './errors.js';
 import { type Progress, progress } from './progress.js';
+import { watchStopSignals } from './signals.js';
 import { tuneBeforeTraining } from './tune.js';
 
 export interface TrainCliOptions extends Omit<TrainOptions, 'data' | 'out' | 'evaluate' | 'resume'> {
@@ -82,8 +84,11 @@ function metricsLine(e: EvaluationResult): string {
   return `defect IoU ${f(m.iou)}, mIoU ${f(m.miou)}, Dice ${f(m.dice)}, AUROC ${f(m.auroc)}, AP ${f(m.ap)}, F1-max ${f(m.f1Max)}, AUPRO ${f(m.aupro)}`;
 }
 
-/** Flags that may go with --resume: how and where to run, not what (the run's config.json says that). */
-const RESUME_FLAGS = new Set(['resume', 'device', 'adapter', 'json', 'tune']);
+/**
+ * Flags that may go with --resume: how and where to run, not what (the run's config.json says that);
+ * and --steps, which extends a run to more steps.
+ */
+const RESUME_FLAGS = new Set(['resume', 'device', 'adapter', 'json', 'tune', 'steps']);
 
 /** The run's options from the command line: a new run (--data and --out), or --resume RUN alone. */
 function trainOptions(o: TrainCliOptions, cmd?: Command): TrainOptions {
@@ -91,7 +96,8 @@ function trainOptions(o: TrainCliOptions, cmd?: Command): TrainOptions {
   if (resume !== undefined) {
     const given = cmd ? Object.keys(o).filter((k) => cmd.getOptionValueSource(k) === 'cli' && !RESUME_FLAGS.has(k)) : [];
     if (given.length) throw new InputError(`--resume continues with the run's own settings; drop --${kebab(given[0]!)}`);
-    return { data: '', out: resume, resume: true, device: o.device, adapter: o.adapter };
+    const steps = cmd?.getOptionValueSource('steps') === 'cli' ? o.steps : undefined;
+    return { data: '', out: resume, resume: true, device: o.device, adapter: o.adapter, steps };
   }
   if (options.data === undefined) throw new InputError("required option '--data <dir>' not specified (or --resume RUN)");
   if (options.out === undefined) throw new InputError("required option '--out <dir>' not specified");
@@ -101,9 +107,16 @@ function trainOptions(o: TrainCliOptions, cmd?: Command): TrainOptions {
 export async function runTrain(o: TrainCliOptions, cmd?: Command): Promise<void> {
   const options = trainOptions(o, cmd);
   const p = trainProgress(o.json);
-  if (o.tune && (o.device ?? 'gpu') === 'gpu') await tuneBeforeTraining({ batch: o.batch ?? TRAIN_DEFAULTS.batch, size: o.size ?? TRAIN_DEFAULTS.size, adapter: o.adapter, quiet: o.json });
+  // Held to the end: the report is written into the run folder after training.
+  const lock = await lockForTraining(options, (message) => p.onEvent({ kind: 'warning', message }));
+  const stop = watchStopSignals(options.out, () => p.stop());
+  const onEvent = (e: TrainEvent) => {
+    if (e.kind === 'step') stop.step(e.step, e.steps);
+    p.onEvent(e);
+  };
   try {
-    const result = await train(options, p.onEvent);
+    if (o.tune && (o.device ?? 'gpu') === 'gpu') await tuneBeforeTraining({ batch: o.batch ?? TRAIN_DEFAULTS.batch, size: o.size ?? TRAIN_DEFAULTS.size, adapter: o.adapter, quiet: o.json });
+    const result = await train(options, onEvent);
     p.stop();
     const report = await writeRunReport(result.dir);
     if (o.json) {
@@ -116,6 +129,8 @@ export async function runTrain(o: TrainCliOptions, cmd?: Command): Promise<void>
     if (at) process.stdout.write(`at the run's threshold ${at.value.toPrecision(4)} (${at.source}): defect IoU ${f3(at.overall.iou)}, mIoU ${f3(at.overall.miou)}, Dice/F1 ${f3(at.overall.dice)}\n`);
     process.stdout.write(`report: ${report}\n`);
   } finally {
+    stop.done();
     p.stop();
+    await lock.release();
   }
 }

@@ -5,6 +5,7 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, extname } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import { InputError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/files.js';
 import { decodeBmp } from './bmp.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from './imagenet.js';
 
@@ -19,6 +20,10 @@ export const MASK_THRESHOLD = 127;
  * otherwise become 1.2 GB before any other check.
  */
 export const MAX_PIXELS = 8192 * 8192;
+const MAX_SIDE = Math.sqrt(MAX_PIXELS);
+/** How an image over the limit is refused, naming the limit (bmp.ts says the same). */
+const overLimit = (width: number | undefined, height: number | undefined) =>
+  `${width ?? '?'}x${height ?? '?'} pixels, more than the ${MAX_PIXELS} gpuseg decodes (${MAX_SIDE}x${MAX_SIDE})`;
 
 // Defined apart from sharp, so that a browser page normalises with the same numbers.
 export { IMAGENET_MEAN, IMAGENET_STD };
@@ -58,6 +63,10 @@ async function decode<T>(path: string, what: string, read: (image: Sharp) => Pro
 /** sharp's message for a file it cannot decode, said the way a user needs it. */
 async function decodeProblem(path: string, err: unknown): Promise<string> {
   const message = firstLine(err);
+  if (/exceeds pixel limit/i.test(message)) {
+    const meta = await sharp(path, { limitInputPixels: false }).metadata().catch(() => null);
+    return overLimit(meta?.width, meta?.height);
+  }
   if (/unsupported image format/i.test(message)) {
     const bytes = await stat(path).then((s) => s.size, () => -1);
     return bytes === 0 ? 'the file is empty (0 bytes)' : `not an image, or a format that cannot be read (${IMAGE_FORMATS})`;
@@ -131,6 +140,7 @@ function checkSize(size: number): void {
 export async function imageSize(path: string, what = 'image'): Promise<{ width: number; height: number }> {
   const meta = await decode(path, what, (image) => image.metadata());
   if (!meta.width || !meta.height) throw new InputError(`cannot read ${what} '${path}': no dimensions in its header`);
+  if (meta.width * meta.height > MAX_PIXELS) throw new InputError(`cannot read ${what} '${path}': ${overLimit(meta.width, meta.height)}`);
   return { width: meta.width, height: meta.height };
 }
 
@@ -206,7 +216,10 @@ export function normalizeImageNet(rgb: Float32Array): Float32Array {
   return out;
 }
 
-/** Writes 8-bit pixels (HWC, 1 or 3 channels) as a PNG, creating the folder if needed. */
+/**
+ * Writes 8-bit pixels (HWC, 1 or 3 channels) as a PNG, creating the folder if needed: encoded in
+ * memory, then written under a temporary name and renamed (a kill or a full disk never leaves half a PNG).
+ */
 export async function writePng(
   path: string,
   data: Uint8Array,
@@ -221,10 +234,12 @@ export async function writePng(
   }
   await mkdir(dirname(path), { recursive: true });
   const raw = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  let png: Buffer;
   try {
     // A fixed compression level keeps the output bytes the same from run to run.
-    await sharp(raw, { raw: { width, height, channels } }).png({ compressionLevel: 6 }).toFile(path);
+    png = await sharp(raw, { raw: { width, height, channels } }).png({ compressionLevel: 6 }).toBuffer();
   } catch (err) {
     throw new InputError(`cannot write PNG '${path}': ${firstLine(err)}`);
   }
+  await writeFileAtomic(path, png);
 }

@@ -1,7 +1,9 @@
 // Every file of a category decoded before a run starts: a truncated image or a wrong mask stops the
 // command at once with a line naming the file, not hours later at the step that first reads it.
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { MASK_THRESHOLD, checkImage, checkMask } from './image.js';
-import type { Category } from './mvtec.js';
+import { type Category, GOOD } from './mvtec.js';
 import { InputError } from '../util/errors.js';
 
 /** Decodes in flight at once: sharp decodes on its own threads, so a few overlap well. */
@@ -45,7 +47,7 @@ export async function verifyCategory(category: Category, onProgress: (done: numb
   if (emptyMasks.length === category.defects.length) {
     throw new InputError(`every mask of '${category.dir}' is empty (no pixel above ${MASK_THRESHOLD}${weakest}): nothing to learn or evaluate`);
   }
-  const warnings: string[] = [];
+  const warnings = await layoutWarnings(category);
   if (greyMasks.length) {
     greyMasks.sort();
     warnings.push(`${greyMasks.length} mask(s) are not binary (e.g. '${greyMasks[0]}'): pixels above ${MASK_THRESHOLD} count as defect`);
@@ -59,4 +61,26 @@ export async function verifyCategory(category: Category, onProgress: (done: numb
 
 async function inBatches<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
   for (let start = 0; start < items.length; start += IN_FLIGHT) await Promise.all(items.slice(start, start + IN_FLIGHT).map(work));
+}
+
+/** Sub-folders of `dir` (none when it does not exist), without hidden ones, sorted. */
+async function subfolders(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+}
+
+/**
+ * Folders of the layout that the run leaves out, each a warning naming it: a defect type's test folder
+ * without images, and a ground-truth folder without its test folder.
+ */
+async function layoutWarnings(category: Category): Promise<string[]> {
+  const testDir = join(category.dir, 'test');
+  const truthDir = join(category.dir, 'ground_truth');
+  const used = new Set(category.defects.map((d) => d.type));
+  const types = (await subfolders(testDir)).filter((t) => t !== GOOD);
+  const warnings = types.filter((t) => !used.has(t)).map((t) => `defect type folder '${join(testDir, t)}' holds no images: the type is left out`);
+  for (const t of await subfolders(truthDir)) {
+    if (!types.includes(t)) warnings.push(`'${join(truthDir, t)}' has no test folder '${join(testDir, t)}': its masks are not used`);
+  }
+  return warnings;
 }

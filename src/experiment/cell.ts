@@ -9,6 +9,7 @@ import { openDevice } from '../train/device.js';
 import { resolveOptions } from '../train/options.js';
 import { recordedOptions } from '../train/run-config.js';
 import { TRAIN_DEFAULTS, type TrainContext, type TrainEvent, type TrainOptions, train } from '../train/trainer.js';
+import { emptyLockedFolder, lockRun } from '../train/run-lock.js';
 import { jsonBytes, writeFileAtomic } from '../util/files.js';
 import { CELLS_DIR, type CellSpec } from './grid.js';
 import type { CellResult } from './results.js';
@@ -95,11 +96,21 @@ export async function runCell(spec: CellSpec, shared: TrainContext, onEvent: (e:
   const finished = await readCell(dir);
   if (finished) return finished;
   cellFault(dir);
+  await mkdir(join(spec.out, CELLS_DIR), { recursive: true });
+  // One writer per cell folder (a second worker given the same cell, a local run beside a queued one).
+  const lock = await lockRun(dir, { what: 'cell', onWarning: (message) => onEvent({ kind: 'warning', message }) });
+  try {
+    return (await readCell(dir)) ?? (await runLockedCell(spec, dir, shared, onEvent, onStart));
+  } finally {
+    await lock.release();
+  }
+}
+
+async function runLockedCell(spec: CellSpec, dir: string, shared: TrainContext, onEvent: (e: TrainEvent) => void, onStart: CellStart): Promise<CellResult> {
   const wanted = cellTrainOptions(spec, dir);
   const from = await resumableStep(dir, wanted);
-  if (from === null) await rm(dir, { recursive: true, force: true });
+  if (from === null) await emptyLockedFolder(dir);
   onStart(from);
-  await mkdir(join(spec.out, CELLS_DIR), { recursive: true });
   // One device for every cell of a process: its pipelines are built once (0.2-0.6 s each on lavapipe).
   shared.device ??= await openDevice(wanted.device, wanted.adapter);
   const options: TrainOptions = from === null ? wanted : { data: wanted.data, out: dir, resume: true, device: wanted.device, adapter: wanted.adapter };

@@ -25,6 +25,8 @@ export async function saveSafetensors(
   metadata?: Record<string, string>,
 ): Promise<void> {
   await writeFileAtomic(path, encodeSafetensors(tensors, metadata)).catch((err: unknown) => {
-    throw new WeightFileError(errorMessage(err));
+    // The cause's code and path go with it: a full disk is reported as such (util/errors.ts).
+    const { code, path: where } = err as { code?: unknown; path?: unknown };
+    throw Object.assign(new WeightFileError(errorMessage(err)), { code, path: where });
   });
 }

@@ -34,20 +34,19 @@ export interface ImportOptions {
 }
 
 /**
- * Loads tensors into the model. Every expected name must be present with PyTorch's shape; extra names
- * are an error too (a file of another model). Returns how many tensors were loaded.
+ * Checks tensors against the model without loading them (the model need not be materialized): every
+ * expected name present with PyTorch's shape, finite floats, and no extra names (a file of another
+ * model). Throws an InputError naming the source and the tensor.
  */
-export function importStateDict<S>(model: Module<S>, dict: StateDict, o: ImportOptions = {}): number {
+export function checkStateDict<S>(model: Module<S>, dict: StateDict, o: ImportOptions = {}): void {
   const source = o.source ?? 'state dict';
   const prefix = o.only ?? '';
   const slots = [...model.namedParameters(), ...model.namedBuffers()].filter(([n]) => n.startsWith(prefix));
   const expected = new Set(slots.map(([n]) => n));
-  const bns = batchNorms(model).filter(([p]) => p.startsWith(prefix));
-  for (const [p] of bns) expected.add(`${p}num_batches_tracked`);
+  for (const [p] of batchNorms(model).filter(([q]) => q.startsWith(prefix))) expected.add(`${p}num_batches_tracked`);
   for (const name of dict.keys()) {
     if (!expected.has(name)) throw new InputError(`${source}: unexpected tensor '${name}' (not a ResNet-34 UNet${prefix ? ` ${prefix}*` : ''} name)`);
   }
-  let loaded = 0;
   for (const [name, slot] of slots) {
     const t = dict.get(name);
     if (!t) throw new InputError(`${source}: tensor '${name}' is missing`);
@@ -58,14 +57,22 @@ export function importStateDict<S>(model: Module<S>, dict: StateDict, o: ImportO
     if (!(t.data instanceof Float32Array)) throw new InputError(`${source}: tensor '${name}' is ${t.dtype}, expected a float tensor`);
     const bad = firstNonFinite(t.data);
     if (bad >= 0) throw new InputError(`${source}: tensor '${name}' holds ${t.data[bad]} (element ${bad}): weights must be finite numbers`);
-    slot.t.backend.write(slot.t.data, fromTorchLayout(slot, t.data));
-    loaded++;
   }
-  for (const [p, bn] of bns) {
+}
+
+/**
+ * Loads tensors into the model, after checkStateDict. Returns how many tensors were loaded.
+ */
+export function importStateDict<S>(model: Module<S>, dict: StateDict, o: ImportOptions = {}): number {
+  checkStateDict(model, dict, o);
+  const prefix = o.only ?? '';
+  const slots = [...model.namedParameters(), ...model.namedBuffers()].filter(([n]) => n.startsWith(prefix));
+  for (const [name, slot] of slots) slot.t.backend.write(slot.t.data, fromTorchLayout(slot, dict.get(name)!.data as Float32Array));
+  for (const [p, bn] of batchNorms(model).filter(([q]) => q.startsWith(prefix))) {
     const t = dict.get(`${p}num_batches_tracked`);
     if (t) bn.numBatchesTracked = Number(t.data[0] ?? 0);
   }
-  return loaded;
+  return slots.length;
 }
 
 /** The index of the first NaN or infinity, or -1. */

@@ -4,7 +4,7 @@
 // predict and eval load, becomes a hard link to the new model, config.json (first written before step
 // 1) records the step, and older checkpoints go. A kill at any moment leaves the newest complete checkpoint folder, from which
 // `train --resume` continues exactly; half-written folders (*.tmp) are removed at the next start.
-import { copyFile, link, mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { copyFile, link, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Module } from '../model/module.js';
 import { loadSafetensors, saveSafetensors } from '../model/safetensors.js';
@@ -120,6 +120,36 @@ export async function latestCheckpoint(dir: string): Promise<FoundCheckpoint | n
     }
   }
   return best;
+}
+
+/**
+ * The step whose weights RUN/last.safetensors holds, read-only (a run may be writing the folder): the
+ * checkpoint it is a hard link to, else the newest complete checkpoint, else config.json's step.
+ */
+export async function weightsStep(dir: string, configStep: number): Promise<number> {
+  const { linked, newest } = await checkpointSteps(dir);
+  return linked ?? newest ?? configStep;
+}
+
+/**
+ * Read-only: the step of the complete checkpoint RUN/last.safetensors is a hard link to, and of the
+ * newest complete checkpoint (the one --resume continues from); null where there is none.
+ */
+export async function checkpointSteps(dir: string): Promise<{ linked: number | null; newest: number | null }> {
+  const root = join(dir, CHECKPOINTS_DIR);
+  const last = await stat(join(dir, MODEL_FILE)).catch(() => null);
+  let linked: number | null = null;
+  let newest: number | null = null;
+  for (const name of await readdir(root).catch(() => [] as string[])) {
+    if (name.endsWith(TEMPORARY)) continue;
+    const state = await readFile(join(root, name, STATE_FILE), 'utf8').then((t) => JSON.parse(t) as { step?: unknown }, () => null);
+    if (!state || !Number.isInteger(state.step)) continue;
+    const step = state.step as number;
+    const model = await stat(join(root, name, CHECKPOINT_MODEL)).catch(() => null);
+    if (last && model && last.ino === model.ino && last.dev === model.dev) linked = step;
+    newest = Math.max(newest ?? step, step);
+  }
+  return { linked, newest };
 }
 
 /** Loads a checkpoint's weights (and buffers) into `model` and its Adam state into `opt`. */

@@ -51,6 +51,8 @@ export interface EvaluationResult {
   runThreshold?: RunThreshold & { overall: ThresholdMetrics; perType: Record<string, ThresholdMetrics> };
   /** Worst first: defect images by ascending IoU, then defect-free ones by descending false alarms. */
   images: ImageRecord[];
+  /** The training step of the weights evaluated (below the run's steps for a run that did not finish); absent in older eval.json files. */
+  step?: number;
 }
 
 /** The run's evaluation set (split.json): every non-shot defect image and test/good. With `dataDir`,

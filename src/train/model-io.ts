@@ -12,6 +12,7 @@ import { predictProbabilities } from './inference.js';
 import { InputError } from '../util/errors.js';
 import { TRAIN_DEFAULTS } from './options.js';
 import { checkRunConfig } from './run-config.js';
+import { missingWeights } from './run-folder.js';
 import { GpuLostError, GpuMemoryError } from '../gpu/errors.js';
 
 export interface LoadedModel {
@@ -43,9 +44,7 @@ export async function loadModel(path: string, o: LoadOptions = {}): Promise<Load
   const weights = info.isDirectory() ? join(path, MODEL_FILE) : path;
   const size = config?.size ?? o.size ?? TRAIN_DEFAULTS.size;
   if (!Number.isInteger(size) || size % 32 !== 0) throw new InputError(`${path}: bad input size ${size}`);
-  if (info.isDirectory() && !(await stat(weights).then((s) => s.isFile(), () => false))) {
-    throw new InputError(`${weights}: not found (the run folder '${path}' has no final weights; a killed run resumes with --resume)`);
-  }
+  if (info.isDirectory() && !(await stat(weights).then((s) => s.isFile(), () => false))) throw await missingWeights(path, config);
   const device = await openDevice(o.device ?? 'gpu', o.adapter);
   const model = new Unet();
   let storage: ModelStorage | null = null;

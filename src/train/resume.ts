@@ -6,6 +6,7 @@ import { writeFileAtomic } from '../util/files.js';
 import { CONFIG_FILE, type FoundCheckpoint, latestCheckpoint, readConfig } from './checkpoint.js';
 import type { TrainOptions } from './options.js';
 import { recordedOptions } from './run-config.js';
+import { restartAdvice } from './run-folder.js';
 import { InputError } from '../util/errors.js';
 
 /**
@@ -17,9 +18,15 @@ export async function startingPoint(options: TrainOptions): Promise<{ options: T
   const config = await readConfig<Record<string, unknown>>(options.out);
   const recorded = recordedOptions(config, options.out, join(options.out, CONFIG_FILE));
   const from = await latestCheckpoint(options.out);
-  if (!from) throw new InputError(`--resume: '${options.out}' has no complete checkpoint to continue from`);
-  if (from.state.step >= (recorded.steps ?? 0)) throw new InputError(`--resume: the run in '${options.out}' finished (step ${from.state.step} of ${recorded.steps})`);
-  return { options: { ...recorded, device: options.device, adapter: options.adapter, resume: true }, from, layout: config.layout };
+  if (!from) throw new InputError(`--resume: '${options.out}' has no complete checkpoint: ${restartAdvice(options.out, config)}`);
+  const steps = options.steps ?? recorded.steps ?? 0;
+  if (steps < (recorded.steps ?? 0)) throw new InputError(`--steps ${steps} with --resume: the run in '${options.out}' has ${recorded.steps} steps; --steps can only extend it`);
+  if (from.state.step >= steps) {
+    throw new InputError(`--resume: the run in '${options.out}' finished (step ${from.state.step} of ${recorded.steps}); --steps N (more than ${recorded.steps}) extends it`);
+  }
+  // Extended (--steps): the schedules (learning rate, paste-weight warm-up, feature ramp-up) are those
+  // of a run of the new length, from the checkpoint's step on.
+  return { options: { ...recorded, steps, device: options.device, adapter: options.adapter, resume: true }, from, layout: config.layout };
 }
 
 /**

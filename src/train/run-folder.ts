@@ -2,7 +2,7 @@
 // would append to the first one's log.jsonl, and its report would draw both).
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CHECKPOINTS_DIR, CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, readConfig } from './checkpoint.js';
+import { CHECKPOINTS_DIR, CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, readConfig, weightsStep } from './checkpoint.js';
 import { checkRunConfig } from './run-config.js';
 import { InputError } from '../util/errors.js';
 import { missingFolders } from '../util/files.js';
@@ -59,8 +59,37 @@ export async function finishedRun(run: string): Promise<{ config: Record<string,
   if (!info.isDirectory()) throw new InputError(`${run}: not a run folder (a folder with ${CONFIG_FILE} and ${MODEL_FILE})`);
   const config = checkRunConfig(await readConfig<unknown>(run), join(run, CONFIG_FILE));
   const weights = join(run, MODEL_FILE);
-  if (!(await stat(weights).then((s) => s.isFile(), () => false))) {
-    throw new InputError(`${weights}: not found (the run folder '${run}' has no final weights; a killed run resumes with --resume)`);
-  }
+  if (!(await stat(weights).then((s) => s.isFile(), () => false))) throw await missingWeights(run, config);
   return { config, weights };
+}
+
+/**
+ * What to do with a run folder that has no complete checkpoint, in the same words wherever it is found
+ * (--resume, predict, eval, export, a stopped run): nothing can continue it, so it starts again.
+ */
+export function restartAdvice(run: string, config: Record<string, unknown> | null): string {
+  const data = typeof config?.data === 'string' ? config.data : 'CATEGORY_DIR';
+  return `the run stopped before its first checkpoint, so nothing can continue it; start it again with \`gpuseg train --data ${data} --out ${run} --overwrite\` (and the flags its config.json records)`;
+}
+
+/** The error of a run folder without last.safetensors: resume it if it has a checkpoint, else start again. */
+export async function missingWeights(run: string, config: Record<string, unknown> | null): Promise<InputError> {
+  const weights = join(run, MODEL_FILE);
+  const checkpointed = (await weightsStep(run, -1)) >= 0;
+  const advice = checkpointed ? `its last checkpoint is complete: \`gpuseg train --resume ${run}\` continues it` : restartAdvice(run, config);
+  return new InputError(`${weights}: not found (the run folder '${run}' has no final weights; ${advice})`);
+}
+
+/**
+ * The step a run folder's final weights are from, of how many, and (when the run did not reach its last
+ * step) the line that says so; null for a weights file or a folder without a readable config.json.
+ */
+export async function weightsOf(run: string): Promise<{ step: number; steps: number | null; unfinished: string | null } | null> {
+  if (!(await stat(run).then((s) => s.isDirectory(), () => false))) return null;
+  const config = await readConfig<Record<string, unknown>>(run).catch(() => null);
+  if (!config) return null;
+  const steps = Number.isSafeInteger(config.steps) ? (config.steps as number) : null;
+  const step = await weightsStep(run, Number.isSafeInteger(config.step) ? (config.step as number) : 0);
+  const unfinished = steps !== null && step < steps ? `weights of step ${step} of ${steps} (the run did not finish)` : null;
+  return { step, steps, unfinished };
 }

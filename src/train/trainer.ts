@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { ImageCache, kShotSplit, readCategory, readImage, readMask, verifyCategory, writeSplit } from '../data/index.js';
 import { type ModelStorage, materialize } from '../model/module.js';
-import { importStateDict } from '../model/state.js';
+import { checkStateDict, importStateDict } from '../model/state.js';
 import { loadEncoderWeights } from '../model/torch.js';
 import { Unet } from '../model/unet.js';
 import { LineLog, makeFolder } from '../util/files.js';
@@ -24,6 +24,7 @@ import { LOG_FILE, SPLIT_FILE, checkRunFolder, clearRun, removeLeftovers } from 
 import { type BatchShape, type StepTerms, readTerms, recordTrainStep } from './step.js';
 import { LAYER_STRIDE, type ResolvedOptions, type TrainOptions, WEIGHTING_WARMUP, resolveOptions } from './options.js';
 import { runConfig } from './run-config.js';
+import { lockForTraining } from './run-lock.js';
 import { InputError } from '../util/errors.js';
 
 export { TRAIN_DEFAULTS, type TrainOptions } from './options.js';
@@ -85,10 +86,23 @@ function gpuTrouble(err: unknown, o: ResolvedOptions, checkpointed: number): unk
   return err;
 }
 
+/** Trains in `options.out`, which it holds (run-lock.ts) from before the first read of it to the end. */
 export async function train(options: TrainOptions, onProgress: (e: TrainEvent) => void = () => {}, ctx: TrainContext = {}): Promise<TrainResult> {
+  const lock = await lockForTraining(options, (message) => onProgress({ kind: 'warning', message }));
+  try {
+    return await trainLocked(options, onProgress, ctx);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function trainLocked(options: TrainOptions, onProgress: (e: TrainEvent) => void, ctx: TrainContext): Promise<TrainResult> {
   const start = await startingPoint(options);
   const o = resolveOptions(start.options);
   const replacing = start.from ? false : await checkRunFolder(o.out, o.overwrite === true);
+  // The weights file is checked (names, shapes, finite values) before any image is decoded.
+  const encoder = o.encoderWeights ? await loadEncoderWeights(o.encoderWeights) : null;
+  if (encoder) checkStateDict(new Unet(), encoder, { only: 'encoder.', source: o.encoderWeights });
   const category = await readCategory(o.data);
   const split = kShotSplit(category, o.shots, o.splitSeed);
   const layout = batchLayout(o.batch, o.normalPerBatch, o.cropPaste, o.synthetic);
@@ -106,12 +120,14 @@ export async function train(options: TrainOptions, onProgress: (e: TrainEvent) =
   await readAll(images, normals, o.size, onProgress);
   const validation = await Promise.all(split.validationNormals.slice(0, VALIDATION_IMAGES).map((p) => readImage(p, o.size)));
 
+  // The adapter is an input too (--adapter): opened before the folder is written.
+  const device = ctx.device ?? (await openDevice(o.device, o.adapter));
+
   // Every input has been read and checked: only now is the run folder touched.
   if (replacing) await clearRun(o.out);
   await removeLeftovers(o.out);
   await makeFolder(o.out, '--out');
   if (!start.from) await writeSplit(join(o.out, SPLIT_FILE), split, { category: category.name, shots: o.shots, splitSeed: o.splitSeed, root: category.dir });
-  const device = ctx.device ?? (await openDevice(o.device, o.adapter));
   const model = new Unet();
   let storage: ModelStorage | null = null;
   let opt: Adam | null = null;
@@ -121,9 +137,7 @@ export async function train(options: TrainOptions, onProgress: (e: TrainEvent) =
   const config = { ...runConfig(o, category.name, device.description), layout };
   try {
     storage = materialize(model, device.backend, rng(o.seed));
-    if (o.encoderWeights) {
-      importStateDict(model, await loadEncoderWeights(o.encoderWeights), { only: 'encoder.', source: o.encoderWeights });
-    }
+    if (encoder) importStateDict(model, encoder, { only: 'encoder.', source: o.encoderWeights });
     opt = new Adam(storage, model.namedParameters().map(([, s]) => s));
     // The stream of every random choice of the batches (shots, normal images, flips, pastes).
     const stream = new RandomStream(o.seed + 1);
@@ -181,6 +195,8 @@ export async function train(options: TrainOptions, onProgress: (e: TrainEvent) =
         const lr = learningRate(step, o.steps, o.lr);
         const batch = await next;
         const terms = recordTrainStep(model, opt, batch, { ...lossConfig, lambdaFeat: featWeight(o, step) }, lr, step >= weightingFrom);
+        // Awaited by report(); when an earlier step fails first, it rejects as the device closes, unheard.
+        terms.catch(() => {});
         // The next batch is composed while this step runs on the GPU (image decodes are cached).
         if (step + 1 < o.steps) next = prefetch(step + 1);
         streamBefore.delete(step);
@@ -217,7 +233,7 @@ export async function train(options: TrainOptions, onProgress: (e: TrainEvent) =
     if (o.evaluate) {
       const items = await evaluationItems(o.out);
       const measured = await evaluate(model, device.backend, items, o.size, (done, total) => onProgress({ kind: 'evaluating', done, total }), undefined, recordedThreshold(threshold));
-      evaluation = await writeEvaluation(o.out, measured);
+      evaluation = await writeEvaluation(o.out, { ...measured, step: o.steps });
     }
     return { dir: o.out, steps: o.steps, finalLoss, seconds, evaluation, threshold };
   } finally {

@@ -25,7 +25,7 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
   } catch (err) {
     await unlink(temporary).catch(() => undefined);
     // The cause's code (ENOENT, EACCES, ENOSPC, ...) goes with it: a path the user gave is theirs to fix.
-    throw Object.assign(new Error(`${path}: cannot write (${errorMessage(err)})`), { code: (err as { code?: unknown }).code });
+    throw Object.assign(new Error(`${path}: cannot write (${errorMessage(err)})`), { code: (err as { code?: unknown }).code, path });
   }
   await syncDirectory(dirname(path));
 }
@@ -61,7 +61,8 @@ export class LineLog {
         await file.write(`${line}\n`);
         await file.datasync();
       } catch (err) {
-        this.failure = new Error(`${this.path}: cannot append (${errorMessage(err)})`);
+        const code = (err as { code?: unknown }).code;
+        this.failure = Object.assign(new Error(`${this.path}: cannot append (${errorMessage(err)})`), { code, path: this.path });
       }
     });
   }

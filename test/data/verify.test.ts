@@ -55,6 +55,17 @@ describe('verifyCategory', () => {
     expect(ticks.at(-1)).toBe(6);
   });
 
+  it('warns of an empty defect type folder and of a ground-truth folder without its test folder, naming each', async () => {
+    const dir = await category();
+    await mkdir(join(dir, 'test', 'crack'));
+    await writePng(join(dir, 'ground_truth', 'stain', '000_mask.png'), square(), SIDE, SIDE, 1);
+    const check = await verifyCategory(await readCategory(dir));
+    expect(check.warnings).toEqual([
+      `defect type folder '${join(dir, 'test', 'crack')}' holds no images: the type is left out`,
+      `'${join(dir, 'ground_truth', 'stain')}' has no test folder '${join(dir, 'test', 'stain')}': its masks are not used`,
+    ]);
+  });
+
   it('refuses a truncated, an empty and a text file in every folder, naming the file', async () => {
     const cases: [string, RegExp][] = [
       [join('train', 'good', '002.png'), /truncated or damaged image data/],
