@@ -218,7 +218,8 @@ async function recordUnet(gpu: Gpu): Promise<void> {
   const shots = [{ image: uniform(r, pixels * 3, 0, 1), mask }];
   const normal = Uint8Array.from(uniform(r, pixels * 3, 0, 256), Math.floor);
   const sources: BatchSources = { shots, normalCount: 1, normal: async () => normal };
-  const layout = batchLayout(BATCH, BATCH / 2, true);
+  // 16 images a step: 8 annotated samples (--batch 8) and 8 normal images on top (--normal-per-batch 8).
+  const layout = batchLayout(BATCH / 2, BATCH / 2, true);
   const batch = await makeBatch({ size: SIZE, layout, cellStride: LAYER_STRIDE[TRAIN_DEFAULTS.nbrLayer], paste: TRAIN_DEFAULTS.paste }, sources, r);
   const cfg = { loss: 'bce' as const, nbr: true, lambdaBg: TRAIN_DEFAULTS.lambdaBg, lambdaFeat: TRAIN_DEFAULTS.lambdaFeat, nbrLayer: TRAIN_DEFAULTS.nbrLayer };
   await recordTrainStep(model, opt, batch, cfg, 1e-4, true);
