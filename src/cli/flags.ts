@@ -69,6 +69,7 @@ export function addTrainFlags(c: Command, o: { variantSwitches: boolean; resumab
     .option('--bg-top <x>', 'with --bg-loss hard: the share of pixels averaged', positiveNumber('--bg-top'), TRAIN_DEFAULTS.bgTop)
     .addOption(new Option('--normal-bn <how>', 'normal images through the network with the annotated samples (joint) or apart, with batch statistics of their own (separate)').choices(['joint', 'separate']).default(TRAIN_DEFAULTS.normalBn))
     .option('--synthetic <n>', 'normal images with a synthetic anomaly per step, as extra annotated samples on top of --batch', nonNegativeInt('--synthetic'), TRAIN_DEFAULTS.synthetic)
+    .option('--synthetic-phase <x>', 'share of the steps at the start whose annotated samples are all synthetic anomalies on normal images, before the shots', belowOne('--synthetic-phase', 'a share of the steps'), TRAIN_DEFAULTS.syntheticPhase)
     .addOption(deviceOption())
     .option('--encoder-weights <file>', "torchvision's resnet34 checkpoint (.pth, either format) or .safetensors (default: none, a random initialisation)")
     .option('--checkpoint-every <n>', 'steps between checkpoints', positiveInt('--checkpoint-every'), TRAIN_DEFAULTS.checkpointEvery)

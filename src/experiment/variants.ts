@@ -17,7 +17,7 @@ export const VARIANTS = {
   full: { nbr: true, cropPaste: true, weighting: true },
 } as const;
 
-type MethodOptions = Pick<TrainOptions, 'nbrFeatures' | 'cellLabels' | 'featRampup' | 'bgLoss' | 'normalBn' | 'synthetic' | 'paste' | 'lambdaFeat'>;
+type MethodOptions = Pick<TrainOptions, 'nbrFeatures' | 'cellLabels' | 'featRampup' | 'bgLoss' | 'normalBn' | 'synthetic' | 'syntheticPhase' | 'paste' | 'lambdaFeat'>;
 
 /** The modifiers, in pairs that set a part on and back to the paper's first reading. */
 export const MODIFIERS: Record<string, MethodOptions> = {
@@ -39,6 +39,9 @@ export const MODIFIERS: Record<string, MethodOptions> = {
   /** Two normal images with synthetic anomalies per step. */
   syn: { synthetic: 2 },
   nosyn: { synthetic: 0 },
+  /** The first third of the steps on synthetic anomalies alone, then the shots (--synthetic-phase). */
+  synfirst: { syntheticPhase: 1 / 3 },
+  nosynfirst: { syntheticPhase: 0 },
   /** Where crop-and-paste puts a defect: where the surroundings match, near its place, or anywhere. */
   matched: { paste: 'matched' },
   near: { paste: 'near' },

@@ -53,18 +53,22 @@ class BasicBlock<S = unknown> extends Module<S> {
     this.downsample = stride !== 1 || cin !== cout ? this.child('downsample', new Downsample<S>(cin, cout)) : null;
   }
 
-  forward(x: Tensor<S>): Tensor<S> {
+  /** conv2(relu(bn1(conv1(x)))) and the shortcut: what both forwards add after bn2. */
+  private branches(x: Tensor<S>): { residual: Tensor<S>; identity: Tensor<S> } {
     const h = this.bn1.forward(this.conv1.forward(x), 'relu');
-    const identity = this.downsample ? this.downsample.forward(x) : x;
+    return { residual: this.conv2.forward(h), identity: this.downsample ? this.downsample.forward(x) : x };
+  }
+
+  forward(x: Tensor<S>): Tensor<S> {
+    const { residual, identity } = this.branches(x);
     // relu(bn2(conv2(h)) + identity), fused into the norm.
-    return this.bn2.forward(this.conv2.forward(h), 'add-relu', identity);
+    return this.bn2.forward(residual, 'add-relu', identity);
   }
 
   /** The same output, and its pre-activation bn2(conv2(h)) + identity (the same arithmetic, unfused). */
   forwardWithPre(x: Tensor<S>): { out: Tensor<S>; pre: Tensor<S> } {
-    const h = this.bn1.forward(this.conv1.forward(x), 'relu');
-    const identity = this.downsample ? this.downsample.forward(x) : x;
-    const pre = F.add(this.bn2.forward(this.conv2.forward(h)), identity);
+    const { residual, identity } = this.branches(x);
+    const pre = F.add(this.bn2.forward(residual), identity);
     return { out: F.relu(pre), pre };
   }
 }

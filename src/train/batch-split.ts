@@ -2,14 +2,13 @@
 // the network apart (--normal-bn separate), so that the normal images do not shift the annotated
 // samples' batch statistics. Host-side slicing of rows; the normal images come last in a batch.
 import type { Batch } from './batch.js';
+import { cellCount } from './cells.js';
 
 /** Rows [from, to) of a [n, ...] array of n rows. */
 function rows(a: Float32Array, n: number, from: number, to: number): Float32Array {
   const per = a.length / n;
   return a.slice(from * per, to * per);
 }
-
-const count = (cells: Float32Array): number => cells.reduce((a, v) => a + v, 0);
 
 function part(b: Batch, from: number, to: number): Batch {
   const n = to - from;
@@ -28,8 +27,8 @@ function part(b: Batch, from: number, to: number): Batch {
     grid: b.grid,
     defectCells,
     normalCells,
-    defectCellCount: count(defectCells),
-    normalCellCount: count(normalCells),
+    defectCellCount: cellCount(defectCells),
+    normalCellCount: cellCount(normalCells),
     paste: from === 0 ? annotatedPaste(b, n) : null,
   };
 }

@@ -6,7 +6,7 @@ import { DIHEDRAL_COUNT, type PasteMode, applyDihedral, bytesToRgb, cropAndPaste
 import { INPUT_CHANNELS } from '../model/unet.js';
 import type { Rng } from '../util/random.js';
 import { InputError } from '../util/errors.js';
-import { type CellLabels, type PasteRegions, type PasteSource, cellMasks, pasteRegions } from './cells.js';
+import { type CellLabels, type PasteRegions, type PasteSource, cellCount, cellMasks, pasteRegions } from './cells.js';
 import { packInput, packTurned } from './pack.js';
 
 export { packInput, packTurned, type PasteRegions, type PasteSource };
@@ -233,13 +233,12 @@ function finishBatch(input: Float32Array, masks: Uint8Array[], kinds: SampleKind
     grid,
     defectCells,
     normalCells,
-    defectCellCount: count(defectCells),
-    normalCellCount: count(normalCells),
+    defectCellCount: cellCount(defectCells),
+    normalCellCount: cellCount(normalCells),
     paste: sourceMasks.length ? pasteRegions(kinds, touchedCells, sourceMasks, o) : null,
   };
 }
 
-const count = (cells: Float32Array): number => cells.reduce((a, v) => a + v, 0);
 
 /** A batch of annotated samples already packed ([n, size, size, 4] input, [n, size, size] 0/1 target). */
 export function packedBatch(input: Float32Array, target: Float32Array, size: number, cellStride: number): Batch {

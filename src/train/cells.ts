@@ -101,3 +101,6 @@ function writeMeanRow(matrix: Float32Array, at: number, cells: ArrayLike<number>
   if (count === 0) return;
   for (let c = 0; c < cells.length; c++) if (cells[c]) matrix[at + c] = 1 / count;
 }
+
+/** How many cells a 0/1 cell mask selects. */
+export const cellCount = (cells: Float32Array): number => cells.reduce((a, v) => a + v, 0);

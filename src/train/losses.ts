@@ -80,10 +80,12 @@ function unitRows<S>(features: Tensor<S>): Tensor<S> {
 type CellPart<S> = { features: Tensor<S>; b: Pick<DeviceBatch<S>, 'defectCells' | 'normalCells' | 'defectCellCount' | 'normalCellCount'> };
 
 /** sum over the parts of sum(values(part) * mask(part)) / count, or null when the masks select no cell. */
+/** The elementwise sum of one or more tensors of one shape. */
+const sumOf = <S>(ts: Tensor<S>[]): Tensor<S> => ts.slice(1).reduce((a, v) => F.add(a, v), ts[0]!);
+
 function partsMean<S>(parts: { values: Tensor<S>; mask: Tensor<S> }[], count: number): Tensor<S> | null {
   if (count === 0) return null;
-  const sums = parts.map((p) => F.sum(F.mul(p.values, p.mask)));
-  return F.scale(sums.slice(1).reduce((a, v) => F.add(a, v), sums[0]!), 1 / count);
+  return F.scale(sumOf(parts.map((p) => F.sum(F.mul(p.values, p.mask)))), 1 / count);
 }
 
 /**
@@ -97,8 +99,7 @@ function featureLoss<S>(parts: CellPart<S>[]): Tensor<S> {
   const be = parts[0]!.features.backend;
   const fs = parts.map((p) => unitRows(p.features));
   const centre = noGrad(() => {
-    const sums = fs.map((f, i) => F.sum(F.mul(f, parts[i]!.b.normalCells), [0], true));
-    return F.l2Normalize(sums.slice(1).reduce((a, v) => F.add(a, v), sums[0]!));
+    return F.l2Normalize(sumOf(fs.map((f, i) => F.sum(F.mul(f, parts[i]!.b.normalCells), [0], true))));
   });
   const count = (key: 'defectCellCount' | 'normalCellCount') => parts.reduce((a, p) => a + p.b[key], 0);
   const terms: Tensor<S>[] = [];
@@ -193,7 +194,8 @@ export function methodLoss<S>(parts: LossPart<S>[], cfg: LossConfig, weighting: 
   let total = seg;
   if (bg) total = F.add(total, F.scale(bg, cfg.lambdaBg));
   let feat: Tensor<S> | null = null;
-  if (cfg.nbr) {
+  // At weight 0 (nofeat, or the first step of a ramp-up) the term would only cost dispatches.
+  if (cfg.nbr && cfg.lambdaFeat > 0) {
     feat = featureLoss(parts);
     total = F.add(total, F.scale(feat, cfg.lambdaFeat));
   }

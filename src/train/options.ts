@@ -57,6 +57,11 @@ export interface TrainOptions {
   normalBn?: NormalBn;
   /** Normal images with a synthetic anomaly per batch, on top of the annotated samples. */
   synthetic?: number;
+  /**
+   * Share of the steps at the start whose annotated slots all hold synthetic anomalies on normal images
+   * instead of shots and pastes (ours: a first phase that teaches the network what normal looks like).
+   */
+  syntheticPhase?: number;
   /** Evaluate the final weights on the split's evaluation set and write eval.json (default true). */
   evaluate?: boolean;
   /** Write Adam's state (optimizer.safetensors) with each checkpoint, for resuming (default true). */
@@ -70,7 +75,7 @@ export interface TrainOptions {
 /** The settings a run records and a resumed run takes back (the rest of TrainOptions is per invocation). */
 export const RECORDED = [
   'data', 'shots', 'splitSeed', 'seed', 'size', 'batch', 'steps', 'lr', 'loss', 'nbr', 'cropPaste', 'weighting', 'lambdaBg',
-  'lambdaFeat', 'nbrLayer', 'paste', 'normalPerBatch', 'nbrFeatures', 'cellLabels', 'featRampup', 'bgLoss', 'bgTop', 'normalBn', 'synthetic', 'encoderWeights', 'checkpointEvery', 'validateEvery', 'maxFpr', 'evaluate', 'optimizerState',
+  'lambdaFeat', 'nbrLayer', 'paste', 'normalPerBatch', 'nbrFeatures', 'cellLabels', 'featRampup', 'bgLoss', 'bgTop', 'normalBn', 'synthetic', 'syntheticPhase', 'encoderWeights', 'checkpointEvery', 'validateEvery', 'maxFpr', 'evaluate', 'optimizerState',
 ] as const satisfies readonly (keyof TrainOptions)[];
 
 export const TRAIN_DEFAULTS = {
@@ -103,6 +108,7 @@ export const TRAIN_DEFAULTS = {
   bgTop: 0.05,
   normalBn: 'joint' as NormalBn,
   synthetic: 0,
+  syntheticPhase: 0,
   evaluate: true,
   optimizerState: true,
 };
@@ -166,6 +172,7 @@ function check(o: ResolvedOptions): void {
     if (!Number.isInteger(v) || v < 0 || v > LIMITS.batch) throw new InputError(`--${kebab(name)} must be an integer from 0 to ${LIMITS.batch}, got ${v}`);
   }
   if (!(o.featRampup >= 0 && o.featRampup <= 1)) throw new InputError(`--feat-rampup must be a share of the steps from 0 to 1, got ${o.featRampup}`);
+  if (!(o.syntheticPhase >= 0 && o.syntheticPhase < 1)) throw new InputError(`--synthetic-phase must be a share of the steps from 0 up to (not including) 1, got ${o.syntheticPhase}`);
   if (!(o.bgTop > 0 && o.bgTop <= 1)) throw new InputError(`--bg-top must be a share of the pixels above 0 and at most 1, got ${o.bgTop}`);
   if (!(o.maxFpr >= 0 && o.maxFpr < 1)) throw new InputError(`--max-fpr must be a rate from 0 up to (not including) 1, got ${o.maxFpr}`);
   if (!o.nbr && o.normalPerBatch > 0) {

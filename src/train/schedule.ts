@@ -1,5 +1,6 @@
 // What a run's options make of each step's loss: the step configuration, and the feature term's weight
 // at a step (a linear ramp-up over the first --feat-rampup share of the steps).
+import type { BatchLayout } from './batch.js';
 import type { ResolvedOptions } from './options.js';
 import type { StepConfig } from './step.js';
 
@@ -22,4 +23,19 @@ export function featWeight(o: Pick<ResolvedOptions, 'lambdaFeat' | 'featRampup' 
   const rampSteps = o.featRampup * o.steps;
   if (!(rampSteps > 0)) return o.lambdaFeat;
   return o.lambdaFeat * Math.min(1, (step + 1) / rampSteps);
+}
+
+/** Steps of the synthetic first phase: the first round(syntheticPhase * steps). */
+export function syntheticPhaseSteps(o: Pick<ResolvedOptions, 'syntheticPhase' | 'steps'>): number {
+  return Math.round(o.syntheticPhase * o.steps);
+}
+
+/**
+ * The batch layout of step `step`: during the synthetic phase every annotated slot (shots, pastes and
+ * synthetic samples alike) holds a synthetic anomaly, so the batch keeps its size and its normal images;
+ * afterwards the run's layout.
+ */
+export function layoutAt(layout: BatchLayout, step: number, phaseSteps: number): BatchLayout {
+  if (step >= phaseSteps) return layout;
+  return { shots: 0, pasted: 0, synthetic: layout.shots + layout.pasted + layout.synthetic, normals: layout.normals };
 }

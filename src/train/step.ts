@@ -62,7 +62,7 @@ export function readTerms(packed: Float64Array, batch: BatchShape, cfg: LossConf
     loss: packed[0]!,
     seg: packed[1]!,
     bg: cfg.nbr && batch.normals > 0 ? packed[2]! : null,
-    feat: cfg.nbr ? packed[3]! : null,
+    feat: cfg.nbr && cfg.lambdaFeat > 0 ? packed[3]! : null,
     pasteWeight: batch.pasted ? packed[4]! : null,
   };
 }

@@ -19,7 +19,7 @@ import { type ThresholdEvent, type ThresholdRecord, recordedThreshold, settleRun
 import { predictProbabilities } from './inference.js';
 import { Adam, learningRate } from './optimizer.js';
 import { checkResumedLayout, startingPoint, truncateLog } from './resume.js';
-import { featWeight, stepConfig } from './schedule.js';
+import { featWeight, layoutAt, stepConfig, syntheticPhaseSteps } from './schedule.js';
 import { LOG_FILE, SPLIT_FILE, checkRunFolder, clearRun, removeLeftovers } from './run-folder.js';
 import { type BatchShape, type StepTerms, readTerms, recordTrainStep } from './step.js';
 import { LAYER_STRIDE, type ResolvedOptions, type TrainOptions, WEIGHTING_WARMUP, resolveOptions } from './options.js';
@@ -107,7 +107,7 @@ async function trainLocked(options: TrainOptions, onProgress: (e: TrainEvent) =>
   const split = kShotSplit(category, o.shots, o.splitSeed);
   const layout = batchLayout(o.batch, o.normalPerBatch, o.cropPaste, o.synthetic);
   if (start.from) checkResumedLayout(start.layout, layout, o.out);
-  const needsNormals = layout.normals > 0 || layout.pasted > 0 || layout.synthetic > 0;
+  const needsNormals = layout.normals > 0 || layout.pasted > 0 || layout.synthetic > 0 || o.syntheticPhase > 0;
   if (needsNormals && split.normals.length === 0) throw new InputError(`no normal training images left in '${o.data}/train/good' after the validation hold-out`);
   if (!ctx.verified?.has(category.dir)) {
     const checked = await verifyCategory(category, (done, total) => onProgress({ kind: 'checking', done, total }));
@@ -124,10 +124,16 @@ async function trainLocked(options: TrainOptions, onProgress: (e: TrainEvent) =>
   const device = ctx.device ?? (await openDevice(o.device, o.adapter));
 
   // Every input has been read and checked: only now is the run folder touched.
-  if (replacing) await clearRun(o.out);
-  await removeLeftovers(o.out);
-  await makeFolder(o.out, '--out');
-  if (!start.from) await writeSplit(join(o.out, SPLIT_FILE), split, { category: category.name, shots: o.shots, splitSeed: o.splitSeed, root: category.dir });
+  try {
+    if (replacing) await clearRun(o.out);
+    await removeLeftovers(o.out);
+    await makeFolder(o.out, '--out');
+    if (!start.from) await writeSplit(join(o.out, SPLIT_FILE), split, { category: category.name, shots: o.shots, splitSeed: o.splitSeed, root: category.dir });
+  } catch (err) {
+    // A full disk or a read-only folder: the device opened above is closed as after a failed step.
+    if (!ctx.device) device.close();
+    throw err;
+  }
   const model = new Unet();
   let storage: ModelStorage | null = null;
   let opt: Adam | null = null;
@@ -157,11 +163,11 @@ async function trainLocked(options: TrainOptions, onProgress: (e: TrainEvent) =>
     onProgress({ kind: 'start', steps: o.steps, device: device.description, shots: shots.length, normals: normals.length, layout });
 
     const started = performance.now();
-    let pending: { step: number; lr: number; batch: BatchShape; terms: Promise<Float64Array> } | null = null;
+    let pending: { step: number; lr: number; lambdaFeat: number; batch: BatchShape; terms: Promise<Float64Array> } | null = null;
     let finalLoss = NaN;
     let checkpointed = 0;
     const report = async (p: NonNullable<typeof pending>) => {
-      const terms = readTerms(await p.terms, p.batch, lossConfig);
+      const terms = readTerms(await p.terms, p.batch, { ...lossConfig, lambdaFeat: p.lambdaFeat });
       // The parts first, so that the message names the term that went bad, then their sum.
       for (const name of ['seg', 'bg', 'feat', 'pasteWeight', 'loss'] as const) {
         const v = terms[name];
@@ -182,9 +188,10 @@ async function trainLocked(options: TrainOptions, onProgress: (e: TrainEvent) =>
     // The stream's state before each prefetched batch was drawn: a checkpoint after step k records the
     // one of batch k, which is drawn while step k - 1 runs.
     const streamBefore = new Map<number, number>();
+    const phaseSteps = syntheticPhaseSteps(o);
     const prefetch = (step: number) => {
       streamBefore.set(step, stream.state);
-      const b = makeBatch(batchOptions, sources, r);
+      const b = makeBatch({ ...batchOptions, layout: layoutAt(layout, step, phaseSteps) }, sources, r);
       // Awaited at the next step; until then a failure must not count as unhandled.
       b.catch(() => {});
       return b;
@@ -194,14 +201,15 @@ async function trainLocked(options: TrainOptions, onProgress: (e: TrainEvent) =>
       for (let step = first; step < o.steps; step++) {
         const lr = learningRate(step, o.steps, o.lr);
         const batch = await next;
-        const terms = recordTrainStep(model, opt, batch, { ...lossConfig, lambdaFeat: featWeight(o, step) }, lr, step >= weightingFrom);
+        const lambdaFeat = featWeight(o, step);
+        const terms = recordTrainStep(model, opt, batch, { ...lossConfig, lambdaFeat }, lr, step >= weightingFrom);
         // Awaited by report(); when an earlier step fails first, it rejects as the device closes, unheard.
         terms.catch(() => {});
         // The next batch is composed while this step runs on the GPU (image decodes are cached).
         if (step + 1 < o.steps) next = prefetch(step + 1);
         streamBefore.delete(step);
         if (pending) await report(pending);
-        pending = { step, lr, batch: { normals: batch.normals, pasted: batch.paste !== null }, terms };
+        pending = { step, lr, lambdaFeat, batch: { normals: batch.normals, pasted: batch.paste !== null }, terms };
 
         const done = step + 1;
         if (o.validateEvery > 0 && (done % o.validateEvery === 0 || done === o.steps) && validation.length) {

@@ -149,6 +149,7 @@ describe('gpuseg synth, train, predict, eval', () => {
       [['--feat-rampup', '1.5'], /--feat-rampup must be a share of the steps from 0 up to \(not including\) 1, got '1.5'/],
       [['--bg-top', '2'], /--bg-top must be a share of the pixels above 0 and at most 1, got 2/],
       [['--synthetic', 'x'], /--synthetic must be .*, got 'x'/],
+      [['--synthetic-phase', '1'], /--synthetic-phase must be a share of the steps from 0 up to \(not including\) 1, got '1'/],
       [['--no-nbr', '--normal-per-batch', '1'], /--normal-per-batch 1 with --no-nbr/],
     ];
     for (const [flags, message] of bad) {

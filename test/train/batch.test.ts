@@ -2,7 +2,8 @@
 // with the masks on the feature grid and the regions of the paste weights.
 import { describe, expect, it } from 'vitest';
 import { applyDihedral, bytesToRgb, maxPoolMask, normalizeImageNet } from '../../src/data/index.js';
-import { type BatchOptions, type BatchSources, batchLayout, makeBatch, packTurned } from '../../src/train/batch.js';
+import { type BatchOptions, type BatchSources, batchLayout, layoutSize, makeBatch, packTurned } from '../../src/train/batch.js';
+import { layoutAt, syntheticPhaseSteps } from '../../src/train/schedule.js';
 import { rng, uniform } from '../../src/util/random.js';
 
 const SIZE = 32;
@@ -210,6 +211,24 @@ describe('makeBatch', () => {
         expect(same, `sample ${i}, pixel ${p}, mask ${mask[p]}`).toBe(mask[p] === 0);
       }
     }
+  });
+
+  it('in the synthetic first phase every annotated slot holds a synthetic anomaly; after it, the layout returns', async () => {
+    const layout = batchLayout(4, 2, true, 1);
+    const o = { syntheticPhase: 0.3, steps: 10 };
+    expect(syntheticPhaseSteps(o)).toBe(3);
+    expect(syntheticPhaseSteps({ syntheticPhase: 0, steps: 10 })).toBe(0);
+    expect(layoutAt(layout, 0, 3)).toEqual({ shots: 0, pasted: 0, synthetic: 5, normals: 2 });
+    expect(layoutAt(layout, 2, 3)).toEqual({ shots: 0, pasted: 0, synthetic: 5, normals: 2 });
+    expect(layoutAt(layout, 3, 3)).toBe(layout);
+    const b = await makeBatch(options({ layout: layoutAt(layout, 0, 3) }), sources(), rng(13));
+    expect(b.kinds).toEqual(['synthetic', 'synthetic', 'synthetic', 'synthetic', 'synthetic', 'normal', 'normal']);
+    expect(b.n).toBe(layoutSize(layout));
+    expect(Array.from(b.segWeights)).toEqual([1, 1, 1, 1, 1, 0, 0]);
+    expect(b.paste).toBeNull();
+    // Every synthetic sample has a defect to learn from.
+    const pixels = SIZE * SIZE;
+    for (let i = 0; i < 5; i++) expect(b.target.subarray(i * pixels, (i + 1) * pixels).some((v) => v === 1), `sample ${i}`).toBe(true);
   });
 
   it('a shots-only batch (the baseline) needs no normal image', async () => {

@@ -6,6 +6,7 @@ import type { Backend } from '../../src/backend/backend.js';
 import { CpuBackend } from '../../src/backend/cpu/index.js';
 import type { Batch, SampleKind } from '../../src/train/batch.js';
 import { FEATURE_MARGIN, type LossConfig, methodLoss, packTerms, uploadBatch } from '../../src/train/losses.js';
+import { readTerms } from '../../src/train/step.js';
 import { type Rng, rng, uniform } from '../../src/util/random.js';
 import { expectClose, useGpu } from '../helpers.js';
 
@@ -178,6 +179,18 @@ describe('the method loss (L_seg + lambda_bg L_bg + lambda_feat L_feat)', () => 
     const got = await composed(cpu, p, cfg);
     expect(Math.abs(got.total - want.seg)).toBeLessThan(1e-12);
     expect(got.dFeatures).toBeNull();
+  });
+
+  it('with lambda_feat 0 the feature term is not computed: no value, no gradient to the features', async () => {
+    const p = problem(MIXED, 0.3, rng(6));
+    const cfg = { ...CFG, lambdaFeat: 0 };
+    const want = direct(p, cfg);
+    const got = await composed(cpu, p, cfg);
+    expect(Math.abs(got.total - (want.seg + cfg.lambdaBg * want.bg!))).toBeLessThan(1e-12);
+    expect(got.feat).toBe(0);
+    expect(got.dFeatures).toBeNull();
+    expect(readTerms(Float64Array.of(got.total, got.seg, got.bg, got.feat, 0), { normals: 2, pasted: false }, cfg).feat).toBeNull();
+    expect(readTerms(Float64Array.of(got.total, got.seg, got.bg, 0.25, 0), { normals: 2, pasted: false }, CFG).feat).toBe(0.25);
   });
 
   it('the GPU agrees with the CPU reference, terms and gradients', async () => {

@@ -124,6 +124,7 @@ describe('variants', () => {
     // A later modifier of the same part wins.
     expect(variantOptions('full+pre+relu')!.nbrFeatures).toBe('relu');
     expect(variantOptions('full+sepbn+fraction+ramp')).toMatchObject({ normalBn: 'separate', cellLabels: 'fraction', featRampup: 0.3 });
+    expect(variantOptions('baseline+synfirst')).toEqual({ nbr: false, cropPaste: false, weighting: false, syntheticPhase: 1 / 3 });
     expect(variantOptions('nbr+nofeat+matched')).toEqual({ nbr: true, cropPaste: false, weighting: false, lambdaFeat: 0, paste: 'matched' });
     for (const bad of ['', 'fullest', 'full+', 'full+nope', '+pre', 'toString']) expect(variantOptions(bad), bad).toBeNull();
   });
