@@ -71,7 +71,13 @@ export function addTrainFlags(c: Command, o: { variantSwitches: boolean; resumab
     .option('--synthetic <n>', 'normal images with a synthetic anomaly per step, as extra annotated samples on top of --batch', nonNegativeInt('--synthetic'), TRAIN_DEFAULTS.synthetic)
     .option('--synthetic-phase <x>', 'share of the steps at the start whose annotated samples are all synthetic anomalies on normal images, before the shots', belowOne('--synthetic-phase', 'a share of the steps'), TRAIN_DEFAULTS.syntheticPhase)
     .addOption(deviceOption())
-    .option('--encoder-weights <file>', "torchvision's resnet34 checkpoint (.pth, either format) or .safetensors (default: none, a random initialisation)")
+    .option(
+      '--encoder-weights <file>',
+      "torchvision's resnet34 checkpoint (.pth, either format) or .safetensors, or 'imagenet': torchvision's ImageNet resnet34, " +
+        'downloaded once (hash-checked; proxies from HTTPS_PROXY/NO_PROXY; mirror from GPUSEG_WEIGHTS_MIRROR) into ' +
+        '$GPUSEG_CACHE (or $GPUSEG_CACHE_DIR), else $XDG_CACHE_HOME/gpuseg, else ~/.cache/gpuseg, as weights/resnet34-b627a593.pth ' +
+        '(default: none, a random initialisation)',
+    )
     .option('--checkpoint-every <n>', 'steps between checkpoints', positiveInt('--checkpoint-every'), TRAIN_DEFAULTS.checkpointEvery)
     .option('--validate-every <n>', 'steps between false-positive checks on held-out normals (0: never)', nonNegativeInt('--validate-every'), TRAIN_DEFAULTS.validateEvery)
     .option('--max-fpr <x>', "the false-positive pixel rate on held-out normal images that the run's decision threshold keeps (threshold.json)", belowOne('--max-fpr', 'a rate'), TRAIN_DEFAULTS.maxFpr)

@@ -33,6 +33,7 @@ const warned = new Set<string>();
 /** Progress of one training run on stderr: reading, the steps (with each loss term), evaluation. */
 export function trainProgress(quiet: boolean | undefined, label = 'train'): { onEvent: (e: TrainEvent) => void; stop: () => void } {
   let bar = null as Progress | null;
+  let downloadedMib = -1;
   const swap = (next: Progress) => {
     bar?.stop();
     bar = next;
@@ -73,6 +74,12 @@ export function trainProgress(quiet: boolean | undefined, label = 'train'): { on
     } else if (e.kind === 'evaluating') {
       if (e.done <= 4 || !bar) swap(progress('evaluating', e.total, { quiet }));
       bar?.update(e.done);
+    } else if (e.kind === 'downloading' && e.total !== null) {
+      // In whole MiB, each told once (the plain-line bar would repeat its last line per chunk).
+      const mib = e.done === e.total ? Math.ceil(e.total / 2 ** 20) : Math.floor(e.done / 2 ** 20);
+      if (downloadedMib < 0) swap(progress('downloading ImageNet weights (MiB)', Math.ceil(e.total / 2 ** 20), { quiet }));
+      if (mib !== downloadedMib) bar?.update(mib);
+      downloadedMib = mib;
     }
   };
   return { onEvent, stop: () => bar?.stop() };
@@ -104,6 +111,12 @@ function trainOptions(o: TrainCliOptions, cmd?: Command): TrainOptions {
   return { ...options, data: options.data, out: options.out, evaluate: evaluate !== false };
 }
 
+/** Said once per process, when training starts from random weights (not 'gpuseg: ', which starts error lines). */
+let toldAboutRandomInit = false;
+const RANDOM_INIT_NOTICE =
+  'note: no --encoder-weights, so the encoder starts from random weights; the paper starts from ImageNet features, ' +
+  'and without them it takes more steps and more shots to reach its masks; --encoder-weights imagenet downloads them once (87 MB)';
+
 export async function runTrain(o: TrainCliOptions, cmd?: Command): Promise<void> {
   const options = trainOptions(o, cmd);
   const p = trainProgress(o.json);
@@ -112,6 +125,10 @@ export async function runTrain(o: TrainCliOptions, cmd?: Command): Promise<void>
   const stop = watchStopSignals(options.out, () => p.stop());
   const onEvent = (e: TrainEvent) => {
     if (e.kind === 'step') stop.step(e.step, e.steps);
+    if (e.kind === 'start' && !options.encoderWeights && !options.resume && !toldAboutRandomInit) {
+      toldAboutRandomInit = true;
+      process.stderr.write(`${RANDOM_INIT_NOTICE}\n`);
+    }
     p.onEvent(e);
   };
   try {

@@ -6,6 +6,7 @@ import { Queue } from 'bullmq';
 import type { CellSpec, PlannedCell } from './grid.js';
 import type { CellResult } from './results.js';
 import { type RedisTarget, firstConnection, withRetries } from './redis.js';
+import { PRETRAINED_NAME } from '../model/pretrained.js';
 import { InputError } from '../util/errors.js';
 
 /** One queue for every experiment: workers need only the URL, and job ids carry the experiment. */
@@ -91,6 +92,7 @@ export async function openQueue(target: RedisTarget): Promise<Queue<CellJobData,
 /** The job's paths made absolute: a worker runs in another folder, on another machine. */
 export function absoluteSpec(spec: CellSpec): CellSpec {
   const options = { ...spec.options, data: resolve(spec.options.data) };
-  if (options.encoderWeights) options.encoderWeights = resolve(options.encoderWeights);
+  // `imagenet` is a name, not a path: each worker resolves it in its own cache.
+  if (options.encoderWeights && options.encoderWeights !== PRETRAINED_NAME) options.encoderWeights = resolve(options.encoderWeights);
   return { ...spec, out: resolve(spec.out), options };
 }

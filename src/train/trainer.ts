@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { ImageCache, kShotSplit, readCategory, readImage, readMask, verifyCategory, writeSplit } from '../data/index.js';
 import { type ModelStorage, materialize } from '../model/module.js';
 import { checkStateDict, importStateDict } from '../model/state.js';
+import { encoderWeightsFile } from '../model/pretrained.js';
 import { loadEncoderWeights } from '../model/torch.js';
 import { Unet } from '../model/unet.js';
 import { LineLog, makeFolder } from '../util/files.js';
@@ -38,6 +39,7 @@ export type TrainEvent =
   | { kind: 'validation'; step: number; falsePositiveRate: number }
   | { kind: 'checkpoint'; step: number; dir: string }
   | { kind: 'evaluating'; done: number; total: number }
+  | { kind: 'downloading'; done: number; total: number | null }
   | ThresholdEvent;
 
 export interface TrainResult {
@@ -101,8 +103,9 @@ async function trainLocked(options: TrainOptions, onProgress: (e: TrainEvent) =>
   const o = resolveOptions(start.options);
   const replacing = start.from ? false : await checkRunFolder(o.out, o.overwrite === true);
   // The weights file is checked (names, shapes, finite values) before any image is decoded.
-  const encoder = o.encoderWeights ? await loadEncoderWeights(o.encoderWeights) : null;
-  if (encoder) checkStateDict(new Unet(), encoder, { only: 'encoder.', source: o.encoderWeights });
+  const weightsFile = o.encoderWeights ? await encoderWeightsFile(o.encoderWeights, (done, total) => onProgress({ kind: 'downloading', done, total })) : null;
+  const encoder = weightsFile ? await loadEncoderWeights(weightsFile) : null;
+  if (encoder) checkStateDict(new Unet(), encoder, { only: 'encoder.', source: weightsFile ?? undefined });
   const category = await readCategory(o.data);
   const split = kShotSplit(category, o.shots, o.splitSeed);
   const layout = batchLayout(o.batch, o.normalPerBatch, o.cropPaste, o.synthetic);
@@ -140,10 +143,11 @@ async function trainLocked(options: TrainOptions, onProgress: (e: TrainEvent) =>
   const logPath = join(o.out, LOG_FILE);
   // Opened at its first line, after a resume has cut the log back to the checkpoint's step.
   const log = new LineLog(logPath);
-  const config = { ...runConfig(o, category.name, device.description), layout };
+  // `--encoder-weights imagenet` is recorded as given (a resume finds it in the cache) and as the file it was.
+  const config = { ...runConfig(o, category.name, device.description), ...(weightsFile !== (o.encoderWeights ?? null) ? { encoderWeightsFile: weightsFile } : {}), layout };
   try {
     storage = materialize(model, device.backend, rng(o.seed));
-    if (encoder) importStateDict(model, encoder, { only: 'encoder.', source: o.encoderWeights });
+    if (encoder) importStateDict(model, encoder, { only: 'encoder.', source: weightsFile ?? undefined });
     opt = new Adam(storage, model.namedParameters().map(([, s]) => s));
     // The stream of every random choice of the batches (shots, normal images, flips, pastes).
     const stream = new RandomStream(o.seed + 1);
