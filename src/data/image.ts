@@ -1,81 +1,21 @@
-// Image IO through sharp: images in as float RGB, masks in as 0/1, PNGs out. Every failure becomes one
-// line naming the file, because sharp's own messages are multi-line and do not say which file. BMP
-// files are decoded in bmp.ts.
-import { mkdir, readFile, stat } from 'node:fs/promises';
-import { dirname, extname } from 'node:path';
-import sharp, { type Sharp } from 'sharp';
+// Image IO through sharp: images in as float RGB, masks in as 0/1, PNGs out. Decoding (orientation,
+// depth, alpha, the resize policy, one-line errors naming the file) is in decode.ts; BMP files are
+// decoded in bmp.ts.
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import sharp from 'sharp';
 import { InputError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/files.js';
-import { decodeBmp } from './bmp.js';
+import { BYTE_MAX, DEFAULT_RESIZE, MAX_PIXELS, type ResizePolicy, type Samples, WORD_MAX, decode, decodeResized, firstLine, overLimit, shownSize } from './decode.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from './imagenet.js';
 
 const RGB_CHANNELS = 3;
-const BYTE_MAX = 255;
 /** A resized mask pixel is foreground above half of full scale (MVTec masks are 0 or 255). */
 export const MASK_THRESHOLD = 127;
 
-/**
- * The most pixels an input image may declare, checked from its header before anything is decoded:
- * 8192x8192 (MVTec AD's largest is 1024x1024), about 200 MB as RGB bytes. A 50 MB 1-bit BMP would
- * otherwise become 1.2 GB before any other check.
- */
-export const MAX_PIXELS = 8192 * 8192;
-const MAX_SIDE = Math.sqrt(MAX_PIXELS);
-/** How an image over the limit is refused, naming the limit (bmp.ts says the same). */
-const overLimit = (width: number | undefined, height: number | undefined) =>
-  `${width ?? '?'}x${height ?? '?'} pixels, more than the ${MAX_PIXELS} gpuseg decodes (${MAX_SIDE}x${MAX_SIDE})`;
-
+export { DEFAULT_RESIZE, MAX_PIXELS, RESIZE_POLICIES, type ResizePolicy } from './decode.js';
 // Defined apart from sharp, so that a browser page normalises with the same numbers.
 export { IMAGENET_MEAN, IMAGENET_STD };
-
-/** The first line of a library message: sharp appends libvips' detail on further lines. */
-function firstLine(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
-  return text.split('\n')[0]!.replace(/:\s*$/, '').trim();
-}
-
-/** Fails with a one-line message when the path is not a readable regular file. */
-async function requireFile(path: string, what: string): Promise<void> {
-  let isFile = false;
-  try {
-    isFile = (await stat(path)).isFile();
-  } catch {
-    throw new InputError(`cannot read ${what} '${path}': file not found`);
-  }
-  if (!isFile) throw new InputError(`cannot read ${what} '${path}': not a file`);
-}
-
-/**
- * Opens a file for sharp and runs `read` on it, rethrowing any failure as one line naming the file.
- * sharp's prebuilt libvips has no BMP loader, so BMP files are decoded here and handed over as pixels.
- */
-async function decode<T>(path: string, what: string, read: (image: Sharp) => Promise<T>): Promise<T> {
-  await requireFile(path, what);
-  try {
-    if (extname(path).toLowerCase() !== '.bmp') return await read(sharp(path, { limitInputPixels: MAX_PIXELS }));
-    const { width, height, rgb } = decodeBmp(await readFile(path), MAX_PIXELS);
-    return await read(sharp(rgb, { raw: { width, height, channels: RGB_CHANNELS } }));
-  } catch (err) {
-    throw new InputError(`cannot read ${what} '${path}': ${await decodeProblem(path, err)}`);
-  }
-}
-
-/** sharp's message for a file it cannot decode, said the way a user needs it. */
-async function decodeProblem(path: string, err: unknown): Promise<string> {
-  const message = firstLine(err);
-  if (/exceeds pixel limit/i.test(message)) {
-    const meta = await sharp(path, { limitInputPixels: false }).metadata().catch(() => null);
-    return overLimit(meta?.width, meta?.height);
-  }
-  if (/unsupported image format/i.test(message)) {
-    const bytes = await stat(path).then((s) => s.size, () => -1);
-    return bytes === 0 ? 'the file is empty (0 bytes)' : `not an image, or a format that cannot be read (${IMAGE_FORMATS})`;
-  }
-  if (/read error|premature end|truncated|failOn|corrupt|bad|invalid/i.test(message)) return `truncated or damaged image data (${message})`;
-  return message;
-}
-
-const IMAGE_FORMATS = 'PNG, JPEG and BMP are';
 
 /** What a full decode of a mask shows: its size and whether it is the binary mask it should be. */
 export interface MaskCheck {
@@ -94,7 +34,10 @@ export interface MaskCheck {
   alphaOnly: boolean;
 }
 
-/** Decodes a whole image (all of its pixels: a truncated file fails here, not at training step 1,500). */
+/**
+ * Decodes a whole image (all of its pixels: a truncated file fails here, not at training step 1,500);
+ * its size as shown (oriented).
+ */
 export async function checkImage(path: string, what = 'image'): Promise<{ width: number; height: number }> {
   const info = await decode(path, what, (image) => image.raw().toBuffer({ resolveWithObject: true }).then((r) => r.info));
   return { width: info.width, height: info.height };
@@ -129,49 +72,38 @@ export async function checkMask(path: string): Promise<MaskCheck> {
   return result;
 }
 
-function checkSize(size: number): void {
-  if (!Number.isInteger(size) || size <= 0) throw new InputError(`image size must be a positive integer, got ${size}`);
-}
-
 /**
- * Width and height of an image file, from its header (the pixels are not decoded). `what` names the
- * file's role in the error message ('image', 'mask').
+ * Width and height of an image file as it is shown (EXIF orientation applied), from its header (the
+ * pixels are not decoded). `what` names the file's role in the error message ('image', 'mask').
  */
 export async function imageSize(path: string, what = 'image'): Promise<{ width: number; height: number }> {
-  const meta = await decode(path, what, (image) => image.metadata());
-  if (!meta.width || !meta.height) throw new InputError(`cannot read ${what} '${path}': no dimensions in its header`);
-  if (meta.width * meta.height > MAX_PIXELS) throw new InputError(`cannot read ${what} '${path}': ${overLimit(meta.width, meta.height)}`);
-  return { width: meta.width, height: meta.height };
+  const { width, height } = await decode(path, what, async (_image, meta) => shownSize(meta));
+  if (!width || !height) throw new InputError(`cannot read ${what} '${path}': no dimensions in its header`);
+  if (width * height > MAX_PIXELS) throw new InputError(`cannot read ${what} '${path}': ${overLimit(width, height)}`);
+  return { width, height };
 }
 
-/** A file's pixels resized to size x size with `kernel`, alpha dropped: 8-bit samples, and their channel count. */
-async function decodeResized(path: string, what: 'image' | 'mask', size: number, kernel: 'linear' | 'nearest') {
-  checkSize(size);
-  return decode(path, what, (image) =>
-    image
-      .removeAlpha()
-      .resize(size, size, { fit: 'fill', kernel })
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true }),
-  );
+/** Samples as size x size RGB, HWC: a grey source (one channel) is replicated to three. */
+function toRgb<T extends Uint8Array | Float32Array>(samples: Samples, size: number, out: T, value: (v: number) => number): T {
+  const { data, channels } = samples;
+  // sharp hands back sRGB, but a grey source may still arrive with one channel.
+  for (let p = 0; p < size * size; p++) {
+    for (let c = 0; c < RGB_CHANNELS; c++) out[p * RGB_CHANNELS + c] = value(data[p * channels + (channels >= RGB_CHANNELS ? c : 0)]!);
+  }
+  return out;
 }
 
 /**
  * Reads an image as size x size x 3 RGB bytes, HWC: the decoded form a training run keeps in memory
- * (a quarter of the floats' size). The resize uses the linear (triangle) kernel: its weights are never
- * negative, so edges do not ring and values stay within the input's range (lanczos and cubic
- * overshoot). Grey images are replicated to three channels; alpha is dropped.
+ * (a quarter of the floats' size; a 16-bit image is rounded to 8 bits after its resize). The resize
+ * uses the linear (triangle) kernel: its weights are never negative, so edges do not ring and values
+ * stay within the input's range (lanczos and cubic overshoot). Grey images are replicated to three
+ * channels; alpha is dropped; `resize` says what becomes of an image that is not square.
  */
-export async function readImageBytes(path: string, size: number): Promise<Uint8Array> {
-  const { data, info } = await decodeResized(path, 'image', size, 'linear');
-  const pixels = size * size;
-  const out = new Uint8Array(pixels * RGB_CHANNELS);
-  // sharp normally hands back sRGB, but a grey source may still arrive with one channel.
-  const channels = info.channels;
-  for (let p = 0; p < pixels; p++) {
-    for (let c = 0; c < RGB_CHANNELS; c++) out[p * RGB_CHANNELS + c] = data[p * channels + (channels >= RGB_CHANNELS ? c : 0)]!;
-  }
-  return out;
+export async function readImageBytes(path: string, size: number, resize: ResizePolicy = DEFAULT_RESIZE): Promise<Uint8Array> {
+  const samples = await decodeResized(path, 'image', size, 'linear', resize, true);
+  const narrow = samples.full === BYTE_MAX ? (v: number) => v : (v: number) => Math.round((v * BYTE_MAX) / WORD_MAX);
+  return toRgb(samples, size, new Uint8Array(size * size * RGB_CHANNELS), narrow);
 }
 
 /** 8-bit RGB as floats in [0, 1]. (A plain loop: Float32Array.from with a map function is ~50x slower.) */
@@ -181,19 +113,24 @@ export function bytesToRgb(bytes: Uint8Array): Float32Array {
   return out;
 }
 
-/** Reads an image as size x size x 3 RGB floats in [0, 1], HWC (readImageBytes, scaled). */
-export async function readImage(path: string, size: number): Promise<Float32Array> {
-  return bytesToRgb(await readImageBytes(path, size));
+/**
+ * Reads an image as size x size x 3 RGB floats in [0, 1], HWC, resized as readImageBytes does; 16-bit
+ * samples keep their precision (40000 reads as 40000 / 65535).
+ */
+export async function readImage(path: string, size: number, resize: ResizePolicy = DEFAULT_RESIZE): Promise<Float32Array> {
+  const samples = await decodeResized(path, 'image', size, 'linear', resize, true);
+  const full = samples.full;
+  return toRgb(samples, size, new Float32Array(size * size * RGB_CHANNELS), (v) => v / full);
 }
 
 /**
  * Reads a mask as size x size values of 0 or 1: nearest-neighbour resize (no new grey levels at the
- * border), then foreground where any colour channel exceeds MASK_THRESHOLD.
+ * border), then foreground where any colour channel exceeds MASK_THRESHOLD (of 255; a 16-bit mask is
+ * scaled to 8 bits first). Pass the `resize` its image was read with.
  */
-export async function readMask(path: string, size: number): Promise<Uint8Array> {
-  const { data, info } = await decodeResized(path, 'mask', size, 'nearest');
+export async function readMask(path: string, size: number, resize: ResizePolicy = DEFAULT_RESIZE): Promise<Uint8Array> {
+  const { data, channels } = await decodeResized(path, 'mask', size, 'nearest', resize, false);
   const pixels = size * size;
-  const channels = info.channels;
   const out = new Uint8Array(pixels);
   for (let p = 0; p < pixels; p++) {
     let foreground = 0;
@@ -217,7 +154,7 @@ export function normalizeImageNet(rgb: Float32Array): Float32Array {
 }
 
 /**
- * Writes 8-bit pixels (HWC, 1 or 3 channels) as a PNG, creating the folder if needed: encoded in
+ * Writes 8-bit pixels (HWC, 1 or 3 channels) as a PNG of as many channels, creating the folder if needed: encoded in
  * memory, then written under a temporary name and renamed (a kill or a full disk never leaves half a PNG).
  */
 export async function writePng(
@@ -237,7 +174,10 @@ export async function writePng(
   let png: Buffer;
   try {
     // A fixed compression level keeps the output bytes the same from run to run.
-    png = await sharp(raw, { raw: { width, height, channels } }).png({ compressionLevel: 6 }).toBuffer();
+    const image = sharp(raw, { raw: { width, height, channels } });
+    // sharp would write one channel as three (sRGB): masks and probability maps stay grey.
+    if (channels === 1) image.toColourspace('b-w');
+    png = await image.png({ compressionLevel: 6 }).toBuffer();
   } catch (err) {
     throw new InputError(`cannot write PNG '${path}': ${firstLine(err)}`);
   }

@@ -3,12 +3,14 @@
 //   test/good/*             normal images for evaluation
 //   test/<type>/<name>.*    defect images, each with ground_truth/<type>/<name>_mask.*
 // Paths come back sorted by code point, so every platform lists the same files in the same order.
+// Images are listed through formats.ts: an image gpuseg cannot read is an error, never skipped.
 import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
+import { byCodePoint, listImageFolder } from './formats.js';
 import { imageSize } from './image.js';
 import { InputError } from '../util/errors.js';
 
-export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.bmp'] as const;
+export { IMAGE_EXTENSIONS } from './formats.js';
 /** The test/ sub-folder of defect-free images; every other sub-folder is a defect type. */
 export const GOOD = 'good';
 const MASK_SUFFIX = '_mask';
@@ -25,15 +27,6 @@ export interface Category {
   trainGood: string[];
   testGood: string[];
   defects: DefectSample[];
-}
-
-/** Plain code-point order: localeCompare would depend on the platform's locale. */
-function byCodePoint(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function isImageName(name: string): boolean {
-  return (IMAGE_EXTENSIONS as readonly string[]).includes(extname(name).toLowerCase());
 }
 
 async function isDirectory(path: string): Promise<boolean> {
@@ -56,8 +49,7 @@ async function listNames(dir: string, keep: (name: string, isDir: boolean) => bo
 
 /** Image files of a folder, as full paths, sorted. */
 async function listImages(dir: string): Promise<string[]> {
-  const names = await listNames(dir, (name, isDir) => !isDir && isImageName(name));
-  return names.map((name) => join(dir, name));
+  return (await listImageFolder(dir)).images;
 }
 
 /**
@@ -66,12 +58,13 @@ async function listImages(dir: string): Promise<string[]> {
  */
 async function masksByStem(maskDir: string): Promise<Map<string, string>> {
   const masks = new Map<string, string>();
-  for (const name of await listNames(maskDir, (n, isDir) => !isDir && isImageName(n))) {
+  for (const path of (await listImageFolder(maskDir, 'mask')).images) {
+    const name = basename(path);
     const stem = basename(name, extname(name));
     if (!stem.endsWith(MASK_SUFFIX)) continue;
     const imageStem = stem.slice(0, -MASK_SUFFIX.length);
     const isPng = extname(name).toLowerCase() === '.png';
-    if (!masks.has(imageStem) || isPng) masks.set(imageStem, join(maskDir, name));
+    if (!masks.has(imageStem) || isPng) masks.set(imageStem, path);
   }
   return masks;
 }

@@ -1,7 +1,7 @@
 // Prediction pictures: a probability map brought back to the image's own size, its mask, and the
 // mask tinted over the image (every pixel outside the mask is the image's own).
 import sharp from 'sharp';
-import { InputError } from '../util/errors.js';
+import { decode } from './decode.js';
 
 /** Red, half over the image, marks predicted defect pixels. */
 const TINT = [255, 0, 0] as const;
@@ -13,18 +13,14 @@ export interface RgbImage {
   height: number;
 }
 
-/** The image at its own size as 8-bit RGB. */
+/** The image at its own size, as shown (EXIF orientation applied, as readImage does), as 8-bit RGB. */
 export async function readRgb(path: string): Promise<RgbImage> {
-  try {
-    const { data, info } = await sharp(path).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-    const rgb = new Uint8Array(info.width * info.height * 3);
-    for (let p = 0; p < info.width * info.height; p++) {
-      for (let c = 0; c < 3; c++) rgb[p * 3 + c] = data[p * info.channels + (info.channels >= 3 ? c : 0)]!;
-    }
-    return { data: rgb, width: info.width, height: info.height };
-  } catch (err) {
-    throw new InputError(`cannot read image '${path}': ${String((err as Error).message ?? err).split('\n')[0]}`);
+  const { data, info } = await decode(path, 'image', (image) => image.removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true }));
+  const rgb = new Uint8Array(info.width * info.height * 3);
+  for (let p = 0; p < info.width * info.height; p++) {
+    for (let c = 0; c < 3; c++) rgb[p * 3 + c] = data[p * info.channels + (info.channels >= 3 ? c : 0)]!;
   }
+  return { data: rgb, width: info.width, height: info.height };
 }
 
 /** A size x size probability map resized (bilinear, no ringing) to width x height, as 8-bit grey. */

@@ -70,7 +70,7 @@ describe('verifyCategory', () => {
     const cases: [string, RegExp][] = [
       [join('train', 'good', '002.png'), /truncated or damaged image data/],
       [join('test', 'good', '000.png'), /the file is empty \(0 bytes\)/],
-      [join('test', 'hole', '001.png'), /not an image, or a format that cannot be read \(PNG, JPEG and BMP are/],
+      [join('test', 'hole', '001.png'), /not an image, or a format that cannot be read \(PNG, JPEG, BMP and TIFF are/],
       [join('ground_truth', 'hole', '000_mask.png'), /truncated or damaged image data/],
     ];
     for (const [[file, message], i] of cases.map((c, k) => [c, k] as const)) {
