@@ -1,12 +1,14 @@
 // `gpuseg serve DIR`: the folder `gpuseg export --web` wrote, over HTTP on 127.0.0.1 only. A page needs
 // a server, not file://: browsers offer WebGPU only to secure origins (localhost counts) and refuse
-// fetch() of file:// URLs. Static files only: GET and HEAD, nothing outside DIR, 404 for the rest.
+// fetch() of file:// URLs. Static files only: GET and HEAD, nothing outside DIR, 404 for the rest;
+// 403 for a Host header other than 127.0.0.1:PORT or localhost:PORT.
 import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, resolve, sep } from 'node:path';
 import { InputError } from '../util/errors.js';
+import { isLocalHost } from '../util/host-check.js';
 import { PAGE_FILE } from '../web/html.js';
 
 /** Loopback only: the page and its weights are for this machine's browser, never the network. */
@@ -56,6 +58,8 @@ async function startServer(dir: string, port: number): Promise<WebServer> {
   if (!Number.isInteger(port) || port < 0 || port > MAX_PORT) throw new InputError(`--port must be from 0 to ${MAX_PORT}, got ${port}`);
   const root = await checkFolder(dir);
   const server = createServer((req, res) => {
+    // Answers only requests for our own name and port (DNS rebinding; see host-check.ts).
+    if (!isLocalHost(req.headers.host, (server.address() as AddressInfo).port)) return fail(res, 403, 'forbidden host');
     respond(root, req, res).catch(() => fail(res, 500, 'internal error'));
   });
   const bound = await listen(server, port);

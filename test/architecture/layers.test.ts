@@ -23,6 +23,7 @@ const FLOORS: Record<string, number> = {
   bench: 7,
   export: 8,
   experiment: 8,
+  label: 8,
   cli: 9,
   // src/index.ts, the package's entry: above everything.
   'index.ts': 10,
