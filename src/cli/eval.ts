@@ -4,12 +4,13 @@ import { writeRunReport } from '../report/index.js';
 import { type EvaluationResult, evaluate, evaluationItems, writeEvaluation } from '../train/evaluation.js';
 import { METRIC_COLUMNS, type PixelMetrics } from '../train/metrics.js';
 import { inferenceTrouble, loadModel } from '../train/model-io.js';
+import { type TilingFlags, tilingOf } from '../train/tiled-predict.js';
 import { weightsOf } from '../train/run-folder.js';
 import { runThreshold } from '../train/threshold.js';
 import type { CommonOptions } from './predict.js';
 import { progress } from './progress.js';
 
-export interface EvalCliOptions extends CommonOptions {
+export interface EvalCliOptions extends CommonOptions, TilingFlags {
   /** The category folder, when it moved since training. */
   data?: string;
   /** Instead of the run's threshold.json, for the metrics at the run's threshold. */
@@ -32,7 +33,7 @@ function metricsTable(e: EvaluationResult): string {
   lines.push(row('overall', e.overall));
   const m = e.overall;
   lines.push(
-    `(${m.images} images at ${e.size}x${e.size}, ${m.pixels} pixels pooled over the whole evaluation set, ${m.defectPixels} of them defect in ` +
+    `(${m.images} images ${e.inference?.mode === 'tiles' ? `at their own size${e.inference.scale === 1 ? '' : ` times ${e.inference.scale}`} in ${e.inference.tile}x${e.inference.tile} tiles` : `at ${e.size}x${e.size}`}, ${m.pixels} pixels pooled over the whole evaluation set, ${m.defectPixels} of them defect in ` +
       `${m.regions} regions; IoU, mIoU and Dice at threshold ${e.threshold}; F1-max at probability ${Number.isFinite(m.f1MaxThreshold) ? m.f1MaxThreshold.toPrecision(3) : '-'}; ` +
       `AUPRO up to FPR ${e.proFprLimit}; the run's final weights)`,
   );
@@ -55,7 +56,8 @@ export async function runEval(o: EvalCliOptions): Promise<void> {
   const bar = progress('eval', items.length, { quiet: o.json });
   let written: EvaluationResult;
   try {
-    const result = await evaluate(loaded.model, loaded.device.backend, items, loaded.size, (done) => bar.update(done), EVAL_BATCH, threshold);
+    const tiling = tilingOf(o.model, loaded.config, o);
+    const result = await evaluate(loaded.model, loaded.device.backend, items, loaded.size, (done) => bar.update(done), EVAL_BATCH, threshold, tiling);
     bar.stop();
     written = await writeEvaluation(o.model, { ...result, step: weights?.step });
   } catch (err) {

@@ -8,7 +8,9 @@ import type { Backend } from '../backend/backend.js';
 import { readImage, readMask, readSplit, writePng } from '../data/index.js';
 import type { Unet } from '../model/unet.js';
 import { writeFileAtomic } from '../util/files.js';
+import { readMaskAt, readRgbNative } from '../data/native.js';
 import { predictLogits } from './inference.js';
+import { type InferencePath, type Tiling, inferencePath, nativeLogits, probabilityBytes } from './tiled-predict.js';
 import { MetricAccumulator, type PixelMetrics, type ThresholdMetrics } from './metrics.js';
 import { DEFAULT_THRESHOLD, type RunThreshold } from './threshold.js';
 import { EVAL_FILE, EVAL_IMAGES_DIR, SPLIT_FILE } from './run-folder.js';
@@ -20,7 +22,6 @@ const REPORT_IMAGES = 24;
 /** The field's threshold (METHOD.md), of every metric in `overall` and `perType`. */
 const THRESHOLD = DEFAULT_THRESHOLD;
 const PRO_FPR_LIMIT = 0.3;
-const BYTE_MAX = 255;
 
 export interface LabelledImage {
   image: string;
@@ -41,6 +42,8 @@ export interface ImageRecord extends LabelledImage {
 export interface EvaluationResult {
   format: typeof EVAL_FORMAT;
   size: number;
+  /** Images squeezed to size x size, or at their own size in tiles (metrics against native masks); absent in older eval.json files. */
+  inference?: InferencePath;
   threshold: number;
   proFprLimit: number;
   pooling: string;
@@ -74,10 +77,18 @@ export async function evaluationItems(runDir: string, dataDir?: string): Promise
   return items;
 }
 
+/** An 8-bit probability map for the report, at the size it was measured. */
+export interface ProbabilityMap {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
 /**
- * Metrics of `model` (in eval mode) on the items, at the model's size (masks resized by nearest
- * neighbour), at 0.5 and at the run's threshold (compared as a logit: a pixel within float32 rounding of
- * it may fall on the other side than its float32 probability would).
+ * Metrics of `model` (in eval mode) on the items, at 0.5 and at the run's threshold (compared as a logit:
+ * a pixel within float32 rounding of it may fall on the other side than its float32 probability would).
+ * Without `tiling`, at the model's size (masks resized by nearest neighbour); with it, at each image's own
+ * size in tiles, against the masks at that size (MVTec AD's protocol), one image at a time.
  */
 export async function evaluate<S>(
   model: Unet<S>,
@@ -87,24 +98,35 @@ export async function evaluate<S>(
   onProgress: (done: number, total: number) => void = () => {},
   batch = 4,
   runThreshold: RunThreshold = { value: DEFAULT_THRESHOLD, source: 'default 0.5' },
-): Promise<EvaluationResult & { maps: Uint8Array[] }> {
+  tiling: Tiling | null = null,
+): Promise<EvaluationResult & { maps: ProbabilityMap[] }> {
   const overall = new MetricAccumulator({ threshold: THRESHOLD, proFprLimit: PRO_FPR_LIMIT });
   const perType = new Map<string, MetricAccumulator>();
-  const records: (ImageRecord & { map: Uint8Array })[] = [];
-  for (let start = 0; start < items.length; start += batch) {
+  const records: (ImageRecord & { map: ProbabilityMap })[] = [];
+  const measure = (it: LabelledImage, logits: Float32Array, mask: Uint8Array, width: number, height: number) => {
+    overall.add(logits, mask, width, height);
+    if (it.mask) {
+      let acc = perType.get(it.type);
+      if (!acc) perType.set(it.type, (acc = new MetricAccumulator({ threshold: THRESHOLD, proFprLimit: PRO_FPR_LIMIT })));
+      acc.add(logits, mask, width, height);
+    }
+    records.push({ ...it, ...imageScores(logits, mask, !!it.mask), probability: null, map: { data: probabilityBytes(logits), width, height } });
+  };
+  if (tiling) {
+    for (const [i, it] of items.entries()) {
+      const image = await readRgbNative(it.image);
+      const { width, height } = image;
+      const mask = it.mask ? await readMaskAt(it.mask, width, height) : new Uint8Array(width * height);
+      measure(it, await nativeLogits(model, backend, image, tiling), mask, width, height);
+      onProgress(i + 1, items.length);
+    }
+  }
+  for (let start = 0; !tiling && start < items.length; start += batch) {
     const chunk = items.slice(start, start + batch);
     const images = await Promise.all(chunk.map((it) => readImage(it.image, size)));
     const masks = await Promise.all(chunk.map((it) => (it.mask ? readMask(it.mask, size) : Promise.resolve(new Uint8Array(size * size)))));
     const logits = await predictLogits(model, backend, images, size, batch);
-    chunk.forEach((it, i) => {
-      overall.add(logits[i]!, masks[i]!, size, size);
-      if (it.mask) {
-        let acc = perType.get(it.type);
-        if (!acc) perType.set(it.type, (acc = new MetricAccumulator({ threshold: THRESHOLD, proFprLimit: PRO_FPR_LIMIT })));
-        acc.add(logits[i]!, masks[i]!, size, size);
-      }
-      records.push({ ...it, ...imageScores(logits[i]!, masks[i]!, !!it.mask), probability: null, map: probabilityBytes(logits[i]!) });
-    });
+    chunk.forEach((it, i) => measure(it, logits[i]!, masks[i]!, size, size));
     onProgress(Math.min(items.length, start + batch), items.length);
   }
   records.sort(worstFirst);
@@ -112,6 +134,7 @@ export async function evaluate<S>(
   return {
     format: EVAL_FORMAT,
     size,
+    inference: inferencePath(size, tiling),
     threshold: THRESHOLD,
     proFprLimit: PRO_FPR_LIMIT,
     pooling: 'pixels pooled over all images of the evaluation set',
@@ -147,16 +170,11 @@ function worstFirst(a: ImageRecord, b: ImageRecord): number {
   return b.predictedPixels - a.predictedPixels;
 }
 
-/** 8-bit probability map of logits (sigmoid in float64). */
-function probabilityBytes(logits: ArrayLike<number>): Uint8Array {
-  return Uint8Array.from(logits as ArrayLike<number>, (x) => Math.round(BYTE_MAX / (1 + Math.exp(-x))));
-}
-
 /**
  * Writes RUN/eval.json and the probability maps of the worst REPORT_IMAGES images; returns what it
  * wrote (paths relative to RUN).
  */
-export async function writeEvaluation(runDir: string, result: EvaluationResult & { maps?: Uint8Array[] }): Promise<EvaluationResult> {
+export async function writeEvaluation(runDir: string, result: EvaluationResult & { maps?: ProbabilityMap[] }): Promise<EvaluationResult> {
   const { maps, ...stored } = result;
   const dir = join(runDir, EVAL_IMAGES_DIR);
   await rm(dir, { recursive: true, force: true });
@@ -168,7 +186,8 @@ export async function writeEvaluation(runDir: string, result: EvaluationResult &
     let probability: string | null = null;
     if (maps && i < REPORT_IMAGES) {
       probability = `${EVAL_IMAGES_DIR}/${String(i).padStart(3, '0')}_prob.png`;
-      await writePng(join(runDir, probability), maps[i]!, stored.size, stored.size, 1);
+      const { data, width, height } = maps[i]!;
+      await writePng(join(runDir, probability), data, width, height, 1);
     }
     images.push({ ...r, image: rel(r.image), mask: r.mask === null ? null : rel(r.mask), probability });
   }
