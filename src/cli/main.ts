@@ -12,7 +12,9 @@ import { VARIANT_NAMES } from '../experiment/variants.js';
 import { runInfo } from './info.js';
 import { runEval } from './eval.js';
 import { runExport, runServe } from './export.js';
+import { runLabel } from './label.js';
 import { runPredict } from './predict.js';
+import { scaleOption, tileBatchOption, tileOption } from './tile-flags.js';
 import { runTrain } from './train.js';
 import { runTune } from './tune.js';
 import { packageVersion } from './version.js';
@@ -96,14 +98,18 @@ program
 
 program
   .command('predict')
-  .description('probability map, mask and overlay PNG for each image')
+  .description('probability map, mask and overlay PNG for each image; OK/NG verdicts in verdicts.csv and regions.csv')
   .argument('<images...>', 'image files or folders of images')
   .requiredOption('--model <run>', 'a run folder (or a .safetensors file of the UNet)')
   .requiredOption('--out <dir>', 'output folder')
   .option('--threshold <p>', "masks at this probability instead of the run's threshold.json (0.5 without one)", belowOne('--threshold', 'a probability'))
+  .option('--min-area <px>', 'an image is NG when a region of its mask (8-connected) has at least this many pixels', positiveInt('--min-area'), 1)
   .addOption(deviceOption())
   .option('--json', 'print JSON')
   .addOption(adapterOption())
+  .addOption(tileOption())
+  .addOption(scaleOption())
+  .addOption(tileBatchOption())
   .action((images, opts) => runPredict(images, opts));
 
 program
@@ -115,6 +121,9 @@ program
   .addOption(deviceOption())
   .option('--json', 'print JSON')
   .addOption(adapterOption())
+  .addOption(tileOption())
+  .addOption(scaleOption())
+  .addOption(tileBatchOption())
   .action((opts) => runEval(opts));
 
 program
@@ -136,6 +145,14 @@ program
   .option('--port <n>', 'port (0: any free one)', nonNegativeInt('--port'), 8080)
   .option('--json', 'print the URL as JSON')
   .action((dir, opts) => runServe(dir, opts));
+
+program
+  .command('label')
+  .description('a page on localhost (127.0.0.1 only) for painting defect masks of a category folder: writes ground_truth/<type>/<name>_mask.png')
+  .argument('<category>', 'the category folder (MVTec AD layout: test/<type>/ holds the defect images)')
+  .option('--port <n>', 'port (0: any free one)', nonNegativeInt('--port'), 8081)
+  .option('--json', 'print the URL as JSON')
+  .action((dir, opts) => runLabel(dir, opts));
 
 program
   .command('tune')

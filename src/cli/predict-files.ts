@@ -1,11 +1,12 @@
 // What `gpuseg predict` reads and writes, decided before the model loads: the input images (folders
-// listed without dotfiles, macOS `._*` files or predict's own earlier outputs), one output name per
-// image that no other image shares, and a check that no output would replace an input or a file that
-// predict did not write (a ground-truth mask beside the images). OUT/gpuseg-predict.json records the
-// names predict wrote there, so that running it again may replace them and nothing else.
-import { lstat, readFile, readdir, stat } from 'node:fs/promises';
+// listed through data/formats.ts, as the category reader lists them, less predict's own earlier
+// outputs), one output name per image that no other image shares, and a check that no output would
+// replace an input or a file that predict did not write (a ground-truth mask beside the images).
+// OUT/gpuseg-predict.json records the names predict wrote there, so that running it again may replace
+// them and nothing else.
+import { lstat, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { IMAGE_EXTENSIONS } from '../data/index.js';
+import { ignoredWarning, listImageFolder } from '../data/index.js';
 import { jsonBytes, writeFileAtomic } from '../util/files.js';
 import { InputError } from './errors.js';
 
@@ -14,6 +15,8 @@ const RECORD_FORMAT = 'gpuseg-predict/1';
 /** The files predict writes per image: STEM_prob.png, STEM_mask.png, STEM_overlay.png. */
 const OUTPUT_KINDS = ['prob', 'mask', 'overlay'] as const;
 const EARLIER_OUTPUT = new RegExp(`_(${OUTPUT_KINDS.join('|')})\\.png$`, 'i');
+/** The files predict writes once per run, beside the pictures: a row per image, a row per region. */
+export const SUMMARY_FILES = { verdicts: 'verdicts.csv', regions: 'regions.csv' } as const;
 
 export interface OutputFiles {
   probability: string;
@@ -26,12 +29,11 @@ export interface PlannedImage {
   files: OutputFiles;
 }
 
-const isImageName = (n: string) => (IMAGE_EXTENSIONS as readonly string[]).includes(extname(n).toLowerCase());
-
 /**
  * Image files named directly, or found (not recursively) in named folders, sorted; each once. In a
- * folder, hidden files (macOS `._*` resource forks included) and predict's own outputs are not inputs:
- * `onSkipped` hears how many of the latter were left out of each folder.
+ * folder, hidden files (macOS `._*` resource forks included) are left out silently; files that are not
+ * images and predict's own outputs are left out too, and `onSkipped` hears how many of each per folder.
+ * An image in a format gpuseg does not read (.webp) is an error naming it.
  */
 export async function collectImages(inputs: string[], onSkipped: (message: string) => void = () => {}): Promise<string[]> {
   const out: string[] = [];
@@ -47,10 +49,12 @@ export async function collectImages(inputs: string[], onSkipped: (message: strin
       add(input);
       continue;
     }
-    const names = (await readdir(input)).filter((n) => !n.startsWith('.') && isImageName(n)).sort();
-    const earlier = names.filter((n) => EARLIER_OUTPUT.test(n));
+    const listing = await listImageFolder(input);
+    const ignored = ignoredWarning(input, listing.ignored);
+    if (ignored) onSkipped(ignored);
+    const earlier = listing.images.filter((p) => EARLIER_OUTPUT.test(p)).map((p) => basename(p));
     if (earlier.length) onSkipped(`${input}: left out ${earlier.length} file(s) named like predict's outputs (*_prob.png, *_mask.png, *_overlay.png, e.g. '${earlier[0]}')`);
-    for (const n of names) if (!EARLIER_OUTPUT.test(n)) add(join(input, n));
+    for (const p of listing.images) if (!EARLIER_OUTPUT.test(p)) add(p);
   }
   if (out.length === 0) throw new InputError(`no images in ${inputs.join(', ')}`);
   return out;
@@ -101,15 +105,21 @@ export async function planOutputs(images: string[], out: string): Promise<Planne
       }
     }
   }
+  // An input cannot be one of these: it would have failed as an image already.
+  for (const name of Object.values(SUMMARY_FILES)) {
+    const file = join(out, name);
+    if (!ours.has(name) && (await exists(file))) throw new InputError(`'${file}' exists and was not written by gpuseg predict; choose another --out`);
+  }
   return plan;
 }
 
 /**
- * Adds the plan's names to OUT/gpuseg-predict.json (before any image is written: a full disk or a
- * read-only folder stops predict here, before the model loads).
+ * Adds the plan's names and the summary files to OUT/gpuseg-predict.json (before any image is written:
+ * a full disk or a read-only folder stops predict here, before the model loads).
  */
 export async function recordOutputs(out: string, plan: PlannedImage[]): Promise<void> {
   const names = await recordedNames(out);
   for (const { files } of plan) for (const f of Object.values(files)) names.add(basename(f));
+  for (const name of Object.values(SUMMARY_FILES)) names.add(name);
   await writeFileAtomic(join(out, PREDICT_RECORD), jsonBytes({ format: RECORD_FORMAT, files: [...names].sort() }));
 }

@@ -1,12 +1,15 @@
-// `gpuseg predict`: a probability map, a mask and an overlay picture for each image.
+// `gpuseg predict`: a probability map, a mask and an overlay picture for each image, and its verdict
+// (OK or NG from the mask's regions) in --json and OUT/verdicts.csv, OUT/regions.csv.
 import { resolve } from 'node:path';
-import { imageSize, overlay, readRgb, resizeProbability, thresholdMask, writePng } from '../data/index.js';
-import { inferenceTrouble, loadModel, predict } from '../train/model-io.js';
+import { DEFAULT_MIN_AREA, imageSize, judgeMask, overlay, readRgb, thresholdMask, writePng } from '../data/index.js';
+import { inferenceTrouble, loadModel } from '../train/model-io.js';
+import { type TilingFlags, probabilityMap, tilingOf } from '../train/tiled-predict.js';
 import { weightsOf } from '../train/run-folder.js';
 import { runThreshold } from '../train/threshold.js';
 import type { DeviceKind } from '../train/device.js';
 import { makeFolder } from '../util/files.js';
 import { type OutputFiles, collectImages, planOutputs, recordOutputs } from './predict-files.js';
+import { type JudgedImage, clearVerdicts, summaryPaths, verdictLines, writeVerdicts } from './predict-verdicts.js';
 import { progress } from './progress.js';
 
 export interface CommonOptions {
@@ -16,10 +19,12 @@ export interface CommonOptions {
   json?: boolean;
 }
 
-export interface PredictCliOptions extends CommonOptions {
+export interface PredictCliOptions extends CommonOptions, TilingFlags {
   out: string;
   /** Instead of the run's threshold.json. */
   threshold?: number;
+  /** An image is NG when a region above the threshold has at least this many pixels. */
+  minArea?: number;
 }
 
 export async function runPredict(inputs: string[], o: PredictCliOptions): Promise<void> {
@@ -36,25 +41,35 @@ export async function runPredict(inputs: string[], o: PredictCliOptions): Promis
   const unfinished = (await weightsOf(o.model))?.unfinished;
   if (unfinished) warn(`'${o.model}': ${unfinished}`);
   const bar = progress('predict', images.length, { quiet: o.json });
-  const written: ({ image: string; defectPixels: number } & OutputFiles)[] = [];
+  const minArea = o.minArea ?? DEFAULT_MIN_AREA;
+  const written: (JudgedImage & { defectPixels: number } & OutputFiles)[] = [];
   try {
+    await clearVerdicts(o.out);
     for (const [i, { image: path, files }] of plan.entries()) {
-      const [prob] = await predict(loaded, [path]);
       const rgb = await readRgb(path);
-      const grey = await resizeProbability(prob!, loaded.size, rgb.width, rgb.height);
+      const grey = await probabilityMap(loaded, path, rgb, tilingOf(o.model, loaded.config, o));
       const mask = thresholdMask(grey, threshold.value);
       await writePng(files.probability, grey, rgb.width, rgb.height, 1);
       await writePng(files.mask, mask, rgb.width, rgb.height, 1);
       await writePng(files.overlay, overlay(rgb, mask), rgb.width, rgb.height, 3);
-      written.push({ image: path, ...files, defectPixels: mask.reduce((n, v) => n + (v ? 1 : 0), 0) });
+      const verdict = judgeMask(mask, grey, rgb.width, rgb.height, minArea);
+      written.push({ image: path, ...files, defectPixels: mask.reduce((n, v) => n + (v ? 1 : 0), 0), ...verdict });
       bar.update(i + 1);
     }
   } catch (err) {
+    // The images finished before the failure keep their verdicts, as they keep their pictures; a failure
+    // to write them (the disk that stopped the image) must not hide the first error.
+    if (written.length > 0) await writeVerdicts(o.out, written).catch(() => undefined);
     throw inferenceTrouble(err, 'predicting', loaded, 1);
   } finally {
     bar.stop();
     loaded.close();
   }
-  if (o.json) process.stdout.write(`${JSON.stringify({ images: written, threshold })}\n`);
-  else process.stdout.write(`wrote probability maps, masks (probability > ${Number(threshold.value.toPrecision(4))}, ${threshold.source}) and overlays for ${written.length} image(s) to ${resolve(o.out)}\n`);
+  await writeVerdicts(o.out, written);
+  const csv = summaryPaths(o.out);
+  if (o.json) process.stdout.write(`${JSON.stringify({ images: written, threshold, minArea, verdictsCsv: csv.verdicts, regionsCsv: csv.regions })}\n`);
+  else {
+    process.stdout.write(`wrote probability maps, masks (probability > ${Number(threshold.value.toPrecision(4))}, ${threshold.source}) and overlays for ${written.length} image(s) to ${resolve(o.out)}\n`);
+    process.stdout.write(`${verdictLines(written, minArea).join('\n')}\n`);
+  }
 }

@@ -14,7 +14,9 @@ export {
   writePng,
 } from './image.js';
 export { verifyCategory, type CategoryCheck } from './verify.js';
-export { GOOD, IMAGE_EXTENSIONS, listCategories, readCategory, type Category, type DefectSample } from './mvtec.js';
+export { GOOD, listCategories, readCategory, type Category, type DefectSample } from './mvtec.js';
+export { IMAGE_EXTENSIONS, IMAGE_FORMATS, ignoredWarning, isImageName, listImageFolder, nameKind, unreadImage, type ImageFolder, type NameKind } from './formats.js';
+export { DEFAULT_RESIZE, RESIZE_POLICIES, type ResizePolicy } from './decode.js';
 export {
   VALIDATION_FRACTION,
   kShotSplit,
@@ -37,5 +39,6 @@ export {
 export { overlay, readRgb, resizeProbability, thresholdMask, type RgbImage } from './overlay.js';
 export { DEFAULT_IMAGE_CACHE_MB, ImageCache } from './cache.js';
 export { connectedComponents, type Box, type Components } from './components.js';
+export { DEFAULT_MIN_AREA, MAX_LISTED_REGIONS, judgeMask, type Region, type Verdict } from './verdict.js';
 export { cropAndPaste, maxPoolMask, type PasteMode, type PasteResult } from './paste.js';
 export { MIN_VISIBLE_STEP as ANOMALY_MIN_STEP, syntheticAnomaly, type Anomaly, type AnomalyOptions } from './synth-anomaly.js';

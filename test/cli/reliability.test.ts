@@ -152,7 +152,7 @@ describe('2. predict never destroys or half-writes a file', () => {
       expect(new Set(files).size).toBe(6);
       for (const file of files) expect(existsSync(file), file).toBe(true);
     }
-    expect(readdirSync(f).sort()).toEqual(['._000.png', '.hidden.png', '000.png', '000_mask.png', '000_overlay.png', '000_prob.png', '001.png', '001_mask.png', '001_overlay.png', '001_prob.png', 'gpuseg-predict.json']);
+    expect(readdirSync(f).sort()).toEqual(['._000.png', '.hidden.png', '000.png', '000_mask.png', '000_overlay.png', '000_prob.png', '001.png', '001_mask.png', '001_overlay.png', '001_prob.png', 'gpuseg-predict.json', 'regions.csv', 'verdicts.csv']);
   });
 
   it('a full disk reads "disk full" naming the folder, and leaves no half-written file (predict)', (ctx) => {
