@@ -9,11 +9,11 @@ import type { AddressInfo } from 'node:net';
 import { extname, join, resolve, sep } from 'node:path';
 import { InputError } from '../util/errors.js';
 import { isLocalHost } from '../util/host-check.js';
+import { checkPort, serveUntilStopped } from '../util/local-server.js';
 import { PAGE_FILE } from '../web/html.js';
 
 /** Loopback only: the page and its weights are for this machine's browser, never the network. */
 const HOST = '127.0.0.1';
-const MAX_PORT = 65535;
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
@@ -39,23 +39,12 @@ export interface WebServer {
 
 /** Serves `dir` until SIGINT or SIGTERM, after printing its URL. */
 export async function serveWeb(dir: string, o: ServeOptions): Promise<void> {
-  const server = await startServer(dir, o.port);
-  process.stdout.write(o.json ? `${JSON.stringify({ url: server.url })}\n` : `serving ${dir} at ${server.url}\n`);
-  await new Promise<void>((done) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      done();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
-  await server.close();
+  await serveUntilStopped(await startServer(dir, o.port), { json: o.json, what: `serving ${dir}` });
 }
 
 /** Checks the folder, then listens on 127.0.0.1:port. */
 async function startServer(dir: string, port: number): Promise<WebServer> {
-  if (!Number.isInteger(port) || port < 0 || port > MAX_PORT) throw new InputError(`--port must be from 0 to ${MAX_PORT}, got ${port}`);
+  checkPort(port);
   const root = await checkFolder(dir);
   const server = createServer((req, res) => {
     // Answers only requests for our own name and port (DNS rebinding; see host-check.ts).

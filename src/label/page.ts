@@ -1,6 +1,7 @@
 // The labelling page's HTML: a list of the defect images on the left, the tools and the picture on the
 // right. Plain elements with ids that script.ts looks up; the script is its own file (/label.js), so the
 // page's Content-Security-Policy can forbid inline scripts.
+import { escapeHtml } from '../util/html.js';
 
 const STYLE = `
   * { box-sizing: border-box; }
@@ -64,6 +65,3 @@ export function labelPageHtml(category: string): string {
 `;
 }
 
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}

@@ -12,13 +12,13 @@ import { basename, resolve } from 'node:path';
 import { MAX_PIXELS } from '../data/image.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import { isLocalHost, isLocalOrigin } from '../util/host-check.js';
+import { checkPort, serveUntilStopped } from '../util/local-server.js';
 import { HttpError, checkCategory, findImage, imagePath, imagePng, listDefectImages, maskPath, maskPng, saveMask } from './category.js';
 import { labelPageHtml } from './page.js';
 import { LABEL_SCRIPT } from './script.js';
 
 /** Loopback only: the images are for this machine's browser, never the network. */
 const HOST = '127.0.0.1';
-const MAX_PORT = 65535;
 const MASK_BODY_TYPE = 'application/octet-stream';
 /** The page's own files and nothing else: no inline script, no other origin, no framing. */
 const PAGE_POLICY = "default-src 'self'; img-src 'self' data:; style-src 'unsafe-inline'; frame-ancestors 'none'";
@@ -36,23 +36,12 @@ export interface LabelServer {
 
 /** Serves the labelling page for `dir` until SIGINT or SIGTERM, after printing its URL. */
 export async function serveLabel(dir: string, o: LabelOptions): Promise<void> {
-  const server = await startLabelServer(dir, o.port);
-  process.stdout.write(o.json ? `${JSON.stringify({ url: server.url })}\n` : `labelling ${dir} at ${server.url}\n`);
-  await new Promise<void>((done) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      done();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
-  await server.close();
+  await serveUntilStopped(await startLabelServer(dir, o.port), { json: o.json, what: `labelling ${dir}` });
 }
 
 /** Checks the category (it must hold defect images), then listens on 127.0.0.1:port. */
 export async function startLabelServer(dir: string, port: number): Promise<LabelServer> {
-  if (!Number.isInteger(port) || port < 0 || port > MAX_PORT) throw new InputError(`--port must be from 0 to ${MAX_PORT}, got ${port}`);
+  checkPort(port);
   await checkCategory(dir);
   const root = resolve(dir);
   if ((await listDefectImages(root)).length === 0) throw new InputError(`category folder '${dir}' has no defect images in test/<type>/ (test/good holds normal ones)`);

@@ -2,13 +2,9 @@
 // the metric table. Everything is inline so that a report is one file that opens anywhere, offline.
 import type { ReportMetrics } from './formats.js';
 import { formatMetric, isNumber, MISSING } from './numbers.js';
+import { escapeHtml } from '../util/html.js';
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-/** Text or attribute value made safe for HTML and SVG. */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
-}
+export { escapeHtml };
 
 /** A light, neutral style: white cards on a grey page, tabular figures, the charts' strokes and fonts. */
 const STYLE = `

@@ -1,6 +1,8 @@
 // The page's HTML, written by `gpuseg export --web` beside the bundled script. Plain elements with ids
 // that src/web/page.ts looks up; no framework, no request beyond the folder's own files.
 
+import { escapeHtml } from '../util/html.js';
+
 /** The page itself: what `gpuseg serve` answers `/` with. */
 export const PAGE_FILE = 'index.html';
 /** The script file the bundle is written to (the page loads it as a module). */
@@ -50,6 +52,3 @@ export function pageHtml(title: string): string {
 `;
 }
 
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
