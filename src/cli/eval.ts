@@ -1,12 +1,13 @@
 // `gpuseg eval`: the field's pixel metrics on a run's evaluation set, per defect type and overall, from
 // the run's final weights; writes RUN/eval.json (and the worst images' probability maps for the report).
 import { writeRunReport } from '../report/index.js';
-import { type EvaluationResult, evaluate, evaluationItems, writeEvaluation } from '../train/evaluation.js';
+import { type EvaluationResult, type LabelledImage, evaluate, evaluationItems, writeEvaluation } from '../train/evaluation.js';
 import { METRIC_COLUMNS, type PixelMetrics } from '../train/metrics.js';
 import { inferenceTrouble, loadModel } from '../train/model-io.js';
-import { type TilingFlags, tilingOf } from '../train/tiled-predict.js';
+import { type Tiling, type TilingFlags, tilingOf } from '../train/tiled-predict.js';
 import { weightsOf } from '../train/run-folder.js';
-import { runThreshold } from '../train/threshold.js';
+import { lockRun } from '../train/run-lock.js';
+import { type RunThreshold, runThreshold } from '../train/threshold.js';
 import type { CommonOptions } from './predict.js';
 import { progress } from './progress.js';
 
@@ -50,23 +51,35 @@ function metricsTable(e: EvaluationResult): string {
 export async function runEval(o: EvalCliOptions): Promise<void> {
   const items = await evaluationItems(o.model, o.data);
   const threshold = await runThreshold(o.model, o.threshold);
+  // eval.json, eval/ and the report are written into the run folder: not while a training (or another
+  // eval) writes there. Taken before the evaluation, so a busy run is refused at once, not minutes later.
+  const lock = await lockRun(o.model, { what: '--model', create: false, onWarning: (m) => process.stderr.write(`gpuseg: warning: ${m}\n`) });
+  try {
+    const written = await evaluateRun(o, items, threshold);
+    await writeRunReport(o.model);
+    if (o.json) process.stdout.write(`${JSON.stringify(written)}\n`);
+    else process.stdout.write(metricsTable(written));
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Evaluates the run's final weights on `items` and writes eval.json and eval/. */
+async function evaluateRun(o: EvalCliOptions, items: LabelledImage[], threshold: RunThreshold): Promise<EvaluationResult> {
   const loaded = await loadModel(o.model, { device: o.device, adapter: o.adapter });
   const weights = await weightsOf(o.model);
   if (weights?.unfinished) process.stderr.write(`gpuseg: warning: '${o.model}': ${weights.unfinished}\n`);
   const bar = progress('eval', items.length, { quiet: o.json });
-  let written: EvaluationResult;
+  let tiling: Tiling | null = null;
   try {
-    const tiling = tilingOf(o.model, loaded.config, o);
-    const result = await evaluate(loaded.model, loaded.device.backend, items, loaded.size, (done) => bar.update(done), EVAL_BATCH, threshold, tiling);
+    tiling = tilingOf(o.model, loaded.config, o);
+    const result = await evaluate(loaded.model, loaded.device.backend, items, loaded.size, (done) => bar.update(done), EVAL_BATCH, threshold, tiling, loaded.resize);
     bar.stop();
-    written = await writeEvaluation(o.model, { ...result, step: weights?.step });
+    return await writeEvaluation(o.model, { ...result, step: weights?.step });
   } catch (err) {
-    throw inferenceTrouble(err, 'evaluating', loaded, EVAL_BATCH);
+    throw inferenceTrouble(err, 'evaluating', loaded, EVAL_BATCH, tiling);
   } finally {
     bar.stop();
     loaded.close();
   }
-  await writeRunReport(o.model);
-  if (o.json) process.stdout.write(`${JSON.stringify(written)}\n`);
-  else process.stdout.write(metricsTable(written));
 }

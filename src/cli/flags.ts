@@ -3,6 +3,7 @@
 import { type Command, Option } from 'commander';
 import { MODIFIERS, VARIANT_NAMES, type Variant, isVariant } from '../experiment/variants.js';
 import { TRAIN_DEFAULTS } from '../train/trainer.js';
+import { tileSize } from './tile-flags.js';
 import { InputError, belowOne, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber } from './errors.js';
 
 export const adapterOption = () =>
@@ -34,6 +35,13 @@ export function variantName(value: string): Variant {
   return value;
 }
 
+/** --scale of training: a share of the native size, above 0 and at most 1. */
+function scaleFactor(value: string): number {
+  const n = positiveNumber('--scale')(value);
+  if (n > 1) throw new InputError(`--scale must be a number above 0 and at most 1, got '${value}'`);
+  return n;
+}
+
 function nbrLayer(value: string): 2 | 3 {
   if (value !== '2' && value !== '3') throw new InputError(`--nbr-layer must be 2 or 3, got '${value}'`);
   return Number(value) as 2 | 3;
@@ -46,7 +54,11 @@ export function addTrainFlags(c: Command, o: { variantSwitches: boolean; resumab
   else c.requiredOption('--data <dir>', data);
   c
     .option('--seed <n>', 'training seed (initialisation, batches, augmentation, crop-and-paste)', nonNegativeInt('--seed'), TRAIN_DEFAULTS.seed)
-    .option('--size <n>', 'training image size (a multiple of 32)', positiveInt('--size'), TRAIN_DEFAULTS.size)
+    // No commander default: with --tile the size is the tile's, and a --size given with it must match.
+    .option('--size <n>', `training image size (a multiple of 32; default ${TRAIN_DEFAULTS.size}, with --tile the tile)`, positiveInt('--size'))
+    .option('--tile <n>', "train on n x n tiles cut from the images at their own pixels (times --scale) instead of whole images resized to --size (a multiple of 32); predict and eval then run in tiles too", tileSize)
+    .option('--scale <x>', 'with --tile: scale the images by x in (0, 1] before cutting tiles (default 1)', scaleFactor)
+    .addOption(new Option('--resize <how>', 'without --tile: a non-square image becomes square by stretch (width and height scaled apart) or pad (scaled to fit, black bars); predict and eval read the same way').choices(['stretch', 'pad']))
     .option('--batch <n>', 'annotated samples per step (shots and crop-and-paste samples; normal images come on top)', positiveInt('--batch'), TRAIN_DEFAULTS.batch)
     .option('--steps <n>', 'optimizer steps', positiveInt('--steps'), TRAIN_DEFAULTS.steps)
     .option('--lr <x>', 'peak learning rate (warm-up, then cosine decay)', positiveNumber('--lr'), TRAIN_DEFAULTS.lr)

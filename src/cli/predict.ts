@@ -3,7 +3,7 @@
 import { resolve } from 'node:path';
 import { DEFAULT_MIN_AREA, imageSize, judgeMask, overlay, readRgb, thresholdMask, writePng } from '../data/index.js';
 import { inferenceTrouble, loadModel } from '../train/model-io.js';
-import { type TilingFlags, probabilityMap, tilingOf } from '../train/tiled-predict.js';
+import { type Tiling, type TilingFlags, probabilityMap, tilingOf } from '../train/tiled-predict.js';
 import { weightsOf } from '../train/run-folder.js';
 import { runThreshold } from '../train/threshold.js';
 import type { DeviceKind } from '../train/device.js';
@@ -43,11 +43,13 @@ export async function runPredict(inputs: string[], o: PredictCliOptions): Promis
   const bar = progress('predict', images.length, { quiet: o.json });
   const minArea = o.minArea ?? DEFAULT_MIN_AREA;
   const written: (JudgedImage & { defectPixels: number } & OutputFiles)[] = [];
+  let tiling: Tiling | null = null;
   try {
+    tiling = tilingOf(o.model, loaded.config, o);
     await clearVerdicts(o.out);
     for (const [i, { image: path, files }] of plan.entries()) {
       const rgb = await readRgb(path);
-      const grey = await probabilityMap(loaded, path, rgb, tilingOf(o.model, loaded.config, o));
+      const grey = await probabilityMap(loaded, path, rgb, tiling);
       const mask = thresholdMask(grey, threshold.value);
       await writePng(files.probability, grey, rgb.width, rgb.height, 1);
       await writePng(files.mask, mask, rgb.width, rgb.height, 1);
@@ -60,7 +62,7 @@ export async function runPredict(inputs: string[], o: PredictCliOptions): Promis
     // The images finished before the failure keep their verdicts, as they keep their pictures; a failure
     // to write them (the disk that stopped the image) must not hide the first error.
     if (written.length > 0) await writeVerdicts(o.out, written).catch(() => undefined);
-    throw inferenceTrouble(err, 'predicting', loaded, 1);
+    throw inferenceTrouble(err, 'predicting', loaded, 1, tiling);
   } finally {
     bar.stop();
     loaded.close();

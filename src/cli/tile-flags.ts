@@ -6,7 +6,7 @@ import { InputError, positiveInt, positiveNumber } from './errors.js';
 /** The UNet halves its input five times, so a tile is a multiple of 32. */
 const TILE_MULTIPLE = 32;
 
-function tileSize(value: string): number {
+export function tileSize(value: string): number {
   const n = positiveInt('--tile')(value);
   if (n % TILE_MULTIPLE !== 0) throw new InputError(`--tile must be a multiple of ${TILE_MULTIPLE}, got '${value}'`);
   return n;

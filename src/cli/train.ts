@@ -132,7 +132,7 @@ export async function runTrain(o: TrainCliOptions, cmd?: Command): Promise<void>
     p.onEvent(e);
   };
   try {
-    if (o.tune && (o.device ?? 'gpu') === 'gpu') await tuneBeforeTraining({ batch: o.batch ?? TRAIN_DEFAULTS.batch, size: o.size ?? TRAIN_DEFAULTS.size, adapter: o.adapter, quiet: o.json });
+    if (o.tune && (o.device ?? 'gpu') === 'gpu') await tuneBeforeTraining({ batch: o.batch ?? TRAIN_DEFAULTS.batch, size: o.size ?? o.tile ?? TRAIN_DEFAULTS.size, adapter: o.adapter, quiet: o.json });
     const result = await train(options, onEvent);
     p.stop();
     const report = await writeRunReport(result.dir);

@@ -28,6 +28,18 @@ export const DEFAULT_RESIZE: ResizePolicy = 'stretch';
 const BLACK = { r: 0, g: 0, b: 0 };
 
 /**
+ * Where a width x height image lies in its size x size 'pad' square: scaled by the smaller of the two
+ * ratios, rounded, centred with the odd pixel below or right, as sharp's `contain` places it (checked
+ * against sharp in test/data/pad.test.ts).
+ */
+export function padBox(width: number, height: number, size: number): { left: number; top: number; width: number; height: number } {
+  const s = Math.min(size / width, size / height);
+  const w = Math.max(1, Math.round(width * s));
+  const h = Math.max(1, Math.round(height * s));
+  return { left: Math.floor((size - w) / 2), top: Math.floor((size - h) / 2), width: w, height: h };
+}
+
+/**
  * The most pixels an input image may declare, checked from its header before anything is decoded:
  * 8192x8192 (MVTec AD's largest is 1024x1024), about 200 MB as RGB bytes. A 50 MB 1-bit BMP would
  * otherwise become 1.2 GB before any other check.
@@ -154,6 +166,27 @@ export async function decodeResized(
 ): Promise<Samples> {
   if (!Number.isInteger(size) || size <= 0) throw new InputError(`image size must be a positive integer, got ${size}`);
   if (!RESIZE_POLICIES.includes(resize)) throw new InputError(`resize policy must be one of ${RESIZE_POLICIES.join(', ')}, got '${resize}'`);
+  const { samples } = await decodeTo(path, what, { width: size, height: size, kernel, resize }, keepDepth);
+  return samples;
+}
+
+/**
+ * A file's pixels at their own size (`to` null) or stretched to to.width x to.height, decoded as
+ * decodeResized does (oriented, alpha dropped, 16-bit kept with `keepDepth`): tiled inference and
+ * training on tiles read images exactly as the resize path does, only not squeezed.
+ */
+export async function decodeAt(
+  path: string,
+  what: 'image' | 'mask',
+  to: { width: number; height: number; kernel: 'linear' | 'nearest' } | null,
+  keepDepth: boolean,
+): Promise<{ samples: Samples; width: number; height: number }> {
+  return decodeTo(path, what, to && { ...to, resize: 'stretch' }, keepDepth);
+}
+
+type Target = { width: number; height: number; kernel: 'linear' | 'nearest'; resize: ResizePolicy };
+
+async function decodeTo(path: string, what: 'image' | 'mask', to: Target | null, keepDepth: boolean) {
   return decode(path, what, async (image, meta) => {
     const wide = keepDepth && meta.depth === 'ushort';
     const space = wide ? 'rgb16' : 'srgb';
@@ -168,12 +201,12 @@ export async function decodeResized(
     }
     // Without a 16-bit pipeline, libvips would take the resize down to 8 bits first.
     if (wide) source = source.pipelineColourspace('rgb16');
-    const fit = resize === 'pad' ? ({ fit: 'contain', position: 'centre', background: BLACK } as const) : ({ fit: 'fill' } as const);
-    const { data, info } = await source
-      .resize(size, size, { ...fit, kernel })
-      .toColourspace(space)
-      .raw({ depth })
-      .toBuffer({ resolveWithObject: true });
-    return { data: wide ? words(data) : new Uint8Array(data.buffer, data.byteOffset, data.length), channels: info.channels, full: wide ? WORD_MAX : BYTE_MAX };
+    if (to) {
+      const fit = to.resize === 'pad' ? ({ fit: 'contain', position: 'centre', background: BLACK } as const) : ({ fit: 'fill' } as const);
+      source = source.resize(to.width, to.height, { ...fit, kernel: to.kernel });
+    }
+    const { data, info } = await source.toColourspace(space).raw({ depth }).toBuffer({ resolveWithObject: true });
+    const samples = { data: wide ? words(data) : new Uint8Array(data.buffer, data.byteOffset, data.length), channels: info.channels, full: wide ? WORD_MAX : BYTE_MAX };
+    return { samples, width: info.width, height: info.height };
   });
 }

@@ -16,7 +16,7 @@ export {
 export { verifyCategory, type CategoryCheck } from './verify.js';
 export { GOOD, listCategories, readCategory, type Category, type DefectSample } from './mvtec.js';
 export { IMAGE_EXTENSIONS, IMAGE_FORMATS, ignoredWarning, isImageName, listImageFolder, nameKind, unreadImage, type ImageFolder, type NameKind } from './formats.js';
-export { DEFAULT_RESIZE, RESIZE_POLICIES, type ResizePolicy } from './decode.js';
+export { DEFAULT_RESIZE, RESIZE_POLICIES, padBox, type ResizePolicy } from './decode.js';
 export {
   VALIDATION_FRACTION,
   kShotSplit,
@@ -36,7 +36,7 @@ export {
   type SynthSample,
   type SynthSummary,
 } from './synth.js';
-export { overlay, readRgb, resizeProbability, thresholdMask, type RgbImage } from './overlay.js';
+export { overlay, readRgb, resizeProbability, resizeProbabilityFrom, thresholdMask, type RgbImage } from './overlay.js';
 export { DEFAULT_IMAGE_CACHE_MB, ImageCache } from './cache.js';
 export { connectedComponents, type Box, type Components } from './components.js';
 export { DEFAULT_MIN_AREA, MAX_LISTED_REGIONS, judgeMask, type Region, type Verdict } from './verdict.js';

@@ -1,44 +1,26 @@
-// Images and masks at their own size (or a chosen one), for tiled inference and its evaluation at native
-// resolution (MVTec AD's protocol: metrics against the masks at the images' own size).
-import { readFile } from 'node:fs/promises';
-import { extname } from 'node:path';
-import sharp, { type Sharp } from 'sharp';
-import { InputError } from '../util/errors.js';
-import { decodeBmp } from './bmp.js';
-import { MASK_THRESHOLD, MAX_PIXELS } from './image.js';
+// Images and masks at their own size (or a chosen one), for tiled inference, its evaluation at native
+// resolution (MVTec AD's protocol: metrics against the masks at the images' own size) and training on
+// tiles. Decoded by decode.ts like every other reader (orientation, 16-bit, alpha dropped before any
+// resize), so a tiled path sees the pixels the resize path sees, only not squeezed.
+import sharp from 'sharp';
+import { BYTE_MAX, type Samples, WORD_MAX, decodeAt } from './decode.js';
+import { MASK_THRESHOLD } from './image.js';
 import type { RgbImage } from './overlay.js';
 
 const RGB = 3;
 
-/** sharp on a file; BMP (which sharp's libvips cannot read) decoded here first. */
-async function open(path: string): Promise<Sharp> {
-  if (extname(path).toLowerCase() !== '.bmp') return sharp(path, { limitInputPixels: MAX_PIXELS });
-  const { width, height, rgb } = decodeBmp(await readFile(path), MAX_PIXELS);
-  return sharp(rgb, { raw: { width, height, channels: RGB } });
-}
-
-/** Raw 8-bit samples of a file, resized to width x height with `kernel` unless given null (own size). */
-async function pixels(path: string, what: string, size: { width: number; height: number } | null, kernel: 'linear' | 'nearest') {
-  try {
-    let image = (await open(path)).removeAlpha();
-    if (size) image = image.resize(size.width, size.height, { fit: 'fill', kernel });
-    return await image.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-  } catch (err) {
-    throw new InputError(`cannot read ${what} '${path}': ${String((err as Error).message ?? err).split('\n')[0]}`);
-  }
-}
-
-/** Spreads c-channel samples to RGB (a grey image replicated). */
-function toRgb(data: Uint8Array, channels: number, count: number): Uint8Array {
+/** Samples spread to 8-bit RGB (a grey image replicated; 16-bit rounded to 8 bits as readImageBytes does). */
+function toRgb({ data, channels, full }: Samples, count: number): Uint8Array {
   const out = new Uint8Array(count * RGB);
-  for (let p = 0; p < count; p++) for (let c = 0; c < RGB; c++) out[p * RGB + c] = data[p * channels + (channels >= RGB ? c : 0)]!;
+  const narrow = full === BYTE_MAX ? (v: number) => v : (v: number) => Math.round((v * BYTE_MAX) / WORD_MAX);
+  for (let p = 0; p < count; p++) for (let c = 0; c < RGB; c++) out[p * RGB + c] = narrow(data[p * channels + (channels >= RGB ? c : 0)]!);
   return out;
 }
 
-/** An image as 8-bit RGB at its own size. */
+/** An image as 8-bit RGB at its own size (as shown: EXIF orientation applied). */
 export async function readRgbNative(path: string): Promise<RgbImage> {
-  const { data, info } = await pixels(path, 'image', null, 'linear');
-  return { data: toRgb(data, info.channels, info.width * info.height), width: info.width, height: info.height };
+  const { samples, width, height } = await decodeAt(path, 'image', null, true);
+  return { data: toRgb(samples, width * height), width, height };
 }
 
 /**
@@ -46,10 +28,11 @@ export async function readRgbNative(path: string): Promise<RgbImage> {
  * nearest-neighbour resized only when its size differs from the image's.
  */
 export async function readMaskAt(path: string, width: number, height: number): Promise<Uint8Array> {
-  const { data, info } = await pixels(path, 'mask', { width, height }, 'nearest');
+  const { samples } = await decodeAt(path, 'mask', { width, height, kernel: 'nearest' }, false);
+  const { data, channels } = samples;
   const out = new Uint8Array(width * height);
   for (let p = 0; p < out.length; p++) {
-    for (let c = 0; c < info.channels; c++) if (data[p * info.channels + c]! > MASK_THRESHOLD) out[p] = 1;
+    for (let c = 0; c < channels; c++) if (data[p * channels + c]! > MASK_THRESHOLD) out[p] = 1;
   }
   return out;
 }
@@ -62,5 +45,14 @@ export async function resizeRgb(image: RgbImage, width: number, height: number):
     .resize(width, height, { fit: 'fill', kernel: 'linear' })
     .raw()
     .toBuffer({ resolveWithObject: true });
-  return { data: toRgb(data, info.channels, width * height), width, height };
+  return { data: toRgb({ data, channels: info.channels, full: BYTE_MAX }, width * height), width, height };
 }
+
+/** An image at its own size times `scale` (rounded, at least 1 pixel a side), as tiled inference runs it. */
+export async function readRgbScaled(path: string, scale: number): Promise<RgbImage> {
+  const image = await readRgbNative(path);
+  return resizeRgb(image, scaledSide(image.width, scale), scaledSide(image.height, scale));
+}
+
+/** A side of `length` pixels at `scale`. */
+export const scaledSide = (length: number, scale: number): number => Math.max(1, Math.round(length * scale));

@@ -25,8 +25,13 @@ export async function readRgb(path: string): Promise<RgbImage> {
 
 /** A size x size probability map resized (bilinear, no ringing) to width x height, as 8-bit grey. */
 export async function resizeProbability(prob: Float32Array, size: number, width: number, height: number): Promise<Uint8Array> {
+  return resizeProbabilityFrom(prob, size, size, width, height);
+}
+
+/** A fromWidth x fromHeight probability map resized as resizeProbability resizes a square one. */
+export async function resizeProbabilityFrom(prob: Float32Array, fromWidth: number, fromHeight: number, width: number, height: number): Promise<Uint8Array> {
   const grey = Buffer.from(Uint8Array.from(prob, (p) => Math.round(Math.min(1, Math.max(0, p)) * 255)));
-  const out = await sharp(grey, { raw: { width: size, height: size, channels: 1 } })
+  const out = await sharp(grey, { raw: { width: fromWidth, height: fromHeight, channels: 1 } })
     .resize(width, height, { fit: 'fill', kernel: 'linear' })
     // Without this, sharp hands back three (sRGB) channels for a one-channel input.
     .toColourspace('b-w')

@@ -77,7 +77,7 @@ export async function collectCells(o: ExperimentOptions): Promise<CellResult[]> 
 
 /** results.json, results.md and report.html from `cells` (in the grid's order). */
 export async function writeResults(o: ExperimentOptions, cells: CellResult[]): Promise<void> {
-  const size = o.size ?? TRAIN_DEFAULTS.size;
+  const size = o.size ?? o.tile ?? TRAIN_DEFAULTS.size;
   const steps = o.steps ?? TRAIN_DEFAULTS.steps;
   const summary = summarize(cells, o.variants, o.shots, steps);
   const results = {

@@ -40,9 +40,15 @@ export interface EvalImage {
   probability: string | null;
 }
 
+/** How the evaluation ran (eval.json `inference`; absent in older files, which all resized). */
+export type EvalInference =
+  | { mode: 'resize'; size?: number }
+  | { mode: 'tiles'; tile?: number; overlap?: number; scale?: number; batch?: number };
+
 export interface EvalFile {
   format: string;
   size: number;
+  inference?: EvalInference;
   threshold: number;
   proFprLimit: number;
   pooling: string;

@@ -7,7 +7,7 @@ import { averagingNote, LOSS_TERMS, LOSS_TERMS_NOTE, pastePoints, termPoints, va
 import { readJson, readOptionalJson, readRunLog, type EvalFile, type RunConfig, type RunLog } from './formats.js';
 import { chartFigure, escapeHtml, metricTable, page, section, settingsList } from './html.js';
 import { isNumber } from './numbers.js';
-import { sampleGrid } from './samples.js';
+import { inferenceWords, sampleGrid } from './samples.js';
 import { lineChart, PALETTE } from './svg.js';
 
 export { REPORT_FILE };
@@ -86,7 +86,7 @@ function pasteAndValidation(log: RunLog): string {
 /** What the metric table measures, in words, with the file's own threshold and pooling. */
 export function metricsNote(evaluation: EvalFile, weights: string): string {
   return (
-    `<p class="note">Metrics of ${escapeHtml(weights)} on the evaluation set, ${escapeHtml(evaluation.pooling)}. ` +
+    `<p class="note">Metrics of ${escapeHtml(weights)} on the evaluation set, measured ${escapeHtml(inferenceWords(evaluation))}, ${escapeHtml(evaluation.pooling)}. ` +
     `IoU, mIoU and Dice threshold the probability at ${evaluation.threshold}; AUROC, AP, F1-max and AUPRO are ` +
     `threshold-free (F1-max with the threshold that reaches it; AUPRO up to a false-positive rate of ` +
     `${evaluation.proFprLimit}, normalised). — means undefined (e.g. no defect pixels).</p>`

@@ -7,7 +7,7 @@ import { readImage, readMask } from '../data/image.js';
 import { overlay, thresholdMask } from '../data/overlay.js';
 import type { EvalFile, EvalImage } from './formats.js';
 import { escapeHtml } from './html.js';
-import { formatMetric } from './numbers.js';
+import { formatMetric, isNumber } from './numbers.js';
 import { InputError } from '../util/errors.js';
 
 const BYTE_MAX = 255;
@@ -117,6 +117,25 @@ async function sampleCard(runDir: string, entry: EvalImage, evaluation: EvalFile
   return `<div class="sample${entry.mask === null ? '' : ' defect'}"><div class="views">${views}</div>${caption(entry)}</div>`;
 }
 
+/**
+ * How eval.json says its images were measured, as words that finish 'measured …': at their own size in
+ * tiles, or resized to the model's size (a file without `inference` predates tiles, so resized).
+ */
+export function inferenceWords(evaluation: EvalFile): string {
+  const how = evaluation.inference;
+  if (how?.mode !== 'tiles') return `with images resized to the model's ${evaluation.size}x${evaluation.size}`;
+  const scale = isNumber(how.scale) && how.scale !== 1 ? ` times ${how.scale}` : '';
+  const tiles = isNumber(how.tile) ? `${how.tile}x${how.tile} tiles` : 'tiles';
+  return `at each image's own size${scale} in overlapping ${tiles}`;
+}
+
+/** The grid's images are drawn at the model's size, whichever way they were measured. */
+function shownAs(evaluation: EvalFile): string {
+  const size = `${evaluation.size}x${evaluation.size}`;
+  if (evaluation.inference?.mode !== 'tiles') return `images resized to the model's ${size}`;
+  return `images measured ${inferenceWords(evaluation)}, shown here resized to ${size}`;
+}
+
 /** The key and the grid of the first `limit` images that have a probability map, in the file's order. */
 export async function sampleGrid(runDir: string, evaluation: EvalFile, limit = Infinity): Promise<string> {
   const withMaps = evaluation.images.filter((e) => e.probability !== null);
@@ -134,6 +153,6 @@ export async function sampleGrid(runDir: string, evaluation: EvalFile, limit = I
     '<span>tint outside the outline: false alarm · outline without tint: miss</span></div>';
   return (
     `<p class="note">Worst first: defect images by ascending IoU, then defect-free images by most predicted pixels; ` +
-    `images resized to the model's ${evaluation.size}x${evaluation.size}.${more}</p>${key}<div class="samples">${cards.join('')}</div>`
+    `${escapeHtml(shownAs(evaluation))}.${more}</p>${key}<div class="samples">${cards.join('')}</div>`
   );
 }

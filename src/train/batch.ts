@@ -96,14 +96,26 @@ export interface BatchSources {
   shots: Sample[];
   normalCount: number;
   normal(index: number): Promise<Uint8Array>;
+  /** Training on tiles (tile-samples.ts): shots and normal images cut where a draw says, instead of the two above. */
+  tiles?: TileSources;
+}
+
+/** Samples cut from larger images; where is drawn with the batch's other choices (nothing drawn without tiles). */
+export interface TileSources {
+  shotCount: number;
+  drawShot(r: Rng): readonly number[];
+  drawNormal(r: Rng): readonly number[];
+  shot(index: number, at: readonly number[]): Sample;
+  normal(index: number, at: readonly number[]): Promise<Uint8Array>;
 }
 
 /** Random choices of a batch, drawn before any image is awaited so that the draw order is fixed. */
+type At = readonly number[] | undefined;
 interface Plan {
-  shots: { shot: number; transform: number }[];
-  pastes: { from: number; normal: number; transform: number }[];
-  synthetic: { normal: number; fill: number; transform: number }[];
-  normals: { normal: number; transform: number }[];
+  shots: { shot: number; transform: number; at: At }[];
+  pastes: { from: number; normal: number; transform: number; at: At }[];
+  synthetic: { normal: number; fill: number; transform: number; at: At; fillAt: At }[];
+  normals: { normal: number; transform: number; at: At }[];
 }
 
 function draw(r: Rng, count: number): number {
@@ -114,11 +126,15 @@ function plan(o: BatchOptions, sources: BatchSources, r: Rng): Plan {
   const { shots, pasted, synthetic, normals } = o.layout;
   const dihedral = () => draw(r, DIHEDRAL_COUNT);
   const normal = () => draw(r, sources.normalCount);
+  const tiles = sources.tiles;
+  // Properties are evaluated in order: the tile draws follow each sample's other draws.
+  const shotAt = () => tiles?.drawShot(r);
+  const normalAt = () => tiles?.drawNormal(r);
   return {
-    shots: Array.from({ length: shots }, () => ({ shot: draw(r, sources.shots.length), transform: dihedral() })),
-    pastes: Array.from({ length: pasted }, () => ({ from: draw(r, shots), normal: normal(), transform: dihedral() })),
-    synthetic: Array.from({ length: synthetic }, () => ({ normal: normal(), fill: normal(), transform: dihedral() })),
-    normals: Array.from({ length: normals }, () => ({ normal: normal(), transform: dihedral() })),
+    shots: Array.from({ length: shots }, () => ({ shot: draw(r, tiles?.shotCount ?? sources.shots.length), transform: dihedral(), at: shotAt() })),
+    pastes: Array.from({ length: pasted }, () => ({ from: draw(r, shots), normal: normal(), transform: dihedral(), at: normalAt() })),
+    synthetic: Array.from({ length: synthetic }, () => ({ normal: normal(), fill: normal(), transform: dihedral(), at: normalAt(), fillAt: normalAt() })),
+    normals: Array.from({ length: normals }, () => ({ normal: normal(), transform: dihedral(), at: normalAt() })),
   };
 }
 
@@ -133,14 +149,17 @@ export async function makeBatch(o: BatchOptions, sources: BatchSources, r: Rng):
   const { size } = o;
   const p = plan(o, sources, r);
   if ((p.pastes.length || p.synthetic.length || p.normals.length) && sources.normalCount === 0) throw new InputError('no normal images to draw from');
-  const normalBytes = await Promise.all([...p.pastes, ...p.synthetic, ...p.normals].map((d) => sources.normal(d.normal)));
-  const fillBytes = await Promise.all(p.synthetic.map((d) => sources.normal(d.fill)));
+  const tiles = sources.tiles;
+  const normalOf = (index: number, at: At) => (tiles ? tiles.normal(index, at!) : sources.normal(index));
+  const normalBytes = await Promise.all([...p.pastes, ...p.synthetic, ...p.normals].map((d) => normalOf(d.normal, d.at)));
+  const fillBytes = await Promise.all(p.synthetic.map((d) => normalOf(d.fill, d.fillAt)));
+  const shotSamples = p.shots.map((s) => (tiles ? tiles.shot(s.shot, s.at!) : sources.shots[s.shot]!));
   const n = p.shots.length + p.pastes.length + p.synthetic.length + p.normals.length;
   const input = new Float32Array(n * size * size * INPUT_CHANNELS);
   const masks: Uint8Array[] = [];
   const kinds: SampleKind[] = [];
   for (const [i, s] of p.shots.entries()) {
-    const shot = sources.shots[s.shot]!;
+    const shot = shotSamples[i]!;
     packTurned(input, i, shot.image, size, s.transform);
     masks.push(applyDihedral(shot.mask, size, 1, s.transform));
     kinds.push('shot');
@@ -150,7 +169,7 @@ export async function makeBatch(o: BatchOptions, sources: BatchSources, r: Rng):
   const turnedShot = (slot: number) => {
     const s = p.shots[slot]!;
     let image = turnedShots.get(slot);
-    if (!image) turnedShots.set(slot, (image = applyDihedral(sources.shots[s.shot]!.image, size, RGB, s.transform)));
+    if (!image) turnedShots.set(slot, (image = applyDihedral(shotSamples[slot]!.image, size, RGB, s.transform)));
     return image;
   };
   const sourceMasks: PasteSource[] = [];

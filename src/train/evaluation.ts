@@ -5,12 +5,12 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import type { Backend } from '../backend/backend.js';
-import { readImage, readMask, readSplit, writePng } from '../data/index.js';
+import { DEFAULT_RESIZE, type ResizePolicy, imageSize, padBox, readImage, readMask, readSplit, writePng } from '../data/index.js';
 import type { Unet } from '../model/unet.js';
 import { writeFileAtomic } from '../util/files.js';
 import { readMaskAt, readRgbNative } from '../data/native.js';
 import { predictLogits } from './inference.js';
-import { type InferencePath, type Tiling, inferencePath, nativeLogits, probabilityBytes } from './tiled-predict.js';
+import { type InferencePath, type Tiling, cropMap, inferencePath, nativeLogits, probabilityBytes } from './tiled-predict.js';
 import { MetricAccumulator, type PixelMetrics, type ThresholdMetrics } from './metrics.js';
 import { DEFAULT_THRESHOLD, type RunThreshold } from './threshold.js';
 import { EVAL_FILE, EVAL_IMAGES_DIR, SPLIT_FILE } from './run-folder.js';
@@ -99,6 +99,7 @@ export async function evaluate<S>(
   batch = 4,
   runThreshold: RunThreshold = { value: DEFAULT_THRESHOLD, source: 'default 0.5' },
   tiling: Tiling | null = null,
+  resize: ResizePolicy = DEFAULT_RESIZE,
 ): Promise<EvaluationResult & { maps: ProbabilityMap[] }> {
   const overall = new MetricAccumulator({ threshold: THRESHOLD, proFprLimit: PRO_FPR_LIMIT });
   const perType = new Map<string, MetricAccumulator>();
@@ -123,10 +124,16 @@ export async function evaluate<S>(
   }
   for (let start = 0; !tiling && start < items.length; start += batch) {
     const chunk = items.slice(start, start + batch);
-    const images = await Promise.all(chunk.map((it) => readImage(it.image, size)));
-    const masks = await Promise.all(chunk.map((it) => (it.mask ? readMask(it.mask, size) : Promise.resolve(new Uint8Array(size * size)))));
+    const images = await Promise.all(chunk.map((it) => readImage(it.image, size, resize)));
+    const masks = await Promise.all(chunk.map((it) => (it.mask ? readMask(it.mask, size, resize) : Promise.resolve(new Uint8Array(size * size)))));
     const logits = await predictLogits(model, backend, images, size, batch);
-    chunk.forEach((it, i) => measure(it, logits[i]!, masks[i]!, size, size));
+    // Padded, the black bars are no part of the image: measured without them, as predict crops them.
+    const boxes = await Promise.all(chunk.map(async (it) => (resize === 'pad' ? imageSize(it.image).then(({ width, height }) => padBox(width, height, size)) : null)));
+    chunk.forEach((it, i) => {
+      const box = boxes[i];
+      if (!box) measure(it, logits[i]!, masks[i]!, size, size);
+      else measure(it, cropMap(logits[i]!, size, box), cropMap(masks[i]!, size, box), box.width, box.height);
+    });
     onProgress(Math.min(items.length, start + batch), items.length);
   }
   records.sort(worstFirst);

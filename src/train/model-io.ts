@@ -2,7 +2,7 @@
 // predict probability maps for images.
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readImage } from '../data/index.js';
+import { DEFAULT_RESIZE, type ResizePolicy, readImage } from '../data/index.js';
 import { type ModelStorage, materialize } from '../model/module.js';
 import { Unet } from '../model/unet.js';
 import { rng } from '../util/random.js';
@@ -14,6 +14,8 @@ import { TRAIN_DEFAULTS } from './options.js';
 import { checkRunConfig } from './run-config.js';
 import { missingWeights } from './run-folder.js';
 import { GpuLostError, GpuMemoryError } from '../gpu/errors.js';
+// Type only: tiled-predict imports this file.
+import type { Tiling } from './tiled-predict.js';
 
 export interface LoadedModel {
   model: Unet;
@@ -22,6 +24,8 @@ export interface LoadedModel {
   size: number;
   /** The run's config.json, when loaded from a run folder. */
   config: Record<string, unknown> | null;
+  /** How a non-square image becomes size x size: the run's config.json `resize` (default stretch). */
+  resize?: ResizePolicy;
   close(): void;
 }
 
@@ -64,6 +68,7 @@ export async function loadModel(path: string, o: LoadOptions = {}): Promise<Load
     device,
     size,
     config,
+    resize: (config?.resize as ResizePolicy | undefined) ?? DEFAULT_RESIZE,
     close: () => {
       s.params.destroy();
       s.buffers.destroy();
@@ -74,7 +79,7 @@ export async function loadModel(path: string, o: LoadOptions = {}): Promise<Load
 
 /** Probability maps (size x size, row-major) for image files or RGB arrays already at the model's size. */
 export async function predict(loaded: LoadedModel, images: (string | Float32Array)[]): Promise<Float32Array[]> {
-  const rgb = await Promise.all(images.map((im) => (typeof im === 'string' ? readImage(im, loaded.size) : Promise.resolve(im))));
+  const rgb = await Promise.all(images.map((im) => (typeof im === 'string' ? readImage(im, loaded.size, loaded.resize) : Promise.resolve(im))));
   for (const [i, im] of rgb.entries()) {
     if (im.length !== loaded.size * loaded.size * 3) {
       throw new Error(`predict: image ${i} has ${im.length} values, expected ${loaded.size}x${loaded.size}x3`);
@@ -84,14 +89,19 @@ export async function predict(loaded: LoadedModel, images: (string | Float32Arra
 }
 
 /**
- * Out of GPU memory or a lost device during predict or eval, as one line naming what ran: the size is
- * the model's own (it cannot be made smaller without retraining), so the way out is another device.
+ * Out of GPU memory or a lost device during predict or eval, as one line naming what ran. Resized to
+ * the model's size, that size cannot be made smaller without retraining, so the way out is another
+ * device; in tiles, fewer tiles per pass (--tile-batch) come first, then a smaller tile.
  */
-export function inferenceTrouble(err: unknown, what: 'predicting' | 'evaluating', loaded: LoadedModel, batch: number): unknown {
-  const at = `at the model's size ${loaded.size}x${loaded.size}, ${batch} image${batch === 1 ? '' : 's'} at a time`;
+export function inferenceTrouble(err: unknown, what: 'predicting' | 'evaluating', loaded: LoadedModel, batch: number, tiling: Tiling | null = null): unknown {
+  const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+  const at = tiling
+    ? `in ${tiling.tile}x${tiling.tile} tiles${tiling.scale === 1 ? '' : ` (images at their size times ${tiling.scale})`}, ${plural(tiling.batch, 'tile')} at a time`
+    : `at the model's size ${loaded.size}x${loaded.size}, ${plural(batch, 'image')} at a time`;
   if (err instanceof GpuMemoryError) {
     const held = (err.heldBytes / 2 ** 20).toFixed(0);
-    return new Error(`out of GPU memory ${what} ${at}, with ${held} MiB of buffers in use ("${err.detail}"); try another --adapter or --device cpu`);
+    const smaller = !tiling ? '' : tiling.batch > 1 ? `--tile-batch ${Math.floor(tiling.batch / 2)}, then ` : 'a smaller --tile, or ';
+    return new Error(`out of GPU memory ${what} ${at}, with ${held} MiB of buffers in use ("${err.detail}"); try ${smaller}another --adapter or --device cpu`);
   }
   if (err instanceof GpuLostError) return new Error(`${err.message} while ${what} ${at}; what was written before it is complete`);
   return err;

@@ -1,6 +1,6 @@
 // The options of a training run, their defaults (METHOD.md: the full method) and their checks, and
 // the config.json that records every value a run used.
-import type { PasteMode } from '../data/index.js';
+import type { PasteMode, ResizePolicy } from '../data/index.js';
 import { unetInputProblem } from '../model/unet.js';
 import type { DeviceKind } from './device.js';
 import type { CellLabels } from './cells.js';
@@ -18,7 +18,17 @@ export interface TrainOptions {
   shots?: number;
   splitSeed?: number;
   seed?: number;
+  /** The model's input size; with `tile`, the tile (leave it out or give the same). */
   size?: number;
+  /**
+   * Train on tile x tile crops of the images at their own pixels times `scale` instead of whole images
+   * squeezed to `size` (a multiple of 32); predict and eval then run in tiles too (config.json).
+   */
+  tile?: number;
+  /** With `tile`: the images' scale before cutting, in (0, 1] (default 1, their own pixels). */
+  scale?: number;
+  /** Without `tile`: how a non-square image becomes size x size (decode.ts: 'stretch' or 'pad'). */
+  resize?: ResizePolicy;
   batch?: number;
   steps?: number;
   lr?: number;
@@ -74,15 +84,18 @@ export interface TrainOptions {
 
 /** The settings a run records and a resumed run takes back (the rest of TrainOptions is per invocation). */
 export const RECORDED = [
-  'data', 'shots', 'splitSeed', 'seed', 'size', 'batch', 'steps', 'lr', 'loss', 'nbr', 'cropPaste', 'weighting', 'lambdaBg',
+  'data', 'shots', 'splitSeed', 'seed', 'size', 'tile', 'scale', 'resize', 'batch', 'steps', 'lr', 'loss', 'nbr', 'cropPaste', 'weighting', 'lambdaBg',
   'lambdaFeat', 'nbrLayer', 'paste', 'normalPerBatch', 'nbrFeatures', 'cellLabels', 'featRampup', 'bgLoss', 'bgTop', 'normalBn', 'synthetic', 'syntheticPhase', 'encoderWeights', 'checkpointEvery', 'validateEvery', 'maxFpr', 'evaluate', 'optimizerState',
 ] as const satisfies readonly (keyof TrainOptions)[];
+/** Recorded settings that runs from before them lack: absent, they take their default. */
+export const LATER_RECORDED: ReadonlySet<string> = new Set(['tile', 'scale', 'resize']);
 
 export const TRAIN_DEFAULTS = {
   shots: 1,
   splitSeed: 0,
   seed: 0,
   size: 256,
+  resize: 'stretch' as ResizePolicy,
   batch: 8,
   steps: 2000,
   lr: 1e-4,
@@ -122,11 +135,34 @@ export type ResolvedOptions = typeof TRAIN_DEFAULTS & TrainOptions & { normalPer
 
 /** Defaults filled in and every value checked, with errors that name the flag. */
 export function resolveOptions(options: TrainOptions): ResolvedOptions {
-  const o = { ...TRAIN_DEFAULTS, ...dropUndefined(options) } as typeof TRAIN_DEFAULTS & TrainOptions;
+  const o = { ...TRAIN_DEFAULTS, ...dropUndefined(options), ...tileSettings(options) } as typeof TRAIN_DEFAULTS & TrainOptions;
   const normalPerBatch = o.normalPerBatch ?? (o.nbr ? Math.floor(o.batch / 2) : 0);
   const r = { ...o, normalPerBatch };
   check(r);
   return r;
+}
+
+/** The UNet halves its input five times. */
+const SIZE_MULTIPLE = 32;
+
+/**
+ * With a tile, the model trains at the tile's size: `size` becomes the tile (a --size that differs is
+ * refused rather than ignored) and `scale` defaults to 1. Without one, --scale has nothing to scale.
+ */
+function tileSettings(o: TrainOptions): Partial<TrainOptions> {
+  const tile = o.tile ?? undefined;
+  const scale = o.scale ?? undefined;
+  if (tile === undefined) {
+    if (scale !== undefined) throw new InputError('--scale applies to training on tiles: give --tile too');
+    return { tile: undefined, scale: undefined };
+  }
+  if (!Number.isInteger(tile) || tile < SIZE_MULTIPLE || tile % SIZE_MULTIPLE !== 0 || tile > LIMITS.size) {
+    throw new InputError(`--tile must be a multiple of ${SIZE_MULTIPLE} from ${SIZE_MULTIPLE} to ${LIMITS.size}, got ${tile}`);
+  }
+  if (o.size !== undefined && o.size !== tile) throw new InputError(`--size ${o.size} with --tile ${tile}: on tiles the model trains at the tile's size (leave --size out)`);
+  if (scale !== undefined && !(scale > 0 && scale <= 1)) throw new InputError(`--scale must be a number above 0 and at most 1, got ${scale}`);
+  if (o.resize === 'pad') throw new InputError('--resize pad squeezes whole images; with --tile the images are cut at their own pixels (leave --resize out)');
+  return { size: tile, tile, scale: scale ?? 1 };
 }
 
 function dropUndefined<T extends object>(o: T): Partial<T> {
@@ -148,6 +184,7 @@ export const CHOICES = {
   cellLabels: ['any', 'fraction'],
   bgLoss: ['mean', 'hard'],
   normalBn: ['joint', 'separate'],
+  resize: ['stretch', 'pad'],
 } as const;
 
 function check(o: ResolvedOptions): void {

@@ -1,6 +1,6 @@
 // config.json: the record of every value a run used (runConfig), its check field by field when a run
 // folder is read (checkRunConfig), and the options of a run taken back from it (recordedOptions).
-import { CHOICES, LIMITS, RECORDED, type ResolvedOptions, type TrainOptions, WEIGHTING_WARMUP } from './options.js';
+import { CHOICES, LATER_RECORDED, LIMITS, RECORDED, type ResolvedOptions, type TrainOptions, WEIGHTING_WARMUP } from './options.js';
 import { InputError } from '../util/errors.js';
 
 /** config.json: every value the run used, so that a run can be repeated and compared. */
@@ -14,6 +14,10 @@ export function runConfig(o: ResolvedOptions, category: string, device: string) 
     splitSeed: o.splitSeed,
     seed: o.seed,
     size: o.size,
+    // With a tile, predict and eval find it here and run in tiles at this scale (tiled-predict.ts).
+    tile: o.tile ?? null,
+    scale: o.tile ? o.scale ?? 1 : null,
+    resize: o.resize,
     batch: o.batch,
     steps: o.steps,
     lr: o.lr,
@@ -63,6 +67,9 @@ const CONFIG_RULES: Record<string, FieldRule> = {
   format: oneOf(RUN_FORMAT),
   model: oneOf(RUN_MODEL),
   size: multipleOf32,
+  tile: (v) => (v === null || multipleOf32(v) === null ? null : `null or ${multipleOf32(v)}`),
+  scale: (v) => (v === null || (typeof v === 'number' && v > 0 && v <= 1) ? null : 'null or a number above 0 and at most 1'),
+  resize: oneOf(...CHOICES.resize),
   data: text(false),
   shots: integer(1, LIMITS.shots),
   splitSeed: integer(0),
@@ -119,7 +126,11 @@ export function recordedOptions(config: Record<string, unknown>, out: string, so
   checkRunConfig(config, source);
   const o: Record<string, unknown> = { out };
   for (const key of RECORDED) {
-    if (!(key in config)) throw new InputError(`${source}: no '${key}', so the run cannot be resumed with its own settings`);
+    if (!(key in config)) {
+      // Left out, so that it takes its default (and an experiment's cell compares equal to it).
+      if (LATER_RECORDED.has(key)) continue;
+      throw new InputError(`${source}: no '${key}', so the run cannot be resumed with its own settings`);
+    }
     o[key] = config[key] ?? undefined;
   }
   return o as unknown as TrainOptions;

@@ -5,11 +5,13 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Backend } from '../backend/backend.js';
-import { readImage } from '../data/index.js';
+import { DEFAULT_RESIZE, type ResizePolicy, imageSize, padBox, readImage } from '../data/index.js';
+import { readRgbNative } from '../data/native.js';
 import type { Unet } from '../model/unet.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import { jsonBytes, writeFileAtomic } from '../util/files.js';
 import { predictProbabilities } from './inference.js';
+import { type Tiling, cropMap, nativeLogits } from './tiled-predict.js';
 import { THRESHOLD_FILE } from './run-folder.js';
 
 export const THRESHOLD_FORMAT = 'gpuseg-threshold/1';
@@ -20,6 +22,12 @@ export const DEFAULT_THRESHOLD = 0.5;
  * pixels (an FPR resolution of 2.4e-7, well below any useful target) and a few seconds of inference.
  */
 export const THRESHOLD_IMAGES = 64;
+/**
+ * With tiles, images are scored whole at their own size (times the scale), as predict runs them, until
+ * this many pixels are pooled (at least one image): 16.8 million, 64 MiB of float32 and as much again to
+ * sort; 64 images of 20 megapixels would be 5 GiB.
+ */
+export const TILED_THRESHOLD_PIXELS = 2 ** 24;
 /** Images per forward pass while scoring them (the batch predict and eval use). */
 const SCORE_BATCH = 4;
 /**
@@ -104,13 +112,30 @@ export async function chooseThreshold<S>(
   size: number,
   maxFpr: number,
   step: number,
+  how: { tiling?: Tiling | null; resize?: ResizePolicy } = {},
 ): Promise<ThresholdRecord | null> {
-  const used = paths.slice(0, THRESHOLD_IMAGES);
+  let used = paths.slice(0, THRESHOLD_IMAGES);
   if (used.length === 0) return null;
   const probabilities: Float32Array[] = [];
-  for (let start = 0; start < used.length; start += SCORE_BATCH) {
-    const images = await Promise.all(used.slice(start, start + SCORE_BATCH).map((p) => readImage(p, size)));
-    probabilities.push(...(await predictProbabilities(model, backend, images, size, SCORE_BATCH)));
+  if (how.tiling) {
+    let pooled = 0;
+    let scored = 0;
+    for (const path of used) {
+      if (scored > 0 && pooled >= TILED_THRESHOLD_PIXELS) break;
+      const logits = await nativeLogits(model, backend, await readRgbNative(path), how.tiling);
+      probabilities.push(Float32Array.from(logits, (l) => 1 / (1 + Math.exp(-l))));
+      pooled += logits.length;
+      scored++;
+    }
+    used = used.slice(0, scored);
+  }
+  for (let start = 0; !how.tiling && start < used.length; start += SCORE_BATCH) {
+    const paths = used.slice(start, start + SCORE_BATCH);
+    const images = await Promise.all(paths.map((p) => readImage(p, size, how.resize ?? DEFAULT_RESIZE)));
+    const scored = await predictProbabilities(model, backend, images, size, SCORE_BATCH);
+    // Padded, the black bars are no part of the image (predict crops them): their pixels are left out.
+    if (how.resize !== 'pad') probabilities.push(...scored);
+    else for (const [i, p] of paths.entries()) probabilities.push(cropMap(scored[i]!, size, await imageSize(p).then(({ width, height }) => padBox(width, height, size))));
   }
   const { threshold, fpr, pixels } = thresholdAtFpr(probabilities, maxFpr);
   return { format: THRESHOLD_FORMAT, threshold, maxFpr, fpr, images: used.length, pixels, step };
@@ -123,10 +148,10 @@ export type ThresholdEvent = { kind: 'threshold'; threshold: number; maxFpr: num
  * held-out normal images, removes any old one and warns (predict, eval and export then use 0.5).
  */
 export async function settleRunThreshold<S>(
-  run: { dir: string; model: Unet<S>; backend: Backend<S>; normals: readonly string[]; size: number; maxFpr: number; step: number },
+  run: { dir: string; model: Unet<S>; backend: Backend<S>; normals: readonly string[]; size: number; maxFpr: number; step: number; tiling?: Tiling | null; resize?: ResizePolicy },
   onEvent: (e: ThresholdEvent) => void,
 ): Promise<ThresholdRecord | null> {
-  const record = await chooseThreshold(run.model, run.backend, run.normals, run.size, run.maxFpr, run.step);
+  const record = await chooseThreshold(run.model, run.backend, run.normals, run.size, run.maxFpr, run.step, run);
   const file = join(run.dir, THRESHOLD_FILE);
   if (!record) {
     await rm(file, { force: true });

@@ -3,9 +3,9 @@
 // otherwise an image is squeezed to the run's size and its map resized back, as before.
 import { join } from 'node:path';
 import type { Backend } from '../backend/backend.js';
-import { type RgbImage, resizeProbability } from '../data/index.js';
+import { type RgbImage, padBox, resizeProbability, resizeProbabilityFrom } from '../data/index.js';
 import { MAX_PIXELS } from '../data/image.js';
-import { resizeRgb } from '../data/native.js';
+import { resizeRgb, scaledSide } from '../data/native.js';
 import type { Unet } from '../model/unet.js';
 import { InputError } from '../util/errors.js';
 import { CONFIG_FILE } from './checkpoint.js';
@@ -66,8 +66,8 @@ export function tilingOf(runDir: string, config: Record<string, unknown> | null,
 
 /** W x H logits of an RGB image: tiled at its size times the scale, brought back to W x H. */
 export async function nativeLogits<S>(model: Unet<S>, backend: Backend<S>, image: RgbImage, t: Tiling): Promise<Float32Array> {
-  const width = Math.max(1, Math.round(image.width * t.scale));
-  const height = Math.max(1, Math.round(image.height * t.scale));
+  const width = scaledSide(image.width, t.scale);
+  const height = scaledSide(image.height, t.scale);
   if (width * height > MAX_PIXELS) {
     throw new InputError(`--scale ${t.scale} makes a ${image.width}x${image.height} image ${width}x${height}, more than the ${MAX_PIXELS} pixels gpuseg handles`);
   }
@@ -80,9 +80,22 @@ export async function nativeLogits<S>(model: Unet<S>, backend: Backend<S>, image
 export async function probabilityMap(loaded: LoadedModel, path: string, image: RgbImage, tiling: Tiling | null): Promise<Uint8Array> {
   if (!tiling) {
     const [prob] = await predict(loaded, [path]);
-    return resizeProbability(prob!, loaded.size, image.width, image.height);
+    if (loaded.resize !== 'pad') return resizeProbability(prob!, loaded.size, image.width, image.height);
+    // The black bars are no part of the image: their scores are dropped before the map is resized back.
+    const box = padBox(image.width, image.height, loaded.size);
+    return resizeProbabilityFrom(cropMap(prob!, loaded.size, box), box.width, box.height, image.width, image.height);
   }
   return probabilityBytes(await nativeLogits(loaded.model, loaded.device.backend, image, tiling));
+}
+
+/** The box's values of a size x size map, row-major. */
+export function cropMap<T extends Float32Array | Uint8Array>(map: T, size: number, box: { left: number; top: number; width: number; height: number }): T {
+  const out = (map instanceof Float32Array ? new Float32Array(box.width * box.height) : new Uint8Array(box.width * box.height)) as T;
+  for (let y = 0; y < box.height; y++) {
+    const from = (box.top + y) * size + box.left;
+    for (let x = 0; x < box.width; x++) out[y * box.width + x] = map[from + x]!;
+  }
+  return out;
 }
 
 /**

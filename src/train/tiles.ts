@@ -98,7 +98,7 @@ function checkTiling(length: number, tile: number, overlap: number): void {
 }
 
 /** Index i folded into [0, n) by mirroring at the ends without repeating the edge (any i >= 0). */
-function reflect(i: number, n: number): number {
+export function reflect(i: number, n: number): number {
   if (i < n) return i;
   if (n === 1) return 0;
   const period = 2 * n - 2;

@@ -3,7 +3,7 @@
 // batch i+1 is prepared on the host while step i runs, so the queue never waits for the host. The host
 // checks every term for NaN.
 import { join } from 'node:path';
-import { ImageCache, kShotSplit, readCategory, readImage, readMask, verifyCategory, writeSplit } from '../data/index.js';
+import { ImageCache, kShotSplit, readCategory, verifyCategory, writeSplit } from '../data/index.js';
 import { type ModelStorage, materialize } from '../model/module.js';
 import { checkStateDict, importStateDict } from '../model/state.js';
 import { encoderWeightsFile } from '../model/pretrained.js';
@@ -11,13 +11,14 @@ import { loadEncoderWeights } from '../model/torch.js';
 import { Unet } from '../model/unet.js';
 import { LineLog, makeFolder } from '../util/files.js';
 import { RandomStream, rng } from '../util/random.js';
-import { type BatchSources, type Sample, batchLayout, makeBatch } from './batch.js';
+import { batchLayout, makeBatch } from './batch.js';
 import { loadCheckpoint, saveCheckpoint, writeRunConfig } from './checkpoint.js';
 import { GpuLostError, GpuMemoryError } from '../gpu/errors.js';
 import { type Device, openDevice } from './device.js';
 import { evaluationItems, evaluate, writeEvaluation, type EvaluationResult } from './evaluation.js';
 import { type ThresholdEvent, type ThresholdRecord, recordedThreshold, settleRunThreshold } from './threshold.js';
-import { predictProbabilities } from './inference.js';
+import { falsePositiveRate, trainingData } from './train-data.js';
+import { tilingOf } from './tiled-predict.js';
 import { Adam, learningRate } from './optimizer.js';
 import { checkResumedLayout, startingPoint, truncateLog } from './resume.js';
 import { featWeight, layoutAt, stepConfig, syntheticPhaseSteps } from './schedule.js';
@@ -52,8 +53,6 @@ export interface TrainResult {
   threshold: ThresholdRecord | null;
 }
 
-/** At most this many held-out normal images are scored per validation. */
-const VALIDATION_IMAGES = 8;
 const TERM_TITLES: Record<keyof StepTerms, string> = {
   loss: 'loss',
   seg: 'segmentation term',
@@ -78,10 +77,11 @@ export interface TrainContext {
  */
 function gpuTrouble(err: unknown, o: ResolvedOptions, checkpointed: number): unknown {
   const kept = checkpointed ? `the checkpoint of step ${checkpointed} in ${o.out} is kept` : 'no checkpoint had been written';
-  const at = `--batch ${o.batch}, --size ${o.size}`;
+  const flag = o.tile ? '--tile' : '--size';
+  const at = `--batch ${o.batch}, ${flag} ${o.size}`;
   if (err instanceof GpuMemoryError) {
     const held = (err.heldBytes / 2 ** 20).toFixed(0);
-    const smaller = o.batch > 1 ? `--batch ${Math.max(1, Math.floor(o.batch / 2))}` : `--size ${Math.max(32, Math.floor(o.size / 64) * 32)}`;
+    const smaller = o.batch > 1 ? `--batch ${Math.max(1, Math.floor(o.batch / 2))}` : `${flag} ${Math.max(32, Math.floor(o.size / 64) * 32)}`;
     return new Error(`out of GPU memory training at ${at}: a step asked for more than the ${held} MiB its buffers held ("${err.detail}"); try ${smaller}; ${kept}`);
   }
   if (err instanceof GpuLostError) return new Error(`${err.message} while training at ${at}; ${kept} (--resume ${o.out} continues from it)`);
@@ -113,15 +113,13 @@ async function trainLocked(options: TrainOptions, onProgress: (e: TrainEvent) =>
   const needsNormals = layout.normals > 0 || layout.pasted > 0 || layout.synthetic > 0 || o.syntheticPhase > 0;
   if (needsNormals && split.normals.length === 0) throw new InputError(`no normal training images left in '${o.data}/train/good' after the validation hold-out`);
   if (!ctx.verified?.has(category.dir)) {
-    const checked = await verifyCategory(category, (done, total) => onProgress({ kind: 'checking', done, total }));
+    const checked = await verifyCategory(category, (done, total) => onProgress({ kind: 'checking', done, total }), { resize: o.resize, tiled: o.tile !== undefined });
     for (const message of checked.warnings) onProgress({ kind: 'warning', message });
     ctx.verified?.add(category.dir);
   }
   const images = ctx.images ?? new ImageCache();
-  const shots = await loadSamples(split.shots, o.size);
   const normals = needsNormals ? split.normals : [];
-  await readAll(images, normals, o.size, onProgress);
-  const validation = await Promise.all(split.validationNormals.slice(0, VALIDATION_IMAGES).map((p) => readImage(p, o.size)));
+  const { sources, shotCount, validation } = await trainingData(o, split, normals, images, onProgress);
 
   // The adapter is an input too (--adapter): opened before the folder is written.
   const device = ctx.device ?? (await openDevice(o.device, o.adapter));
@@ -160,11 +158,10 @@ async function trainLocked(options: TrainOptions, onProgress: (e: TrainEvent) =>
       await writeRunConfig(o.out, config, 0);
     }
     const r = stream.next;
-    const sources: BatchSources = { shots, normalCount: normals.length, normal: (i) => images.get(normals[i]!, o.size) };
     const batchOptions = { size: o.size, layout, cellStride: LAYER_STRIDE[o.nbrLayer], paste: o.paste, cellLabels: o.cellLabels };
     const lossConfig = stepConfig(o);
     const weightingFrom = o.weighting ? Math.ceil(WEIGHTING_WARMUP * o.steps) : Infinity;
-    onProgress({ kind: 'start', steps: o.steps, device: device.description, shots: shots.length, normals: normals.length, layout });
+    onProgress({ kind: 'start', steps: o.steps, device: device.description, shots: shotCount, normals: normals.length, layout });
 
     const started = performance.now();
     let pending: { step: number; lr: number; lambdaFeat: number; batch: BatchShape; terms: Promise<Float64Array> } | null = null;
@@ -239,12 +236,14 @@ async function trainLocked(options: TrainOptions, onProgress: (e: TrainEvent) =>
     }
     await log.close();
     const seconds = (performance.now() - started) / 1000;
-    const run = { dir: o.out, model, backend: device.backend, normals: split.validationNormals, size: o.size, maxFpr: o.maxFpr, step: o.steps };
+    // A run on tiles is scored as predict and eval will run it: in tiles at the recorded scale.
+    const tiling = tilingOf(o.out, config, {});
+    const run = { dir: o.out, model, backend: device.backend, normals: split.validationNormals, size: o.size, maxFpr: o.maxFpr, step: o.steps, tiling, resize: o.resize };
     const threshold = await settleRunThreshold(run, onProgress);
     let evaluation: EvaluationResult | null = null;
     if (o.evaluate) {
       const items = await evaluationItems(o.out);
-      const measured = await evaluate(model, device.backend, items, o.size, (done, total) => onProgress({ kind: 'evaluating', done, total }), undefined, recordedThreshold(threshold));
+      const measured = await evaluate(model, device.backend, items, o.size, (done, total) => onProgress({ kind: 'evaluating', done, total }), undefined, recordedThreshold(threshold), tiling, o.resize);
       evaluation = await writeEvaluation(o.out, { ...measured, step: o.steps });
     }
     return { dir: o.out, steps: o.steps, finalLoss, seconds, evaluation, threshold };
@@ -255,34 +254,4 @@ async function trainLocked(options: TrainOptions, onProgress: (e: TrainEvent) =>
     storage?.buffers.destroy();
     if (!ctx.device) device.close();
   }
-}
-
-async function loadSamples(items: { image: string; mask: string }[], size: number): Promise<Sample[]> {
-  return Promise.all(items.map(async (it) => ({ image: await readImage(it.image, size), mask: await readMask(it.mask, size) })));
-}
-
-/**
- * Decodes every normal image once, before the first step, when they fit the cache (the first steps
- * would otherwise wait for decodes, and a bad file is found now rather than at step 1,500).
- */
-async function readAll(images: ImageCache, paths: string[], size: number, onProgress: (e: TrainEvent) => void): Promise<void> {
-  if (paths.length * size * size * 3 > images.budgetBytes) return;
-  const inFlight = 16;
-  let done = 0;
-  for (let start = 0; start < paths.length; start += inFlight) {
-    await Promise.all(paths.slice(start, start + inFlight).map((p) => images.get(p, size)));
-    done = Math.min(paths.length, start + inFlight);
-    onProgress({ kind: 'reading', done, total: paths.length });
-  }
-}
-
-async function falsePositiveRate(model: Unet, backend: Parameters<typeof predictProbabilities>[1], images: Float32Array[], size: number) {
-  const probs = await predictProbabilities(model, backend, images, size);
-  let positive = 0;
-  let total = 0;
-  for (const p of probs) {
-    for (let i = 0; i < p.length; i++) if (p[i]! > 0.5) positive++;
-    total += p.length;
-  }
-  return positive / total;
 }
