@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { extname, join, resolve, sep } from 'node:path';
 import { InputError } from '../util/errors.js';
 import { isLocalHost } from '../util/host-check.js';
-import { checkPort, serveUntilStopped } from '../util/local-server.js';
+import { type LocalServer, type LocalServerOptions, checkPort, serveUntilStopped } from '../util/local-server.js';
 import { PAGE_FILE } from '../web/html.js';
 
 /** Loopback only: the page and its weights are for this machine's browser, never the network. */
@@ -25,17 +25,9 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
 };
 const DEFAULT_TYPE = 'application/octet-stream';
 
-export interface ServeOptions {
-  /** 0: any free port. */
-  port: number;
-  json?: boolean;
-}
-
+export type ServeOptions = LocalServerOptions;
 /** A running server: its URL and how to stop it (serveWeb stops it on SIGINT/SIGTERM). */
-export interface WebServer {
-  url: string;
-  close(): Promise<void>;
-}
+export type WebServer = LocalServer;
 
 /** Serves `dir` until SIGINT or SIGTERM, after printing its URL. */
 export async function serveWeb(dir: string, o: ServeOptions): Promise<void> {

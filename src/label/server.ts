@@ -12,7 +12,7 @@ import { basename, resolve } from 'node:path';
 import { MAX_PIXELS } from '../data/image.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import { isLocalHost, isLocalOrigin } from '../util/host-check.js';
-import { checkPort, serveUntilStopped } from '../util/local-server.js';
+import { type LocalServer, type LocalServerOptions, checkPort, serveUntilStopped } from '../util/local-server.js';
 import { HttpError, checkCategory, findImage, imagePath, imagePng, listDefectImages, maskPath, maskPng, saveMask } from './category.js';
 import { labelPageHtml } from './page.js';
 import { LABEL_SCRIPT } from './script.js';
@@ -23,16 +23,8 @@ const MASK_BODY_TYPE = 'application/octet-stream';
 /** The page's own files and nothing else: no inline script, no other origin, no framing. */
 const PAGE_POLICY = "default-src 'self'; img-src 'self' data:; style-src 'unsafe-inline'; frame-ancestors 'none'";
 
-export interface LabelOptions {
-  /** 0: any free port. */
-  port: number;
-  json?: boolean;
-}
-
-export interface LabelServer {
-  url: string;
-  close(): Promise<void>;
-}
+export type LabelOptions = LocalServerOptions;
+export type LabelServer = LocalServer;
 
 /** Serves the labelling page for `dir` until SIGINT or SIGTERM, after printing its URL. */
 export async function serveLabel(dir: string, o: LabelOptions): Promise<void> {
