@@ -55,10 +55,10 @@ export function addTrainFlags(c: Command, o: { variantSwitches: boolean; resumab
   c
     .option('--seed <n>', 'training seed (initialisation, batches, augmentation, crop-and-paste)', nonNegativeInt('--seed'), TRAIN_DEFAULTS.seed)
     // No commander default: with --tile the size is the tile's, and a --size given with it must match.
-    .option('--size <n>', `training image size (a multiple of 32; default ${TRAIN_DEFAULTS.size}, with --tile the tile)`, positiveInt('--size'))
-    .option('--tile <n>', "train on n x n tiles cut from the images at their own pixels (times --scale) instead of whole images resized to --size (a multiple of 32); predict and eval then run in tiles too", tileSize)
-    .option('--scale <x>', 'with --tile: scale the images by x in (0, 1] before cutting tiles (default 1)', scaleFactor)
-    .addOption(new Option('--resize <how>', 'without --tile: a non-square image becomes square by stretch (width and height scaled apart) or pad (scaled to fit, black bars); predict and eval read the same way').choices(['stretch', 'pad']))
+    .option('--size <n>', `training image size (a multiple of 32; default: ${TRAIN_DEFAULTS.size}, with --tile the tile)`, positiveInt('--size'))
+    .option('--tile <n>', "train on n x n tiles cut from the images at their own pixels (times --scale) instead of whole images resized to --size (a multiple of 32); predict and eval then run in tiles too (default: none, whole images)", tileSize)
+    .option('--scale <x>', 'with --tile: scale the images by x in (0, 1] before cutting tiles (default: 1)', scaleFactor)
+    .addOption(new Option('--resize <how>', 'without --tile: a non-square image becomes square by stretch (width and height scaled apart) or pad (scaled to fit, black bars); predict and eval read the same way (default: stretch)').choices(['stretch', 'pad']))
     .option('--batch <n>', 'annotated samples per step (shots and crop-and-paste samples; normal images come on top)', positiveInt('--batch'), TRAIN_DEFAULTS.batch)
     .option('--steps <n>', 'optimizer steps', positiveInt('--steps'), TRAIN_DEFAULTS.steps)
     .option('--lr <x>', 'peak learning rate (warm-up, then cosine decay)', positiveNumber('--lr'), TRAIN_DEFAULTS.lr)
