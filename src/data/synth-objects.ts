@@ -15,8 +15,8 @@ const PILL_WHITE = [0.8, 0.77, 0.7] as const;
 const INK = [0.58, 0.25, 0.2] as const;
 const SMUDGE_GREY = [0.38, 0.38, 0.4] as const;
 /** The pill's straight part's half-length and its radius, as shares of the size: 0.6 x 0.3 in all. */
-const HALF_LENGTH = 0.15;
-const RADIUS = 0.15;
+export const HALF_LENGTH = 0.15;
+export const RADIUS = 0.15;
 /** Pose: tilt up to 10 degrees, shift up to 4% of the size, scale 1 +- 5%. */
 const MAX_TILT = (10 * Math.PI) / 180;
 const MAX_SHIFT = 0.04;
@@ -33,7 +33,7 @@ const LOGO_TILT = (4 * Math.PI) / 180;
 const MAX_SPECKS = 5;
 const MAX_SMUDGES = 2;
 
-interface Pose { cx: number; cy: number; cos: number; sin: number; scale: number }
+export interface Pose { cx: number; cy: number; cos: number; sin: number; scale: number }
 
 function drawPose(size: number, r: Rng): Pose {
   const angle = MAX_TILT * (2 * r() - 1);
@@ -48,7 +48,7 @@ function drawPose(size: number, r: Rng): Pose {
 }
 
 /** Pixel (x, y) in the pill's own frame: u along it, v across, in unscaled pixels. */
-function toPill(pose: Pose, x: number, y: number): Point {
+export function toPill(pose: Pose, x: number, y: number): Point {
   const dx = x - pose.cx;
   const dy = y - pose.cy;
   return [(dx * pose.cos + dy * pose.sin) / pose.scale, (-dx * pose.sin + dy * pose.cos) / pose.scale];
@@ -98,7 +98,7 @@ function drawShadow(size: number, r: Rng): Shadow {
   return { dx: distance * Math.cos(angle), dy: distance * Math.sin(angle), softness: Math.max(1, 0.025 * size), strength: 0.06 + 0.08 * r() };
 }
 
-interface PillScene {
+export interface PillScene {
   pose: Pose;
   /** Before lighting, with every benign mark. */
   albedo: Float32Array;
@@ -110,7 +110,7 @@ interface PillScene {
   light: Lighting;
 }
 
-function drawScene(size: number, r: Rng): PillScene {
+export function drawScene(size: number, r: Rng): PillScene {
   const pose = drawPose(size, r);
   const light = drawLighting(r, MAX_GRADIENT, 0);
   const logo = drawLogo(size, r);
@@ -192,7 +192,7 @@ function shiftMasked(albedo: Float32Array, mask: Uint8Array, delta: readonly num
   for (let p = 0; p < mask.length; p++) if (mask[p]) for (let c = 0; c < RGB; c++) albedo[p * RGB + c]! += delta[c]!;
 }
 
-function drawDefect(scene: PillScene, size: number, type: string, r: Rng): { albedo: Float32Array; mask: Uint8Array } {
+export function drawDefect(scene: PillScene, size: number, type: string, r: Rng): { albedo: Float32Array; mask: Uint8Array } {
   const albedo = scene.albedo.slice();
   const inside = pixelMap(size, (p) => scene.coverage[p] === 1);
   const onPill = { anchors: inside, allowed: inside, benign: scene.benign, maxCut: 0.1 };

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { writePng } from './image.js';
 import { streamRng } from './split.js';
 import { DEFECTS, type DefectName } from './synth-defects.js';
+import { capsule } from './synth-capsule.js';
 import { pill } from './synth-objects.js';
 import type { SynthCategory } from './synth-scene.js';
 import { RGB, type Texture, brushedMetal, fabric, tiles } from './synth-textures.js';
@@ -82,13 +83,14 @@ function textureCategory(description: string, texture: Texture, defects: DefectN
   };
 }
 
-/** Folder names after MVTec's nearest categories (carpet, metal_nut, tile, pill, wood). */
+/** Folder names after MVTec's nearest categories (carpet, metal_nut, tile, pill, wood, capsule). */
 export const SYNTH_CATEGORIES: Record<string, SynthCategory> = {
   fabric: textureCategory('a regular plain weave', fabric, ['hole', 'scratch', 'stain']),
   brushed_metal: textureCategory('regular brushed steel', brushedMetal, ['scratch', 'spot', 'stain']),
   tile: textureCategory('a regular grid of tiles', tiles, ['crack', 'spot', 'stain']),
   pill,
   wood,
+  capsule,
 };
 
 const knownCategories = (): string => Object.keys(SYNTH_CATEGORIES).join(', ');

@@ -1,10 +1,10 @@
-// The synthetic categories whose normal images vary (pill: an aligned object; wood: a texture): exact and
+// The synthetic categories whose normal images vary (pill and capsule: an aligned object; wood: a texture): exact and
 // never-empty masks at 64 and 256, normals that differ in light, pose and grain, benign marks that no mask
 // contains, defects as small as MVTec AD's, and determinism for a seed.
 import { describe, expect, it } from 'vitest';
 import { SYNTH_CATEGORIES, renderSample, type SynthSample } from '../../src/data/synth.js';
 
-const VARIED = ['pill', 'wood'] as const;
+const VARIED = ['pill', 'wood', 'capsule'] as const;
 const SEED = 0;
 const NORMALS = 20;
 
@@ -84,7 +84,7 @@ describe.each(VARIED)('synthetic %s', (category) => {
   it('puts benign marks on normal and defect images alike, in different places', () => {
     const maps = normals(category, 64).map((s) => s.benign!);
     const marked = maps.filter((m) => count(m) > 0).length;
-    if (category === 'pill') {
+    if (category === 'pill' || category === 'capsule') {
       // the logo is always there (its ring and bars cover about 100 px at 64)
       expect(marked).toBe(NORMALS);
       for (const type of types) expect(count(renderSample(category, type, 0, 64, SEED).benign!), type).toBeGreaterThan(50);
