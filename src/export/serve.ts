@@ -4,16 +4,12 @@
 // 403 for a Host header other than 127.0.0.1:PORT or localhost:PORT.
 import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, resolve, sep } from 'node:path';
 import { InputError } from '../util/errors.js';
 import { isLocalHost } from '../util/host-check.js';
-import { type LocalServer, type LocalServerOptions, checkPort, serveUntilStopped } from '../util/local-server.js';
+import { type LocalServer, type LocalServerOptions, checkPort, listenLocal, serveUntilStopped } from '../util/local-server.js';
 import { PAGE_FILE } from '../web/html.js';
-
-/** Loopback only: the page and its weights are for this machine's browser, never the network. */
-const HOST = '127.0.0.1';
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
@@ -38,21 +34,11 @@ export async function serveWeb(dir: string, o: ServeOptions): Promise<void> {
 async function startServer(dir: string, port: number): Promise<WebServer> {
   checkPort(port);
   const root = await checkFolder(dir);
-  const server = createServer((req, res) => {
+  return listenLocal(port, (bound) => (req, res) => {
     // Answers only requests for our own name and port (DNS rebinding; see host-check.ts).
-    if (!isLocalHost(req.headers.host, (server.address() as AddressInfo).port)) return fail(res, 403, 'forbidden host');
+    if (!isLocalHost(req.headers.host, bound)) return fail(res, 403, 'forbidden host');
     respond(root, req, res).catch(() => fail(res, 500, 'internal error'));
   });
-  const bound = await listen(server, port);
-  return {
-    url: `http://${HOST}:${bound}/`,
-    close: () =>
-      new Promise((done) => {
-        server.close(() => done());
-        // A browser keeps its connections open; they must not hold the process after a signal.
-        server.closeAllConnections();
-      }),
-  };
 }
 
 /** The folder's real path; a missing folder, or one without index.html, is the user's to fix. */
@@ -64,15 +50,6 @@ async function checkFolder(dir: string): Promise<string> {
     throw new InputError(`${dir}: no ${PAGE_FILE} in it (write one with \`gpuseg export RUN --web ${dir}\`)`);
   }
   return realpath(dir);
-}
-
-function listen(server: Server, port: number): Promise<number> {
-  return new Promise((done, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      reject(err.code === 'EADDRINUSE' || err.code === 'EACCES' ? new InputError(`--port ${port}: cannot listen on ${HOST} (${err.code})`) : err);
-    });
-    server.listen(port, HOST, () => done((server.address() as AddressInfo).port));
-  });
 }
 
 function fail(res: ServerResponse, status: number, text: string): void {

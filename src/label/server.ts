@@ -6,19 +6,16 @@
 // Every request must name 127.0.0.1:PORT or localhost:PORT as its Host (DNS rebinding), a POST must
 // come from our own page if from any (Origin) and carry application/octet-stream, which a cross-site
 // form cannot send.
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { basename, resolve } from 'node:path';
 import { MAX_PIXELS } from '../data/image.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import { isLocalHost, isLocalOrigin } from '../util/host-check.js';
-import { type LocalServer, type LocalServerOptions, checkPort, serveUntilStopped } from '../util/local-server.js';
+import { LOOPBACK, type LocalServer, type LocalServerOptions, checkPort, listenLocal, serveUntilStopped } from '../util/local-server.js';
 import { HttpError, checkCategory, findImage, imagePath, imagePng, listDefectImages, maskPath, maskPng, saveMask } from './category.js';
 import { labelPageHtml } from './page.js';
 import { LABEL_SCRIPT } from './script.js';
 
-/** Loopback only: the images are for this machine's browser, never the network. */
-const HOST = '127.0.0.1';
 const MASK_BODY_TYPE = 'application/octet-stream';
 /** The page's own files and nothing else: no inline script, no other origin, no framing. */
 const PAGE_POLICY = "default-src 'self'; img-src 'self' data:; style-src 'unsafe-inline'; frame-ancestors 'none'";
@@ -37,31 +34,11 @@ export async function startLabelServer(dir: string, port: number): Promise<Label
   await checkCategory(dir);
   const root = resolve(dir);
   if ((await listDefectImages(root)).length === 0) throw new InputError(`category folder '${dir}' has no defect images in test/<type>/ (test/good holds normal ones)`);
-  const server = createServer((req, res) => {
-    const bound = (server.address() as AddressInfo).port;
+  return listenLocal(port, (bound) => (req, res) => {
     respond(root, bound, req, res).catch((err: unknown) => {
       if (err instanceof HttpError) fail(res, err.status, err.message);
       else fail(res, 500, `internal error: ${errorMessage(err)}`);
     });
-  });
-  const bound = await listen(server, port);
-  return {
-    url: `http://${HOST}:${bound}/`,
-    close: () =>
-      new Promise((done) => {
-        server.close(() => done());
-        // A browser keeps its connections open; they must not hold the process after a signal.
-        server.closeAllConnections();
-      }),
-  };
-}
-
-function listen(server: Server, port: number): Promise<number> {
-  return new Promise((done, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      reject(err.code === 'EADDRINUSE' || err.code === 'EACCES' ? new InputError(`--port ${port}: cannot listen on ${HOST} (${err.code})`) : err);
-    });
-    server.listen(port, HOST, () => done((server.address() as AddressInfo).port));
   });
 }
 
@@ -83,7 +60,7 @@ function send(res: ServerResponse, type: string, body: string | Buffer, headers:
 
 async function respond(root: string, port: number, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (!isLocalHost(req.headers.host, port)) return fail(res, 403, 'forbidden host');
-  const url = new URL(req.url ?? '/', `http://${HOST}`);
+  const url = new URL(req.url ?? '/', `http://${LOOPBACK}`);
   const route = `${req.method} ${url.pathname}`;
   const type = url.searchParams.get('type');
   const name = url.searchParams.get('name');
