@@ -5,6 +5,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Node's platform for src/gpu/ (the CLI's entry chooses it the same way).
+    setupFiles: ['test/setup-host.ts'],
     pool: 'forks',
     maxWorkers: 1,
     fileParallelism: false,

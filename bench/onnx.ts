@@ -1,6 +1,6 @@
 // The ONNX export against gpuseg's own inference: ONNX Runtime's CPU execution provider (default
 // intra-op threads) on the exported graph, with batch norm folded into the convolutions and with
-// BatchNormalization nodes (each with ORT's graph optimisations on, its default, and off), against `predict()` of src/train/model-io.ts on the adapter gpuseg picks
+// BatchNormalization nodes (each with ORT's graph optimisations on, its default, and off), against `predict()` of src/evaluate/model-io.ts on the adapter gpuseg picks
 // (lavapipe on a machine without a GPU), both at batch 1, one size x size image, after warm-up. Each
 // side's time is the whole call a user makes: input in, probabilities out. Prints JSON.
 //
@@ -19,9 +19,13 @@ import { materialize } from '../src/model/module.js';
 import { loadSafetensors, saveSafetensors } from '../src/model/safetensors.js';
 import { exportStateDict } from '../src/model/state.js';
 import { Unet } from '../src/model/unet.js';
-import { loadModel, predict } from '../src/train/model-io.js';
+import { loadModel, predict } from '../src/evaluate/model-io.js';
 import { rng, uniform } from '../src/util/random.js';
 import { runIfMain } from './script.js';
+import { setHost } from '../src/gpu/host.js';
+import { nodeHost } from '../src/gpu/node-host.js';
+
+setHost(nodeHost);
 
 export interface OnnxBenchOptions {
   size: number;

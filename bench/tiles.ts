@@ -19,12 +19,16 @@ import { materialize } from '../src/model/module.js';
 import { saveSafetensors } from '../src/model/safetensors.js';
 import { exportStateDict } from '../src/model/state.js';
 import { Unet } from '../src/model/unet.js';
-import { predictLogits } from '../src/train/inference.js';
-import { loadModel } from '../src/train/model-io.js';
-import { probabilityBytes } from '../src/train/tiled-predict.js';
-import { tileGrid, tiledLogits } from '../src/train/tiles.js';
+import { predictLogits } from '../src/evaluate/inference.js';
+import { loadModel } from '../src/evaluate/model-io.js';
+import { probabilityBytes } from '../src/evaluate/tiled-predict.js';
+import { tileGrid, tiledLogits } from '../src/evaluate/tiles.js';
 import { rng } from '../src/util/random.js';
 import { runIfMain } from './script.js';
+import { setHost } from '../src/gpu/host.js';
+import { nodeHost } from '../src/gpu/node-host.js';
+
+setHost(nodeHost);
 
 export interface TilesBenchResult {
   bench: 'tiles';

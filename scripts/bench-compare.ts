@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 const root = join(import.meta.dirname, '..');
 const DEFAULTS = { batch: 2, size: 128, steps: 5, rounds: 2, warmup: 2 };
 
-/** The fields both benchmarks print (src/bench/train.ts and bench/peers/tfjs.ts). */
+/** The fields both benchmarks print (src/measure/train.ts and bench/peers/tfjs.ts). */
 interface Run {
   impl: string;
   adapter?: string;

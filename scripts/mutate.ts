@@ -51,15 +51,29 @@ function reachable(shader: string, seen = new Set<string>()): Set<string> {
   return seen;
 }
 
+/**
+ * The tests of a kernel module are test/kernels/STEM*.test.ts, STEM its file's name, or for the conv
+ * family's files (src/kernels/conv/) the kernel's.
+ */
+const TEST_STEMS: Record<string, string> = { 'conv/forward': 'conv2d', 'conv/input-grad': 'conv2dInputGrad', 'conv/weight-grad': 'conv2dWeightGrad' };
+
+/** The kernel modules: src/kernels/*.ts and its folders' files, relative to src/kernels/. */
+function kernelModules(dir = ''): string[] {
+  return readdirSync(join(root, 'src/kernels', dir), { withFileTypes: true }).flatMap((e) => {
+    const rel = dir ? `${dir}/${e.name}` : e.name;
+    return e.isDirectory() ? kernelModules(rel) : e.name.endsWith('.ts') ? [rel] : [];
+  });
+}
+
 /** Shader file -> the test files of the kernel modules that load it, or a shader that includes it. */
 function testsForShader(shader: string): string[] {
   const loaders = shaders.filter((f) => reachable(f).has(shader));
   const tests = new Set<string>();
-  for (const f of readdirSync(join(root, 'src/kernels'))) {
-    if (!f.endsWith('.ts')) continue;
+  for (const f of kernelModules()) {
     const text = readFileSync(join(root, 'src/kernels', f), 'utf8');
     if (!loaders.some((l) => text.includes(`'${l}'`) || text.includes(`"${l}"`) || text.includes(`\`${l}\``))) continue;
-    const stem = f.replace(/\.ts$/, '');
+    const module = f.replace(/\.ts$/, '');
+    const stem = TEST_STEMS[module] ?? module;
     for (const t of readdirSync(join(root, 'test/kernels'))) {
       if (t.startsWith(stem) && t.endsWith('.test.ts')) tests.add(join('test/kernels', t));
     }

@@ -4,10 +4,14 @@
 //   node --import tsx scripts/threshold-sweep.ts RUN... [--fpr 0.0001,0.001,0.005,0.01,0.02]
 import { join } from 'node:path';
 import { readSplit } from '../src/data/index.js';
-import { evaluate, evaluationItems } from '../src/train/evaluation.js';
-import { loadModel } from '../src/train/model-io.js';
-import { SPLIT_FILE } from '../src/train/run-folder.js';
-import { chooseThreshold } from '../src/train/threshold.js';
+import { evaluate, evaluationItems } from '../src/evaluate/evaluation.js';
+import { loadModel } from '../src/evaluate/model-io.js';
+import { SPLIT_FILE } from '../src/run/run-folder.js';
+import { chooseThreshold } from '../src/evaluate/threshold.js';
+import { setHost } from '../src/gpu/host.js';
+import { nodeHost } from '../src/gpu/node-host.js';
+
+setHost(nodeHost);
 
 const args = process.argv.slice(2);
 const at = args.indexOf('--fpr');

@@ -54,7 +54,7 @@ const LEARNING_RATE = 1e-4;
 const ADAM = { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
 const BN_EPS = 1e-5;
 const BN_MOMENTUM = 0.1;
-/** As ours (src/bench/train.ts): inference is timed over at least this many runs. */
+/** As ours (src/measure/train.ts): inference is timed over at least this many runs. */
 const INFER_MIN_RUNS = 3;
 const DEFAULT_WARMUP = 2;
 const RGB = 3;
@@ -212,7 +212,7 @@ function updateRunningStats(stats: BatchStats[]): void {
   for (const s of stats) tf.dispose([s.mean, s.variance]);
 }
 
-/** Same synthetic batch as ours (src/bench/train.ts): uniform inputs in [-2, 2], a striped mask. */
+/** Same synthetic batch as ours (src/measure/train.ts): uniform inputs in [-2, 2], a striped mask. */
 function syntheticBatch(batch: number, size: number): { input: Float32Array; target: Float32Array } {
   let state = 1;
   const next = () => {

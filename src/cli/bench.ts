@@ -12,7 +12,7 @@ export interface BenchOptions {
 }
 
 export async function runBenchMatmul(opts: BenchOptions): Promise<void> {
-  const { benchMatmul } = await import('../bench/matmul.js');
+  const { benchMatmul } = await import('../measure/matmul.js');
   const gpu = await Gpu.open({ adapter: opts.adapter });
   const result = { ...(await benchMatmul(gpu, { size: opts.size, iterations: opts.iterations })), adapter: gpu.summary.description };
   if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -34,7 +34,7 @@ export interface BenchKernelsOptions {
 }
 
 export async function runBenchKernels(opts: BenchKernelsOptions): Promise<void> {
-  const { benchKernels } = await import('../bench/kernels.js');
+  const { benchKernels } = await import('../measure/kernels.js');
   const problem = unetInputProblem(opts.batch, opts.size);
   if (problem) throw new InputError(problem);
   const gpu = await Gpu.open({ adapter: opts.adapter });
@@ -65,7 +65,7 @@ export interface BenchTrainOptions {
 }
 
 export async function runBenchTrain(o: BenchTrainOptions): Promise<void> {
-  const { benchTrain } = await import('../bench/train.js');
+  const { benchTrain } = await import('../measure/train.js');
   const problem = unetInputProblem(o.batch, o.size);
   if (problem) throw new InputError(problem);
   const { PROFILE_DAWN_FLAGS } = await import('../gpu/profiler.js');

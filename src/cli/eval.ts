@@ -1,13 +1,13 @@
 // `gpuseg eval`: the field's pixel metrics on a run's evaluation set, per defect type and overall, from
 // the run's final weights; writes RUN/eval.json (and the worst images' probability maps for the report).
 import { writeRunReport } from '../report/index.js';
-import { type EvaluationResult, type LabelledImage, evaluate, evaluationItems, writeEvaluation } from '../train/evaluation.js';
-import { METRIC_COLUMNS, type PixelMetrics } from '../train/metrics.js';
-import { inferenceTrouble, loadModel } from '../train/model-io.js';
-import { type Tiling, type TilingFlags, tilingOf } from '../train/tiled-predict.js';
-import { weightsOf } from '../train/run-folder.js';
-import { lockRun } from '../train/run-lock.js';
-import { type RunThreshold, runThreshold } from '../train/threshold.js';
+import { type EvaluationResult, type LabelledImage, evaluate, evaluationItems, writeEvaluation } from '../evaluate/evaluation.js';
+import { METRIC_COLUMNS, type PixelMetrics } from '../evaluate/metrics.js';
+import { inferenceTrouble, loadModel } from '../evaluate/model-io.js';
+import { type Tiling, type TilingFlags, tilingOf } from '../evaluate/tiled-predict.js';
+import { weightsOf } from '../run/run-folder.js';
+import { lockRun } from '../run/run-lock.js';
+import { type RunThreshold, runThreshold } from '../evaluate/threshold.js';
 import type { CommonOptions } from './predict.js';
 import { progress } from './progress.js';
 

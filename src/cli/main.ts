@@ -19,6 +19,11 @@ import { runTrain } from './train.js';
 import { runTune } from './tune.js';
 import { packageVersion } from './version.js';
 import { runWorkerCli } from './worker.js';
+import { setHost } from '../gpu/host.js';
+import { nodeHost } from '../gpu/node-host.js';
+
+// Node's platform for src/gpu/: Dawn, shaders/ from the package, the environment, the file system.
+setHost(nodeHost);
 
 const program = new Command()
   .name('gpuseg')

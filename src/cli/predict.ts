@@ -2,11 +2,11 @@
 // (OK or NG from the mask's regions) in --json and OUT/verdicts.csv, OUT/regions.csv.
 import { resolve } from 'node:path';
 import { DEFAULT_MIN_AREA, imageSize, judgeMask, overlay, readRgb, thresholdMask, writePng } from '../data/index.js';
-import { inferenceTrouble, loadModel } from '../train/model-io.js';
-import { type Tiling, type TilingFlags, probabilityMap, tilingOf } from '../train/tiled-predict.js';
-import { weightsOf } from '../train/run-folder.js';
-import { runThreshold } from '../train/threshold.js';
-import type { DeviceKind } from '../train/device.js';
+import { inferenceTrouble, loadModel } from '../evaluate/model-io.js';
+import { type Tiling, type TilingFlags, probabilityMap, tilingOf } from '../evaluate/tiled-predict.js';
+import { weightsOf } from '../run/run-folder.js';
+import { runThreshold } from '../evaluate/threshold.js';
+import type { DeviceKind } from '../backend/open.js';
 import { makeFolder } from '../util/files.js';
 import { type OutputFiles, collectImages, planOutputs, recordOutputs } from './predict-files.js';
 import { type JudgedImage, clearVerdicts, summaryPaths, verdictLines, writeVerdicts } from './predict-verdicts.js';

@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EXPERIMENT_FILE } from '../experiment/claim.js';
 import { writeExperimentReport, writeRunReport } from '../report/index.js';
-import { CONFIG_FILE } from '../train/checkpoint.js';
+import { CONFIG_FILE } from '../run/checkpoint.js';
 import { InputError } from './errors.js';
 
 const isFile = (path: string) => stat(path).then((s) => s.isFile(), () => false);

@@ -1,9 +1,9 @@
 // SIGINT and SIGTERM during `gpuseg train`: one line that says where the run stopped, which checkpoint
 // it keeps and the command that continues it; then the process ends by the same signal, as it did
 // before this handler (a shell reports 130 or 143). The run folder's lock goes with the process.
-import { checkpointSteps, readConfig } from '../train/checkpoint.js';
-import { restartAdvice } from '../train/run-folder.js';
-import { releaseAllSync } from '../train/run-lock.js';
+import { checkpointSteps, readConfig } from '../run/checkpoint.js';
+import { restartAdvice } from '../run/run-folder.js';
+import { releaseAllSync } from '../run/run-lock.js';
 
 const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 

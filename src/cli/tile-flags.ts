@@ -1,6 +1,6 @@
 // The flags of tiled inference, shared by `gpuseg predict` and `gpuseg eval`.
 import { Option } from 'commander';
-import { DEFAULT_TILE_BATCH } from '../train/tiled-predict.js';
+import { DEFAULT_TILE_BATCH } from '../evaluate/tiled-predict.js';
 import { InputError, positiveInt, positiveNumber } from './errors.js';
 
 /** The UNet halves its input five times, so a tile is a multiple of 32. */

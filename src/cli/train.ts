@@ -2,9 +2,9 @@
 // progress bar, a JSONL log and checkpoints in the run folder; then evaluates the final weights and
 // writes report.html.
 import { writeRunReport } from '../report/index.js';
-import type { EvaluationResult } from '../train/evaluation.js';
-import { kebab } from '../train/options.js';
-import { lockForTraining } from '../train/run-lock.js';
+import type { EvaluationResult } from '../evaluate/evaluation.js';
+import { kebab } from '../run/options.js';
+import { lockForTraining } from '../run/run-lock.js';
 import { TRAIN_DEFAULTS, type TrainEvent, type TrainOptions, train } from '../train/trainer.js';
 import type { Command } from 'commander';
 import { InputError } from './errors.js';

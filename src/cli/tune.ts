@@ -3,9 +3,8 @@
 // adapter's tuning file, which train, predict, eval and bench then read (GPUSEG_TUNING=off ignores it).
 // The file is saved after each layer, so an interrupted tuning keeps what it measured.
 import { Gpu } from '../gpu/gpu.js';
-import { CONV_KERNELS, type ConvKernel } from '../kernels/registry.js';
 import { unetInputProblem } from '../model/unet.js';
-import { type TuneSummary, type TuneUnetOptions, tuneUnet } from '../train/tune.js';
+import { CONV_KERNELS, type ConvKernel, type TuneSummary, type TuneUnetOptions, tuneUnet } from '../tune/index.js';
 import { InputError } from './errors.js';
 import { progress } from './progress.js';
 

@@ -4,12 +4,12 @@
 import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { writeRunReport } from '../report/index.js';
-import { CHECKPOINTS_DIR, OPTIMIZER_FILE, latestCheckpoint, readConfig } from '../train/checkpoint.js';
-import { openDevice } from '../train/device.js';
-import { resolveOptions } from '../train/options.js';
-import { recordedOptions } from '../train/run-config.js';
+import { CHECKPOINTS_DIR, OPTIMIZER_FILE, latestCheckpoint, readConfig } from '../run/checkpoint.js';
+import { openDevice } from '../backend/open.js';
+import { resolveOptions } from '../run/options.js';
+import { recordedOptions } from '../run/run-config.js';
 import { TRAIN_DEFAULTS, type TrainContext, type TrainEvent, type TrainOptions, train } from '../train/trainer.js';
-import { emptyLockedFolder, lockRun } from '../train/run-lock.js';
+import { emptyLockedFolder, lockRun } from '../run/run-lock.js';
 import { jsonBytes, writeFileAtomic } from '../util/files.js';
 import { CELLS_DIR, type CellSpec } from './grid.js';
 import type { CellResult } from './results.js';

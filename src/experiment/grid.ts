@@ -1,6 +1,6 @@
 // The grid of an experiment: its options, its cells in their fixed order, and what one cell needs to run
 // anywhere (a queue job's payload). Apart from the runs (runner.ts, cell.ts, queue.ts) that all plan by it.
-import type { TrainOptions } from '../train/options.js';
+import type { TrainOptions } from '../run/options.js';
 import type { CellResult } from './results.js';
 import type { Variant } from './variants.js';
 import { InputError } from '../util/errors.js';

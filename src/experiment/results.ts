@@ -1,6 +1,6 @@
 // An experiment's results: one entry per cell (variant x shots x split seed), the mean and standard
 // deviation over split seeds per variant and shot count, and the Markdown table of them.
-import { METRIC_COLUMNS, type PixelMetrics } from '../train/metrics.js';
+import { METRIC_COLUMNS, type PixelMetrics } from '../evaluate/metrics.js';
 import type { SummaryRow as SummaryRowFile } from '../report/formats.js';
 import type { Variant } from './variants.js';
 

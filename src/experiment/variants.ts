@@ -2,7 +2,7 @@
 // followed by '+'-joined modifiers that set one of the method's other parts each, so that every part
 // can be measured on its own and in combination: `full+pre+hard` is the full method with pre-activation
 // features and hard-negative background mining.
-import type { TrainOptions } from '../train/options.js';
+import type { TrainOptions } from '../run/options.js';
 
 export const VARIANTS = {
   /** The shots alone. */

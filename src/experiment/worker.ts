@@ -5,7 +5,7 @@
 // runCell continues it from its last checkpoint.
 import { type Job, UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import { ImageCache } from '../data/index.js';
-import type { DeviceKind } from '../train/device.js';
+import type { DeviceKind } from '../backend/open.js';
 import type { TrainContext, TrainEvent } from '../train/trainer.js';
 import { errorMessage, isInputError } from '../util/errors.js';
 import { type CellJobData, type CellProgress, JOB_FORMAT, QUEUE_NAME, queueTimings } from './queue-jobs.js';

@@ -1,7 +1,7 @@
 // The ONNX graph of a UNet state dict, emitted node by node after src/model/unet.ts, and the graph's
 // interface (below). Apart from the command (onnx.ts) that reads a run folder and writes the file.
 //
-// The graph computes what gpuseg's predict computes (src/model/unet.ts, src/train/inference.ts):
+// The graph computes what gpuseg's predict computes (src/model/unet.ts, src/evaluate/inference.ts):
 //   input  `image`        float32 NCHW [1 or 'batch', 3, S, S]: RGB in [0, 1], i.e. byte / 255, the
 //                         values readImage gives. The ImageNet normalisation ((x - mean) / std per
 //                         channel, as packInput does) is inside the graph, so callers feed plain pixels.

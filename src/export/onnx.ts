@@ -7,8 +7,8 @@
 import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { type NamedTensor, loadSafetensors } from '../model/safetensors.js';
-import { finishedRun } from '../train/run-folder.js';
-import { type RunThreshold, runThreshold } from '../train/threshold.js';
+import { finishedRun } from '../run/run-folder.js';
+import { type RunThreshold, runThreshold } from '../evaluate/threshold.js';
 import { InputError } from '../util/errors.js';
 import { makeFolder, writeFileAtomic } from '../util/files.js';
 import { encodeOnnxModel } from './onnx-proto.js';

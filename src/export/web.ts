@@ -3,10 +3,11 @@
 // run's file as it is) and model.json (input size, default threshold).
 //
 // The script is bundled here, at export time, by esbuild from the same modules the CLI runs
-// (src/web/page.ts and what it imports: kernels, backend/webgpu, model, inference). Two things differ in
-// the page, both supplied by the bundler: src/gpu/host.ts (Dawn, node:fs) is replaced by src/web/host.ts
-// (navigator.gpu), and the shaders/*.wgsl texts are a module made at bundle time (`gpuseg:shaders`).
-// The bundle is built for platform 'browser', so a node:* import anywhere in its graph fails the build.
+// (src/web/page.ts and what it imports: kernels, backend/webgpu, model, inference). The page chooses its
+// own platform in code (setHost(webHost), src/web/host.ts: navigator.gpu); the bundler supplies only the
+// shaders/*.wgsl texts, as a module made at bundle time (`gpuseg:shaders`). The bundle is built for
+// platform 'browser', so a node:* import anywhere in its graph fails the build (and
+// test/architecture/host.test.ts fails first).
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,8 +18,8 @@ import { materialize } from '../model/module.js';
 import { readFileBytes, readSafetensors } from '../model/safetensors.js';
 import { importStateDict } from '../model/state.js';
 import { Unet } from '../model/unet.js';
-import { finishedRun } from '../train/run-folder.js';
-import { type RunThreshold, runThreshold } from '../train/threshold.js';
+import { finishedRun } from '../run/run-folder.js';
+import { type RunThreshold, runThreshold } from '../evaluate/threshold.js';
 import { InputError } from '../util/errors.js';
 import { errorMessage, makeFolder, writeFileAtomic } from '../util/files.js';
 import { rng } from '../util/random.js';
@@ -122,17 +123,11 @@ async function readShaders(dir: string): Promise<Record<string, string>> {
   return Object.fromEntries(names.map((f, i) => [f, texts[i]!]));
 }
 
-/**
- * What makes the engine's modules a page: src/gpu/host.ts is swapped for src/web/host.ts, and
- * `gpuseg:shaders` becomes the shader texts.
- */
-function pagePlatform(root: { dir: string; ext: string }, shadersDir: string): Plugin {
-  const gpuDir = join(root.dir, 'gpu');
-  const pageHost = join(root.dir, 'web', `host${root.ext}`);
+/** What makes the engine's modules a page: `gpuseg:shaders` becomes the shader texts. */
+function pageShaders(shadersDir: string): Plugin {
   return {
-    name: 'gpuseg-page-platform',
+    name: 'gpuseg-page-shaders',
     setup(build) {
-      build.onResolve({ filter: /^\.\/host\.js$/ }, (args) => (resolve(args.resolveDir) === gpuDir ? { path: pageHost } : undefined));
       build.onResolve({ filter: new RegExp(`^${SHADERS_MODULE}$`) }, () => ({ path: 'shaders', namespace: SHADERS_NAMESPACE }));
       build.onLoad({ filter: /.*/, namespace: SHADERS_NAMESPACE }, async () => ({
         contents: JSON.stringify(await readShaders(shadersDir)),
@@ -158,7 +153,7 @@ async function bundlePage(): Promise<string> {
       legalComments: 'none',
       write: false,
       logLevel: 'silent',
-      plugins: [pagePlatform(root, join(packageRoot(), 'shaders'))],
+      plugins: [pageShaders(join(packageRoot(), 'shaders'))],
     });
     return result.outputFiles[0]!.text;
   } catch (err) {

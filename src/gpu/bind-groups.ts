@@ -1,6 +1,6 @@
 // Bind groups kept by what they bind (pipeline, uniform buffer, buffer ranges), so a steady loop
 // creates none, and forgotten when a buffer they hold goes. Apart from gpu.ts, which asks for them.
-import type { BufferRef } from './gpu.js';
+import type { BufferRef } from './buffer-ref.js';
 
 export class BindGroupCache {
   private readonly groups = new Map<string, GPUBindGroup>();

@@ -6,6 +6,7 @@
 // (src/gpu/platform.ts): Dawn in Node, navigator.gpu in a browser page.
 import { type AdapterSummary, summarizeAdapter } from './adapter-info.js';
 import { BindGroupCache } from './bind-groups.js';
+import type { BufferRef } from './buffer-ref.js';
 import { DeviceErrors } from './errors.js';
 import { host } from './host.js';
 import { BufferPool } from './pool.js';
@@ -17,12 +18,8 @@ import { UniformCache } from './uniforms.js';
 // The kernels (src/kernels/) import Uniforms from here, as from before it had a file of its own.
 export { Uniforms } from './uniforms.js';
 
-/** A byte range of a GPU buffer: a whole pooled buffer, or one parameter's slice of an arena. */
-export interface BufferRef {
-  buffer: GPUBuffer;
-  offset: number;
-  size: number;
-}
+// Everything above src/gpu/ takes BufferRef from here.
+export type { BufferRef } from './buffer-ref.js';
 
 export interface Dispatch {
   /** Names the kernel in errors and in the profile. */

@@ -1,41 +1,35 @@
-// Node's side of the platform seam (src/gpu/platform.ts): Dawn's adapter, shaders/ from the package
-// folder, the process environment, and the file system for the tuning cache. The page's bundle replaces
-// this module by src/web/host.ts (src/export/web.ts), so nothing imported here reaches a browser.
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { writeFileAtomic } from '../util/files.js';
-import { selectAdapter } from './adapter.js';
-import { packageRoot } from './dawn.js';
+// Which platform src/gpu/ runs on (platform.ts), chosen in code by the program's entry: Node's entries
+// (src/cli/main.ts, src/index.ts, the scripts of bench/ and scripts/, the tests' setup) call
+// setHost(nodeHost) from node-host.ts; the page (src/web/page.ts) calls setHost(webHost) from
+// src/web/host.ts. This module imports neither, so Dawn, koffi and node:* never enter the page's import
+// graph (test/architecture/host.test.ts checks both).
 import type { Platform } from './platform.js';
 
-/** Hex digits kept of a sha256: enough to tell shader texts apart, short enough for a readable key. */
-const SHORT_HASH_DIGITS = 12;
+let chosen: Platform | null = null;
 
+/** Chooses the platform every module of src/gpu/ uses from now on: the program's first step. */
+export function setHost(platform: Platform): void {
+  chosen = platform;
+}
+
+function current(): Platform {
+  if (chosen === null) {
+    throw new Error('gpuseg: no platform chosen: the program starts with setHost(nodeHost) (src/gpu/node-host.ts) in Node, setHost(webHost) in a page');
+  }
+  return chosen;
+}
+
+/** The chosen platform, for src/gpu/'s modules: each call goes to the one setHost chose. */
 export const host: Platform = {
-  requestAdapter: (choice, dawnFlags) => selectAdapter(choice, [...dawnFlags]),
-  shaderText: (file) => readFileSync(join(packageRoot(), 'shaders', file), 'utf8'),
-  setting: (name) => process.env[name],
-  debug: (text) => {
-    process.stderr.write(text);
-  },
-  shortHash: (text) => createHash('sha256').update(text).digest('hex').slice(0, SHORT_HASH_DIGITS),
+  requestAdapter: (choice, dawnFlags) => current().requestAdapter(choice, dawnFlags),
+  shaderText: (file) => current().shaderText(file),
+  setting: (name) => current().setting(name),
+  debug: (text) => current().debug(text),
+  shortHash: (text) => current().shortHash(text),
   files: {
-    async readText(path) {
-      try {
-        return await readFile(path, 'utf8');
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-        throw err;
-      }
-    },
-    async writeText(path, text) {
-      await mkdir(join(path, '..'), { recursive: true });
-      await writeFileAtomic(path, new TextEncoder().encode(text));
-    },
-    home: () => homedir(),
-    join: (...parts) => join(...parts),
+    readText: (path) => current().files.readText(path),
+    writeText: (path, text) => current().files.writeText(path, text),
+    home: () => current().files.home(),
+    join: (...parts) => current().files.join(...parts),
   },
 };

@@ -1,11 +1,11 @@
 // What src/gpu/ needs from the program around it, as one interface, so that the same device layer (and
 // every kernel above it) runs in Node and in a browser page:
-// - Node (src/gpu/host.ts): Dawn's adapter, shaders/ read from the package, the environment, the file
-//   system for the tuning cache;
+// - Node (src/gpu/node-host.ts): Dawn's adapter, shaders/ read from the package, the environment, the
+//   file system for the tuning cache;
 // - a page (src/web/host.ts): navigator.gpu's adapter, shader texts bundled into the script, no settings
 //   and no files.
-// Modules of src/gpu/ import `host` from './host.js'; the page's bundle (src/export/web.ts) resolves that
-// one module to src/web/host.ts instead, so Dawn, koffi and node:* never enter the page's import graph.
+// Modules of src/gpu/ use `host` from './host.js', which forwards to the platform the program's entry
+// chose with setHost; neither implementation is imported by src/gpu/ itself.
 
 export interface Platform {
   /**

@@ -1,7 +1,7 @@
 // Readback: a buffer range copied into a mappable staging buffer, mapped once the copy is submitted,
 // and the staging buffer kept for the next read of a like size. Apart from gpu.ts, which records and
 // submits the copy.
-import type { BufferRef } from './gpu.js';
+import type { BufferRef } from './buffer-ref.js';
 
 export class Readback {
   private readonly free: GPUBuffer[] = [];

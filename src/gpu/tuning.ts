@@ -14,7 +14,7 @@ import { host } from './host.js';
 
 /**
  * Bumped when the file's layout changes; a file of another format is ignored. 2: the conv kernels'
- * variants carry their kind, with the same field names in every kernel (src/kernels/convVariant.ts).
+ * variants carry their kind, with the same field names in every kernel (src/kernels/conv/variant.ts).
  */
 export const TUNING_FORMAT = 2;
 

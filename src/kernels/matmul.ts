@@ -16,7 +16,7 @@ export interface MatmulTile {
 }
 
 /**
- * Measured on lavapipe at 512^3 (src/bench/matmul.ts, 2 cores shared with other jobs): shared 16x4 runs
+ * Measured on lavapipe at 512^3 (src/measure/matmul.ts, 2 cores shared with other jobs): shared 16x4 runs
  * 13-18 GFLOP/s in every transpose variant; 24x4 and 32x4 match it untransposed but run 3-10x slower
  * transposed (the driver leaves their loops rolled); tn = 8 runs 5-10. The plain tile (no subgroups)
  * 8x8 runs 5-7; 16x16 runs 6-12 but takes 11-14 s of CPU to compile per variant (8x8: 2.5 s).

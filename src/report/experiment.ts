@@ -1,6 +1,6 @@
 // The report of an experiment: EXP/report.html from EXP/results.json and the run folders of its cells.
 import { basename, join, resolve } from 'node:path';
-import { EVAL_FILE, LOG_FILE } from '../train/run-folder.js';
+import { EVAL_FILE, LOG_FILE } from '../run/run-folder.js';
 import { writeFileAtomic } from '../util/files.js';
 import { barChart } from './bars.js';
 import { averagingNote, LOSS_TERMS, LOSS_TERMS_NOTE, pastePoints, termPoints } from './curves.js';

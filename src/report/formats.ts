@@ -2,8 +2,8 @@
 // (undefined, e.g. no defect pixels), a run may have no eval.json yet, and a killed run may leave a
 // partial last line in log.jsonl. These types describe the files, not the trainer's in-memory objects.
 import { readFile } from 'node:fs/promises';
-import type { MetricKey } from '../train/metrics.js';
-import type { runConfig } from '../train/run-config.js';
+import type { MetricKey } from '../evaluate/metrics.js';
+import type { runConfig } from '../run/run-config.js';
 import { isNumber } from './numbers.js';
 import { InputError } from '../util/errors.js';
 

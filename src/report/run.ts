@@ -1,7 +1,7 @@
 // The report of one training run: RUN/report.html from config.json, log.jsonl and eval.json.
 import { basename, join, resolve } from 'node:path';
-import { CONFIG_FILE } from '../train/checkpoint.js';
-import { EVAL_FILE, LOG_FILE, REPORT_FILE } from '../train/run-folder.js';
+import { CONFIG_FILE } from '../run/checkpoint.js';
+import { EVAL_FILE, LOG_FILE, REPORT_FILE } from '../run/run-folder.js';
 import { writeFileAtomic } from '../util/files.js';
 import { averagingNote, LOSS_TERMS, LOSS_TERMS_NOTE, pastePoints, termPoints, validationPoints } from './curves.js';
 import { readJson, readOptionalJson, readRunLog, type EvalFile, type RunConfig, type RunLog } from './formats.js';

@@ -1,6 +1,6 @@
 // The experiment's summary table: mean ± std over split seeds per variant and shot count, the best mean
 // of each column in bold within each shot count (across shot counts the larger one wins trivially).
-import { METRIC_COLUMNS, type MetricKey } from '../train/metrics.js';
+import { METRIC_COLUMNS, type MetricKey } from '../evaluate/metrics.js';
 import type { ExperimentResults, SummaryRow } from './formats.js';
 import { escapeHtml } from './html.js';
 import { formatMeanStd, isNumber } from './numbers.js';

@@ -6,8 +6,9 @@ import { DIHEDRAL_COUNT, type PasteMode, applyDihedral, bytesToRgb, cropAndPaste
 import { INPUT_CHANNELS } from '../model/unet.js';
 import type { Rng } from '../util/random.js';
 import { InputError } from '../util/errors.js';
-import { type CellLabels, type PasteRegions, type PasteSource, cellCount, cellMasks, pasteRegions } from './cells.js';
-import { packInput, packTurned } from './pack.js';
+import { type PasteRegions, type PasteSource, cellCount, cellMasks, pasteRegions } from './cells.js';
+import type { CellLabels } from '../run/options.js';
+import { packInput, packTurned } from '../evaluate/pack.js';
 
 export { packInput, packTurned, type PasteRegions, type PasteSource };
 

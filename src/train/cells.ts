@@ -5,8 +5,7 @@
 // a cell is a defect cell when at least DEFECT_CELL_FRACTION of its pixels are defect; a cell that a
 // defect touches less than that, or that borders (8-neighbourhood) a touched cell, is in neither part.
 import { maxPoolMask } from '../data/index.js';
-
-export type CellLabels = 'any' | 'fraction';
+import type { CellLabels } from '../run/options.js';
 
 /** A cell is a defect cell at or above this share of defect pixels ('fraction' labels). */
 export const DEFECT_CELL_FRACTION = 0.5;

@@ -6,16 +6,12 @@
 import { F, Tensor, noGrad } from '../autograd/index.js';
 import type { Backend } from '../backend/backend.js';
 import type { Batch } from './batch.js';
-
-export type LossKind = 'bce' | 'bce+dice';
+import type { BgLoss, LossKind } from '../run/options.js';
 
 /** A defect cell is penalised while the cosine to the normal centre exceeds this (METHOD.md). */
 export const FEATURE_MARGIN = 0.5;
 /** The smooth term of the soft Dice loss: keeps it defined on empty masks. */
 const DICE_SMOOTH = 1;
-
-/** The background term over all of a normal image's pixels, or over its hardest `bgTop` share (ours). */
-export type BgLoss = 'mean' | 'hard';
 
 export interface LossConfig {
   loss: LossKind;

@@ -1,7 +1,7 @@
 // What a run's options make of each step's loss: the step configuration, and the feature term's weight
 // at a step (a linear ramp-up over the first --feat-rampup share of the steps).
 import type { BatchLayout } from './batch.js';
-import type { ResolvedOptions } from './options.js';
+import type { ResolvedOptions } from '../run/options.js';
 import type { StepConfig } from './step.js';
 
 export function stepConfig(o: ResolvedOptions): StepConfig {

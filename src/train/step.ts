@@ -1,17 +1,12 @@
 // One training step: forward, loss, backward and Adam recorded into one scope, and its packed loss
-// terms read back. Apart from the loop (trainer.ts), so that bench and tests record steps without it.
+// terms read back. Apart from the loop (loop.ts), so that bench and tests record steps without it.
 import { scope } from '../autograd/index.js';
 import type { Unet } from '../model/unet.js';
 import type { Batch } from './batch.js';
 import { splitBatch } from './batch-split.js';
 import { type LossConfig, type LossPart, methodLoss, packTerms, uploadBatch } from './losses.js';
 import type { Adam } from './optimizer.js';
-import type { NbrLayer } from './options.js';
-
-/** Which features the NBR terms and paste weights read: after the layer's last ReLU, or before it (ours). */
-export type NbrFeatures = 'relu' | 'pre';
-/** Normal images through the network with the annotated samples, or apart (their own batch statistics). */
-export type NormalBn = 'joint' | 'separate';
+import type { NbrFeatures, NbrLayer, NormalBn } from '../run/options.js';
 
 export interface StepConfig extends LossConfig {
   nbrLayer: NbrLayer;

@@ -6,7 +6,7 @@ import { bytesToRgb } from '../data/index.js';
 import type { RgbImage } from '../data/overlay.js';
 import type { Rng } from '../util/random.js';
 import type { Sample, TileSources } from './batch.js';
-import { reflect } from './tiles.js';
+import { reflect } from '../evaluate/tiles.js';
 
 /**
  * Of a shot's tiles, the share placed over its defect (ours). The rest are cut anywhere in the shot

@@ -7,8 +7,8 @@ import { readMaskAt, readRgbScaled } from '../data/native.js';
 import type { Unet } from '../model/unet.js';
 import { rng } from '../util/random.js';
 import type { BatchSources, Sample } from './batch.js';
-import { predictProbabilities } from './inference.js';
-import type { ResolvedOptions } from './options.js';
+import { predictProbabilities } from '../evaluate/inference.js';
+import type { ResolvedOptions } from '../run/options.js';
 import { anywhere, cutBytes, tileShot, tileSources } from './tile-samples.js';
 
 /** At most this many held-out normal images are scored per validation. */

@@ -1,8 +1,8 @@
 /// <reference lib="dom" />
-// The page's side of the platform seam (src/gpu/platform.ts). The page's bundle puts this module where
-// src/gpu/host.ts would be (src/export/web.ts): the adapter comes from navigator.gpu, the shaders from
-// the texts bundled into the script, and there are no settings and no files (the tuning table stays
-// empty, so the kernels use their own tile heuristics).
+// The page's side of the platform seam (src/gpu/platform.ts), chosen by the page with setHost(webHost)
+// (src/web/page.ts): the adapter comes from navigator.gpu, the shaders from the texts bundled into the
+// script (`gpuseg:shaders`, made by src/export/web.ts), and there are no settings and no files (the
+// tuning table stays empty, so the kernels use their own tile heuristics).
 import shaders from 'gpuseg:shaders';
 import type { Platform } from '../gpu/platform.js';
 
@@ -41,7 +41,7 @@ function noFiles(): never {
   throw new Error('a browser page has no files');
 }
 
-export const host: Platform = {
+export const webHost: Platform = {
   // A page has one adapter to offer; --adapter and Dawn's flags mean nothing here.
   requestAdapter: () => requestAdapter(),
   shaderText(file) {

@@ -6,7 +6,7 @@ import { materialize } from '../model/module.js';
 import { readSafetensors } from '../model/safetensors-format.js';
 import { importStateDict } from '../model/state.js';
 import { Unet } from '../model/unet.js';
-import { predictProbabilities } from '../train/inference.js';
+import { predictProbabilities } from '../evaluate/inference.js';
 import { rng } from '../util/random.js';
 import { MODEL_WEIGHTS_FILE, type ModelInfo } from './model-info.js';
 

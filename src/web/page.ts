@@ -3,7 +3,8 @@
 // runs gpuseg's WGSL kernels on the browser's WebGPU device, and shows, for each image a person drops or
 // picks, the probability map and the image with its defect pixels tinted (threshold slider). After each
 // image, window.gpusegResult holds the numbers (tests read them).
-import { NoWebGpuError } from './host.js';
+import { setHost } from '../gpu/host.js';
+import { NoWebGpuError, webHost } from './host.js';
 import { MODEL_INFO_FILE, MODEL_WEIGHTS_FILE, type ModelInfo, parseModelInfo } from './model-info.js';
 import { type PageModel, loadPageModel, openPageGpu, predictOne } from './model.js';
 import { decodeImage, drawImage, drawOverlay, drawProbability, modelInput } from './pixels.js';
@@ -148,6 +149,8 @@ function setThreshold(ui: Ui, info: ModelInfo): void {
 }
 
 async function main(): Promise<void> {
+  // The page's platform (src/gpu/host.ts): navigator.gpu and the bundled shaders, before any device.
+  setHost(webHost);
   const ui = findUi();
   try {
     // The device first: without WebGPU the page says so before downloading the weights.

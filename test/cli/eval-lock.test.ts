@@ -6,7 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LOCK_FILE } from '../../src/train/run-lock.js';
+import { LOCK_FILE } from '../../src/run/run-lock.js';
 import { gpuseg, useTinyCategory } from './gpuseg.js';
 
 const tiny = useTinyCategory('gpuseg-eval-lock-');

@@ -9,8 +9,8 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSplit } from '../../src/data/index.js';
 import { decodeOnnxModel } from '../../src/export/onnx-proto.js';
-import { loadModel, predict } from '../../src/train/model-io.js';
-import { settleRunThreshold, thresholdAtFpr } from '../../src/train/threshold.js';
+import { loadModel, predict } from '../../src/evaluate/model-io.js';
+import { settleRunThreshold, thresholdAtFpr } from '../../src/evaluate/threshold.js';
 import { gpuseg } from './gpuseg.js';
 
 const MAX_FPR = 0.05;
@@ -160,7 +160,7 @@ describe('threshold.json in a run folder', () => {
     try {
       writeFileSync(join(dir, 'threshold.json'), '{}');
       writeFileSync(join(dir, 'notes.txt'), 'mine');
-      const { checkRunFolder, clearRun } = await import('../../src/train/run-folder.js');
+      const { checkRunFolder, clearRun } = await import('../../src/run/run-folder.js');
       await expect(checkRunFolder(dir, false)).rejects.toThrow(/holds a run \(threshold\.json\)/);
       await clearRun(dir);
       expect(readdirSync(dir)).toEqual(['notes.txt']);

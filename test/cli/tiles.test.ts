@@ -12,8 +12,8 @@ import { materialize } from '../../src/model/module.js';
 import { saveSafetensors } from '../../src/model/safetensors.js';
 import { exportStateDict } from '../../src/model/state.js';
 import { Unet } from '../../src/model/unet.js';
-import { loadModel } from '../../src/train/model-io.js';
-import { probabilityMap, tilingOf } from '../../src/train/tiled-predict.js';
+import { loadModel } from '../../src/evaluate/model-io.js';
+import { probabilityMap, tilingOf } from '../../src/evaluate/tiled-predict.js';
 import { rng } from '../../src/util/random.js';
 import { gpuseg, useTinyCategory } from './gpuseg.js';
 

@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { padBox, readImage, readRgb, resizeProbability, resizeProbabilityFrom } from '../../src/data/index.js';
-import { loadModel } from '../../src/train/model-io.js';
-import { predictProbabilities } from '../../src/train/inference.js';
-import { cropMap, probabilityMap, tilingOf } from '../../src/train/tiled-predict.js';
+import { loadModel } from '../../src/evaluate/model-io.js';
+import { predictProbabilities } from '../../src/evaluate/inference.js';
+import { cropMap, probabilityMap, tilingOf } from '../../src/evaluate/tiled-predict.js';
 import { gpuseg, useTinyCategory } from './gpuseg.js';
 
 const WIDTH = 96;

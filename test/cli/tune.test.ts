@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Gpu } from '../../src/gpu/gpu.js';
 import { TUNING_FORMAT, loadAdapterTuning } from '../../src/gpu/tuning.js';
-import { tuneUnet } from '../../src/train/tune.js';
+import { tuneUnet } from '../../src/tune/index.js';
 import { gpuseg } from './gpuseg.js';
 
 describe('gpuseg tune', () => {
@@ -22,7 +22,7 @@ describe('gpuseg tune', () => {
       expect(row.tunedMs).toBeGreaterThan(0);
       expect(row.candidates).toBeGreaterThan(1);
       expect(row.rejected).toEqual([]);
-      // Variants print as the tagged union of src/kernels/convVariant.ts.
+      // Variants print as the tagged union of src/kernels/conv/variant.ts.
       expect(['register', 'shared', 'workgroup']).toContain(row.choice.kind);
     }
     const { summary } = lines.at(-1);

@@ -2,7 +2,7 @@
 // each variant's cost per step, against values worked by hand.
 import { describe, expect, it } from 'vitest';
 import { type CellResult, markdownTable, summarize } from '../../src/experiment/results.js';
-import type { PixelMetrics } from '../../src/train/metrics.js';
+import type { PixelMetrics } from '../../src/evaluate/metrics.js';
 
 function metrics(iou: number, ap: number, f1Max: number): PixelMetrics {
   return { iou, backgroundIou: 0.9, miou: (iou + 0.9) / 2, dice: 0, auroc: 0.9, ap, f1Max, f1MaxThreshold: 0.5, aupro: 0.8 } as PixelMetrics;

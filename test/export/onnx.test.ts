@@ -12,8 +12,8 @@ import { readImage } from '../../src/data/image.js';
 import { exportOnnx } from '../../src/export/onnx.js';
 import { decodeOnnxModel } from '../../src/export/onnx-proto.js';
 import { loadSafetensors, saveSafetensors } from '../../src/model/safetensors.js';
-import { predictLogits } from '../../src/train/inference.js';
-import { loadModel, predict } from '../../src/train/model-io.js';
+import { predictLogits } from '../../src/evaluate/inference.js';
+import { loadModel, predict } from '../../src/evaluate/model-io.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { gpuseg } from '../cli/gpuseg.js';
 

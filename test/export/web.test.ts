@@ -15,7 +15,7 @@ import puppeteer, { type Browser, type ElementHandle, type Page } from 'puppetee
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readRgb } from '../../src/data/overlay.js';
-import { loadModel, predict } from '../../src/train/model-io.js';
+import { loadModel, predict } from '../../src/evaluate/model-io.js';
 import type { PageResult } from '../../src/web/page.js';
 import { CHROMIUM } from '../report/browser.js';
 import { gpuseg } from '../cli/gpuseg.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { conv2dGeometry } from '../../src/core/geometry.js';
 import type { BufferRef } from '../../src/gpu/gpu.js';
 import { MIN_GAIN, relativeDifference, tune } from '../../src/kernels/autotune.js';
-import { CONV2D_TILE, conv2dTiled } from '../../src/kernels/conv2d.js';
+import { CONV2D_TILE, conv2dTiled } from '../../src/kernels/conv/forward.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { useGpu } from '../helpers.js';
 

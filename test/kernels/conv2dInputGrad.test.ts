@@ -1,12 +1,12 @@
-// The input gradient of conv2d (src/kernels/conv2dInputGrad.ts) against the CPU reference, its default
+// The input gradient of conv2d (src/kernels/conv/input-grad.ts) against the CPU reference, its default
 // and every tile, on the UNet's layer kinds.
 import { describe, expect, it } from 'vitest';
 import { conv2dGeometry, sizeOf } from '../../src/core/geometry.js';
 import { grid1d } from '../../src/gpu/gpu.js';
 import { canRunSharedTiles } from '../../src/gpu/subgroups.js';
-import { INPUT_GRAD_TILE, SHARED_INPUT_GRAD_TILE, conv2dInputGradTiled } from '../../src/kernels/conv2dInputGrad.js';
-import { WORKGROUP_TILES, inputGradCandidates } from '../../src/kernels/convTuning.js';
-import type { Conv2dVariant, InputGradVariant, RegisterTile, SharedTile } from '../../src/kernels/convVariant.js';
+import { INPUT_GRAD_TILE, SHARED_INPUT_GRAD_TILE, conv2dInputGradTiled, inputGradCandidates } from '../../src/kernels/conv/input-grad.js';
+import { WORKGROUP_TILES } from '../../src/kernels/conv/tiles.js';
+import type { Conv2dVariant, InputGradVariant, RegisterTile, SharedTile } from '../../src/kernels/conv/variant.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { abs, expectClose, useGpu } from '../helpers.js';
 import { CASES, type Case, TUNING_CASES, geometry, poisonPool as poison } from './conv-grad-cases.js';

@@ -1,12 +1,11 @@
-// The weight gradient of conv2d (src/kernels/conv2dWeightGrad.ts) against the CPU reference, its default,
+// The weight gradient of conv2d (src/kernels/conv/weight-grad.ts) against the CPU reference, its default,
 // every tile and split, on the UNet's layer kinds.
 import { describe, expect, it } from 'vitest';
 import { conv2dGeometry, sizeOf } from '../../src/core/geometry.js';
 import { canRunSharedTiles } from '../../src/gpu/subgroups.js';
-import { SHARED_WEIGHT_GRAD_TILE, WEIGHT_GRAD_TILE, conv2dWeightGradTiled, weightGradSplits } from '../../src/kernels/conv2dWeightGrad.js';
-import { workgroupTileBytes } from '../../src/kernels/convTiles.js';
-import type { SharedTile, WeightGradVariant, WorkgroupTile } from '../../src/kernels/convVariant.js';
-import { WEIGHT_GRAD_WORKGROUP_TILES, splitCandidates, weightGradCandidates } from '../../src/kernels/convTuning.js';
+import { SHARED_WEIGHT_GRAD_TILE, WEIGHT_GRAD_TILE, WEIGHT_GRAD_WORKGROUP_TILES, conv2dWeightGradTiled, splitCandidates, weightGradCandidates, weightGradSplits } from '../../src/kernels/conv/weight-grad.js';
+import { workgroupTileBytes } from '../../src/kernels/conv/tiles.js';
+import type { SharedTile, WeightGradVariant, WorkgroupTile } from '../../src/kernels/conv/variant.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { abs, expectClose, useGpu } from '../helpers.js';
 import { CASES, type Case, TUNING_CASES, geometry, poisonPool as poison } from './conv-grad-cases.js';

@@ -1,4 +1,4 @@
-// What the conv kernels' tiles share (src/kernels/convTiles.ts), on stand-in devices: only the limits,
+// What the conv kernels' tiles share (src/kernels/conv/tiles.ts), on stand-in devices: only the limits,
 // features and subgroup sizes these functions read (no device needed). Every expectation is worked out
 // by hand from the formulas; SHARE is 8.
 import { describe, expect, it } from 'vitest';
@@ -15,8 +15,8 @@ import {
   vec4Channels,
   workgroupLimitsProblem,
   workgroupTileBytes,
-} from '../../src/kernels/convTiles.js';
-import type { RegisterTile, SharedTile, WorkgroupTile } from '../../src/kernels/convVariant.js';
+} from '../../src/kernels/conv/tiles.js';
+import type { RegisterTile, SharedTile, WorkgroupTile } from '../../src/kernels/conv/variant.js';
 
 /** WebGPU's default limits, the ones these functions read. */
 const DEFAULT_LIMITS = {

@@ -1,4 +1,4 @@
-// The conv kernels' tuning: the candidate lists (src/kernels/convTuning.ts), tuneConvLayer, and the
+// The conv kernels' tuning: the candidate lists (the kernels' files under src/kernels/conv/), tuneConvLayer, and the
 // kernels' use of what the tuning table holds.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,12 +8,11 @@ import { WebGpuBackend } from '../../src/backend/webgpu/index.js';
 import { loadAdapterTuning } from '../../src/gpu/tuning.js';
 import { type Conv2dGeometry, conv2dGeometry, sizeOf } from '../../src/core/geometry.js';
 import { canRunSharedTiles } from '../../src/gpu/subgroups.js';
-import { defaultConv2dTile } from '../../src/kernels/conv2d.js';
-import { defaultInputGradTile } from '../../src/kernels/conv2dInputGrad.js';
-import { defaultWeightGradTile, weightGradSplits } from '../../src/kernels/conv2dWeightGrad.js';
-import { conv2dCandidates, inputGradCandidates, splitCandidates, weightGradCandidates } from '../../src/kernels/convTuning.js';
-import type { ConvVariant, RegisterTile } from '../../src/kernels/convVariant.js';
-import { CONV_KERNELS, TUNED_CONV_KERNELS, chooseVariant, tuneConvLayer } from '../../src/kernels/registry.js';
+import { conv2dCandidates, defaultConv2dTile } from '../../src/kernels/conv/forward.js';
+import { defaultInputGradTile, inputGradCandidates } from '../../src/kernels/conv/input-grad.js';
+import { defaultWeightGradTile, splitCandidates, weightGradCandidates, weightGradSplits } from '../../src/kernels/conv/weight-grad.js';
+import type { ConvVariant, RegisterTile } from '../../src/kernels/conv/variant.js';
+import { CONV_KERNELS, TUNED_CONV_KERNELS, chooseVariant, tuneConvLayer } from '../../src/kernels/conv/index.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { abs, expectClose, useGpu } from '../helpers.js';
 

@@ -1,4 +1,4 @@
-// The conv variants' tagged union (src/kernels/convVariant.ts): parseVariant, the one validator that
+// The conv variants' tagged union (src/kernels/conv/variant.ts): parseVariant, the one validator that
 // reads a variant back from a tuning file, parseRunnable, the kind sets and unknownKind (no device needed).
 // parseVariant refuses with null (it gives no message), and rebuilds what it accepts in the order the
 // kernels write a variant, so JSON.stringify of the result is the candidate's own string.
@@ -12,7 +12,7 @@ import {
   parseRunnable,
   parseVariant,
   unknownKind,
-} from '../../src/kernels/convVariant.js';
+} from '../../src/kernels/conv/variant.js';
 
 const REGISTER = { kind: 'register', tm: 8, nv: 2, wg: 64 };
 const SHARED = { kind: 'shared', tm: 32, nv: 1, wg: 8 };

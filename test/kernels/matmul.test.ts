@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { benchMatmul } from '../../src/bench/matmul.js';
+import { benchMatmul } from '../../src/measure/matmul.js';
 import { F, Tensor, gradcheck } from '../../src/autograd/index.js';
 import type { MatmulGeometry } from '../../src/core/geometry.js';
 import { PLAIN_TILE, type MatmulTile, defaultMatmulTile, matmul } from '../../src/kernels/matmul.js';

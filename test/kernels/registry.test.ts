@@ -1,11 +1,11 @@
-// The registry of tuned conv kernels (src/kernels/registry.ts): every kernel described under its own
+// The registry of tuned conv kernels (src/kernels/conv/index.ts): every kernel described under its own
 // name, each descriptor consistent with itself on this adapter. (tuneConvLayer, which runs over the
 // descriptors, is tested with the candidate lists in convTuning.test.ts.)
 import { describe, expect, it } from 'vitest';
 import { type Conv2dGeometry, conv2dGeometry } from '../../src/core/geometry.js';
 import { shaderHash } from '../../src/gpu/pipelines.js';
 import { TuningTable } from '../../src/gpu/tuning.js';
-import { CONV_KERNELS, TUNED_CONV_KERNELS } from '../../src/kernels/registry.js';
+import { CONV_KERNELS, TUNED_CONV_KERNELS } from '../../src/kernels/conv/index.js';
 import { useGpu } from '../helpers.js';
 
 const ctx = useGpu();

@@ -6,7 +6,7 @@ import { materialize } from '../../src/model/module.js';
 import { unetShapes } from '../../src/model/unet-shapes.js';
 import { Unet } from '../../src/model/unet.js';
 import { type BatchSources, batchLayout, makeBatch } from '../../src/train/batch.js';
-import { LAYER_STRIDE, TRAIN_DEFAULTS } from '../../src/train/options.js';
+import { LAYER_STRIDE, TRAIN_DEFAULTS } from '../../src/run/options.js';
 import { Adam } from '../../src/train/optimizer.js';
 import { recordTrainStep } from '../../src/train/step.js';
 import { rng } from '../../src/util/random.js';

@@ -9,16 +9,16 @@ import { TuningTable, adapterIdentity } from '../../gpu/tuning.js';
 import { adam } from '../../kernels/adam.js';
 import { batchNormBackward, batchNormEval, batchNormTrain } from '../../kernels/batchnorm.js';
 import { concatChannels, concatChannelsBackward } from '../../kernels/concat.js';
-import { conv2dBiasGrad, conv2dTiled } from '../../kernels/conv2d.js';
-import { conv2dInputGradTiled } from '../../kernels/conv2dInputGrad.js';
-import { conv2dWeightGradTiled } from '../../kernels/conv2dWeightGrad.js';
+import { conv2dBiasGrad, conv2dTiled } from '../../kernels/conv/forward.js';
+import { conv2dInputGradTiled } from '../../kernels/conv/input-grad.js';
+import { conv2dWeightGradTiled } from '../../kernels/conv/weight-grad.js';
 import { binary, fill, unary } from '../../kernels/elementwise.js';
 import { sigmoidBce, sigmoidBceBackward } from '../../kernels/bce.js';
 import { l2Normalize, l2NormalizeBackward } from '../../kernels/l2normalize.js';
 import { matmul } from '../../kernels/matmul.js';
 import { maxPool2d, maxPool2dBackward } from '../../kernels/maxpool.js';
 import { reduceSum } from '../../kernels/reduce.js';
-import { chooseVariant } from '../../kernels/registry.js';
+import { chooseVariant } from '../../kernels/conv/index.js';
 import { topkMask } from '../../kernels/topkMask.js';
 import { upsample2x, upsample2xBackward } from '../../kernels/upsample.js';
 
@@ -32,7 +32,7 @@ function gpuKernels(tuning: TuningTable): GpuKernels {
     binary, unary, reduceSum, matmul, conv2dBiasGrad,
     scale: (gpu, x, alpha, size) => unary(gpu, 'scale', x, size, alpha),
     reluGrad: (gpu, x, dy, size) => binary(gpu, 'reluGrad', x, [size], dy, [size], [size]),
-    // The conv kernels run the variant the registry chooses for the layer from `tuning`.
+    // The conv kernels run the variant chooseVariant (src/kernels/conv/index.ts) picks for the layer from `tuning`.
     conv2d: (gpu, x, w, bias, g) => conv2dTiled(gpu, x, w, bias, g, chooseVariant('conv2d', gpu, tuning, g)),
     conv2dInputGrad: (gpu, dy, w, g) => conv2dInputGradTiled(gpu, dy, w, g, chooseVariant('conv2dInputGrad', gpu, tuning, g)),
     conv2dWeightGrad: (gpu, x, dy, g) => conv2dWeightGradTiled(gpu, x, dy, g, chooseVariant('conv2dWeightGrad', gpu, tuning, g)),
