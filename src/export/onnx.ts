@@ -108,5 +108,10 @@ async function checkOutputFile(file: string): Promise<void> {
 function runMetadata(config: Record<string, unknown>, threshold: RunThreshold): Record<string, string> {
   const out: Record<string, string> = { input_normalization: NORMALIZATION, 'gpuseg.threshold': String(threshold.value), 'gpuseg.threshold_source': threshold.source };
   for (const key of ['category', 'step', 'shots', 'seed']) if (config[key] !== undefined) out[key] = String(config[key]);
+  // A run trained on tiles: large images go through the model as examples/onnx-tiled.mjs runs them.
+  if (typeof config.tile === 'number') {
+    out['gpuseg.tile'] = String(config.tile);
+    out['gpuseg.scale'] = String(typeof config.scale === 'number' ? config.scale : 1);
+  }
   return out;
 }
