@@ -108,7 +108,7 @@ program
   .requiredOption('--model <run>', 'a run folder (or a .safetensors file of the UNet)')
   .requiredOption('--out <dir>', 'output folder')
   .option('--threshold <p>', "masks at this probability instead of the run's threshold.json (0.5 without one)", belowOne('--threshold', 'a probability'))
-  .option('--min-area <px>', 'an image is NG when a region of its mask (8-connected) has at least this many pixels', positiveInt('--min-area'), 1)
+  .option('--min-area <px>', "an image is NG when a region of its mask (8-connected) has at least this many pixels (default: the run's threshold.json minArea, one more than the largest region of its held-out normal images; else 1)", positiveInt('--min-area'))
   .addOption(deviceOption())
   .option('--json', 'print JSON')
   .addOption(adapterOption())

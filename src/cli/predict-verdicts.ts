@@ -55,9 +55,9 @@ export async function writeVerdicts(out: string, judged: readonly JudgedImage[])
 }
 
 /** The counts, then the NG images by score, largest first (at most NG_LINES of them). */
-export function verdictLines(judged: readonly JudgedImage[], minArea: number): string[] {
+export function verdictLines(judged: readonly JudgedImage[], minArea: number, minAreaSource?: string): string[] {
   const ng = judged.filter((j) => j.verdict === 'NG').sort((a, b) => b.score - a.score);
-  const lines = [`${judged.length - ng.length} OK, ${ng.length} NG (NG: a region of at least ${minArea} px above the threshold); per image in ${SUMMARY_FILES.verdicts}, per region in ${SUMMARY_FILES.regions}`];
+  const lines = [`${judged.length - ng.length} OK, ${ng.length} NG (NG: a region of at least ${minArea} px above the threshold${minAreaSource ? `, ${minAreaSource}` : ''}); per image in ${SUMMARY_FILES.verdicts}, per region in ${SUMMARY_FILES.regions}`];
   const width = String(ng[0]?.score ?? 0).length;
   for (const j of ng.slice(0, NG_LINES)) lines.push(`  NG ${String(j.score).padStart(width)} px  max p ${fixed(j.maxProbability)}  ${j.image}`);
   if (ng.length > NG_LINES) lines.push(`  … and ${ng.length - NG_LINES} more, see ${SUMMARY_FILES.verdicts}`);

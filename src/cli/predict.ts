@@ -5,7 +5,7 @@ import { DEFAULT_MIN_AREA, imageSize, judgeMask, overlay, readRgb, thresholdMask
 import { inferenceTrouble, loadModel } from '../evaluate/model-io.js';
 import { type Tiling, type TilingFlags, probabilityMap, tilingOf } from '../evaluate/tiled-predict.js';
 import { weightsOf } from '../run/run-folder.js';
-import { runThreshold } from '../evaluate/threshold.js';
+import { runMinArea, runThreshold } from '../evaluate/threshold.js';
 import type { DeviceKind } from '../backend/open.js';
 import { makeFolder } from '../util/files.js';
 import { type OutputFiles, collectImages, planOutputs, recordOutputs } from './predict-files.js';
@@ -41,7 +41,10 @@ export async function runPredict(inputs: string[], o: PredictCliOptions): Promis
   const unfinished = (await weightsOf(o.model))?.unfinished;
   if (unfinished) warn(`'${o.model}': ${unfinished}`);
   const bar = progress('predict', images.length, { quiet: o.json });
-  const minArea = o.minArea ?? DEFAULT_MIN_AREA;
+  // The run's own region size goes with its own threshold only: --threshold moves the regions.
+  const recorded = o.minArea === undefined && o.threshold === undefined ? await runMinArea(o.model) : null;
+  const minArea = o.minArea ?? recorded ?? DEFAULT_MIN_AREA;
+  const minAreaSource = o.minArea !== undefined ? '--min-area' : recorded !== null ? 'threshold.json' : `default ${DEFAULT_MIN_AREA}`;
   const written: (JudgedImage & { defectPixels: number } & OutputFiles)[] = [];
   let tiling: Tiling | null = null;
   try {
@@ -69,9 +72,9 @@ export async function runPredict(inputs: string[], o: PredictCliOptions): Promis
   }
   await writeVerdicts(o.out, written);
   const csv = summaryPaths(o.out);
-  if (o.json) process.stdout.write(`${JSON.stringify({ images: written, threshold, minArea, verdictsCsv: csv.verdicts, regionsCsv: csv.regions })}\n`);
+  if (o.json) process.stdout.write(`${JSON.stringify({ images: written, threshold, minArea, minAreaSource, verdictsCsv: csv.verdicts, regionsCsv: csv.regions })}\n`);
   else {
     process.stdout.write(`wrote probability maps, masks (probability > ${Number(threshold.value.toPrecision(4))}, ${threshold.source}) and overlays for ${written.length} image(s) to ${resolve(o.out)}\n`);
-    process.stdout.write(`${verdictLines(written, minArea).join('\n')}\n`);
+    process.stdout.write(`${verdictLines(written, minArea, minAreaSource).join('\n')}\n`);
   }
 }

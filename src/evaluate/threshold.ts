@@ -2,10 +2,12 @@
 // the false-positive pixel rate of the held-out normal images (split.validationNormals, never the
 // evaluation set) at or below a target, --max-fpr. Chosen once, after the last step, from the final
 // weights; stored as RUN/threshold.json; predict, eval and export read it back through runThreshold.
+// With it, the verdict's region size: one pixel more than the largest region those same images show
+// above the threshold at their own size, as predict sees them, so that none of them is NG (runMinArea).
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Backend } from '../backend/backend.js';
-import { DEFAULT_RESIZE, type ResizePolicy, imageSize, padBox, readImage } from '../data/index.js';
+import { DEFAULT_RESIZE, type ResizePolicy, imageSize, judgeMask, padBox, readImage, resizeProbabilityFrom, thresholdMask } from '../data/index.js';
 import { readRgbNative } from '../data/native.js';
 import type { Unet } from '../model/unet.js';
 import { InputError, errorMessage } from '../util/errors.js';
@@ -102,6 +104,28 @@ export interface ThresholdRecord {
   pixels: number;
   /** The training step of the weights it was chosen for. */
   step: number;
+  /** The largest 8-connected region above the threshold on those images at their own size, in pixels. */
+  normalLargestRegion: number;
+  /** predict's default --min-area: normalLargestRegion + 1, so that none of them is NG. */
+  minArea: number;
+}
+
+/** A held-out normal image's probabilities (width x height) and the size predict writes its map at. */
+interface NormalMap {
+  map: Float32Array;
+  width: number;
+  height: number;
+  native: { width: number; height: number };
+}
+
+/** The largest region above `threshold` among the maps, each brought to its native size as predict does. */
+export async function largestRegionAbove(maps: readonly NormalMap[], threshold: number): Promise<number> {
+  let largest = 0;
+  for (const { map, width, height, native } of maps) {
+    const grey = await resizeProbabilityFrom(map, width, height, native.width, native.height);
+    largest = Math.max(largest, judgeMask(thresholdMask(grey, threshold), grey, native.width, native.height, 1, 0).score);
+  }
+  return largest;
 }
 
 /** The threshold of `model` on held-out normal images (the first THRESHOLD_IMAGES of `paths`), or null when there are none. */
@@ -116,29 +140,35 @@ export async function chooseThreshold<S>(
 ): Promise<ThresholdRecord | null> {
   let used = paths.slice(0, THRESHOLD_IMAGES);
   if (used.length === 0) return null;
-  const probabilities: Float32Array[] = [];
+  const maps: NormalMap[] = [];
   if (how.tiling) {
     let pooled = 0;
-    let scored = 0;
     for (const path of used) {
-      if (scored > 0 && pooled >= TILED_THRESHOLD_PIXELS) break;
-      const logits = await nativeLogits(model, backend, await readRgbNative(path), how.tiling);
-      probabilities.push(Float32Array.from(logits, (l) => 1 / (1 + Math.exp(-l))));
+      if (maps.length > 0 && pooled >= TILED_THRESHOLD_PIXELS) break;
+      const image = await readRgbNative(path);
+      const logits = await nativeLogits(model, backend, image, how.tiling);
+      maps.push({ map: Float32Array.from(logits, (l) => 1 / (1 + Math.exp(-l))), width: image.width, height: image.height, native: image });
       pooled += logits.length;
-      scored++;
     }
-    used = used.slice(0, scored);
+    used = used.slice(0, maps.length);
   }
   for (let start = 0; !how.tiling && start < used.length; start += SCORE_BATCH) {
     const paths = used.slice(start, start + SCORE_BATCH);
     const images = await Promise.all(paths.map((p) => readImage(p, size, how.resize ?? DEFAULT_RESIZE)));
     const scored = await predictProbabilities(model, backend, images, size, SCORE_BATCH);
-    // Padded, the black bars are no part of the image (predict crops them): their pixels are left out.
-    if (how.resize !== 'pad') probabilities.push(...scored);
-    else for (const [i, p] of paths.entries()) probabilities.push(cropMap(scored[i]!, size, await imageSize(p).then(({ width, height }) => padBox(width, height, size))));
+    for (const [i, p] of paths.entries()) {
+      const native = await imageSize(p);
+      // Padded, the black bars are no part of the image (predict crops them): their pixels are left out.
+      if (how.resize !== 'pad') maps.push({ map: scored[i]!, width: size, height: size, native });
+      else {
+        const box = padBox(native.width, native.height, size);
+        maps.push({ map: cropMap(scored[i]!, size, box), width: box.width, height: box.height, native });
+      }
+    }
   }
-  const { threshold, fpr, pixels } = thresholdAtFpr(probabilities, maxFpr);
-  return { format: THRESHOLD_FORMAT, threshold, maxFpr, fpr, images: used.length, pixels, step };
+  const { threshold, fpr, pixels } = thresholdAtFpr(maps.map((m) => m.map), maxFpr);
+  const normalLargestRegion = await largestRegionAbove(maps, threshold);
+  return { format: THRESHOLD_FORMAT, threshold, maxFpr, fpr, images: used.length, pixels, step, normalLargestRegion, minArea: normalLargestRegion + 1 };
 }
 
 export type ThresholdEvent = { kind: 'threshold'; threshold: number; maxFpr: number; fpr: number; images: number } | { kind: 'warning'; message: string };
@@ -189,13 +219,32 @@ export async function runThreshold(path: string, override?: number): Promise<Run
     if (problem) throw new InputError(`--threshold must be ${problem}, got ${override}`);
     return { value: override, source: '--threshold' };
   }
+  const record = await readThresholdRecord(path);
+  return record ? { value: record.threshold!, source: 'threshold.json' } : { value: DEFAULT_THRESHOLD, source: 'default 0.5' };
+}
+
+/**
+ * predict's default --min-area from a run folder's threshold.json: null without one, or for a file from
+ * before it was recorded (then 1: any region makes an image NG).
+ */
+export async function runMinArea(path: string): Promise<number | null> {
+  const record = await readThresholdRecord(path);
+  if (!record || record.minArea === undefined) return null;
+  if (!Number.isSafeInteger(record.minArea) || record.minArea < 1) {
+    throw new InputError(`${join(path, THRESHOLD_FILE)}: 'minArea' must be a positive integer, got ${JSON.stringify(record.minArea)}`);
+  }
+  return record.minArea;
+}
+
+/** RUN/threshold.json, checked (format and threshold), or null when there is none (or `path` is a file). */
+async function readThresholdRecord(path: string): Promise<Partial<ThresholdRecord> | null> {
   const file = join(path, THRESHOLD_FILE);
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as { code?: unknown }).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return { value: DEFAULT_THRESHOLD, source: 'default 0.5' };
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
     throw new InputError(`${file}: cannot read (${errorMessage(err)})`);
   }
   let record: Partial<ThresholdRecord>;
@@ -207,7 +256,7 @@ export async function runThreshold(path: string, override?: number): Promise<Run
   if (record?.format !== THRESHOLD_FORMAT) throw new InputError(`${file}: format ${JSON.stringify(record?.format)}, expected '${THRESHOLD_FORMAT}'`);
   const problem = thresholdProblem(record.threshold);
   if (problem) throw new InputError(`${file}: 'threshold' must be ${problem}, got ${JSON.stringify(record.threshold)}`);
-  return { value: record.threshold!, source: 'threshold.json' };
+  return record;
 }
 
 /** A run's threshold as a chosen record says it (null: none was chosen, the default). */

@@ -33,7 +33,7 @@ describe('the decision threshold: train, eval, predict, export', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gpuseg-threshold-'));
   const category = join(dir, 'data', 'fabric');
   const run = join(dir, 'run');
-  let record: { threshold: number; fpr: number; pixels: number; images: number };
+  let record: { threshold: number; fpr: number; pixels: number; images: number; normalLargestRegion: number; minArea: number };
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   beforeAll(() => {
@@ -49,7 +49,7 @@ describe('the decision threshold: train, eval, predict, export', () => {
     record = JSON.parse(readFileSync(join(run, 'threshold.json'), 'utf8'));
     const { split } = await readSplit(join(run, 'split.json'));
     expect(split.validationNormals.length).toBe(2);
-    expect(record).toEqual({ format: 'gpuseg-threshold/1', threshold: record.threshold, maxFpr: MAX_FPR, fpr: record.fpr, images: 2, pixels: 2 * 32 * 32, step: 2 });
+    expect(record).toEqual({ format: 'gpuseg-threshold/1', threshold: record.threshold, maxFpr: MAX_FPR, fpr: record.fpr, images: 2, pixels: 2 * 32 * 32, step: 2, normalLargestRegion: record.normalLargestRegion, minArea: record.normalLargestRegion + 1 });
     expect(JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')).maxFpr).toBe(MAX_FPR);
     const loaded = await loadModel(run);
     let probabilities: Float32Array[];
@@ -65,6 +65,25 @@ describe('the decision threshold: train, eval, predict, export', () => {
     // The threshold is a score: lowering it at all lets that score's pixels through, which is too many.
     expect(share((p) => p >= record.threshold)).toBeGreaterThan(MAX_FPR);
     expect(thresholdAtFpr(probabilities, MAX_FPR)).toEqual({ threshold: record.threshold, fpr: record.fpr, pixels: record.pixels });
+  });
+
+  it("minArea is one more than the largest region predict finds on the held-out normal images, so predict calls each OK; --min-area and --threshold set it aside", async () => {
+    const { split } = await readSplit(join(run, 'split.json'));
+    const out = join(dir, 'pred-normals');
+    let r = gpuseg(['predict', ...split.validationNormals, '--model', run, '--out', out, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    let res = JSON.parse(r.stdout);
+    // at --max-fpr 0.05 about 51 of each image's 1024 pixels are above the threshold: regions exist
+    expect(record.normalLargestRegion).toBeGreaterThan(0);
+    expect(Math.max(...res.images.map((w: { score: number }) => w.score))).toBe(record.normalLargestRegion);
+    expect(res).toMatchObject({ minArea: record.minArea, minAreaSource: 'threshold.json' });
+    expect(res.images.map((w: { verdict: string }) => w.verdict)).toEqual(['OK', 'OK']);
+    r = gpuseg(['predict', ...split.validationNormals, '--model', run, '--out', join(dir, 'pred-normals-1'), '--min-area', String(record.normalLargestRegion), '--json']);
+    res = JSON.parse(r.stdout);
+    expect(res).toMatchObject({ minArea: record.normalLargestRegion, minAreaSource: '--min-area' });
+    expect(res.images.map((w: { verdict: string }) => w.verdict)).toContain('NG');
+    r = gpuseg(['predict', split.validationNormals[0]!, '--model', run, '--out', join(dir, 'pred-normals-t'), '--threshold', String(record.threshold), '--json']);
+    expect(JSON.parse(r.stdout)).toMatchObject({ minArea: 1, minAreaSource: 'default 1' });
   });
 
   it("the final evaluation holds the metrics at 0.5 and at the run's threshold; eval --threshold overrides it", () => {

@@ -100,10 +100,12 @@ describe('predict: a verdict per image', () => {
     let r = gpuseg(['predict', images, '--model', run, '--out', out, '--json']);
     expect(r.status, r.stderr).toBe(0);
     const res = JSON.parse(r.stdout);
-    expect(res.minArea).toBe(1);
+    // The run's own region size (threshold.json), which its held-out normal images never reach.
+    expect(res.minArea).toBe(JSON.parse(readFileSync(join(run, 'threshold.json'), 'utf8')).minArea);
+    expect(res.minAreaSource).toBe('threshold.json');
     expect(res.verdictsCsv).toBe(join(out, 'verdicts.csv'));
     expect(res.images.map((w: { image: string }) => w.image)).toContain(join(images, AWKWARD));
-    const regions = await expectRowsMatchMasks(out, res.images, 1);
+    const regions = await expectRowsMatchMasks(out, res.images, res.minArea);
     const rows = readCsv(join(out, 'verdicts.csv'));
     for (const [i, w] of res.images.entries()) {
       const top = largest(regions[i]!);
@@ -129,7 +131,7 @@ describe('predict: a verdict per image', () => {
     const ng = readCsv(join(out, 'verdicts.csv')).filter((row) => row.verdict === 'NG');
     expect(ng.length).toBe(areas.filter((a) => a >= minArea).length);
     const lines = r.stdout.trim().split('\n');
-    expect(lines[1]).toBe(`${areas.length - ng.length} OK, ${ng.length} NG (NG: a region of at least ${minArea} px above the threshold); per image in verdicts.csv, per region in regions.csv`);
+    expect(lines[1]).toBe(`${areas.length - ng.length} OK, ${ng.length} NG (NG: a region of at least ${minArea} px above the threshold, --min-area); per image in verdicts.csv, per region in regions.csv`);
     expect(lines.slice(2).map((l) => l.replace(/^ {2}NG +\d+ px {2}max p \d\.\d{4} {2}/, '')).sort()).toEqual(ng.map((row) => row.image).sort());
   });
 
