@@ -141,7 +141,7 @@ export async function evaluate<S>(
   return {
     format: EVAL_FORMAT,
     size,
-    inference: inferencePath(size, tiling),
+    inference: inferencePath(size, tiling, resize),
     threshold: THRESHOLD,
     proFprLimit: PRO_FPR_LIMIT,
     pooling: 'pixels pooled over all images of the evaluation set',

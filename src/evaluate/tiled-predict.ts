@@ -3,7 +3,7 @@
 // otherwise an image is squeezed to the run's size and its map resized back, as before.
 import { join } from 'node:path';
 import type { Backend } from '../backend/backend.js';
-import { type RgbImage, padBox, resizeProbability, resizeProbabilityFrom } from '../data/index.js';
+import { DEFAULT_RESIZE, type ResizePolicy, type RgbImage, padBox, resizeProbability, resizeProbabilityFrom } from '../data/index.js';
 import { MAX_PIXELS } from '../data/image.js';
 import { resizeRgb, scaledSide } from '../data/native.js';
 import type { Unet } from '../model/unet.js';
@@ -28,10 +28,10 @@ export interface TilingFlags {
 }
 
 /** How eval.json records the inference it measured. */
-export type InferencePath = { mode: 'resize'; size: number } | ({ mode: 'tiles'; window: string } & Tiling);
+export type InferencePath = { mode: 'resize'; size: number; resize: ResizePolicy } | ({ mode: 'tiles'; window: string } & Tiling);
 
-export function inferencePath(size: number, tiling: Tiling | null): InferencePath {
-  if (!tiling) return { mode: 'resize', size };
+export function inferencePath(size: number, tiling: Tiling | null, resize: ResizePolicy = DEFAULT_RESIZE): InferencePath {
+  if (!tiling) return { mode: 'resize', size, resize };
   return { mode: 'tiles', ...tiling, window: 'raised-cosine ramps over the overlap, weights normalised to sum 1; logits blended' };
 }
 

@@ -42,7 +42,7 @@ export interface EvalImage {
 
 /** How the evaluation ran (eval.json `inference`; absent in older files, which all resized). */
 export type EvalInference =
-  | { mode: 'resize'; size?: number }
+  | { mode: 'resize'; size?: number; resize?: 'stretch' | 'pad' }
   | { mode: 'tiles'; tile?: number; overlap?: number; scale?: number; batch?: number };
 
 export interface EvalFile {

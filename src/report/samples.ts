@@ -123,7 +123,7 @@ async function sampleCard(runDir: string, entry: EvalImage, evaluation: EvalFile
  */
 export function inferenceWords(evaluation: EvalFile): string {
   const how = evaluation.inference;
-  if (how?.mode !== 'tiles') return `with images resized to the model's ${evaluation.size}x${evaluation.size}`;
+  if (how?.mode !== 'tiles') return `with images ${how?.resize === 'pad' ? 'scaled to fit (padded to a square)' : 'resized'} to the model's ${evaluation.size}x${evaluation.size}`;
   const scale = isNumber(how.scale) && how.scale !== 1 ? ` times ${how.scale}` : '';
   const tiles = isNumber(how.tile) ? `${how.tile}x${how.tile} tiles` : 'tiles';
   return `at each image's own size${scale} in overlapping ${tiles}`;

@@ -84,7 +84,7 @@ describe('gpuseg eval --tile', () => {
     const tiled = gpuseg(['eval', '--model', run, '--tile', '32', '--json']);
     expect(tiled.status, tiled.stderr).toBe(0);
     const [a, b] = [JSON.parse(resized.stdout), JSON.parse(tiled.stdout)];
-    expect(a.inference).toEqual({ mode: 'resize', size: 32 });
+    expect(a.inference).toEqual({ mode: 'resize', size: 32, resize: 'stretch' });
     expect(b.inference).toMatchObject({ mode: 'tiles', tile: 32, overlap: 8, scale: 1, batch: 4 });
     expect(JSON.parse(readFileSync(join(run, 'eval.json'), 'utf8')).inference.mode).toBe('tiles');
     expect(b.overall).toEqual(a.overall);

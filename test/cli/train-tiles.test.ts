@@ -110,5 +110,9 @@ describe('gpuseg train --tile', () => {
     } finally {
       loaded.close();
     }
+    // eval measures the same way and says so in eval.json
+    r = gpuseg(['eval', '--model', run, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).inference).toEqual({ mode: 'resize', size: 32, resize: 'pad' });
   });
 });

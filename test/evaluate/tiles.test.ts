@@ -265,7 +265,7 @@ describe('eval in tiles', () => {
     try {
       const resized = await evaluate(model, ctx.be, items, 32, undefined, 4);
       const tiled = await evaluate(model, ctx.be, items, 32, undefined, 4, undefined, { tile: 32, overlap: 8, scale: 1, batch: 4 });
-      expect(resized.inference).toEqual({ mode: 'resize', size: 32 });
+      expect(resized.inference).toEqual({ mode: 'resize', size: 32, resize: 'stretch' });
       expect(tiled.inference).toMatchObject({ mode: 'tiles', tile: 32, overlap: 8, scale: 1, batch: 4 });
       expect(tiled.overall).toEqual(resized.overall);
       expect(tiled.perType).toEqual(resized.perType);

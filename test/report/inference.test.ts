@@ -48,4 +48,9 @@ describe('the run report on how the evaluation ran', () => {
       expect(html, name).not.toContain('tiles');
     }
   });
+
+  it('resize with --resize pad: says the images were scaled to fit', async () => {
+    const html = await reportWith('pad', { mode: 'resize', size: FIXTURE_SIZE, resize: 'pad' });
+    expect(html).toContain(`measured with images scaled to fit (padded to a square) to the model's ${size}, pixels pooled`);
+  });
 });
