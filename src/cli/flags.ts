@@ -77,7 +77,7 @@ export function addTrainFlags(c: Command, o: { variantSwitches: boolean; resumab
     .addOption(new Option('--nbr-features <where>', 'features of the NBR feature term and paste weights: relu (after the layer) or pre (before its last ReLU)').choices(['relu', 'pre']).default(TRAIN_DEFAULTS.nbrFeatures))
     .addOption(new Option('--cell-labels <how>', 'feature cells: any (a defect pixel makes a defect cell) or fraction (half the cell; cells beside a defect left out)').choices(['any', 'fraction']).default(TRAIN_DEFAULTS.cellLabels))
     .option('--feat-rampup <x>', 'share of the steps over which the feature term weight rises from 0', belowOne('--feat-rampup', 'a share of the steps'), TRAIN_DEFAULTS.featRampup)
-    .addOption(new Option('--bg-loss <how>', "background term: mean (every pixel of a normal image) or hard (each image's hardest --bg-top share)").choices(['mean', 'hard']).default(TRAIN_DEFAULTS.bgLoss))
+    .addOption(new Option('--bg-loss <how>', "background term: mean (every pixel of a normal image), hard (each image's hardest --bg-top share) or hinge (only logits above probability 0.1, by how far)").choices(['mean', 'hard', 'hinge']).default(TRAIN_DEFAULTS.bgLoss))
     .option('--bg-top <x>', 'with --bg-loss hard: the share of pixels averaged', positiveNumber('--bg-top'), TRAIN_DEFAULTS.bgTop)
     .addOption(new Option('--normal-bn <how>', 'normal images through the network with the annotated samples (joint) or apart, with batch statistics of their own (separate)').choices(['joint', 'separate']).default(TRAIN_DEFAULTS.normalBn))
     .option('--synthetic <n>', 'normal images with a synthetic anomaly per step, as extra annotated samples on top of --batch', nonNegativeInt('--synthetic'), TRAIN_DEFAULTS.synthetic)

@@ -32,6 +32,8 @@ export const MODIFIERS: Record<string, MethodOptions> = {
   noramp: { featRampup: 0 },
   /** The background term on each normal image's hardest pixels (--bg-top). */
   hard: { bgLoss: 'hard' },
+  /** The background term only on normal pixels above probability 0.1, by how far (a hinge on the logit). */
+  hinge: { bgLoss: 'hinge' },
   meanbg: { bgLoss: 'mean' },
   /** Normal images through the network apart (their own batch statistics). */
   sepbn: { normalBn: 'separate' },

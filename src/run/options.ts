@@ -11,8 +11,11 @@ export type NbrLayer = 2 | 3;
 // training code above (train/cells.ts, losses.ts, step.ts) takes them from here.
 /** The segmentation loss: BCE, or BCE plus soft Dice. */
 export type LossKind = 'bce' | 'bce+dice';
-/** The background term over all of a normal image's pixels, or over its hardest `bgTop` share (ours). */
-export type BgLoss = 'mean' | 'hard';
+/**
+ * The background term over all of a normal image's pixels, over its hardest `bgTop` share, or (hinge)
+ * only on how far its logits rise above the logit of probability HINGE_PROBABILITY (both ours).
+ */
+export type BgLoss = 'mean' | 'hard' | 'hinge';
 /** How a feature cell is labelled from a mask (train/cells.ts): any defect pixel, or a share of them (ours). */
 export type CellLabels = 'any' | 'fraction';
 /** Which features the NBR terms and paste weights read: after the layer's last ReLU, or before it (ours). */
@@ -192,7 +195,7 @@ export const CHOICES = {
   paste: ['anywhere', 'near', 'matched'],
   nbrFeatures: ['relu', 'pre'],
   cellLabels: ['any', 'fraction'],
-  bgLoss: ['mean', 'hard'],
+  bgLoss: ['mean', 'hard', 'hinge'],
   normalBn: ['joint', 'separate'],
   resize: ['stretch', 'pad'],
 } as const;

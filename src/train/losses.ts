@@ -10,6 +10,8 @@ import type { BgLoss, LossKind } from '../run/options.js';
 
 /** A defect cell is penalised while the cosine to the normal centre exceeds this (METHOD.md). */
 export const FEATURE_MARGIN = 0.5;
+/** With --bg-loss hinge: normal pixels below this probability cost nothing (ours). */
+export const HINGE_PROBABILITY = 0.1;
 /** The smooth term of the soft Dice loss: keeps it defined on empty masks. */
 const DICE_SMOOTH = 1;
 
@@ -120,10 +122,24 @@ function backgroundLoss<S>(logits: Tensor<S>, target: Tensor<S>, normalWeights: 
   if (kind === 'mean') return F.sigmoidBce(logits, target, normalWeights);
   const n = logits.shape[0]!;
   const pixels = logits.size / n;
+  if (kind === 'hinge') return hingeBackground(logits.reshape([n, pixels]), normalWeights);
   const k = Math.min(pixels, Math.max(1, Math.round(top * pixels)));
   const rows = logits.reshape([n, pixels]);
   const weights = noGrad(() => F.mul(F.topkMask(rows, k), normalWeights.reshape([n, 1])));
   return F.sigmoidBce(logits.reshape([n * pixels, 1]), target.reshape([n * pixels, 1]), weights.reshape([n * pixels]));
+}
+
+/**
+ * The hinge background term of rows [n, pixels]: mean over the normal rows (`normalWeights` 1, others 0)
+ * of each row's mean of relu(logit - logit(HINGE_PROBABILITY)). A pixel the network already scores below
+ * that probability costs nothing and pulls nothing, so the term lowers only what rises above it, where
+ * 'mean' pulls every pixel of the image down (docs/results.md, issue 24's third round).
+ */
+export function hingeBackground<S>(rows: Tensor<S>, normalWeights: Tensor<S>): Tensor<S> {
+  const be = rows.backend;
+  const margin = Tensor.full(be, [], Math.log(HINGE_PROBABILITY / (1 - HINGE_PROBABILITY)));
+  const perRow = F.mean(F.relu(F.sub(rows, margin)), [1]);
+  return F.div(F.sum(F.mul(perRow, normalWeights)), F.sum(normalWeights));
 }
 
 /**

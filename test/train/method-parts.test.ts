@@ -9,7 +9,8 @@ import { materialize } from '../../src/model/module.js';
 import { Unet } from '../../src/model/unet.js';
 import { type Batch, type SampleKind, batchFromSamples } from '../../src/train/batch.js';
 import { splitBatch } from '../../src/train/batch-split.js';
-import { type LossConfig, type LossPart, methodLoss, packTerms, uploadBatch } from '../../src/train/losses.js';
+import { HINGE_PROBABILITY, type LossConfig, type LossPart, hingeBackground, methodLoss, packTerms, uploadBatch } from '../../src/train/losses.js';
+import { gradcheck } from '../../src/autograd/gradcheck.js';
 import { featWeight } from '../../src/train/schedule.js';
 import { type Rng, rng, uniform } from '../../src/util/random.js';
 import { useGpu } from '../helpers.js';
@@ -102,6 +103,41 @@ describe('hard-negative background mining (--bg-loss hard)', () => {
     // The other terms do not change.
     expect(hard[1]).toBe(mean[1]);
     expect(hard[3]).toBe(mean[3]);
+  });
+});
+
+describe('the hinge background term (--bg-loss hinge)', () => {
+  it('averages relu(logit - logit(0.1)) over each normal image, in float64 by hand, and is 0 where all score below 0.1', async () => {
+    const r = rng(5);
+    const b = randomBatch(['shot', 'normal', 'normal'], r);
+    const logits = Float64Array.from(uniform(r, b.n * S * S, -4, 4));
+    const features = Float64Array.from(uniform(r, b.n * G * G * C, -1, 1));
+    const margin = Math.log(HINGE_PROBABILITY / (1 - HINGE_PROBABILITY));
+    let sum = 0;
+    for (const i of [1, 2]) for (const l of logits.subarray(i * S * S, (i + 1) * S * S)) sum += Math.max(0, l - margin);
+    const base: LossConfig = { loss: 'bce', nbr: true, lambdaBg: 1, lambdaFeat: 0.1 };
+    const hinge = await terms([b], logits, features, { ...base, bgLoss: 'hinge' });
+    expect(hinge[2]).toBeCloseTo(sum / (2 * S * S), 12);
+    // The shot's logits do not enter it: raising them all changes nothing.
+    const raised = logits.slice();
+    for (let p = 0; p < S * S; p++) raised[p]! += 3;
+    expect((await terms([b], raised, features, { ...base, bgLoss: 'hinge' }))[2]).toBe(hinge[2]);
+    // Normal images scored below 0.1 everywhere cost nothing, where the mean term still pulls them.
+    const low = logits.map((l, p) => (p >= S * S ? Math.min(l, margin - 0.01) : l));
+    expect((await terms([b], low, features, { ...base, bgLoss: 'hinge' }))[2]).toBe(0);
+    expect((await terms([b], low, features, base))[2]).toBeGreaterThan(0.05);
+  });
+
+  it('has the gradient of its finite differences', () => {
+    const r = rng(6);
+    const n = 3;
+    const pixels = 5;
+    // Logits away from the hinge's kink (within 0.05 of it a difference step would cross it).
+    const margin = Math.log(HINGE_PROBABILITY / (1 - HINGE_PROBABILITY));
+    const values = Array.from(uniform(r, n * pixels, -5, 2)).map((v) => (Math.abs(v - margin) < 0.05 ? v + 0.1 : v));
+    // The first row an annotated sample (weight 0), the other two normal images.
+    const result = gradcheck((x, w) => hingeBackground(x, w!), [{ values, shape: [n, pixels] }, { values: [0, 1, 1], shape: [n], grad: false }]);
+    expect(result.ok, JSON.stringify(result)).toBe(true);
   });
 });
 
