@@ -123,7 +123,10 @@ describe('Dawn instance lifetime', () => {
   it('survives forced garbage collection during long synchronous loops', () => {
     const script = `
       import { Gpu } from './src/gpu/gpu.ts';
+      import { setHost } from './src/gpu/host.ts';
+      import { nodeHost } from './src/gpu/node-host.ts';
       import { Uniforms } from './src/gpu/uniforms.ts';
+      setHost(nodeHost);
       import { liveInstanceCount } from './src/gpu/dawn.ts';
       const gpu = await Gpu.open();
       const buf = gpu.alloc(4096);
