@@ -15,35 +15,28 @@ import {
   topkGeometry,
 } from '../core/geometry.js';
 import type { BnFuse } from '../core/types.js';
-import { type OpRule, rule, sumTo, wrap } from './rule.js';
+import { type OpRule, binaryOf, rule, scaleOf, sumTo, wrap } from './rule.js';
 import type { Tensor } from './tensor.js';
+import * as K from '../backend/kernels.js';
 
 function binaryRule(op: 'add' | 'sub' | 'mul' | 'div'): OpRule<Record<string, never>> {
   return rule({
-    kernels: ['binary', 'reduceSum', 'scale'],
+    kernels: [K.binary, K.reduceSum, K.scale],
     forward([a, b]) {
       const shape = broadcastShapes(a!.shape, b!.shape, op);
-      return { data: a!.backend.binary(op, a!.data, a!.shape, b!.data, b!.shape, shape), shape };
+      return { data: K.binary(a!.backend, op, a!.data, a!.shape, b!.data, b!.shape, shape), shape };
     },
     backward(dy, [a, b]) {
-      const be = dy.backend;
       if (op === 'add') return [sumTo(dy, a!.shape), sumTo(dy, b!.shape)];
-      if (op === 'sub') return [sumTo(dy, a!.shape), sumTo(wrap(dy, be.scale(dy.data, -1, dy.size), dy.shape), b!.shape)];
+      if (op === 'sub') return [sumTo(dy, a!.shape), sumTo(scaleOf(dy, -1), b!.shape)];
       if (op === 'div') {
         // d(a/b)/da = 1/b, d(a/b)/db = -a/b^2 = -(a/b)/b.
-        const da = wrap(dy, be.binary('div', dy.data, dy.shape, b!.data, b!.shape, dy.shape), dy.shape);
-        const q = be.binary('div', a!.data, a!.shape, b!.data, b!.shape, dy.shape);
-        const qOverB = be.binary('div', q, dy.shape, b!.data, b!.shape, dy.shape);
-        const dbFull = be.binary('mul', dy.data, dy.shape, qOverB, dy.shape, dy.shape);
-        be.free(q);
-        be.free(qOverB);
-        const db = wrap(dy, be.scale(dbFull, -1, dy.size), dy.shape);
-        be.free(dbFull);
+        const da = binaryOf('div', dy, b!);
+        const q = binaryOf('div', a!, b!, dy.shape);
+        const db = scaleOf(binaryOf('mul', dy, binaryOf('div', q, b!)), -1);
         return [sumTo(da, a!.shape), sumTo(db, b!.shape)];
       }
-      const da = wrap(dy, be.binary('mul', dy.data, dy.shape, b!.data, b!.shape, dy.shape), dy.shape);
-      const db = wrap(dy, be.binary('mul', dy.data, dy.shape, a!.data, a!.shape, dy.shape), dy.shape);
-      return [sumTo(da, a!.shape), sumTo(db, b!.shape)];
+      return [sumTo(binaryOf('mul', dy, b!), a!.shape), sumTo(binaryOf('mul', dy, a!), b!.shape)];
     },
   });
 }
@@ -55,103 +48,91 @@ export const opRules = {
   div: binaryRule('div'),
 
   scale: rule<{ alpha: number }>({
-    kernels: ['scale'],
-    forward: ([x], { alpha }) => ({ data: x!.backend.scale(x!.data, alpha, x!.size), shape: x!.shape }),
-    backward: (dy, _inputs, _out, { alpha }) => [wrap(dy, dy.backend.scale(dy.data, alpha, dy.size), dy.shape)],
+    kernels: [K.scale],
+    forward: ([x], { alpha }) => ({ data: K.scale(x!.backend, x!.data, alpha, x!.size), shape: x!.shape }),
+    backward: (dy, _inputs, _out, { alpha }) => [wrap(dy, K.scale(dy.backend, dy.data, alpha, dy.size), dy.shape)],
   }),
 
   relu: rule({
-    kernels: ['unary', 'reluGrad'],
-    forward: ([x]) => ({ data: x!.backend.unary('relu', x!.data, x!.size), shape: x!.shape }),
-    backward: (dy, [x]) => [wrap(dy, dy.backend.reluGrad(x!.data, dy.data, dy.size), dy.shape)],
+    kernels: [K.unary, K.reluGrad],
+    forward: ([x]) => ({ data: K.unary(x!.backend, 'relu', x!.data, x!.size), shape: x!.shape }),
+    backward: (dy, [x]) => [wrap(dy, K.reluGrad(dy.backend, x!.data, dy.data, dy.size), dy.shape)],
   }),
 
   sigmoid: rule({
-    kernels: ['unary', 'binary'],
-    forward: ([x]) => ({ data: x!.backend.unary('sigmoid', x!.data, x!.size), shape: x!.shape }),
-    backward(dy, _inputs, out) {
-      // ds/dx = s (1 - s), from the forward's output.
-      const be = dy.backend;
-      const shape = dy.shape;
-      const sq = be.binary('mul', out.data, shape, out.data, shape, shape);
-      const slope = be.binary('sub', out.data, shape, sq, shape, shape);
-      const dx = be.binary('mul', dy.data, shape, slope, shape, shape);
-      be.free(sq);
-      be.free(slope);
-      return [wrap(dy, dx, shape)];
-    },
+    kernels: [K.unary, K.binary],
+    forward: ([x]) => ({ data: K.unary(x!.backend, 'sigmoid', x!.data, x!.size), shape: x!.shape }),
+    // ds/dx = s (1 - s), from the forward's output.
+    backward: (dy, _inputs, out) => [binaryOf('mul', dy, binaryOf('sub', out, binaryOf('mul', out, out)))],
   }),
 
   sum: rule<{ axes: number[]; keepDims: boolean }>({
-    kernels: ['reduceSum', 'binary'],
+    kernels: [K.reduceSum, K.binary],
     forward([x], { axes, keepDims }) {
       const kept = x!.shape.map((d, i) => (axes.includes(i) ? 1 : d));
       const shape = keepDims ? kept : x!.shape.filter((_, i) => !axes.includes(i));
-      return { data: x!.backend.reduceSum(x!.data, x!.shape, axes), shape };
+      return { data: K.reduceSum(x!.backend, x!.data, x!.shape, axes), shape };
     },
     backward(dy, [x], _out, { axes }) {
       // Broadcast dy (with the reduced axes as 1) back over x's shape: dy + zeros(x).
       const kept = x!.shape.map((d, i) => (axes.includes(i) ? 1 : d));
-      const be = dy.backend;
-      const zeros = be.fill(0, x!.size);
-      const data = be.binary('add', dy.data, kept, zeros, x!.shape, x!.shape);
-      be.free(zeros);
-      return [wrap(dy, data, x!.shape)];
+      const zeros = wrap(dy, dy.backend.fill(0, x!.size), x!.shape);
+      return [binaryOf('add', dy.reshape(kept), zeros, x!.shape)];
     },
   }),
 
   matmul: rule({
-    kernels: ['matmul'],
+    kernels: [K.matmul],
     forward([a, b]) {
       const g = matmulGeometry(a!.shape, b!.shape);
-      return { data: a!.backend.matmul(a!.data, b!.data, g), shape: [g.m, g.n] };
+      return { data: K.matmul(a!.backend, a!.data, b!.data, g), shape: [g.m, g.n] };
     },
     backward(dy, [a, b]) {
       const be = dy.backend;
       // dA = dY Bᵀ, dB = Aᵀ dY.
-      const da = be.matmul(dy.data, b!.data, matmulGeometry(dy.shape, b!.shape, false, true));
-      const db = be.matmul(a!.data, dy.data, matmulGeometry(a!.shape, dy.shape, true, false));
+      const da = K.matmul(be, dy.data, b!.data, matmulGeometry(dy.shape, b!.shape, false, true));
+      const db = K.matmul(be, a!.data, dy.data, matmulGeometry(a!.shape, dy.shape, true, false));
       return [wrap(dy, da, a!.shape), wrap(dy, db, b!.shape)];
     },
   }),
 
   conv2d: rule<{ stride: number; pad: number }>({
-    kernels: ['conv2d', 'conv2dInputGrad', 'conv2dWeightGrad', 'conv2dBiasGrad'],
+    kernels: [K.conv2d, K.conv2dInputGrad, K.conv2dWeightGrad, K.conv2dBiasGrad],
     forward([x, w, bias], { stride, pad }) {
       const g = conv2dGeometry(x!.shape, w!.shape, stride, pad, !!bias);
       if (bias && (bias.shape.length !== 1 || bias.shape[0] !== g.cout)) {
         throw new Error(`conv2d: bias ${fmt(bias.shape)} does not match weight ${fmt(w!.shape)} (HWIO)`);
       }
-      return { data: x!.backend.conv2d(x!.data, w!.data, bias?.data ?? null, g), shape: [g.n, g.oh, g.ow, g.cout] };
+      return { data: K.conv2d(x!.backend, x!.data, w!.data, bias?.data ?? null, g), shape: [g.n, g.oh, g.ow, g.cout] };
     },
     backward(dy, [x, w, bias], _out, { stride, pad }) {
       const be = dy.backend;
       const g = conv2dGeometry(x!.shape, w!.shape, stride, pad, !!bias);
       return [
-        x!.requiresGrad ? wrap(dy, be.conv2dInputGrad(dy.data, w!.data, g), x!.shape) : null,
-        w!.requiresGrad ? wrap(dy, be.conv2dWeightGrad(x!.data, dy.data, g), w!.shape) : null,
-        bias?.requiresGrad ? wrap(dy, be.conv2dBiasGrad(dy.data, g), bias.shape) : null,
+        x!.requiresGrad ? wrap(dy, K.conv2dInputGrad(be, dy.data, w!.data, g), x!.shape) : null,
+        w!.requiresGrad ? wrap(dy, K.conv2dWeightGrad(be, x!.data, dy.data, g), w!.shape) : null,
+        bias?.requiresGrad ? wrap(dy, K.conv2dBiasGrad(be, dy.data, g), bias.shape) : null,
       ];
     },
   }),
 
   /** Inputs: x, gamma, beta, running mean, running var (updated in place in training), residual (add-relu). */
   batchNorm: rule<{ eps: number; momentum: number; fuse: BnFuse; training: boolean }>({
-    kernels: ['batchNormTrain', 'batchNormEval', 'batchNormBackward'],
+    kernels: [K.batchNormTrain, K.batchNormEval, K.batchNormBackward],
     forward(inputs, a) {
       const [x, gamma, beta, runningMean, runningVar, residual] = inputs;
       const g = bnGeometry(inputs, a);
       const be = x!.backend;
       const args = [x!.data, gamma!.data, beta!.data, runningMean!.data, runningVar!.data, residual?.data ?? null] as const;
-      if (!a.training) return { data: be.batchNormEval(...args, g, a.fuse), shape: x!.shape };
-      const { y, mean, invStd } = be.batchNormTrain(...args, g, a.fuse);
+      if (!a.training) return { data: K.batchNormEval(be, ...args, g, a.fuse), shape: x!.shape };
+      const { y, mean, invStd } = K.batchNormTrain(be, ...args, g, a.fuse);
       return { data: y, shape: x!.shape, saved: [mean, invStd] };
     },
     backward(dy, inputs, out, a, saved) {
       if (!a.training) throw new Error('batchNorm: backward through eval mode is not supported');
       const [x, gamma, , , , residual] = inputs;
       const g = bnGeometry(inputs, a);
-      const r = dy.backend.batchNormBackward(dy.data, x!.data, out.data, saved[0]!, saved[1]!, gamma!.data, g, a.fuse);
+      const r = K.batchNormBackward(dy.backend, dy.data, x!.data, out.data, saved[0]!, saved[1]!, gamma!.data, g, a.fuse);
       const c = [g.c];
       const dresidual = residual && r.dresidual ? wrap(dy, r.dresidual, residual.shape) : null;
       return [wrap(dy, r.dx, x!.shape), wrap(dy, r.dgamma, c), wrap(dy, r.dbeta, c), null, null, dresidual];
@@ -159,66 +140,66 @@ export const opRules = {
   }),
 
   maxPool2d: rule<{ k: number; stride: number; pad: number }>({
-    kernels: ['maxPool2d', 'maxPool2dBackward'],
+    kernels: [K.maxPool2d, K.maxPool2dBackward],
     forward([x], { k, stride, pad }) {
       const g = poolGeometry(x!.shape, k, stride, pad);
-      return { data: x!.backend.maxPool2d(x!.data, g), shape: [g.n, g.oh, g.ow, g.c] };
+      return { data: K.maxPool2d(x!.backend, x!.data, g), shape: [g.n, g.oh, g.ow, g.c] };
     },
     backward(dy, [x], _out, { k, stride, pad }) {
       const g = poolGeometry(x!.shape, k, stride, pad);
-      return [wrap(dy, dy.backend.maxPool2dBackward(x!.data, dy.data, g), x!.shape)];
+      return [wrap(dy, K.maxPool2dBackward(dy.backend, x!.data, dy.data, g), x!.shape)];
     },
   }),
 
   upsample2x: rule({
-    kernels: ['upsample2x', 'upsample2xBackward'],
+    kernels: [K.upsample2x, K.upsample2xBackward],
     forward([x]) {
       const g = spatial(x!.shape, 'upsample2x');
-      return { data: x!.backend.upsample2x(x!.data, g), shape: [g.n, 2 * g.h, 2 * g.w, g.c] };
+      return { data: K.upsample2x(x!.backend, x!.data, g), shape: [g.n, 2 * g.h, 2 * g.w, g.c] };
     },
-    backward: (dy, [x]) => [wrap(dy, dy.backend.upsample2xBackward(dy.data, spatial(x!.shape, 'upsample2x')), x!.shape)],
+    backward: (dy, [x]) => [wrap(dy, K.upsample2xBackward(dy.backend, dy.data, spatial(x!.shape, 'upsample2x')), x!.shape)],
   }),
 
   concat: rule({
-    kernels: ['concatChannels', 'concatChannelsBackward'],
+    kernels: [K.concatChannels, K.concatChannelsBackward],
     forward([a, b]) {
       const ga = spatial(a!.shape, 'concat');
       const gb = spatial(b!.shape, 'concat');
       if (ga.n !== gb.n || ga.h !== gb.h || ga.w !== gb.w) {
         throw new Error(`concat: ${fmt(a!.shape)} and ${fmt(b!.shape)} differ outside the channel axis`);
       }
-      return { data: a!.backend.concatChannels(a!.data, b!.data, ga, ga.c, gb.c), shape: [ga.n, ga.h, ga.w, ga.c + gb.c] };
+      return { data: K.concatChannels(a!.backend, a!.data, b!.data, ga, ga.c, gb.c), shape: [ga.n, ga.h, ga.w, ga.c + gb.c] };
     },
     backward(dy, [a, b]) {
       const ga = spatial(a!.shape, 'concat');
-      const { da, db } = dy.backend.concatChannelsBackward(dy.data, ga, ga.c, b!.shape[3]!);
+      const { da, db } = K.concatChannelsBackward(dy.backend, dy.data, ga, ga.c, b!.shape[3]!);
       return [wrap(dy, da, a!.shape), wrap(dy, db, b!.shape)];
     },
   }),
 
   sigmoidBce: rule({
-    kernels: ['sigmoidBce', 'sigmoidBceBackward'],
+    kernels: [K.sigmoidBce, K.sigmoidBceBackward],
     forward([logits, targets, weights]) {
       const g = bceGeometry(logits!, targets!, weights!);
-      return { data: logits!.backend.sigmoidBce(logits!.data, targets!.data, weights!.data, g), shape: [] };
+      return { data: K.sigmoidBce(logits!.backend, logits!.data, targets!.data, weights!.data, g), shape: [] };
     },
     backward(dy, [logits, targets, weights]) {
       const g = bceGeometry(logits!, targets!, weights!);
-      const d = dy.backend.sigmoidBceBackward(logits!.data, targets!.data, weights!.data, dy.data, g);
+      const d = K.sigmoidBceBackward(dy.backend, logits!.data, targets!.data, weights!.data, dy.data, g);
       return [wrap(dy, d, logits!.shape), null, null];
     },
   }),
 
   l2Normalize: rule<{ eps: number }>({
-    kernels: ['l2Normalize', 'l2NormalizeBackward'],
+    kernels: [K.l2Normalize, K.l2NormalizeBackward],
     forward([x], { eps }) {
       const { rows, dim } = lastAxisRows(x!.shape, 'l2Normalize');
-      const { y, norm } = x!.backend.l2Normalize(x!.data, rows, dim, eps);
+      const { y, norm } = K.l2Normalize(x!.backend, x!.data, rows, dim, eps);
       return { data: y, shape: x!.shape, saved: [norm] };
     },
     backward(dy, [x], out, { eps }, saved) {
       const { rows, dim } = lastAxisRows(x!.shape, 'l2Normalize');
-      return [wrap(dy, dy.backend.l2NormalizeBackward(dy.data, out.data, saved[0]!, rows, dim, eps), x!.shape)];
+      return [wrap(dy, K.l2NormalizeBackward(dy.backend, dy.data, out.data, saved[0]!, rows, dim, eps), x!.shape)];
     },
   }),
 
@@ -227,8 +208,8 @@ export const opRules = {
    * as for sigmoidBce's targets). F.topkMask runs it under noGrad, so its result is a constant.
    */
   topkMask: rule<{ k: number }>({
-    kernels: ['topkMask'],
-    forward: ([x], { k }) => ({ data: x!.backend.topkMask(x!.data, topkGeometry(x!.shape, k)), shape: x!.shape }),
+    kernels: [K.topkMask],
+    forward: ([x], { k }) => ({ data: K.topkMask(x!.backend, x!.data, topkGeometry(x!.shape, k)), shape: x!.shape }),
     backward: () => [null],
   }),
 };

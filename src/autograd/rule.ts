@@ -1,7 +1,9 @@
 // What one differentiable primitive is: its attributes, its forward and backward (each generic over the
-// storage, so a rule runs on every backend and never mixes two) and the Backend kernels they call, the
-// reference of each being the CPU backend's (src/backend/cpu/index.ts CPU_KERNELS).
-import type { BackendKernels } from '../backend/backend.js';
+// storage, so a rule runs on every backend and never mixes two) and the kernels they call (each defined
+// with its CPU reference and WebGPU module: src/backend/kernels.ts, or at the op's entry).
+import type { KernelDef } from '../backend/kernel.js';
+import * as K from '../backend/kernels.js';
+import type { BinaryOp } from '../core/types.js';
 import { type Shape, broadcastAxes } from '../core/geometry.js';
 import { Tensor } from './tensor.js';
 
@@ -12,14 +14,15 @@ export interface ForwardResult<S> {
   saved?: S[];
 }
 
-/** A kernel of the Backend contract. */
-export type KernelName = keyof BackendKernels<unknown>;
-
 export interface OpRule<A> {
-  /** Every Backend kernel the forward and backward call (test/autograd/ops.test.ts checks the list). */
-  readonly kernels: readonly KernelName[];
+  /** Every kernel the forward and backward call (test/autograd/ops.test.ts checks the list). */
+  readonly kernels: readonly KernelDef[];
   forward<S>(inputs: Tensor<S>[], attrs: A): ForwardResult<S>;
-  /** Gradient of each input from dy; `out` is the forward's result (with its saved storage). */
+  /**
+   * Gradient of each input from dy; `out` is the forward's result (with its saved storage). It runs in a
+   * scope of its own (tensor.ts backward): intermediate tensors it makes (wrap, binaryOf) are freed when
+   * it returns, so a rule frees nothing by hand.
+   */
   backward<S>(dy: Tensor<S>, inputs: Tensor<S>[], out: Tensor<S>, attrs: A, saved: S[]): (Tensor<S> | null)[];
 }
 
@@ -40,6 +43,16 @@ export function wrap<S>(like: Tensor<S>, data: S, shape: Shape): Tensor<S> {
 export function sumTo<S>(g: Tensor<S>, shape: Shape): Tensor<S> {
   const axes = broadcastAxes(shape, g.shape);
   if (axes.length === 0 && g.shape.length === shape.length) return g;
-  const data = axes.length ? g.backend.reduceSum(g.data, g.shape, axes) : g.backend.scale(g.data, 1, g.size);
+  const data = axes.length ? K.reduceSum(g.backend, g.data, g.shape, axes) : K.scale(g.backend, g.data, 1, g.size);
   return wrap(g, data, shape);
+}
+
+/** a op b over tensors (broadcast to `shape`, dy's by default), as a non-differentiable tensor. */
+export function binaryOf<S>(op: BinaryOp, a: Tensor<S>, b: Tensor<S>, shape: Shape = a.shape): Tensor<S> {
+  return wrap(a, K.binary(a.backend, op, a.data, a.shape, b.data, b.shape, shape), shape);
+}
+
+/** alpha * x, as a non-differentiable tensor. */
+export function scaleOf<S>(x: Tensor<S>, alpha: number): Tensor<S> {
+  return wrap(x, K.scale(x.backend, x.data, alpha, x.size), x.shape);
 }

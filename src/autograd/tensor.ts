@@ -5,6 +5,7 @@
 // returns and the ones marked keep() (parameters, gradients of leaves). A training step is one scope.
 import type { Backend } from '../backend/backend.js';
 import { type Shape, checkShape, fmt, sizeOf } from '../core/geometry.js';
+import * as K from '../backend/kernels.js';
 
 /** What a differentiable op leaves on its result for the backward pass. */
 export interface TapeNode<S> {
@@ -124,7 +125,9 @@ export class Tensor<S = unknown> {
           if (t.requiresGrad) accumulateLeafGrad(t, g);
           continue;
         }
-        const inputGrads = t.node.backward(g);
+        // Its own scope: what a rule makes on the way (wrapped intermediates) is freed when it returns.
+        const node = t.node;
+        const inputGrads = scope(() => node.backward(g));
         t.node.inputs.forEach((input, k) => {
           const gi = inputGrads[k];
           if (!gi || !input?.requiresGrad) return;
@@ -156,12 +159,12 @@ function reshapeView<S>(t: Tensor<S>, shape: Shape): Tensor<S> {
 }
 
 function addGrads<S>(a: Tensor<S>, b: Tensor<S>): Tensor<S> {
-  return new Tensor(a.backend, a.backend.binary('add', a.data, a.shape, b.data, b.shape, a.shape), a.shape);
+  return new Tensor(a.backend, K.binary(a.backend, 'add', a.data, a.shape, b.data, b.shape, a.shape), a.shape);
 }
 
 function accumulateLeafGrad<S>(leaf: Tensor<S>, g: Tensor<S>): void {
   // A view's storage belongs to another tensor; the leaf's gradient gets its own.
-  const own = g.viewOf ? new Tensor(g.backend, g.backend.scale(g.data, 1, g.size), g.shape) : g;
+  const own = g.viewOf ? new Tensor(g.backend, K.scale(g.backend, g.data, 1, g.size), g.shape) : g;
   if (leaf.grad) {
     const sum = addGrads(leaf.grad, own).keep();
     leaf.grad.dispose();

@@ -4,8 +4,6 @@
 // model, train) speaks it.
 
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
-/** The element-wise functions the tape uses (the paste-weight clamp, the losses); others were dead code. */
-export type UnaryOp = 'relu' | 'sigmoid';
 /** Activation fused after batch norm: none, ReLU, or residual add then ReLU. */
 export type BnFuse = 'none' | 'relu' | 'add-relu';
 

@@ -1,6 +1,6 @@
 // Elementwise kernels: broadcasting binary ops, unary ops, scale, ReLU gradient, fill.
 // Shaders: shaders/binary.wgsl, shaders/unary.wgsl, shaders/fill.wgsl.
-import type { BinaryOp, UnaryOp } from '../core/types.js';
+import type { BinaryOp } from '../core/types.js';
 import { MAX_DIMS, type Shape, sizeOf } from '../core/geometry.js';
 import { type BufferRef, type Gpu, Uniforms, grid1d } from '../gpu/gpu.js';
 
@@ -15,12 +15,19 @@ const BINARY_EXPR: Record<BinaryOp | 'reluGrad', string> = {
   reluGrad: 'select(0.0, b, a > 0.0)',
 };
 
-const UNARY_EXPR: Record<UnaryOp | 'scale', string> = {
+/**
+ * The functions of the unary kernel, as WGSL of x (and the uniform alpha). They name the unary ops: a
+ * new one is a line here and its reference in src/backend/cpu/elementwise.ts (UNARY, typed by these).
+ */
+const UNARY_EXPR = {
   relu: 'max(x, 0.0)',
   // Stable for large |x|: exp of a non-positive number only.
   sigmoid: 'select(exp(x) / (1.0 + exp(x)), 1.0 / (1.0 + exp(-x)), x >= 0.0)',
   scale: 'alpha * x',
-};
+} satisfies Record<string, string>;
+
+/** The element-wise functions the tape uses (the paste-weight clamp, the losses); scale has its own kernel. */
+export type UnaryOp = Exclude<keyof typeof UNARY_EXPR, 'scale'>;
 
 function stridesOf(shape: Shape): number[] {
   const s: number[] = [];

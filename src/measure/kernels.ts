@@ -14,6 +14,7 @@ import { rng, uniform } from '../util/random.js';
 import { type TimingOptions, timeGpu } from './timing.js';
 import { unetShapes } from '../model/unet-shapes.js';
 import { UNET_PARAMETERS } from '../model/unet.js';
+import * as K from '../backend/kernels.js';
 
 export interface KernelResult {
   op: string;
@@ -91,14 +92,14 @@ export async function benchKernels(
       const fuse: BnFuse = 'relu';
       // Forward reads x twice (statistics, then normalise) and writes y.
       await measure('batchNormTrain', 'bn+relu', sp(g), { bytes: 3 * size * F32 }, () => {
-        const o = be.batchNormTrain(x, gamma, beta, rm, rv, null, bn, fuse);
+        const o = K.batchNormTrain(be, x, gamma, beta, rm, rv, null, bn, fuse);
         return [o.y, o.mean, o.invStd];
       });
-      const fwd = be.batchNormTrain(x, gamma, beta, rm, rv, null, bn, fuse);
+      const fwd = K.batchNormTrain(be, x, gamma, beta, rm, rv, null, bn, fuse);
       held.push(fwd.y, fwd.mean, fwd.invStd);
       // Backward reads dy, x, y twice-ish (sums, then dx) and writes dx.
       await measure('batchNormBackward', 'bn+relu', sp(g), { bytes: 5 * size * F32 }, () => {
-        const o = be.batchNormBackward(dy, x, fwd.y, fwd.mean, fwd.invStd, gamma, bn, fuse);
+        const o = K.batchNormBackward(be, dy, x, fwd.y, fwd.mean, fwd.invStd, gamma, bn, fuse);
         return [o.dx, o.dgamma, o.dbeta];
       });
     }
@@ -107,14 +108,14 @@ export async function benchKernels(
       const x = random(count(g));
       const out = g.n * g.oh * g.ow * g.c;
       const dy = random(out);
-      await measure('maxPool2d', 'encoder pool', sp(g), { bytes: (count(g) + out) * F32 }, () => [be.maxPool2d(x, g)]);
-      await measure('maxPool2dBackward', 'encoder pool', sp(g), { bytes: (2 * count(g) + out) * F32 }, () => [be.maxPool2dBackward(x, dy, g)]);
+      await measure('maxPool2d', 'encoder pool', sp(g), { bytes: (count(g) + out) * F32 }, () => [K.maxPool2d(be, x, g)]);
+      await measure('maxPool2dBackward', 'encoder pool', sp(g), { bytes: (2 * count(g) + out) * F32 }, () => [K.maxPool2dBackward(be, x, dy, g)]);
     }
     for (const g of shapes.upsamples) {
       const x = random(count(g));
       const dy = random(4 * count(g));
-      await measure('upsample2x', 'decoder', sp(g), { bytes: 5 * count(g) * F32 }, () => [be.upsample2x(x, g)]);
-      await measure('upsample2xBackward', 'decoder', sp(g), { bytes: 5 * count(g) * F32 }, () => [be.upsample2xBackward(dy, g)]);
+      await measure('upsample2x', 'decoder', sp(g), { bytes: 5 * count(g) * F32 }, () => [K.upsample2x(be, x, g)]);
+      await measure('upsample2xBackward', 'decoder', sp(g), { bytes: 5 * count(g) * F32 }, () => [K.upsample2xBackward(be, dy, g)]);
     }
     for (const { g, ca, cb } of shapes.concats) {
       const px = g.n * g.h * g.w;
@@ -122,9 +123,9 @@ export async function benchKernels(
       const b = random(px * cb);
       const dy = random(px * (ca + cb));
       const bytes = 2 * px * (ca + cb) * F32;
-      await measure('concat', 'decoder', `${sp(g)} + ${cb}`, { bytes }, () => [be.concatChannels(a, b, g, ca, cb)]);
+      await measure('concat', 'decoder', `${sp(g)} + ${cb}`, { bytes }, () => [K.concatChannels(be, a, b, g, ca, cb)]);
       await measure('concatBackward', 'decoder', `${sp(g)} + ${cb}`, { bytes }, () => {
-        const o = be.concatChannelsBackward(dy, g, ca, cb);
+        const o = K.concatChannelsBackward(be, dy, g, ca, cb);
         return [o.da, o.db];
       });
     }
@@ -136,9 +137,9 @@ export async function benchKernels(
       const weights = random(g.n, 0.5, 1);
       const dloss = random(1);
       const bce = { n: g.n, perSample: g.h * g.w };
-      await measure('sigmoidBce', 'loss', sp(g), { bytes: 2 * size * F32 }, () => [be.sigmoidBce(logits, targets, weights, bce)]);
+      await measure('sigmoidBce', 'loss', sp(g), { bytes: 2 * size * F32 }, () => [K.sigmoidBce(be, logits, targets, weights, bce)]);
       await measure('sigmoidBceBackward', 'loss', sp(g), { bytes: 3 * size * F32 }, () => [
-        be.sigmoidBceBackward(logits, targets, weights, dloss, bce),
+        K.sigmoidBceBackward(be, logits, targets, weights, dloss, bce),
       ]);
     }
     {
@@ -150,7 +151,7 @@ export async function benchKernels(
       const v = random(size, 0, 0);
       let step = 0;
       await measure('adam', 'all parameters', `${size}`, { bytes: 7 * size * F32 }, () => {
-        be.adam(p, grads, m, v, size, { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, step: ++step });
+        K.adam(be, p, grads, m, v, size, { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, step: ++step });
         return [];
       });
     }

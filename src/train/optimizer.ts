@@ -5,6 +5,7 @@ import type { Backend } from '../backend/backend.js';
 import type { AdamHyper, ParamArena } from '../core/types.js';
 import type { Slot } from '../model/module.js';
 import type { ModelStorage } from '../model/module.js';
+import * as K from '../backend/kernels.js';
 
 export interface AdamOptions {
   beta1?: number;
@@ -51,7 +52,7 @@ export class Adam<S = unknown> {
         this.backend.free(zeros);
       }
     });
-    this.backend.adam(this.storage.params.whole, this.grads.whole, this.m.whole, this.v.whole, this.storage.params.size, {
+    K.adam(this.backend, this.storage.params.whole, this.grads.whole, this.m.whole, this.v.whole, this.storage.params.size, {
       ...this.hyper,
       lr,
       step: this.step,

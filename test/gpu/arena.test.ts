@@ -3,6 +3,7 @@ import type { AdamHyper } from '../../src/core/types.js';
 import { Arena } from '../../src/gpu/arena.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { expectClose, useGpu } from '../helpers.js';
+import * as K from '../../src/backend/kernels.js';
 
 const ctx = useGpu();
 
@@ -72,9 +73,9 @@ describe('Arena on the device', () => {
       const g = SIZES.map((n) => uniform(r, n, -0.5, 0.5));
       grads!.slices.forEach((s, i) => s.size > 0 && ctx.gpu.write(s, g[i]!));
       ctx.gpu.flush();
-      ctx.be.adam(params!.whole, grads!.whole, m!.whole, v!.whole, params!.totalElements, h);
+      K.adam(ctx.be, params!.whole, grads!.whole, m!.whole, v!.whole, params!.totalElements, h);
       expect(ctx.gpu.pendingDispatches).toBe(1);
-      host.forEach((x, i) => ctx.cpu.adam(x.p, Float64Array.from(g[i]!), x.m, x.v, SIZES[i]!, h));
+      host.forEach((x, i) => K.adam(ctx.cpu, x.p, Float64Array.from(g[i]!), x.m, x.v, SIZES[i]!, h));
     }
     const whole = await ctx.gpu.readF32(params!.whole);
     params!.slices.forEach((s, i) => {

@@ -4,6 +4,7 @@ import type { BufferRef } from '../../src/gpu/gpu.js';
 import { adamInRanges, bindingRanges } from '../../src/kernels/adam.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { expectClose, recordDispatches, useGpu } from '../helpers.js';
+import * as K from '../../src/backend/kernels.js';
 
 const ctx = useGpu();
 
@@ -40,7 +41,7 @@ interface State {
  * lr negated: its m sums |terms| of m, and its p adds up |p0| and every |update| instead of subtracting.
  */
 async function compareSteps(size: number, steps: number, hyper: Omit<AdamHyper, 'step'>, seed: number,
-  update: (refs: BufferRef[], h: AdamHyper) => void = (refs, h) => ctx.be.adam(refs[0]!, refs[1]!, refs[2]!, refs[3]!, size, h),
+  update: (refs: BufferRef[], h: AdamHyper) => void = (refs, h) => K.adam(ctx.be, refs[0]!, refs[1]!, refs[2]!, refs[3]!, size, h),
 ): Promise<void> {
   const r = rng(seed);
   const p0 = uniform(r, size);
@@ -54,8 +55,8 @@ async function compareSteps(size: number, steps: number, hyper: Omit<AdamHyper, 
     const h = { ...hyper, step: k + 1 };
     ctx.gpu.write(refs[1]!, grads[k]!);
     update(refs, h);
-    ctx.cpu.adam(ref.p, Float64Array.from(grads[k]!), ref.m, ref.v, size, h);
-    ctx.cpu.adam(mag.p, Float64Array.from(grads[k]!, Math.abs), mag.m, mag.v, size, { ...h, lr: -h.lr });
+    K.adam(ctx.cpu, ref.p, Float64Array.from(grads[k]!), ref.m, ref.v, size, h);
+    K.adam(ctx.cpu, mag.p, Float64Array.from(grads[k]!, Math.abs), mag.m, mag.v, size, { ...h, lr: -h.lr });
   }
   const [p, m, v] = [await ctx.be.download(refs[0]!, size), await ctx.be.download(refs[2]!, size), await ctx.be.download(refs[3]!, size)];
   for (const b of refs) ctx.be.free(b);
@@ -96,7 +97,7 @@ describe('adam against the reference', () => {
     const size = 257;
     const g = uniform(rng(2), size).map((x) => (x === 0 ? 0.5 : x));
     const p = ctx.be.fill(0, size);
-    ctx.be.adam(p, ctx.be.upload(g), ctx.be.fill(0, size), ctx.be.fill(0, size), size, { ...BASE, eps: 0, step: 1 });
+    K.adam(ctx.be, p, ctx.be.upload(g), ctx.be.fill(0, size), ctx.be.fill(0, size), size, { ...BASE, eps: 0, step: 1 });
     const got = await ctx.be.download(p, size);
     expectClose(got, Float64Array.from(g, (x) => -BASE.lr * Math.sign(x)), BASE.lr, 16, 'first step');
   });
@@ -133,8 +134,8 @@ describe('adam over bindings larger than the adapter allows', () => {
 
   it('refuses a step below 1 and a buffer too small', () => {
     const a = ctx.be.fill(0, 8);
-    expect(() => ctx.be.adam(a, a, a, a, 8, { ...BASE, step: 0 })).toThrow(/step 0/);
-    expect(() => ctx.be.adam(a, a, a, a, 9, { ...BASE, step: 1 })).toThrow(/params holds 8 elements, not 9/);
+    expect(() => K.adam(ctx.be, a, a, a, a, 8, { ...BASE, step: 0 })).toThrow(/step 0/);
+    expect(() => K.adam(ctx.be, a, a, a, a, 9, { ...BASE, step: 1 })).toThrow(/params holds 8 elements, not 9/);
     ctx.be.free(a);
   });
 });
@@ -158,11 +159,11 @@ describe('adam over more than one binding of the real adapter', () => {
     const h = { ...BASE, weightDecay: 0.01, step: 1 };
     ctx.gpu.flush();
     // The first range is whole vec4s, the second (1001 elements) is not.
-    const variants = await adamVariants(async () => ctx.be.adam(p, grads, m, v, size, h));
+    const variants = await adamVariants(async () => K.adam(ctx.be, p, grads, m, v, size, h));
     expect(ctx.gpu.pendingDispatches).toBe(2);
     expect(variants).toEqual(['vec4', 'scalar']);
     const want = { p: new Float64Array(PERIOD).fill(1), m: new Float64Array(PERIOD), v: new Float64Array(PERIOD) };
-    ctx.cpu.adam(want.p, cycle, want.m, want.v, PERIOD, h);
+    K.adam(ctx.cpu, want.p, cycle, want.m, want.v, PERIOD, h);
     const got = { p: await ctx.be.download(p, size), m: await ctx.be.download(m, size) };
     for (const b of [p, grads, m, v]) ctx.be.free(b);
     // One step from zero moments: p within the roundings of one step of |p| + lr (1 + wd), m within 3.

@@ -7,6 +7,7 @@ import type { BufferRef } from '../../src/gpu/gpu.js';
 import { ROWS_PER_CHUNK } from '../../src/kernels/batchnorm.js';
 import { rng, normal, uniform } from '../../src/util/random.js';
 import { expectClose, readScoped, U32, useGpu } from '../helpers.js';
+import * as K from '../../src/backend/kernels.js';
 
 const ctx = useGpu();
 
@@ -86,7 +87,7 @@ async function train<S>(be: Backend<S>, inp: Inputs, fuse: BnFuse, rm0?: S, rv0?
   const rv = rv0 ?? be.upload(inp.rv);
   const ins = [be.upload(inp.x), be.upload(inp.gamma), be.upload(inp.beta)] as const;
   const res = inp.residual ? be.upload(inp.residual) : null;
-  const out = be.batchNormTrain(...ins, rm, rv, res, g, fuse);
+  const out = K.batchNormTrain(be, ...ins, rm, rv, res, g, fuse);
   const result = {
     y: await be.download(out.y, size),
     mean: await be.download(out.mean, g.c),
@@ -252,7 +253,7 @@ describe('inference forward against the reference', () => {
           const run = async <S>(be: Backend<S>) => {
             const res = inp.residual ? be.upload(inp.residual) : null;
             const ins = [inp.x, inp.gamma, inp.beta, inp.rm, inp.rv].map((a) => be.upload(a)) as [S, S, S, S, S];
-            return be.download(be.batchNormEval(...ins, res, inp.g, fuse), inp.x.length);
+            return be.download(K.batchNormEval(be, ...ins, res, inp.g, fuse), inp.x.length);
           };
           const got = await run(ctx.be);
           const ref = await run(ctx.cpu);
@@ -274,7 +275,7 @@ describe('inference forward against the reference', () => {
 function awayFromKink(shape: number[], fuse: BnFuse): Inputs {
   for (let seed = 1; seed < 100; seed++) {
     const inp = makeInputs(shape, fuse, seed);
-    const pre = ctx.cpu.batchNormTrain(f64(inp.x), f64(inp.gamma), f64(inp.beta), f64(inp.rm), f64(inp.rv), null, inp.g, 'none').y;
+    const pre = K.batchNormTrain(ctx.cpu, f64(inp.x), f64(inp.gamma), f64(inp.beta), f64(inp.rm), f64(inp.rv), null, inp.g, 'none').y;
     if (pre.every((v, i) => Math.abs(v + (inp.residual?.[i] ?? 0)) >= 1e-3)) return inp;
   }
   throw new Error('no input away from the ReLU kink');
@@ -331,12 +332,12 @@ describe('GPU backward against the reference backward', () => {
         const size = inp.x.length;
         const m = g.n * g.h * g.w;
         // Both backwards see the same float32 forward results: the same ReLU mask, the same statistics.
-        const fwd = ctx.cpu.batchNormTrain(f64(inp.x), f64(inp.gamma), f64(inp.beta), f64(inp.rm), f64(inp.rv), inp.residual && f64(inp.residual), g, fuse);
+        const fwd = K.batchNormTrain(ctx.cpu, f64(inp.x), f64(inp.gamma), f64(inp.beta), f64(inp.rm), f64(inp.rv), inp.residual && f64(inp.residual), g, fuse);
         const [y, mean, invStd] = [fwd.y, fwd.mean, fwd.invStd].map((a) => Float32Array.from(a)) as [Float32Array, Float32Array, Float32Array];
         const dy = uniform(rng(size), size);
         const run = async <S>(be: Backend<S>) => {
           const [sdy, sx, sy, smean, sinv, sgamma] = [dy, inp.x, y, mean, invStd, inp.gamma].map((a) => be.upload(a)) as S[];
-          const r = be.batchNormBackward(sdy!, sx!, sy!, smean!, sinv!, sgamma!, g, fuse);
+          const r = K.batchNormBackward(be, sdy!, sx!, sy!, smean!, sinv!, sgamma!, g, fuse);
           return {
             dx: await be.download(r.dx, size),
             dgamma: await be.download(r.dgamma, g.c),
@@ -410,9 +411,9 @@ describe('kernel choice', () => {
       try {
         const be = ctx.be;
         const [x, gamma, beta, rm, rv, res] = [inp.x, inp.gamma, inp.beta, inp.rm, inp.rv, inp.residual!].map((a) => be.upload(a)) as BufferRef[];
-        const fwd = be.batchNormTrain(x!, gamma!, beta!, rm!, rv!, res!, inp.g, 'add-relu');
-        const y = be.batchNormEval(x!, gamma!, beta!, rm!, rv!, res!, inp.g, 'add-relu');
-        const bwd = be.batchNormBackward(x!, x!, fwd.y, fwd.mean, fwd.invStd, gamma!, inp.g, 'add-relu');
+        const fwd = K.batchNormTrain(be, x!, gamma!, beta!, rm!, rv!, res!, inp.g, 'add-relu');
+        const y = K.batchNormEval(be, x!, gamma!, beta!, rm!, rv!, res!, inp.g, 'add-relu');
+        const bwd = K.batchNormBackward(be, x!, x!, fwd.y, fwd.mean, fwd.invStd, gamma!, inp.g, 'add-relu');
         await be.download(bwd.dx, inp.x.length);
         for (const r of [x, gamma, beta, rm, rv, res, fwd.y, fwd.mean, fwd.invStd, y, bwd.dx, bwd.dgamma, bwd.dbeta, bwd.dresidual]) be.free(r!);
         const bn = spy.mock.calls.map(([d]) => d).filter((d) => d.shader.startsWith('batchnorm'));

@@ -4,6 +4,7 @@ import type { BceGeometry } from '../../src/core/geometry.js';
 import { sizeOf } from '../../src/core/geometry.js';
 import { type Rng, rng, uniform } from '../../src/util/random.js';
 import { expectClose, readScoped, useGpu } from '../helpers.js';
+import * as K from '../../src/backend/kernels.js';
 
 const ctx = useGpu();
 
@@ -50,29 +51,29 @@ function problem(shape: number[], r: Rng): Problem {
 const f64 = (a: ArrayLike<number>): Float64Array => Float64Array.from(a);
 
 async function gpuForward(p: Problem): Promise<number> {
-  const loss = ctx.be.sigmoidBce(ctx.be.upload(p.logits), ctx.be.upload(p.targets), ctx.be.upload(p.weights), p.g);
+  const loss = K.sigmoidBce(ctx.be, ctx.be.upload(p.logits), ctx.be.upload(p.targets), ctx.be.upload(p.weights), p.g);
   return (await ctx.be.download(loss, 1))[0]!;
 }
 
 async function gpuBackward(p: Problem, dloss: number): Promise<Float64Array> {
-  const dx = ctx.be.sigmoidBceBackward(ctx.be.upload(p.logits), ctx.be.upload(p.targets), ctx.be.upload(p.weights), ctx.be.upload([dloss]), p.g);
+  const dx = K.sigmoidBceBackward(ctx.be, ctx.be.upload(p.logits), ctx.be.upload(p.targets), ctx.be.upload(p.weights), ctx.be.upload([dloss]), p.g);
   return ctx.be.download(dx, p.logits.length);
 }
 
 async function compare(p: Problem, dloss: number): Promise<void> {
   const [x, t, w] = [f64(p.logits), f64(p.targets), f64(p.weights)];
   const loss = await gpuForward(p);
-  const ref = ctx.cpu.sigmoidBce(x, t, w, p.g);
+  const ref = K.sigmoidBce(ctx.cpu, x, t, w, p.g);
   // With t' = -sign(x)|t|, bce(x, t') = max(x, 0) + |x t| + log1p(e^-|x|): the sum of |terms|.
   const tMag = t.map((v, i) => -Math.sign(x[i]!) * Math.abs(v));
-  const mag = ctx.cpu.sigmoidBce(x, tMag, w, p.g);
+  const mag = K.sigmoidBce(ctx.cpu, x, tMag, w, p.g);
   expectClose([loss], ref, mag, forwardRoundings(p.g), 'loss');
 
   const dx = await gpuBackward(p, dloss);
   expect(dx.every(Number.isFinite), 'dlogits finite').toBe(true);
-  const dref = ctx.cpu.sigmoidBceBackward(x, t, w, Float64Array.of(dloss), p.g);
+  const dref = K.sigmoidBceBackward(ctx.cpu, x, t, w, Float64Array.of(dloss), p.g);
   // sigmoid(x) - (-|t|) = sigmoid(x) + |t|: the magnitude of the difference, scaled alike.
-  const dmag = ctx.cpu.sigmoidBceBackward(x, t.map((v) => -Math.abs(v)), w, Float64Array.of(Math.abs(dloss)), p.g);
+  const dmag = K.sigmoidBceBackward(ctx.cpu, x, t.map((v) => -Math.abs(v)), w, Float64Array.of(Math.abs(dloss)), p.g);
   expectClose(dx, dref, dmag, backwardRoundings(p.g), 'dlogits');
 }
 
@@ -110,8 +111,8 @@ describe('sigmoidBce against the reference', () => {
   it('checks buffer sizes against the geometry before dispatching', () => {
     const x = ctx.be.upload(new Float32Array(10));
     const w = ctx.be.upload([1, 1]);
-    expect(() => ctx.be.sigmoidBce(x, x, w, { n: 2, perSample: 6 })).toThrow(/logits holds 10 elements.*\[2, 6\] needs 12/);
-    expect(() => ctx.be.sigmoidBce(x, x, w, { n: 3, perSample: 3 })).toThrow(/weights holds 2 elements/);
+    expect(() => K.sigmoidBce(ctx.be, x, x, w, { n: 2, perSample: 6 })).toThrow(/logits holds 10 elements.*\[2, 6\] needs 12/);
+    expect(() => K.sigmoidBce(ctx.be, x, x, w, { n: 3, perSample: 3 })).toThrow(/weights holds 2 elements/);
   });
 });
 
@@ -148,7 +149,7 @@ describe('GPU backward against the reference backward, through the tape', () => 
     const [loss, dx] = await run(ctx.be);
     const [refLoss, refDx] = await run(ctx.cpu);
     expectClose(loss, refLoss, refLoss.map(Math.abs), forwardRoundings(p.g), 'loss');
-    const dmag = ctx.cpu.sigmoidBceBackward(f64(p.logits), f64(p.targets).map((v) => -v), f64(p.weights), Float64Array.of(0.6), p.g);
+    const dmag = K.sigmoidBceBackward(ctx.cpu, f64(p.logits), f64(p.targets).map((v) => -v), f64(p.weights), Float64Array.of(0.6), p.g);
     expectClose(dx, refDx, dmag, backwardRoundings(p.g), 'dlogits');
   });
 });

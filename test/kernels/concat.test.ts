@@ -4,6 +4,7 @@ import type { Backend } from '../../src/backend/backend.js';
 import type { SpatialGeometry } from '../../src/core/geometry.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { expectClose, readScoped, recordDispatches, uploadAt, useGpu } from '../helpers.js';
+import * as K from '../../src/backend/kernels.js';
 
 const ctx = useGpu();
 
@@ -44,12 +45,12 @@ async function compare(c: ConcatCase, seed: number, pad = 0): Promise<void> {
   const r = rng(seed);
   const a = uniform(r, pixels * ca);
   const b = uniform(r, pixels * cb);
-  const out = await ctx.be.download(ctx.be.concatChannels(uploadAt(ctx.be, a, pad), uploadAt(ctx.be, b, 2 * pad), g, ca, cb), pixels * (ca + cb));
+  const out = await ctx.be.download(K.concatChannels(ctx.be, uploadAt(ctx.be, a, pad), uploadAt(ctx.be, b, 2 * pad), g, ca, cb), pixels * (ca + cb));
   // Copies, forward and backward: bit for bit (c = 0 leaves only the 1e-30 floor).
-  expectClose(out, ctx.cpu.concatChannels(Float64Array.from(a), Float64Array.from(b), g, ca, cb), 0, 0, 'forward');
+  expectClose(out, K.concatChannels(ctx.cpu, Float64Array.from(a), Float64Array.from(b), g, ca, cb), 0, 0, 'forward');
   const dy = uniform(r, pixels * (ca + cb));
-  const { da, db } = ctx.be.concatChannelsBackward(uploadAt(ctx.be, dy, pad), g, ca, cb);
-  const ref = ctx.cpu.concatChannelsBackward(Float64Array.from(dy), g, ca, cb);
+  const { da, db } = K.concatChannelsBackward(ctx.be, uploadAt(ctx.be, dy, pad), g, ca, cb);
+  const ref = K.concatChannelsBackward(ctx.cpu, Float64Array.from(dy), g, ca, cb);
   expectClose(await ctx.be.download(da, pixels * ca), ref.da, 0, 0, 'da');
   expectClose(await ctx.be.download(db, pixels * cb), ref.db, 0, 0, 'db');
 }
@@ -89,14 +90,14 @@ describe('concatChannels by hand', () => {
   it('puts a channels first, then b channels, pixel by pixel', async () => {
     const a = [1, 2, 3, 4];
     const b = [10, 20, 30, 40, 50, 60];
-    for (const out of await onBoth((be) => be.concatChannels(be.upload(a), be.upload(b), g, 2, 3), 10)) {
+    for (const out of await onBoth((be) => K.concatChannels(be, be.upload(a), be.upload(b), g, 2, 3), 10)) {
       expect(Array.from(out)).toEqual(joined);
     }
   });
 
   it('splits dy back into da and db', async () => {
     for (const be of [ctx.be, ctx.cpu] as Backend[]) {
-      const { da, db } = be.concatChannelsBackward(be.upload(joined), g, 2, 3);
+      const { da, db } = K.concatChannelsBackward(be, be.upload(joined), g, 2, 3);
       expect(Array.from(await be.download(da, 4)), be.name).toEqual([1, 2, 3, 4]);
       expect(Array.from(await be.download(db, 6)), be.name).toEqual([10, 20, 30, 40, 50, 60]);
     }
@@ -105,7 +106,7 @@ describe('concatChannels by hand', () => {
   it('rejects a geometry whose channels are not those of a', () => {
     const wrong: SpatialGeometry = { n: 1, h: 1, w: 2, c: 5 };
     for (const be of [ctx.be, ctx.cpu] as Backend[]) {
-      expect(() => be.concatChannels(be.upload([1, 2, 3, 4]), be.upload([1, 2, 3, 4, 5, 6]), wrong, 2, 3)).toThrow(/g\.c must be ca|must be those/);
+      expect(() => K.concatChannels(be, be.upload([1, 2, 3, 4]), be.upload([1, 2, 3, 4, 5, 6]), wrong, 2, 3)).toThrow(/g\.c must be ca|must be those/);
     }
   });
 });

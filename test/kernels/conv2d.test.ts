@@ -9,6 +9,7 @@ import type { Conv2dVariant, RegisterTile, SharedTile, WorkgroupTile } from '../
 import { canRunSharedTiles } from '../../src/gpu/subgroups.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { abs, expectClose, useGpu } from '../helpers.js';
+import * as K from '../../src/backend/kernels.js';
 
 const ctx = useGpu();
 
@@ -60,11 +61,11 @@ async function checkForward(d: Drawn, tile?: Conv2dVariant): Promise<void> {
   const { g, x, w, bias } = d;
   const be = ctx.be;
   const [xb, wb, bb] = [be.upload(x), be.upload(w), bias ? be.upload(bias) : null];
-  const y = tile ? conv2dTiled(ctx.gpu, xb, wb, bb, g, tile) : be.conv2d(xb, wb, bb, g);
+  const y = tile ? conv2dTiled(ctx.gpu, xb, wb, bb, g, tile) : K.conv2d(be, xb, wb, bb, g);
   const size = g.n * g.oh * g.ow * g.cout;
   const got = await be.download(y, size);
-  const ref = ctx.cpu.conv2d(f64(x)!, f64(w)!, f64(bias), g);
-  const mag = ctx.cpu.conv2d(f64(abs(x))!, f64(abs(w))!, bias ? f64(abs(bias)) : null, g);
+  const ref = K.conv2d(ctx.cpu, f64(x)!, f64(w)!, f64(bias), g);
+  const mag = K.conv2d(ctx.cpu, f64(abs(x))!, f64(abs(w))!, bias ? f64(abs(bias)) : null, g);
   // A sequential sum of at most K = kh*kw*cin products onto the bias: K + 1 roundings of at most the
   // running sum of |terms|, each product one more (within the factor 2 of 2^-23 against 2^-24).
   expectClose(got, ref, mag, g.kh * g.kw * g.cin + 1, 'conv2d');
@@ -199,9 +200,9 @@ describe('conv2d bias gradient', () => {
       // Only oh, ow, n and cout matter to the bias gradient; a 1x1 conv gives that geometry.
       const g = conv2dGeometry([n, oh, ow, 2], [1, 1, 2, cout], 1, 0, true);
       const dy = uniform(rng(n * oh + cout), n * oh * ow * cout);
-      const got = await ctx.be.download(ctx.be.conv2dBiasGrad(ctx.be.upload(dy), g), cout);
-      const ref = ctx.cpu.conv2dBiasGrad(Float64Array.from(dy), g);
-      const mag = ctx.cpu.conv2dBiasGrad(Float64Array.from(abs(dy)), g);
+      const got = await ctx.be.download(K.conv2dBiasGrad(ctx.be, ctx.be.upload(dy), g), cout);
+      const ref = K.conv2dBiasGrad(ctx.cpu, Float64Array.from(dy), g);
+      const mag = K.conv2dBiasGrad(ctx.cpu, Float64Array.from(abs(dy)), g);
       // reduceMiddle: sequential chunks of at most 512 adds, then a sum of the chunks.
       const k = n * oh * ow;
       expectClose(got, ref, mag, Math.min(k, 512 + Math.ceil(k / 512)), 'dbias');

@@ -5,6 +5,7 @@ import { F, Tensor, gradcheck } from '../../src/autograd/index.js';
 import { conv2dGeometry, sizeOf } from '../../src/core/geometry.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { abs, expectClose, readScoped, useGpu } from '../helpers.js';
+import * as K from '../../src/backend/kernels.js';
 
 const ctx = useGpu();
 
@@ -57,8 +58,8 @@ describe('GPU backward against the reference backward', () => {
     const f64 = (a: Float32Array) => Float64Array.from(abs(a));
     const pixels = g.n * g.oh * g.ow;
     // Same bounds as the kernel tests: taps*cout products per dx, n*oh*ow per dw and dbias.
-    expectClose(gx!, rx!, ctx.cpu.conv2dInputGrad(f64(dy), f64(w), g), 2 * ws[0] * ws[1] * ws[3], 'dx', 0);
-    expectClose(gw!, rw!, ctx.cpu.conv2dWeightGrad(f64(x), f64(dy), g), pixels + 2, 'dw', 0);
-    expectClose(gb!, rb!, ctx.cpu.conv2dBiasGrad(f64(dy), g), pixels + 2, 'dbias', 0);
+    expectClose(gx!, rx!, K.conv2dInputGrad(ctx.cpu, f64(dy), f64(w), g), 2 * ws[0] * ws[1] * ws[3], 'dx', 0);
+    expectClose(gw!, rw!, K.conv2dWeightGrad(ctx.cpu, f64(x), f64(dy), g), pixels + 2, 'dw', 0);
+    expectClose(gb!, rb!, K.conv2dBiasGrad(ctx.cpu, f64(dy), g), pixels + 2, 'dbias', 0);
   });
 });

@@ -10,6 +10,7 @@ import type { Conv2dVariant, InputGradVariant, RegisterTile, SharedTile } from '
 import { rng, uniform } from '../../src/util/random.js';
 import { abs, expectClose, useGpu } from '../helpers.js';
 import { CASES, type Case, TUNING_CASES, geometry, poisonPool as poison } from './conv-grad-cases.js';
+import * as K from '../../src/backend/kernels.js';
 
 const ctx = useGpu();
 const poisonPool = (size: number) => poison(ctx.be, size);
@@ -23,9 +24,9 @@ describe('conv2dInputGrad against the reference', () => {
       const dy = uniform(r, g.n * g.oh * g.ow * g.cout);
       const dxSize = sizeOf(c.x);
       poisonPool(dxSize);
-      const got = await ctx.be.download(ctx.be.conv2dInputGrad(ctx.be.upload(dy), ctx.be.upload(w), g), dxSize);
-      const ref = ctx.cpu.conv2dInputGrad(Float64Array.from(dy), Float64Array.from(w), g);
-      const mag = ctx.cpu.conv2dInputGrad(Float64Array.from(abs(dy)), Float64Array.from(abs(w)), g);
+      const got = await ctx.be.download(K.conv2dInputGrad(ctx.be, ctx.be.upload(dy), ctx.be.upload(w), g), dxSize);
+      const ref = K.conv2dInputGrad(ctx.cpu, Float64Array.from(dy), Float64Array.from(w), g);
+      const mag = K.conv2dInputGrad(ctx.cpu, Float64Array.from(abs(dy)), Float64Array.from(abs(w)), g);
       // Each dx is one sequential sum over the taps that reach it (at most kh*kw*cout products, each
       // rounded, then added): one rounding per product and per add bounds it.
       expectClose(got, ref, mag, 2 * c.k * c.k * g.cout, 'dx', 0);
@@ -40,8 +41,8 @@ describe('conv2dInputGrad against the reference', () => {
       const w = uniform(r, c.k * c.k * g.cin * g.cout);
       const dy = uniform(r, g.n * g.oh * g.ow * g.cout);
       poisonPool(sizeOf(c.x));
-      const got = await ctx.be.download(ctx.be.conv2dInputGrad(ctx.be.upload(dy), ctx.be.upload(w), g), sizeOf(c.x));
-      const reached = ctx.cpu.conv2dInputGrad(new Float64Array(dy.length).fill(1), new Float64Array(w.length).fill(1), g);
+      const got = await ctx.be.download(K.conv2dInputGrad(ctx.be, ctx.be.upload(dy), ctx.be.upload(w), g), sizeOf(c.x));
+      const reached = K.conv2dInputGrad(ctx.cpu, new Float64Array(dy.length).fill(1), new Float64Array(w.length).fill(1), g);
       const unreached = [...reached.keys()].filter((i) => reached[i] === 0);
       expect(unreached.length, c.name).toBeGreaterThan(0);
       for (const i of unreached) expect(got[i], `${c.name}: element ${i}`).toBe(0);
@@ -62,7 +63,7 @@ describe('conv2dInputGrad against the reference', () => {
     poisonPool(size);
     const out = conv2dInputGradTiled(ctx.gpu, ctx.be.upload(dy), ctx.be.upload(w), g, tile);
     const got = await ctx.be.download(out, size);
-    const ref = ctx.cpu.conv2dInputGrad(Float64Array.from(dy), Float64Array.from(w), g);
+    const ref = K.conv2dInputGrad(ctx.cpu, Float64Array.from(dy), Float64Array.from(w), g);
     // |dy|, |w| < 1, and stride 2 lets at most 2 x 2 taps x 4 channels reach a pixel: sum |terms| < 16.
     expectClose(got, ref, 16, 2 * 16, 'dx', 0);
   });
@@ -77,8 +78,8 @@ async function checkInputGradTile(c: Case, tile: InputGradVariant): Promise<void
   const dxSize = sizeOf(c.x);
   poisonPool(dxSize);
   const got = await ctx.be.download(conv2dInputGradTiled(ctx.gpu, ctx.be.upload(dy), ctx.be.upload(w), g, tile), dxSize);
-  const ref = ctx.cpu.conv2dInputGrad(Float64Array.from(dy), Float64Array.from(w), g);
-  const mag = ctx.cpu.conv2dInputGrad(Float64Array.from(abs(dy)), Float64Array.from(abs(w)), g);
+  const ref = K.conv2dInputGrad(ctx.cpu, Float64Array.from(dy), Float64Array.from(w), g);
+  const mag = K.conv2dInputGrad(ctx.cpu, Float64Array.from(abs(dy)), Float64Array.from(abs(w)), g);
   expectClose(got, ref, mag, 2 * c.k * c.k * g.cout, `dx, ${c.name}, tile ${JSON.stringify(tile)}`, 0);
 }
 

@@ -9,6 +9,7 @@ import type { SharedTile, WeightGradVariant, WorkgroupTile } from '../../src/ker
 import { rng, uniform } from '../../src/util/random.js';
 import { abs, expectClose, useGpu } from '../helpers.js';
 import { CASES, type Case, TUNING_CASES, geometry, poisonPool as poison } from './conv-grad-cases.js';
+import * as K from '../../src/backend/kernels.js';
 
 const ctx = useGpu();
 const poisonPool = (size: number) => poison(ctx.be, size);
@@ -22,9 +23,9 @@ describe('conv2dWeightGrad against the reference', () => {
       const dy = uniform(r, g.n * g.oh * g.ow * g.cout);
       const dwSize = c.k * c.k * g.cin * g.cout;
       poisonPool(dwSize);
-      const got = await ctx.be.download(ctx.be.conv2dWeightGrad(ctx.be.upload(x), ctx.be.upload(dy), g), dwSize);
-      const ref = ctx.cpu.conv2dWeightGrad(Float64Array.from(x), Float64Array.from(dy), g);
-      const mag = ctx.cpu.conv2dWeightGrad(Float64Array.from(abs(x)), Float64Array.from(abs(dy)), g);
+      const got = await ctx.be.download(K.conv2dWeightGrad(ctx.be, ctx.be.upload(x), ctx.be.upload(dy), g), dwSize);
+      const ref = K.conv2dWeightGrad(ctx.cpu, Float64Array.from(x), Float64Array.from(dy), g);
+      const mag = K.conv2dWeightGrad(ctx.cpu, Float64Array.from(abs(x)), Float64Array.from(abs(dy)), g);
       // Each dw sums n*oh*ow products: a sequential sum within a split, then the splits summed in order;
       // a split of L pixels out of S splits sees L + S <= n*oh*ow + 1 adds, plus the product's rounding.
       expectClose(got, ref, mag, g.n * g.oh * g.ow + 2, 'dw', 0);
@@ -51,8 +52,8 @@ async function checkWeightGradTile(c: Case, tile: WeightGradVariant): Promise<vo
   const dwSize = c.k * c.k * g.cin * g.cout;
   poisonPool(dwSize);
   const got = await ctx.be.download(conv2dWeightGradTiled(ctx.gpu, ctx.be.upload(x), ctx.be.upload(dy), g, tile), dwSize);
-  const ref = ctx.cpu.conv2dWeightGrad(Float64Array.from(x), Float64Array.from(dy), g);
-  const mag = ctx.cpu.conv2dWeightGrad(Float64Array.from(abs(x)), Float64Array.from(abs(dy)), g);
+  const ref = K.conv2dWeightGrad(ctx.cpu, Float64Array.from(x), Float64Array.from(dy), g);
+  const mag = K.conv2dWeightGrad(ctx.cpu, Float64Array.from(abs(x)), Float64Array.from(abs(dy)), g);
   expectClose(got, ref, mag, g.n * g.oh * g.ow + 2, `dw, ${c.name}, tile ${JSON.stringify(tile)}`, 0);
 }
 

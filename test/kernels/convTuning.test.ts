@@ -15,6 +15,7 @@ import type { ConvVariant, RegisterTile } from '../../src/kernels/conv/variant.j
 import { CONV_KERNELS, TUNED_CONV_KERNELS, chooseVariant, tuneConvLayer } from '../../src/kernels/conv/index.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { abs, expectClose, useGpu } from '../helpers.js';
+import * as K from '../../src/backend/kernels.js';
 
 const ctx = useGpu();
 
@@ -98,11 +99,11 @@ describe('the conv kernels and the tuning table', () => {
     // The backend's conv2d now runs the tuned tile, and is still right.
     const r = rng(9);
     const [x, w, b] = [uniform(r, sizeOf([2, 9, 7, 16])), uniform(r, 9 * 16 * 24), uniform(r, 24)];
-    const y = ctx.be.conv2d(ctx.be.upload(x), ctx.be.upload(w), ctx.be.upload(b), g);
+    const y = K.conv2d(ctx.be, ctx.be.upload(x), ctx.be.upload(w), ctx.be.upload(b), g);
     const got = await ctx.be.download(y, g.n * g.oh * g.ow * g.cout);
     const f64 = (a: Float32Array) => Float64Array.from(a);
-    const ref = ctx.cpu.conv2d(f64(x), f64(w), f64(b), g);
-    const mag = ctx.cpu.conv2d(f64(abs(x)), f64(abs(w)), f64(abs(b)), g);
+    const ref = K.conv2d(ctx.cpu, f64(x), f64(w), f64(b), g);
+    const mag = K.conv2d(ctx.cpu, f64(abs(x)), f64(abs(w)), f64(abs(b)), g);
     expectClose(got, ref, mag, 9 * 16 + 1, 'conv2d with the tuned tile');
     ctx.be.tuning.clear();
   });

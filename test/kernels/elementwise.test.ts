@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { BinaryOp, UnaryOp } from '../../src/core/types.js';
+import type { BinaryOp } from '../../src/core/types.js';
+import type { UnaryOp } from '../../src/kernels/elementwise.js';
 import { broadcastShapes, sizeOf } from '../../src/core/geometry.js';
 import { F, Tensor, gradcheck, scope } from '../../src/autograd/index.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { abs, expectClose, readScoped, useGpu } from '../helpers.js';
+import * as K from '../../src/backend/kernels.js';
 
 const ctx = useGpu();
 
@@ -27,12 +29,12 @@ describe('binary ops against the reference', () => {
         // Divisors kept away from zero: [0.5, 1.5) with a random sign.
         const b = op === 'div' ? uniform(r, sizeOf(sb), 0.5, 1.5).map((v, i) => (i % 2 ? -v : v)) : uniform(r, sizeOf(sb));
         const out = broadcastShapes(sa, sb);
-        const gpu = await ctx.be.download(ctx.be.binary(op, ctx.be.upload(a), sa, ctx.be.upload(b), sb, out), sizeOf(out));
-        const ref = ctx.cpu.binary(op, Float64Array.from(a), sa, Float64Array.from(b), sb, out);
+        const gpu = await ctx.be.download(K.binary(ctx.be, op, ctx.be.upload(a), sa, ctx.be.upload(b), sb, out), sizeOf(out));
+        const ref = K.binary(ctx.cpu, op, Float64Array.from(a), sa, Float64Array.from(b), sb, out);
         // One rounding of an exact operation: error <= 2^-24 |result| <= 2^-23 (|a|+|b|) or |a*b|
         // or |a/b|; WGSL allows division 2.5 ulp, hence c = 3 there.
         const magOp = op === 'mul' || op === 'div' ? op : 'add';
-        const mag = ctx.cpu.binary(magOp, Float64Array.from(abs(a)), sa, Float64Array.from(abs(b)), sb, out);
+        const mag = K.binary(ctx.cpu, magOp, Float64Array.from(abs(a)), sa, Float64Array.from(abs(b)), sb, out);
         expectClose(gpu, ref, mag, op === 'div' ? 3 : 1, op);
       });
     }
@@ -49,8 +51,8 @@ describe('unary ops against the reference', () => {
   for (const [op, lo, hi] of cases) {
     it(`${op} on 1001 values in [${lo}, ${hi})`, async () => {
       const x = uniform(rng(7), 1001, lo, hi);
-      const gpu = await ctx.be.download(ctx.be.unary(op, ctx.be.upload(x), x.length), x.length);
-      const ref = ctx.cpu.unary(op, Float64Array.from(x), x.length);
+      const gpu = await ctx.be.download(K.unary(ctx.be, op, ctx.be.upload(x), x.length), x.length);
+      const ref = K.unary(ctx.cpu, op, Float64Array.from(x), x.length);
       // relu is exact (within 1 ulp of float32 rounding of the input); sigmoid goes through the driver's
       // exp, whose error WGSL bounds by 3 + 2|x| ulp: c = 3 + 2 * 60 covers it.
       const c = op === 'sigmoid' ? 3 + 2 * Math.max(-lo, hi) : 1;
@@ -62,10 +64,10 @@ describe('unary ops against the reference', () => {
   it('scale and reluGrad', async () => {
     const x = uniform(rng(8), 517);
     const dy = uniform(rng(9), 517);
-    const s = await ctx.be.download(ctx.be.scale(ctx.be.upload(x), -0.37, 517), 517);
-    expectClose(s, ctx.cpu.scale(Float64Array.from(x), -0.37, 517), abs(x), 1, 'scale');
-    const g = await ctx.be.download(ctx.be.reluGrad(ctx.be.upload(x), ctx.be.upload(dy), 517), 517);
-    expect(Array.from(g)).toEqual(Array.from(ctx.cpu.reluGrad(Float64Array.from(x), Float64Array.from(dy), 517)));
+    const s = await ctx.be.download(K.scale(ctx.be, ctx.be.upload(x), -0.37, 517), 517);
+    expectClose(s, K.scale(ctx.cpu, Float64Array.from(x), -0.37, 517), abs(x), 1, 'scale');
+    const g = await ctx.be.download(K.reluGrad(ctx.be, ctx.be.upload(x), ctx.be.upload(dy), 517), 517);
+    expect(Array.from(g)).toEqual(Array.from(K.reluGrad(ctx.cpu, Float64Array.from(x), Float64Array.from(dy), 517)));
   });
 });
 
@@ -78,7 +80,7 @@ describe('elementwise on more than 16.8 million elements (2-D dispatch grid)', (
       a[i] = i % 1000;
       b[i] = (i * 7) % 13;
     }
-    const gpu = await ctx.be.download(ctx.be.binary('add', ctx.be.upload(a), [n], ctx.be.upload(b), [n], [n]), n);
+    const gpu = await ctx.be.download(K.binary(ctx.be, 'add', ctx.be.upload(a), [n], ctx.be.upload(b), [n], [n]), n);
     for (const i of [0, 1, 65535 * 256 - 1, 65535 * 256, 16_777_216, n - 2, n - 1]) {
       expect(gpu[i], `element ${i}`).toBe(a[i]! + b[i]!);
     }
@@ -147,9 +149,9 @@ describe('GPU backward against the reference backward', () => {
       });
     const [ga, gb] = await run(ctx.be);
     const [ra, rb] = await run(ctx.cpu);
-    expectClose(ga!, ra!, ctx.cpu.binary('mul', Float64Array.from(abs(dy)), sa, Float64Array.from(abs(b)), sb, sa), 1, 'da');
+    expectClose(ga!, ra!, K.binary(ctx.cpu, 'mul', Float64Array.from(abs(dy)), sa, Float64Array.from(abs(b)), sb, sa), 1, 'da');
     // db sums 4 * 3 products per element: at most 12 roundings.
-    const magB = ctx.cpu.reduceSum(ctx.cpu.binary('mul', Float64Array.from(abs(dy)), sa, Float64Array.from(abs(a)), sa, sa), sa, [0, 2]);
+    const magB = K.reduceSum(ctx.cpu, K.binary(ctx.cpu, 'mul', Float64Array.from(abs(dy)), sa, Float64Array.from(abs(a)), sa, sa), sa, [0, 2]);
     expectClose(gb!, rb!, magB, 13, 'db');
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { F, Tensor, gradcheck } from '../../src/autograd/index.js';
 import { type Rng, rng, uniform } from '../../src/util/random.js';
 import { abs, expectClose, readScoped, recordDispatches, uploadAt, useGpu } from '../helpers.js';
+import * as K from '../../src/backend/kernels.js';
 
 const ctx = useGpu();
 
@@ -75,10 +76,10 @@ function backwardMagnitude(dy: ArrayLike<number>, y: ArrayLike<number>, norm: Ar
 /** GPU forward and backward against the reference, each from the same float32 inputs. */
 async function compare(x: Float32Array, rows: number, dim: number, eps: number, r: Rng): Promise<void> {
   const { be, cpu } = ctx;
-  const fwd = be.l2Normalize(be.upload(x), rows, dim, eps);
+  const fwd = K.l2Normalize(be, be.upload(x), rows, dim, eps);
   const y = await be.download(fwd.y, rows * dim);
   const norm = await be.download(fwd.norm, rows);
-  const ref = cpu.l2Normalize(f64(x), rows, dim, eps);
+  const ref = K.l2Normalize(cpu, f64(x), rows, dim, eps);
   expect(y.every(Number.isFinite), 'y finite').toBe(true);
   expectClose(norm, ref.norm, ref.norm, normRoundings(dim), 'norm', FLOOR);
   expectClose(y, ref.y, abs(ref.y), forwardRoundings(dim), 'y', FLOOR);
@@ -86,8 +87,8 @@ async function compare(x: Float32Array, rows: number, dim: number, eps: number, 
   // The backward's own error: both sides get the reference's y and norm as float32.
   const dy = uniform(r, rows * dim);
   const [y32, n32] = [f32(ref.y), f32(ref.norm)];
-  const dx = await be.download(be.l2NormalizeBackward(be.upload(dy), be.upload(y32), be.upload(n32), rows, dim, eps), rows * dim);
-  const dref = cpu.l2NormalizeBackward(f64(dy), f64(y32), f64(n32), rows, dim, eps);
+  const dx = await be.download(K.l2NormalizeBackward(be, be.upload(dy), be.upload(y32), be.upload(n32), rows, dim, eps), rows * dim);
+  const dref = K.l2NormalizeBackward(cpu, f64(dy), f64(y32), f64(n32), rows, dim, eps);
   expect(dx.every(Number.isFinite), 'dx finite').toBe(true);
   expectClose(dx, dref, backwardMagnitude(dy, y32, n32, rows, dim, eps), backwardRoundings(dim), 'dx', FLOOR);
 }
@@ -132,7 +133,7 @@ describe('l2Normalize against the reference', () => {
     const r = rng(5);
     const x = f32(uniform(r, rows * dim).map((v) => 1e-25 * v));
     await compare(x, rows, dim, 1e-30, r);
-    const y = await ctx.be.download(ctx.be.l2Normalize(ctx.be.upload(x), rows, dim, 1e-30).y, rows * dim);
+    const y = await ctx.be.download(K.l2Normalize(ctx.be, ctx.be.upload(x), rows, dim, 1e-30).y, rows * dim);
     for (let row = 0; row < rows; row++) {
       const sq = y.subarray(row * dim, (row + 1) * dim).reduce((s, v) => s + v * v, 0);
       expectClose([sq], [1], 1, 2 * forwardRoundings(dim), `row ${row} squared norm`);
@@ -142,14 +143,14 @@ describe('l2Normalize against the reference', () => {
   it('the special rows by hand: zeros, clamped, huge', async () => {
     const dim = 4;
     const x = Float32Array.of(0, 0, 0, 0, 3e-13, 0, -4e-13, 0, 3e30, 0, -4e30, 0);
-    const { y, norm } = ctx.be.l2Normalize(ctx.be.upload(x), 3, dim, EPS);
+    const { y, norm } = K.l2Normalize(ctx.be, ctx.be.upload(x), 3, dim, EPS);
     const ys = await ctx.be.download(y, 12);
     const ns = await ctx.be.download(norm, 3);
     // ||(3, 0, -4, 0) * 1e-13|| = 5e-13 < eps: y = x / eps; the row of 1e30 gives (0.6, 0, -0.8, 0).
     expectClose(ys, [0, 0, 0, 0, 0.3, 0, -0.4, 0, 0.6, 0, -0.8, 0], 1, forwardRoundings(dim), 'y');
     expectClose(ns, [0, 5e-13, 5e30], [0, 5e-13, 5e30], normRoundings(dim), 'norm');
     const dy = Float32Array.of(1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4);
-    const dx = await ctx.be.download(ctx.be.l2NormalizeBackward(ctx.be.upload(dy), y, norm, 3, dim, EPS), 12);
+    const dx = await ctx.be.download(K.l2NormalizeBackward(ctx.be, ctx.be.upload(dy), y, norm, 3, dim, EPS), 12);
     // Clamped rows pass dy / eps; <dy, y> = 0.6 - 2.4 = -1.8 for the last row.
     const last = [1 - 0.6 * 1.8, 2, 3 + 0.8 * 1.8, 4].map((v) => v / 5e30);
     const want = [...Array.from(dy.subarray(0, 8), (v) => v / EPS), ...last];
@@ -163,33 +164,33 @@ describe('l2Normalize against the reference', () => {
     const [rows, dim] = [37, 16];
     const r = rng(11);
     const x = uniform(r, rows * dim);
-    const fwd = ctx.be.l2Normalize(uploadAt(ctx.be, x, 1), rows, dim, EPS);
-    const ref = ctx.cpu.l2Normalize(f64(x), rows, dim, EPS);
+    const fwd = K.l2Normalize(ctx.be, uploadAt(ctx.be, x, 1), rows, dim, EPS);
+    const ref = K.l2Normalize(ctx.cpu, f64(x), rows, dim, EPS);
     expectClose(await ctx.be.download(fwd.y, rows * dim), ref.y, abs(ref.y), forwardRoundings(dim), 'y');
     const dy = uniform(r, rows * dim);
-    const dx = ctx.be.l2NormalizeBackward(uploadAt(ctx.be, dy, 2), fwd.y, fwd.norm, rows, dim, EPS);
+    const dx = K.l2NormalizeBackward(ctx.be, uploadAt(ctx.be, dy, 2), fwd.y, fwd.norm, rows, dim, EPS);
     const y32 = f32(await ctx.be.download(fwd.y, rows * dim));
     const n32 = f32(await ctx.be.download(fwd.norm, rows));
-    const dref = ctx.cpu.l2NormalizeBackward(f64(dy), f64(y32), f64(n32), rows, dim, EPS);
+    const dref = K.l2NormalizeBackward(ctx.cpu, f64(dy), f64(y32), f64(n32), rows, dim, EPS);
     expectClose(await ctx.be.download(dx, rows * dim), dref, backwardMagnitude(dy, y32, n32, rows, dim, EPS), backwardRoundings(dim), 'dx');
   });
 
   it('is deterministic: two runs agree bit for bit', async () => {
     const [rows, dim] = [300, 256];
     const x = ctx.be.upload(uniform(rng(2), rows * dim));
-    const a = await ctx.be.download(ctx.be.l2Normalize(x, rows, dim, EPS).y, rows * dim);
-    const b = await ctx.be.download(ctx.be.l2Normalize(x, rows, dim, EPS).y, rows * dim);
+    const a = await ctx.be.download(K.l2Normalize(ctx.be, x, rows, dim, EPS).y, rows * dim);
+    const b = await ctx.be.download(K.l2Normalize(ctx.be, x, rows, dim, EPS).y, rows * dim);
     expect(Array.from(a)).toEqual(Array.from(b));
   });
 
   it('checks sizes and eps before dispatching', () => {
     const x = ctx.be.upload(new Float32Array(10));
-    expect(() => ctx.be.l2Normalize(x, 3, 4, EPS)).toThrow(/l2Normalize: x holds 10 elements, 3 rows of 4 need 12/);
-    expect(() => ctx.be.l2Normalize(x, 2, 4, 0)).toThrow(/eps 0 is not a positive normal float32/);
-    expect(() => ctx.be.l2Normalize(x, 0, 4, EPS)).toThrow(/bad geometry of 0 rows of 4/);
+    expect(() => K.l2Normalize(ctx.be, x, 3, 4, EPS)).toThrow(/l2Normalize: x holds 10 elements, 3 rows of 4 need 12/);
+    expect(() => K.l2Normalize(ctx.be, x, 2, 4, 0)).toThrow(/eps 0 is not a positive normal float32/);
+    expect(() => K.l2Normalize(ctx.be, x, 0, 4, EPS)).toThrow(/bad geometry of 0 rows of 4/);
     const norm = ctx.be.upload([1, 1]);
-    expect(() => ctx.be.l2NormalizeBackward(x, x, norm, 2, 6, EPS)).toThrow(/l2NormalizeBackward: dy holds 10 elements, 2 rows of 6 need 12/);
-    expect(() => ctx.be.l2NormalizeBackward(x, x, norm, 3, 3, EPS)).toThrow(/l2NormalizeBackward: norm holds 2 elements, 3 rows of 3 need 3/);
+    expect(() => K.l2NormalizeBackward(ctx.be, x, x, norm, 2, 6, EPS)).toThrow(/l2NormalizeBackward: dy holds 10 elements, 2 rows of 6 need 12/);
+    expect(() => K.l2NormalizeBackward(ctx.be, x, x, norm, 3, 3, EPS)).toThrow(/l2NormalizeBackward: norm holds 2 elements, 3 rows of 3 need 3/);
     expect(() => F.l2Normalize(Tensor.from(ctx.cpu, [2], []))).toThrow(/l2Normalize: needs a non-empty last axis, got \[\]/);
   });
 });
@@ -245,7 +246,7 @@ describe('F.l2Normalize through the tape', () => {
     expectClose(y, refY, abs(refY), forwardRoundings(dim), 'y');
     // The GPU's backward starts from its own y and norm: their errors (y's twice, through y and <dy, y>)
     // come on top of the backward's own.
-    const norm = ctx.cpu.l2Normalize(f64(x), rows, dim, EPS).norm;
+    const norm = K.l2Normalize(ctx.cpu, f64(x), rows, dim, EPS).norm;
     const mag = backwardMagnitude(dy, refY, norm, rows, dim, EPS);
     expectClose(dx, refDx, mag, backwardRoundings(dim) + 2 * forwardRoundings(dim) + normRoundings(dim), 'dx');
   });

@@ -5,6 +5,7 @@ import type { MatmulGeometry } from '../../src/core/geometry.js';
 import { PLAIN_TILE, type MatmulTile, defaultMatmulTile, matmul } from '../../src/kernels/matmul.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { abs, expectClose, readScoped, useGpu } from '../helpers.js';
+import * as K from '../../src/backend/kernels.js';
 
 const ctx = useGpu();
 
@@ -51,9 +52,9 @@ describe('matmul against the reference', () => {
           const b = uniform(r, k * n);
           const g: MatmulGeometry = { m, n, k, transA, transB };
           const got = await gpuMatmul(a, b, g, tile());
-          const ref = ctx.cpu.matmul(Float64Array.from(a), Float64Array.from(b), g);
+          const ref = K.matmul(ctx.cpu, Float64Array.from(a), Float64Array.from(b), g);
           // A sequential float32 sum of k products: error <= k * 2^-24 * sum |a_i b_i|; c = k is twice that.
-          const mag = ctx.cpu.matmul(Float64Array.from(abs(a)), Float64Array.from(abs(b)), g);
+          const mag = K.matmul(ctx.cpu, Float64Array.from(abs(a)), Float64Array.from(abs(b)), g);
           expectClose(got, ref, mag, k, 'C');
         });
       }
@@ -97,8 +98,8 @@ describe('matmul over more than 65535 workgroups (2-D dispatch grid)', () => {
       const got = await gpu.readF32({ buffer: C.buffer, offset: C.offset + row * n * 4, size: n * 4 });
       const ar = Float64Array.from(a.subarray(row * k, (row + 1) * k));
       const one: MatmulGeometry = { m: 1, n, k, transA: false, transB: false };
-      const ref = ctx.cpu.matmul(ar, Float64Array.from(b), one);
-      const mag = ctx.cpu.matmul(Float64Array.from(ar, Math.abs), Float64Array.from(abs(b)), one);
+      const ref = K.matmul(ctx.cpu, ar, Float64Array.from(b), one);
+      const mag = K.matmul(ctx.cpu, Float64Array.from(ar, Math.abs), Float64Array.from(abs(b)), one);
       // As above: k sequential roundings.
       expectClose(got, ref, mag, k, `row ${row}`);
     }
@@ -132,8 +133,8 @@ describe('matmul gradients', () => {
     const [ra, rb] = await run(ctx.cpu);
     const absDy = Float64Array.from(abs(dy));
     // dA = dY Bᵀ sums n products, dB = Aᵀ dY sums m: that many roundings each.
-    const magA = ctx.cpu.matmul(absDy, Float64Array.from(abs(b)), { m, n: k, k: n, transA: false, transB: true });
-    const magB = ctx.cpu.matmul(Float64Array.from(abs(a)), absDy, { m: k, n, k: m, transA: true, transB: false });
+    const magA = K.matmul(ctx.cpu, absDy, Float64Array.from(abs(b)), { m, n: k, k: n, transA: false, transB: true });
+    const magB = K.matmul(ctx.cpu, Float64Array.from(abs(a)), absDy, { m: k, n, k: m, transA: true, transB: false });
     expectClose(ga!, ra!, magA, n, 'dA');
     expectClose(gb!, rb!, magB, m, 'dB');
   });

@@ -4,6 +4,7 @@ import type { Backend } from '../../src/backend/backend.js';
 import { type PoolGeometry, poolGeometry, sizeOf } from '../../src/core/geometry.js';
 import { type Rng, rng, uniform } from '../../src/util/random.js';
 import { abs, expectClose, readScoped, useGpu } from '../helpers.js';
+import * as K from '../../src/backend/kernels.js';
 
 const ctx = useGpu();
 
@@ -54,11 +55,11 @@ function distinct(r: Rng, size: number): Float32Array {
 }
 
 async function gpuForward(x: Float32Array, g: PoolGeometry): Promise<Float64Array> {
-  return ctx.be.download(ctx.be.maxPool2d(ctx.be.upload(x), g), outSize(g));
+  return ctx.be.download(K.maxPool2d(ctx.be, ctx.be.upload(x), g), outSize(g));
 }
 
 async function gpuBackward(x: Float32Array, dy: Float32Array, g: PoolGeometry): Promise<Float64Array> {
-  return ctx.be.download(ctx.be.maxPool2dBackward(ctx.be.upload(x), ctx.be.upload(dy), g), g.n * g.h * g.w * g.c);
+  return ctx.be.download(K.maxPool2dBackward(ctx.be, ctx.be.upload(x), ctx.be.upload(dy), g), g.n * g.h * g.w * g.c);
 }
 
 /** Windows one input element can lie in, hence the most dy terms it sums: ceil(k / stride)^2. */
@@ -67,8 +68,8 @@ const termsPerInput = (g: PoolGeometry): number => Math.ceil(g.k / g.stride) ** 
 async function compareBackward(x: Float32Array, dy: Float32Array, g: PoolGeometry, what: string): Promise<void> {
   const got = await gpuBackward(x, dy, g);
   const xs = Float64Array.from(x);
-  const ref = ctx.cpu.maxPool2dBackward(xs, Float64Array.from(dy), g);
-  const mag = ctx.cpu.maxPool2dBackward(xs, Float64Array.from(abs(dy)), g);
+  const ref = K.maxPool2dBackward(ctx.cpu, xs, Float64Array.from(dy), g);
+  const mag = K.maxPool2dBackward(ctx.cpu, xs, Float64Array.from(abs(dy)), g);
   // The same argmax on both sides (exact comparisons); a sum of at most T terms in float32 rounds at
   // most T - 1 times, each within 2^-24 of a partial sum <= sum |terms|.
   expectClose(got, ref, mag, termsPerInput(g), what);
@@ -85,7 +86,7 @@ describe('maxPool2d against the reference', () => {
       ] as const) {
         const got = await gpuForward(x, g);
         // A selection: the output is one of the inputs, bit for bit (c = 0 leaves only the 1e-30 floor).
-        expectClose(got, ctx.cpu.maxPool2d(Float64Array.from(x), g), 0, 0, `forward (${kind})`);
+        expectClose(got, K.maxPool2d(ctx.cpu, Float64Array.from(x), g), 0, 0, `forward (${kind})`);
         await compareBackward(x, uniform(r, outSize(g)), g, `backward (${kind})`);
       }
     });
@@ -101,7 +102,7 @@ describe('maxPool2d rules, by hand', () => {
 
   it('padding is -inf, not 0: an all-negative input pools to its own maximum', async () => {
     const g = poolGeometry([1, 2, 2, 1], 3, 2, 1);
-    for (const y of await onBoth((be) => be.maxPool2d(be.upload([-4, -3, -2, -1]), g), 1)) {
+    for (const y of await onBoth((be) => K.maxPool2d(be, be.upload([-4, -3, -2, -1]), g), 1)) {
       expect(Array.from(y)).toEqual([-1]);
     }
   });
@@ -113,7 +114,7 @@ describe('maxPool2d rules, by hand', () => {
       [[0, 2, 2, 1], [0, 1, 0, 0]],
       [[0, 1, 2, 2], [0, 0, 1, 0]],
     ]) {
-      for (const dx of await onBoth((be) => be.maxPool2dBackward(be.upload(x!), be.upload([1]), g), 4)) {
+      for (const dx of await onBoth((be) => K.maxPool2dBackward(be, be.upload(x!), be.upload([1]), g), 4)) {
         expect(Array.from(dx), `x = ${x}`).toEqual(want);
       }
     }
@@ -124,7 +125,7 @@ describe('maxPool2d rules, by hand', () => {
     const g = poolGeometry([1, 2, 2, 4], 2, 2, 0);
     const x = [5, 0, 0, 0, 5, 7, 0, 0, 5, 0, 7, 0, 5, 0, 0, 7];
     const want = [1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 3, 0, 0, 0, 0, 4];
-    for (const dx of await onBoth((be) => be.maxPool2dBackward(be.upload(x), be.upload([1, 2, 3, 4]), g), 16)) {
+    for (const dx of await onBoth((be) => K.maxPool2dBackward(be, be.upload(x), be.upload([1, 2, 3, 4]), g), 16)) {
       expect(Array.from(dx)).toEqual(want);
     }
   });
@@ -133,7 +134,7 @@ describe('maxPool2d rules, by hand', () => {
     // 2x2 windows at stride 1 over 3x3: the centre lies in all four.
     const g = poolGeometry([1, 3, 3, 1], 2, 1, 0);
     const x = [0, 1, 0, 1, 9, 1, 0, 1, 0];
-    for (const dx of await onBoth((be) => be.maxPool2dBackward(be.upload(x), be.upload([1, 2, 3, 4]), g), 9)) {
+    for (const dx of await onBoth((be) => K.maxPool2dBackward(be, be.upload(x), be.upload([1, 2, 3, 4]), g), 9)) {
       expect(Array.from(dx)).toEqual([0, 0, 0, 0, 10, 0, 0, 0, 0]);
     }
   });
@@ -170,7 +171,7 @@ describe('GPU backward against the reference backward, through the tape', () => 
       });
     const [got] = await run(ctx.be);
     const [ref] = await run(ctx.cpu);
-    const mag = ctx.cpu.maxPool2dBackward(Float64Array.from(x), Float64Array.from(abs(dy)), g);
+    const mag = K.maxPool2dBackward(ctx.cpu, Float64Array.from(x), Float64Array.from(abs(dy)), g);
     expectClose(got, ref, mag, termsPerInput(g), 'dx');
   });
 });
@@ -184,7 +185,7 @@ describe('maxPool2d on more than 16.8 million elements (2-D dispatch grid)', () 
     const r = rng(3);
     const x = uniform(r, g.n * g.h * g.w * g.c);
     const got = await gpuForward(x, g);
-    expectClose(got, ctx.cpu.maxPool2d(Float64Array.from(x), g), 0, 0, 'forward');
+    expectClose(got, K.maxPool2d(ctx.cpu, Float64Array.from(x), g), 0, 0, 'forward');
     await compareBackward(x, uniform(r, outSize(g)), g, 'backward');
   });
 });

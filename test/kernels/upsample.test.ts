@@ -4,6 +4,7 @@ import type { Backend } from '../../src/backend/backend.js';
 import { type SpatialGeometry, sizeOf, spatial } from '../../src/core/geometry.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { abs, expectClose, readScoped, recordDispatches, uploadAt, useGpu } from '../helpers.js';
+import * as K from '../../src/backend/kernels.js';
 
 const ctx = useGpu();
 
@@ -41,13 +42,13 @@ async function compare(shape: Nhwc, seed: number, pad = 0): Promise<void> {
   const g = spatial(shape, 'upsample2x');
   const r = rng(seed);
   const x = uniform(r, sizeOf(shape));
-  const y = await ctx.be.download(ctx.be.upsample2x(uploadAt(ctx.be, x, pad), g), upSize(g));
+  const y = await ctx.be.download(K.upsample2x(ctx.be, uploadAt(ctx.be, x, pad), g), upSize(g));
   // A copy: bit for bit (c = 0 leaves only the 1e-30 floor).
-  expectClose(y, ctx.cpu.upsample2x(Float64Array.from(x), g), 0, 0, 'forward');
+  expectClose(y, K.upsample2x(ctx.cpu, Float64Array.from(x), g), 0, 0, 'forward');
   const dy = uniform(r, upSize(g));
-  const dx = await ctx.be.download(ctx.be.upsample2xBackward(uploadAt(ctx.be, dy, pad), g), sizeOf(shape));
-  const ref = ctx.cpu.upsample2xBackward(Float64Array.from(dy), g);
-  const mag = ctx.cpu.upsample2xBackward(Float64Array.from(abs(dy)), g);
+  const dx = await ctx.be.download(K.upsample2xBackward(ctx.be, uploadAt(ctx.be, dy, pad), g), sizeOf(shape));
+  const ref = K.upsample2xBackward(ctx.cpu, Float64Array.from(dy), g);
+  const mag = K.upsample2xBackward(ctx.cpu, Float64Array.from(abs(dy)), g);
   expectClose(dx, ref, mag, BACKWARD_ROUNDINGS, 'backward');
 }
 
@@ -83,7 +84,7 @@ describe('upsample2x by hand', () => {
   it('copies each pixel to its 2x2 block', async () => {
     const row = (px: number[]) => px.flatMap((p) => [p + 1, p + 2, p + 1, p + 2]);
     const want = [...row([0, 10, 20]), ...row([0, 10, 20]), ...row([30, 40, 50]), ...row([30, 40, 50])];
-    for (const y of await onBoth((be) => be.upsample2x(be.upload(x), g), 48)) expect(Array.from(y)).toEqual(want);
+    for (const y of await onBoth((be) => K.upsample2x(be, be.upload(x), g), 48)) expect(Array.from(y)).toEqual(want);
   });
 
   it('sums each 2x2 block back', async () => {
@@ -97,7 +98,7 @@ describe('upsample2x by hand', () => {
       for (const a of [0, 1]) for (const b of [0, 1]) s += dy[((2 * yy + a) * 6 + 2 * xx + b) * 2 + ch]!;
       return s;
     });
-    for (const dx of await onBoth((be) => be.upsample2xBackward(be.upload(dy), g), 12)) expect(Array.from(dx)).toEqual(want);
+    for (const dx of await onBoth((be) => K.upsample2xBackward(be, be.upload(dy), g), 12)) expect(Array.from(dx)).toEqual(want);
   });
 });
 
@@ -128,7 +129,7 @@ describe('GPU backward against the reference backward, through the tape', () => 
       });
     const [got] = await run(ctx.be);
     const [ref] = await run(ctx.cpu);
-    const mag = ctx.cpu.upsample2xBackward(Float64Array.from(abs(dy)), spatial(shape, 'upsample2x'));
+    const mag = K.upsample2xBackward(ctx.cpu, Float64Array.from(abs(dy)), spatial(shape, 'upsample2x'));
     expectClose(got, ref, mag, BACKWARD_ROUNDINGS, 'dx');
   });
 });

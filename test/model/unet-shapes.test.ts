@@ -1,7 +1,10 @@
 // The distinct layer shapes of the UNet, which the kernel benchmarks and the tuner run (no device needed),
 // and a check that they are what the model runs.
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { ArgsOn, Kernel, KernelDef } from '../../src/backend/kernel.js';
+import * as K from '../../src/backend/kernels.js';
 import { WebGpuBackend } from '../../src/backend/webgpu/index.js';
+import type { BufferRef } from '../../src/gpu/gpu.js';
 import { materialize } from '../../src/model/module.js';
 import { unetShapes } from '../../src/model/unet-shapes.js';
 import { Unet } from '../../src/model/unet.js';
@@ -43,22 +46,21 @@ describe('UNet layer shapes against the model', () => {
     const be = new WebGpuBackend(gpu);
     const seen = { convs: new Set<string>(), norms: new Set<string>(), pool: new Set<string>(), upsamples: new Set<string>(), concats: new Set<string>() };
     const key = (v: unknown) => JSON.stringify(v);
-    // Each geometry the model hands the backend, recorded on the way to the real method.
-    const watch = <K extends 'conv2d' | 'conv2dInputGrad' | 'conv2dWeightGrad' | 'batchNormTrain' | 'maxPool2d' | 'upsample2x' | 'concatChannels'>(
-      name: K,
-      record: (...args: Parameters<WebGpuBackend[K]>) => void,
-    ) => {
-      const real = (be[name] as (...args: Parameters<WebGpuBackend[K]>) => ReturnType<WebGpuBackend[K]>).bind(be);
-      Object.assign(be, { [name]: (...args: Parameters<WebGpuBackend[K]>) => (record(...args), real(...args)) });
+    // Each geometry the model hands the backend, recorded on the way to the real kernel.
+    const watchers = new Map<string, (args: readonly unknown[]) => void>();
+    const real = be.dispatch;
+    Object.assign(be, { dispatch: (k: KernelDef, args: readonly unknown[]) => (watchers.get(k.id)?.(args), real(k, args)) });
+    const watch = <A extends readonly unknown[], R>(k: Kernel<A, R>, record: (...args: ArgsOn<A, BufferRef>) => void) => {
+      watchers.set(k.id, (args) => record(...(args as ArgsOn<A, BufferRef>)));
     };
-    watch('conv2d', (...a) => seen.convs.add(key(a[3])));
-    watch('conv2dInputGrad', (...a) => seen.convs.add(key(a[2])));
-    watch('conv2dWeightGrad', (...a) => seen.convs.add(key(a[2])));
-    watch('batchNormTrain', (...a) => seen.norms.add(key({ n: a[6].n, h: a[6].h, w: a[6].w, c: a[6].c })));
-    watch('maxPool2d', (...a) => seen.pool.add(key(a[1])));
-    watch('upsample2x', (...a) => seen.upsamples.add(key(a[1])));
+    watch(K.conv2d, (...a) => seen.convs.add(key(a[3])));
+    watch(K.conv2dInputGrad, (...a) => seen.convs.add(key(a[2])));
+    watch(K.conv2dWeightGrad, (...a) => seen.convs.add(key(a[2])));
+    watch(K.batchNormTrain, (...a) => seen.norms.add(key({ n: a[6].n, h: a[6].h, w: a[6].w, c: a[6].c })));
+    watch(K.maxPool2d, (...a) => seen.pool.add(key(a[1])));
+    watch(K.upsample2x, (...a) => seen.upsamples.add(key(a[1])));
     // The step's loss terms are packed into one vector by 1x1 concats: not a layer of the model.
-    watch('concatChannels', (...a) => {
+    watch(K.concatChannels, (...a) => {
       if (a[2].n === n) seen.concats.add(key({ g: a[2], ca: a[3], cb: a[4] }));
     });
     const model = new Unet();

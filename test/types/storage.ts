@@ -10,6 +10,7 @@ import { materialize } from '../../src/model/module.js';
 import { Unet } from '../../src/model/unet.js';
 import { Adam } from '../../src/train/optimizer.js';
 import { rng } from '../../src/util/random.js';
+import * as K from '../../src/backend/kernels.js';
 
 declare const gpu: WebGpuBackend;
 declare const cpu: CpuBackend;
@@ -27,7 +28,7 @@ F.add(a, b);
 // @ts-expect-error a Float64Array as the storage of a GPU tensor
 new Tensor(gpu, new Float64Array(2), [2]);
 // @ts-expect-error CPU storage handed to a GPU kernel
-gpu.conv2d(new Float64Array(4), a.data, null, g);
+K.conv2d(gpu, new Float64Array(4), a.data, null, g);
 
 const gpuModel = new Unet<BufferRef>();
 const cpuModel = new Unet<Float64Array>();

@@ -1,5 +1,6 @@
 // CPU reference: broadcasting binary ops, unary ops, scale, ReLU gradient, fill.
-import type { BinaryOp, UnaryOp } from '../../core/types.js';
+import type { BinaryOp } from '../../core/types.js';
+import type { UnaryOp } from '../../kernels/elementwise.js';
 import { type Shape, sizeOf } from '../../core/geometry.js';
 import { broadcastStrides, stridesOf } from './strides.js';
 
