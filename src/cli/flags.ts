@@ -76,6 +76,7 @@ export function addTrainFlags(c: Command, o: { variantSwitches: boolean; resumab
     .option('--normal-per-batch <n>', 'normal images per step, on top of --batch (default: half of --batch with NBR)', nonNegativeInt('--normal-per-batch'))
     .addOption(new Option('--nbr-features <where>', 'features of the NBR feature term and paste weights: relu (after the layer) or pre (before its last ReLU)').choices(['relu', 'pre']).default(TRAIN_DEFAULTS.nbrFeatures))
     .addOption(new Option('--cell-labels <how>', 'feature cells: any (a defect pixel makes a defect cell) or fraction (half the cell; cells beside a defect left out)').choices(['any', 'fraction']).default(TRAIN_DEFAULTS.cellLabels))
+    .option('--bg-start <x>', 'share of the steps before the background term starts (ours; normal images pass with weight 0 until then)', belowOne('--bg-start', 'a share of the steps'), TRAIN_DEFAULTS.bgStart)
     .option('--feat-rampup <x>', 'share of the steps over which the feature term weight rises from 0', belowOne('--feat-rampup', 'a share of the steps'), TRAIN_DEFAULTS.featRampup)
     .addOption(new Option('--bg-loss <how>', "background term: mean (every pixel of a normal image), hard (each image's hardest --bg-top share) or hinge (only logits above probability 0.1, by how far)").choices(['mean', 'hard', 'hinge']).default(TRAIN_DEFAULTS.bgLoss))
     .option('--bg-top <x>', 'with --bg-loss hard: the share of pixels averaged', positiveNumber('--bg-top'), TRAIN_DEFAULTS.bgTop)

@@ -17,7 +17,7 @@ export const VARIANTS = {
   full: { nbr: true, cropPaste: true, weighting: true },
 } as const;
 
-type MethodOptions = Pick<TrainOptions, 'nbrFeatures' | 'cellLabels' | 'featRampup' | 'bgLoss' | 'normalBn' | 'synthetic' | 'syntheticPhase' | 'paste' | 'lambdaFeat'>;
+type MethodOptions = Pick<TrainOptions, 'nbrFeatures' | 'cellLabels' | 'featRampup' | 'bgStart' | 'bgLoss' | 'normalBn' | 'synthetic' | 'syntheticPhase' | 'paste' | 'lambdaFeat'>;
 
 /** The modifiers, in pairs that set a part on and back to the paper's first reading. */
 export const MODIFIERS: Record<string, MethodOptions> = {
@@ -30,6 +30,9 @@ export const MODIFIERS: Record<string, MethodOptions> = {
   /** lambda_feat ramped up over the first 30% of the steps. */
   ramp: { featRampup: 0.3 },
   noramp: { featRampup: 0 },
+  /** The background term from two thirds of the steps on, once the shots are learned (--bg-start, ours). */
+  late: { bgStart: 2 / 3 },
+  nolate: { bgStart: 0 },
   /** The background term on each normal image's hardest pixels (--bg-top). */
   hard: { bgLoss: 'hard' },
   /** The background term only on normal pixels above probability 0.1, by how far (a hinge on the logit). */

@@ -73,6 +73,11 @@ export interface TrainOptions {
   cellLabels?: CellLabels;
   /** Share of the steps over which lambda_feat rises linearly from 0 (0: full weight from the start). */
   featRampup?: number;
+  /**
+   * Share of the steps before the background term starts (ours: the shots are learned first; until then
+   * the normal images pass through the network with weight 0). 0: from the first step.
+   */
+  bgStart?: number;
   /** The background term over all pixels of a normal image, or over its hardest `bgTop` share. */
   bgLoss?: BgLoss;
   bgTop?: number;
@@ -98,10 +103,10 @@ export interface TrainOptions {
 /** The settings a run records and a resumed run takes back (the rest of TrainOptions is per invocation). */
 export const RECORDED = [
   'data', 'shots', 'splitSeed', 'seed', 'size', 'tile', 'scale', 'resize', 'batch', 'steps', 'lr', 'loss', 'nbr', 'cropPaste', 'weighting', 'lambdaBg',
-  'lambdaFeat', 'nbrLayer', 'paste', 'normalPerBatch', 'nbrFeatures', 'cellLabels', 'featRampup', 'bgLoss', 'bgTop', 'normalBn', 'synthetic', 'syntheticPhase', 'encoderWeights', 'checkpointEvery', 'validateEvery', 'maxFpr', 'evaluate', 'optimizerState',
+  'lambdaFeat', 'nbrLayer', 'paste', 'normalPerBatch', 'nbrFeatures', 'cellLabels', 'featRampup', 'bgStart', 'bgLoss', 'bgTop', 'normalBn', 'synthetic', 'syntheticPhase', 'encoderWeights', 'checkpointEvery', 'validateEvery', 'maxFpr', 'evaluate', 'optimizerState',
 ] as const satisfies readonly (keyof TrainOptions)[];
 /** Recorded settings that runs from before them lack: absent, they take their default. */
-export const LATER_RECORDED: ReadonlySet<string> = new Set(['tile', 'scale', 'resize']);
+export const LATER_RECORDED: ReadonlySet<string> = new Set(['tile', 'scale', 'resize', 'bgStart']);
 
 export const TRAIN_DEFAULTS = {
   shots: 1,
@@ -130,6 +135,7 @@ export const TRAIN_DEFAULTS = {
   nbrFeatures: 'relu' as NbrFeatures,
   cellLabels: 'any' as CellLabels,
   featRampup: 0,
+  bgStart: 0,
   bgLoss: 'mean' as BgLoss,
   bgTop: 0.05,
   normalBn: 'joint' as NormalBn,
@@ -222,6 +228,7 @@ function check(o: ResolvedOptions): void {
     if (!Number.isInteger(v) || v < 0 || v > LIMITS.batch) throw new InputError(`--${kebab(name)} must be an integer from 0 to ${LIMITS.batch}, got ${v}`);
   }
   if (!(o.featRampup >= 0 && o.featRampup <= 1)) throw new InputError(`--feat-rampup must be a share of the steps from 0 to 1, got ${o.featRampup}`);
+  if (!(o.bgStart >= 0 && o.bgStart < 1)) throw new InputError(`--bg-start must be a share of the steps from 0 up to (not including) 1, got ${o.bgStart}`);
   if (!(o.syntheticPhase >= 0 && o.syntheticPhase < 1)) throw new InputError(`--synthetic-phase must be a share of the steps from 0 up to (not including) 1, got ${o.syntheticPhase}`);
   if (!(o.bgTop > 0 && o.bgTop <= 1)) throw new InputError(`--bg-top must be a share of the pixels above 0 and at most 1, got ${o.bgTop}`);
   if (!(o.maxFpr >= 0 && o.maxFpr < 1)) throw new InputError(`--max-fpr must be a rate from 0 up to (not including) 1, got ${o.maxFpr}`);

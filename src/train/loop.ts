@@ -11,7 +11,7 @@ import { saveCheckpoint } from '../run/checkpoint.js';
 import { LAYER_STRIDE, type ResolvedOptions, WEIGHTING_WARMUP } from '../run/options.js';
 import { type BatchLayout, makeBatch } from './batch.js';
 import { type Adam, learningRate } from './optimizer.js';
-import { featWeight, layoutAt, stepConfig, syntheticPhaseSteps } from './schedule.js';
+import { bgWeight, featWeight, layoutAt, stepConfig, syntheticPhaseSteps } from './schedule.js';
 import { type BatchShape, type StepTerms, readTerms, recordTrainStep } from './step.js';
 import { type TrainingData, falsePositiveRate } from './train-data.js';
 
@@ -116,7 +116,7 @@ export async function runLoop(run: LoopRun, onProgress: (e: LoopEvent) => void):
       const lr = learningRate(step, o.steps, o.lr);
       const batch = await next;
       const lambdaFeat = featWeight(o, step);
-      const terms = recordTrainStep(model, opt, batch, { ...lossConfig, lambdaFeat }, lr, step >= weightingFrom);
+      const terms = recordTrainStep(model, opt, batch, { ...lossConfig, lambdaFeat, lambdaBg: bgWeight(o, step) }, lr, step >= weightingFrom);
       // Awaited by report(); when an earlier step fails first, it rejects as the device closes, unheard.
       terms.catch(() => {});
       // The next batch is composed while this step runs on the GPU (image decodes are cached).

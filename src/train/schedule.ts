@@ -1,5 +1,6 @@
 // What a run's options make of each step's loss: the step configuration, and the feature term's weight
-// at a step (a linear ramp-up over the first --feat-rampup share of the steps).
+// at a step (a linear ramp-up over the first --feat-rampup share of the steps), the background term's
+// (0 before --bg-start).
 import type { BatchLayout } from './batch.js';
 import type { ResolvedOptions } from '../run/options.js';
 import type { StepConfig } from './step.js';
@@ -23,6 +24,11 @@ export function featWeight(o: Pick<ResolvedOptions, 'lambdaFeat' | 'featRampup' 
   const rampSteps = o.featRampup * o.steps;
   if (!(rampSteps > 0)) return o.lambdaFeat;
   return o.lambdaFeat * Math.min(1, (step + 1) / rampSteps);
+}
+
+/** lambda_bg at step `step` (0-based): 0 before the first round(bgStart * steps) steps, then o.lambdaBg. */
+export function bgWeight(o: Pick<ResolvedOptions, 'lambdaBg' | 'bgStart' | 'steps'>, step: number): number {
+  return step < Math.round(o.bgStart * o.steps) ? 0 : o.lambdaBg;
 }
 
 /** Steps of the synthetic first phase: the first round(syntheticPhase * steps). */

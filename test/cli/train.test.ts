@@ -59,6 +59,19 @@ describe('gpuseg synth, train, predict, eval', () => {
     expect(existsSync(join(base, 'eval.json'))).toBe(false);
   });
 
+  it('starts the background term after --bg-start of the steps: before it the loss is the segmentation term alone', () => {
+    const late = join(dir, 'late');
+    const r = gpuseg(['train', '--data', join(data, 'fabric'), '--out', late, '--size', '32', '--batch', '2', '--normal-per-batch', '2', '--no-crop-paste', '--lambda-feat', '0', '--steps', '4', '--bg-start', '0.5', '--no-eval', '--validate-every', '0', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const steps = readFileSync(join(late, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => 'loss' in l);
+    expect(steps.map((l) => l.step)).toEqual([1, 2, 3, 4]);
+    for (const l of steps) expect(l.bg, `bg at step ${l.step}`).toBeGreaterThan(0.01);
+    // round(0.5 * 4) = 2 steps at weight 0, then lambda_bg 1.
+    for (const l of steps.slice(0, 2)) expect(l.loss).toBe(l.seg);
+    for (const l of steps.slice(2)) expect(l.loss).toBeCloseTo(l.seg + l.bg, 5);
+    expect(JSON.parse(readFileSync(join(late, 'config.json'), 'utf8'))).toMatchObject({ bgStart: 0.5, lambdaBg: 1 });
+  });
+
   it('stops a diverging run with a line naming the step and the loss term', () => {
     const r = gpuseg(['train', '--data', join(data, 'fabric'), '--out', join(dir, 'diverged'), '--size', '32', '--batch', '4', '--steps', '4', '--lr', '1e38', '--validate-every', '0']);
     expect(r.status).not.toBe(0);
@@ -147,6 +160,7 @@ describe('gpuseg synth, train, predict, eval', () => {
       [['--bg-loss', 'max'], /--bg-loss.*max/],
       [['--normal-bn', 'none'], /--normal-bn.*none/],
       [['--feat-rampup', '1.5'], /--feat-rampup must be a share of the steps from 0 up to \(not including\) 1, got '1.5'/],
+      [['--bg-start', '1'], /--bg-start must be a share of the steps from 0 up to \(not including\) 1, got '1'/],
       [['--bg-top', '2'], /--bg-top must be a share of the pixels above 0 and at most 1, got 2/],
       [['--synthetic', 'x'], /--synthetic must be .*, got 'x'/],
       [['--synthetic-phase', '1'], /--synthetic-phase must be a share of the steps from 0 up to \(not including\) 1, got '1'/],

@@ -11,7 +11,7 @@ import { type Batch, type SampleKind, batchFromSamples } from '../../src/train/b
 import { splitBatch } from '../../src/train/batch-split.js';
 import { HINGE_PROBABILITY, type LossConfig, type LossPart, hingeBackground, methodLoss, packTerms, uploadBatch } from '../../src/train/losses.js';
 import { gradcheck } from '../../src/autograd/gradcheck.js';
-import { featWeight } from '../../src/train/schedule.js';
+import { bgWeight, featWeight } from '../../src/train/schedule.js';
 import { type Rng, rng, uniform } from '../../src/util/random.js';
 import { useGpu } from '../helpers.js';
 
@@ -152,6 +152,19 @@ describe('the feature term ramp-up (--feat-rampup)', () => {
   });
 });
 
+describe('the background term\'s start (--bg-start)', () => {
+  it('is 0 for the first round(bgStart * steps) steps, then lambda_bg', () => {
+    const o = { lambdaBg: 0.7, bgStart: 2 / 3, steps: 300 };
+    expect(bgWeight(o, 0)).toBe(0);
+    expect(bgWeight(o, 199)).toBe(0);
+    expect(bgWeight(o, 200)).toBe(0.7);
+    expect(bgWeight(o, 299)).toBe(0.7);
+    expect(bgWeight({ ...o, steps: 4, bgStart: 0.5 }, 1)).toBe(0);
+    expect(bgWeight({ ...o, steps: 4, bgStart: 0.5 }, 2)).toBe(0.7);
+    expect(bgWeight({ ...o, bgStart: 0 }, 0)).toBe(0.7);
+  });
+});
+
 describe('variants', () => {
   it('read a base variant and +modifiers', () => {
     expect(variantOptions('baseline')).toEqual({ nbr: false, cropPaste: false, weighting: false });
@@ -161,6 +174,7 @@ describe('variants', () => {
     expect(variantOptions('full+pre+relu')!.nbrFeatures).toBe('relu');
     expect(variantOptions('full+sepbn+fraction+ramp')).toMatchObject({ normalBn: 'separate', cellLabels: 'fraction', featRampup: 0.3 });
     expect(variantOptions('baseline+synfirst')).toEqual({ nbr: false, cropPaste: false, weighting: false, syntheticPhase: 1 / 3 });
+    expect(variantOptions('nbr+nofeat+hard+late')).toEqual({ nbr: true, cropPaste: false, weighting: false, lambdaFeat: 0, bgLoss: 'hard', bgStart: 2 / 3 });
     expect(variantOptions('nbr+nofeat+matched')).toEqual({ nbr: true, cropPaste: false, weighting: false, lambdaFeat: 0, paste: 'matched' });
     for (const bad of ['', 'fullest', 'full+', 'full+nope', '+pre', 'toString']) expect(variantOptions(bad), bad).toBeNull();
   });
