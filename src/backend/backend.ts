@@ -67,13 +67,26 @@ export interface GpuSide {
   readonly tuning: TuningTable;
 }
 
-/** A kernel's two implementations, each typed by the contract (A: the arguments, R: the result). */
-export interface KernelDef<A extends readonly unknown[] = any, R = any> {
+/** A real kernel: its two implementations, each typed by the contract (A: the arguments, R: the result). */
+export interface NativeKernelDef<A extends readonly unknown[] = any, R = any> {
   /** Its name (the recording backend of test/autograd/ops.test.ts, error messages). */
   readonly id: string;
   /** The reference, in float64. */
   readonly cpu: (...args: ArgsOn<A, Float64Array>) => On<R, Float64Array>;
   /** The dispatch recorded into the step's command encoder. */
   readonly webgpu: (side: GpuSide, ...args: ArgsOn<A, BufferRef>) => On<R, BufferRef>;
+}
+
+/** A kernel built from other kernels: one implementation for every backend (Burn's default). */
+export interface DerivedKernelDef<A extends readonly unknown[] = any, R = any> {
+  readonly id: string;
+  readonly derive: <S>(be: Backend<S>, ...args: ArgsOn<A, S>) => On<R, S>;
+}
+
+export type KernelDef<A extends readonly unknown[] = any, R = any> = NativeKernelDef<A, R> | DerivedKernelDef<A, R>;
+
+/** Runs a kernel's implementation for `be`: the derived one, or the backend's own through `native`. */
+export function runKernel<S>(be: Backend<S>, kernel: KernelDef, args: readonly unknown[], native: (k: NativeKernelDef) => unknown): unknown {
+  return 'derive' in kernel ? kernel.derive(be, ...(args as never[])) : native(kernel);
 }
 

@@ -20,7 +20,7 @@ import * as gpuAdam from '../kernels/adam.js';
 import * as gpuBatchNorm from '../kernels/batchnorm.js';
 import * as gpuBce from '../kernels/bce.js';
 import * as gpuConcat from '../kernels/concat.js';
-import { conv2dBiasGrad as gpuConv2dBiasGrad, conv2dTiled } from '../kernels/conv/forward.js';
+import { conv2dTiled } from '../kernels/conv/forward.js';
 import { chooseVariant } from '../kernels/conv/index.js';
 import { conv2dInputGradTiled } from '../kernels/conv/input-grad.js';
 import { conv2dWeightGradTiled } from '../kernels/conv/weight-grad.js';
@@ -44,7 +44,7 @@ import * as cpuPool from './cpu/pool.js';
 import * as cpuReduce from './cpu/reduce.js';
 import * as cpuResample from './cpu/resample.js';
 import * as cpuTopk from './cpu/topk.js';
-import { type St, kernel, onGpu } from './kernel.js';
+import { type St, derived, kernel, onGpu } from './kernel.js';
 
 export type { St } from './kernel.js';
 
@@ -92,10 +92,10 @@ export const conv2dWeightGrad = kernel<[x: St, dy: St, g: Conv2dGeometry], St>({
   id: 'conv2dWeightGrad', cpu: cpuConvGrad.conv2dWeightGrad,
   webgpu: ({ gpu, tuning }, x, dy, g) => conv2dWeightGradTiled(gpu, x, dy, g, chooseVariant('conv2dWeightGrad', gpu, tuning, g)),
 });
-/** dbias[co] = sum over n, oh, ow of dy. */
-export const conv2dBiasGrad = kernel<[dy: St, g: Conv2dGeometry], St>({
-  id: 'conv2dBiasGrad', cpu: cpuConv.conv2dBiasGrad, webgpu: onGpu(gpuConv2dBiasGrad),
-});
+/** dbias[co] = sum over n, oh, ow of dy: dy as [1, pixels, cout] summed over the middle axis (derived). */
+export const conv2dBiasGrad = derived<[dy: St, g: Conv2dGeometry], St>('conv2dBiasGrad', (be, dy, g) =>
+  reduceSum(be, dy, [1, g.n * g.oh * g.ow, g.cout], [1]),
+);
 
 // ---- batch norm (per channel over n, h, w) -------------------------------------------------------
 

@@ -4,6 +4,7 @@
 // kernel).
 import { describe, expect, it } from 'vitest';
 import { F, Tensor, noGrad, opRules, scope } from '../../src/autograd/index.js';
+import { runKernel } from '../../src/backend/backend.js';
 import { CpuBackend } from '../../src/backend/cpu/index.js';
 import type { KernelDef } from '../../src/backend/kernel.js';
 import * as K from '../../src/backend/kernels.js';
@@ -11,11 +12,17 @@ import { rng, uniform } from '../../src/util/random.js';
 
 type S = Float64Array;
 const calls = new Set<string>();
-/** The CPU backend, noting each kernel it runs. */
+/** The CPU backend, noting each kernel an op calls (not those a derived kernel is built from). */
+let depth = 0;
 class RecordingBackend extends CpuBackend {
   override readonly dispatch = (k: KernelDef, args: readonly unknown[]): unknown => {
-    calls.add(k.id);
-    return k.cpu(...(args as never[]));
+    if (depth === 0) calls.add(k.id);
+    depth++;
+    try {
+      return runKernel(this, k, args, (native) => native.cpu(...(args as never[])));
+    } finally {
+      depth--;
+    }
   };
 }
 const recording = new RecordingBackend();

@@ -1,6 +1,6 @@
-// CPU reference: conv2d forward (NHWC input, HWIO weights, zero padding) and its bias gradient, and the
-// walk over taps the forward and both gradients share. Plain loops over the definition in float64; the
-// test oracle of the GPU kernels.
+// CPU reference: conv2d forward (NHWC input, HWIO weights, zero padding), and the walk over taps the
+// forward and both gradients share (the bias gradient is derived from reduceSum: ../kernels.ts). Plain
+// loops over the definition in float64; the test oracle of the GPU kernels.
 import type { Conv2dGeometry } from '../../core/geometry.js';
 
 /**
@@ -40,14 +40,4 @@ export function conv2d(x: Float64Array, w: Float64Array, bias: Float64Array | nu
     }
   });
   return y;
-}
-
-/** dbias[co] = sum over n, oh, ow of dy[n, oh, ow, co]. */
-export function conv2dBiasGrad(dy: Float64Array, g: Conv2dGeometry): Float64Array {
-  const pixels = g.n * g.oh * g.ow;
-  const db = new Float64Array(g.cout);
-  for (let p = 0; p < pixels; p++) {
-    for (let co = 0; co < g.cout; co++) db[co] += dy[p * g.cout + co]!;
-  }
-  return db;
 }

@@ -1,7 +1,7 @@
 // The CPU backend: plain TypeScript in float64, the reference that every GPU kernel is tested against.
 // Its storage is a Float64Array; each kernel's reference is a function in a file beside this one, named
 // by the kernel's definition (../kernels.ts), which dispatch() runs.
-import type { Backend } from '../backend.js';
+import { type Backend, runKernel } from '../backend.js';
 import type { KernelDef } from '../kernel.js';
 import type { ParamArena } from '../../core/types.js';
 
@@ -11,7 +11,7 @@ type S = Float64Array;
 export class CpuBackend implements Backend<S> {
   readonly name = 'cpu' as const;
 
-  readonly dispatch = (kernel: KernelDef, args: readonly unknown[]): unknown => kernel.cpu(...(args as never[]));
+  readonly dispatch = (kernel: KernelDef, args: readonly unknown[]): unknown => runKernel(this, kernel, args, (k) => k.cpu(...(args as never[])));
 
   readonly alloc = (size: number): S => new Float64Array(size);
   readonly upload = (data: ArrayLike<number>): S => Float64Array.from(data);

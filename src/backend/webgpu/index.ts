@@ -1,7 +1,7 @@
 // The WebGPU backend: storage is a byte range of a GPU buffer (BufferRef); every kernel records a
 // dispatch of a kernel module from src/kernels/ into the step's command encoder (each kernel's
 // definition in ../kernels.ts names its module). Nothing here loops over elements.
-import type { Backend } from '../backend.js';
+import { type Backend, runKernel } from '../backend.js';
 import type { GpuSide, KernelDef } from '../kernel.js';
 import type { ParamArena } from '../../core/types.js';
 import { Arena } from '../../gpu/arena.js';
@@ -30,7 +30,8 @@ export class WebGpuBackend implements Backend<S>, GpuSide {
     this.tuning = tuning ?? new TuningTable(adapterIdentity(gpu.summary));
   }
 
-  readonly dispatch = (kernel: KernelDef, args: readonly unknown[]): unknown => kernel.webgpu(this, ...(args as never[]));
+  readonly dispatch = (kernel: KernelDef, args: readonly unknown[]): unknown =>
+    runKernel(this, kernel, args, (k) => k.webgpu(this, ...(args as never[])));
 
   readonly alloc = (size: number): S => this.gpu.alloc(size * 4);
   readonly upload = (data: ArrayLike<number>): S => {

@@ -1,11 +1,10 @@
 // Conv2d forward (implicit GEMM with register tiles, the input shared through subgroup shuffles where
 // the device has subgroups of at least SHARE lanes, or workgroup-memory tiles; the variants are
-// variant.ts's) and the bias gradient (a reduction over pixels). Shaders: shaders/conv2d.wgsl,
-// shaders/conv2d_workgroup_tile.wgsl; the bias gradient reuses reduceMiddle (shaders/reduce.wgsl). Also
-// its candidates and its tuning descriptor (CONV2D_KERNEL, listed by index.ts).
+// variant.ts's). Shaders: shaders/conv2d.wgsl, shaders/conv2d_workgroup_tile.wgsl. Also its candidates
+// and its tuning descriptor (CONV2D_KERNEL, listed by index.ts). The bias gradient is a derived kernel
+// (src/backend/kernels.ts: reduceSum over the pixels).
 import type { Conv2dGeometry } from '../../core/geometry.js';
 import { type BufferRef, type Gpu, Uniforms, grid1d } from '../../gpu/gpu.js';
-import { reduceMiddle } from '../reduce.js';
 import { SHARE, canRunSharedTiles } from '../../gpu/subgroups.js';
 import { distinct } from '../autotune.js';
 import { type TileRules, WORKGROUP_TILES, fitSharedTile, onDiscrete, register, sharedTiles, tileLayout, tileProblem, vec4Channels } from './tiles.js';
@@ -131,11 +130,6 @@ function conv2dWorkgroupTiled(gpu: Gpu, x: BufferRef, w: BufferRef, bias: Buffer
 /** The layer's fields that open every conv kernel's Params (shaders/conv_geometry_fields.wgsl), in order. */
 export function packConvGeometry(u: Uniforms, g: Conv2dGeometry): Uniforms {
   return u.u32(g.h, g.w, g.cin, g.cout, g.kh, g.kw, g.stride, g.pad, g.oh, g.ow);
-}
-
-/** dbias[co] = sum over n, oh, ow of dy: dy viewed as [1, pixels, cout], summed over the middle axis. */
-export function conv2dBiasGrad(gpu: Gpu, dy: BufferRef, g: Conv2dGeometry): BufferRef {
-  return reduceMiddle(gpu, dy, 1, g.n * g.oh * g.ow, g.cout);
 }
 
 /** What the autotuner measures for conv2d on one layer (see tiles.ts); the default first. */
