@@ -47,7 +47,7 @@ export function sumTo<S>(g: Tensor<S>, shape: Shape): Tensor<S> {
   return wrap(g, data, shape);
 }
 
-/** a op b over tensors (broadcast to `shape`, dy's by default), as a non-differentiable tensor. */
+/** a op b over tensors, broadcast to `shape` (a's by default), as a non-differentiable tensor. */
 export function binaryOf<S>(op: BinaryOp, a: Tensor<S>, b: Tensor<S>, shape: Shape = a.shape): Tensor<S> {
   return wrap(a, K.binary(a.backend, op, a.data, a.shape, b.data, b.shape, shape), shape);
 }

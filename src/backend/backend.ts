@@ -12,9 +12,9 @@ import type { BufferRef, Gpu } from '../gpu/gpu.js';
 import type { TuningTable } from '../gpu/tuning.js';
 
 /**
- * A backend: its name, its storage and how it runs a kernel. Members are function-typed properties, not methods,
- * so Backend<S> is invariant in S (methods would be checked bivariantly): a Backend<BufferRef> is not
- * a Backend<unknown>, and a model built for one storage cannot be materialized on another.
+ * A backend: its name, its storage and how it runs a kernel. Members are function-typed properties, not
+ * methods, so Backend<S> is invariant in S (methods would be checked bivariantly): a Backend<BufferRef>
+ * is not a Backend<unknown>, and a model built for one storage cannot be materialized on another.
  */
 export interface Backend<S = unknown> extends BackendStorage<S> {
   readonly name: 'webgpu' | 'cpu';
@@ -89,4 +89,3 @@ export type KernelDef<A extends readonly unknown[] = any, R = any> = NativeKerne
 export function runKernel<S>(be: Backend<S>, kernel: KernelDef, args: readonly unknown[], native: (k: NativeKernelDef) => unknown): unknown {
   return 'derive' in kernel ? kernel.derive(be, ...(args as never[])) : native(kernel);
 }
-

@@ -25,7 +25,6 @@ import { chooseVariant } from '../kernels/conv/index.js';
 import { conv2dInputGradTiled } from '../kernels/conv/input-grad.js';
 import { conv2dWeightGradTiled } from '../kernels/conv/weight-grad.js';
 import * as gpuElementwise from '../kernels/elementwise.js';
-import type { UnaryOp } from '../kernels/elementwise.js';
 import * as gpuL2 from '../kernels/l2normalize.js';
 import * as gpuMatmul from '../kernels/matmul.js';
 import * as gpuPool from '../kernels/maxpool.js';
@@ -55,7 +54,7 @@ export const binary = kernel<[op: BinaryOp, a: St, aShape: Shape, b: St, bShape:
   id: 'binary', cpu: cpuElementwise.binary, webgpu: onGpu(gpuElementwise.binary),
 });
 /** out = op(x), elementwise (the ops: UNARY_EXPR in src/kernels/elementwise.ts, UNARY in ./cpu/elementwise.ts). */
-export const unary = kernel<[op: UnaryOp, x: St, size: number], St>({
+export const unary = kernel<[op: gpuElementwise.UnaryOp, x: St, size: number], St>({
   id: 'unary', cpu: cpuElementwise.unary, webgpu: onGpu(gpuElementwise.unary),
 });
 /** out = alpha * x. */

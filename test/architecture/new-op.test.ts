@@ -180,21 +180,25 @@ function typecheck(dir: string, files?: string[]): { ok: boolean; output: string
   return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };
 }
 
-const scratch = mkdtempSync(join(tmpdir(), 'gpuseg-new-op-'));
+/** A scratch copy of what compiles and runs: src/, shaders/, types/ and the configs, node_modules linked. */
+function scratchCopy(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  for (const f of ['src', 'shaders', 'types', 'tsconfig.json', 'package.json']) cpSync(join(root, f), join(dir, f), { recursive: true });
+  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
+  // Where scripts/install-lavapipe.sh put the CPU Vulkan driver (src/gpu/dawn.ts looks beside src/).
+  if (existsSync(join(root, '.vulkan'))) symlinkSync(join(root, '.vulkan'), join(dir, '.vulkan'));
+  return dir;
+}
+
+const scratch = scratchCopy('gpuseg-new-op-');
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe('a new op touches four files', () => {
-  for (const f of ['src', 'shaders', 'types', 'tsconfig.json', 'package.json']) cpSync(join(root, f), join(scratch, f), { recursive: true });
-  symlinkSync(join(root, 'node_modules'), join(scratch, 'node_modules'));
-  // Where scripts/install-lavapipe.sh put the CPU Vulkan driver (src/gpu/dawn.ts looks beside src/).
-  if (existsSync(join(root, '.vulkan'))) symlinkSync(join(root, '.vulkan'), join(scratch, '.vulkan'));
   const start = filesOf(scratch);
 
   it('a unary op without its CPU reference does not compile', () => {
-    const partial = mkdtempSync(join(tmpdir(), 'gpuseg-new-op-partial-'));
+    const partial = scratchCopy('gpuseg-new-op-partial-');
     try {
-      for (const f of ['src', 'shaders', 'types', 'tsconfig.json', 'package.json']) cpSync(join(root, f), join(partial, f), { recursive: true });
-      symlinkSync(join(root, 'node_modules'), join(partial, 'node_modules'));
       apply(partial, SOFTSIGN.filter((e) => e.file !== 'src/backend/cpu/elementwise.ts'));
       const r = typecheck(partial, ['src/backend/cpu/elementwise.ts']);
       expect(r.ok).toBe(false);

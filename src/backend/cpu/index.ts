@@ -1,8 +1,7 @@
 // The CPU backend: plain TypeScript in float64, the reference that every GPU kernel is tested against.
 // Its storage is a Float64Array; each kernel's reference is a function in a file beside this one, named
 // by the kernel's definition (../kernels.ts), which dispatch() runs.
-import { type Backend, runKernel } from '../backend.js';
-import type { KernelDef } from '../kernel.js';
+import { type Backend, type KernelDef, runKernel } from '../backend.js';
 import type { ParamArena } from '../../core/types.js';
 
 type S = Float64Array;

@@ -1,8 +1,7 @@
 // The WebGPU backend: storage is a byte range of a GPU buffer (BufferRef); every kernel records a
 // dispatch of a kernel module from src/kernels/ into the step's command encoder (each kernel's
 // definition in ../kernels.ts names its module). Nothing here loops over elements.
-import { type Backend, runKernel } from '../backend.js';
-import type { GpuSide, KernelDef } from '../kernel.js';
+import { type Backend, type GpuSide, type KernelDef, runKernel } from '../backend.js';
 import type { ParamArena } from '../../core/types.js';
 import { Arena } from '../../gpu/arena.js';
 import type { BufferRef, Gpu } from '../../gpu/gpu.js';
