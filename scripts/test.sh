@@ -10,6 +10,17 @@ bash scripts/install-chromium.sh || { echo "tests: 0 passed, 1 failed"; exit 1; 
 # The queue tests (test/experiment/queue.test.ts) start a real redis-server of their own.
 bash scripts/install-redis.sh || { echo "tests: 0 passed, 1 failed"; exit 1; }
 
+# Everything the tests write to the temporary folder (runs with checkpoints, grids, caches, browser
+# profiles) goes into one folder of this run's, removed when the run ends however it ends: a run leaves
+# nothing behind to fill the disk of the next. A file that keeps its own leftovers still passes here.
+scratch=$(mktemp -d -t gpuseg-tests-XXXXXX)
+trap 'rm -rf "$scratch"' EXIT
+export TMPDIR="$scratch"
+free_kib=$(df -Pk "$scratch" | awk 'NR == 2 { print $4 }')
+if [ "${free_kib:-0}" -lt $((8 * 1024 * 1024)) ]; then
+  echo "tests: warning: only $((free_kib / 1024)) MiB free in $scratch; the suite writes up to about 4 GiB at a time"
+fi
+
 report=$(mktemp -t gpuseg-vitest-XXXXXX.json)
 npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@"
 vitest_status=$?

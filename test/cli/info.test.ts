@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -32,6 +32,7 @@ describe('gpuseg info', () => {
     expect(older.tuning.problem).toMatch(/written by an older gpuseg .*run `gpuseg tune` again/);
     const off = JSON.parse(gpuseg(['info', '--json'], { GPUSEG_CACHE_DIR: cache, GPUSEG_TUNING: 'off' }).stdout);
     expect(off.tuning).toMatchObject({ entries: 0, off: true });
+    rmSync(cache, { recursive: true, force: true });
   });
 
   it('exits 2 with a one-line hint that lists the adapters there are when none matches', () => {

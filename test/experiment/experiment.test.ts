@@ -5,7 +5,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { VARIANT_NAMES } from '../../src/experiment/variants.js';
 import { gpuseg } from '../cli/gpuseg.js';
 import { reportProblems } from '../report/browser.js';
@@ -16,6 +16,8 @@ const EXPERIMENT_TIMEOUT_MS = 400_000;
 
 describe('gpuseg experiment (smoke)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gpuseg-experiment-'));
+  // A grid's runs hold checkpoints with Adam's moments: hundreds of megabytes, never left behind.
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const data = join(dir, 'data', 'fabric');
   const out = join(dir, 'exp');
   const settings = (steps: number) => ['experiment', '--data', data, '--out', out, '--size', '32', '--steps', String(steps), '--split-seeds', '0', '--validate-every', '0'];

@@ -1,9 +1,9 @@
 // --encoder-weights: torchvision's resnet34 tensors (with fc.*, without the encoder. prefix) load into
 // the UNet's encoder, in PyTorch's layouts, and nothing else of the model changes.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { CpuBackend } from '../../src/backend/cpu/index.js';
 import { materialize } from '../../src/model/module.js';
 import { type NamedTensor, saveSafetensors } from '../../src/model/safetensors.js';
@@ -13,6 +13,9 @@ import { Unet } from '../../src/model/unet.js';
 import { rng } from '../../src/util/random.js';
 
 describe('ImageNet encoder weights', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gpuseg-enc-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
   it('load into the encoder only, from a torchvision-named safetensors file', async () => {
     const be = new CpuBackend();
     const source = new Unet();
@@ -27,7 +30,7 @@ describe('ImageNet encoder weights', () => {
       .map(([k, t]) => [k.slice('encoder.'.length), t]);
     torchvision.push(['fc.weight', { dtype: 'F32', shape: [1000, 512], data: new Float32Array(512_000) }]);
     torchvision.push(['fc.bias', { dtype: 'F32', shape: [1000], data: new Float32Array(1000) }]);
-    const file = join(mkdtempSync(join(tmpdir(), 'gpuseg-enc-')), 'resnet34.safetensors');
+    const file = join(dir, 'resnet34.safetensors');
     await saveSafetensors(file, torchvision);
 
     const loaded = importStateDict(target, await loadEncoderWeights(file), { only: 'encoder.', source: file });

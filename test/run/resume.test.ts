@@ -3,10 +3,10 @@
 // adapter (weights, Adam's moments and step, the schedule, and the random stream of the batches: shots,
 // normal images, flips, crop-and-paste). Killed between checkpoints and during a checkpoint's write.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { gpuseg } from '../cli/gpuseg.js';
 
 const STEPS = 4;
@@ -35,6 +35,8 @@ async function killWhen(args: string[], ready: () => boolean): Promise<void> {
 
 describe('train --resume after a kill', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gpuseg-resume-'));
+  // Ten runs with checkpoints: over a gigabyte, never left behind.
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const data = join(dir, 'data', 'fabric');
   const whole = join(dir, 'whole');
 
