@@ -4,11 +4,9 @@
 // on the same cores) falls on both alike. Prints the ratios tfjs / ours (above 1: ours is faster).
 //
 //   npm run bench:compare -- --batch 2 --size 128 --steps 5 --rounds 2 [--json]
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { median, runScript } from '../bench/child.js';
 
-const root = join(import.meta.dirname, '..');
 const DEFAULTS = { batch: 2, size: 128, steps: 5, rounds: 2, warmup: 2 };
 
 /** The fields both benchmarks print (src/measure/train.ts and bench/peers/tfjs.ts). */
@@ -27,32 +25,6 @@ interface Side {
   stepMs: number;
   inferMs: number;
   runs: Run[];
-}
-
-/** Runs a benchmark in a child process and returns the JSON line it prints last. */
-function runChild(script: string, args: string[]): Promise<Run> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const line = out.trim().split('\n').reverse().find((l) => l.startsWith('{'));
-      if (code !== 0 || !line) {
-        reject(new Error(`${script} ${args.join(' ')} exited with ${code}:\n${(err || out).trim().split('\n').slice(-20).join('\n')}`));
-        return;
-      }
-      resolvePromise(JSON.parse(line) as Run);
-    });
-  });
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 function side(runs: Run[]): Side {
@@ -88,8 +60,8 @@ async function main(): Promise<void> {
   const tfjs: Run[] = [];
   for (let round = 0; round < o.rounds; round++) {
     if (!values.json) process.stderr.write(`round ${round + 1}/${o.rounds}: gpuseg, tfjs-webgpu\n`);
-    ours.push(await runChild('src/cli/main.ts', ['bench', 'train', ...common]));
-    tfjs.push(await runChild('bench/peers/tfjs.ts', ['--backend', 'webgpu', ...common]));
+    ours.push(await runScript<Run>('src/cli/main.ts', ['bench', 'train', ...common]));
+    tfjs.push(await runScript<Run>('bench/peers/tfjs.ts', ['--backend', 'webgpu', ...common]));
   }
   const a = side(ours);
   const b = side(tfjs);

@@ -9,6 +9,8 @@ bash scripts/setup.sh || { echo "tests: 0 passed, 1 failed"; exit 1; }
 bash scripts/install-chromium.sh || { echo "tests: 0 passed, 1 failed"; exit 1; }
 # The queue tests (test/experiment/queue.test.ts) start a real redis-server of their own.
 bash scripts/install-redis.sh || { echo "tests: 0 passed, 1 failed"; exit 1; }
+# The PyTorch peer benchmark's tests (test/bench/vs-torch.test.ts) run bench/peers/torch_peer.py.
+bash scripts/install-torch.sh || { echo "tests: 0 passed, 1 failed"; exit 1; }
 
 # Everything the tests write to the temporary folder (runs with checkpoints, grids, caches, browser
 # profiles) goes into one folder of this run's, removed when the run ends however it ends: a run leaves

@@ -10,6 +10,13 @@ defaults (cuDNN convolutions may then use TF32 on Ampere and later). Prints one 
 of bench/peers/tfjs.ts plus maxMemoryReservedBytes and, with --gemm, the FP32 torch.mm TFLOP/s on the
 GEMM shapes (M = n*oh*ow, N = cout, K = 9*cin) of the network's distinct 3x3 convolutions.
 
+--threads N sets PyTorch's intra-op threads (the CPU peer of issue 29 runs with 2, the machine's cores).
+--layers FILE (or - for standard input) times single conv layers instead of the network: FILE is a JSON
+list of {layer, n, h, w, cin, cout, kh, kw, stride, pad} (NHWC sizes, as `gpuseg bench kernels --json`
+prints them), and for each layer the forward convolution, its input gradient and its weight gradient
+(torch.nn.grad) are timed, with FP32 torch.mm on the layer's implicit GEMM (M = n*oh*ow, N = cout,
+K = kh*kw*cin) as the roofline. Prints one JSON line.
+
 Not named torch.py: Python puts the script's folder first on sys.path, so `import torch` would import
 this file instead of PyTorch.
 """
@@ -17,6 +24,7 @@ import argparse
 import json
 import platform
 import statistics
+import sys
 import time
 
 import torch
@@ -186,6 +194,61 @@ def sync(device):
         torch.cuda.synchronize()
 
 
+def time_call(device, fn):
+    """Seconds per call of fn: GEMM_WARMUP calls, then as many as fill GEMM_MIN_SECONDS."""
+    for _ in range(GEMM_WARMUP):
+        fn()
+    sync(device)
+    reps, elapsed = 0, 0.0
+    start = time.perf_counter()
+    while elapsed < GEMM_MIN_SECONDS:
+        fn()
+        reps += 1
+        if reps % 10 == 0 or device.type != "cuda":
+            sync(device)
+            elapsed = time.perf_counter() - start
+    sync(device)
+    return (time.perf_counter() - start) / reps
+
+
+def conv_output(size, k, stride, pad):
+    return (size + 2 * pad - k) // stride + 1
+
+
+def time_layers(layers):
+    """Per layer: ms and GFLOP/s of the forward conv, its input and weight gradients, and torch.mm on its
+    implicit GEMM, all FP32 on the CPU (or the GPU where there is one)."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    g = torch.Generator().manual_seed(0)
+    rows = []
+    for L in layers:
+        n, h, w, cin, cout = (int(L[k]) for k in ("n", "h", "w", "cin", "cout"))
+        kh, kw, stride, pad = int(L["kh"]), int(L["kw"]), int(L["stride"]), int(L["pad"])
+        oh, ow = conv_output(h, kh, stride, pad), conv_output(w, kw, stride, pad)
+        m, k = n * oh * ow, kh * kw * cin
+        flops = 2 * m * cout * k
+        x = (torch.rand(n, cin, h, w, generator=g) * 2 - 1).to(device)
+        wt = (torch.rand(cout, cin, kh, kw, generator=g) * 2 - 1).to(device)
+        dy = (torch.rand(n, cout, oh, ow, generator=g) * 2 - 1).to(device)
+        a = torch.randn(m, k, generator=g).to(device)
+        b = torch.randn(k, cout, generator=g).to(device)
+        ops = {
+            "conv2d": lambda: F.conv2d(x, wt, None, stride, pad),
+            "conv2dInputGrad": lambda: torch.nn.grad.conv2d_input(x.shape, wt, dy, stride, pad),
+            "conv2dWeightGrad": lambda: torch.nn.grad.conv2d_weight(x, wt.shape, dy, stride, pad),
+            "matmul": lambda: torch.mm(a, b),
+        }
+        with torch.no_grad():
+            for op, fn in ops.items():
+                seconds = time_call(device, fn)
+                rows.append({"layer": L["layer"], "op": op, "m": m, "n": cout, "k": k, "flops": flops,
+                             "ms": seconds * 1e3, "gflops": flops / seconds / 1e9})
+        del x, wt, dy, a, b
+    return {"impl": "torch", "backend": device.type, "threads": torch.get_num_threads(), "torch": torch.__version__, "layers": rows}
+
+
 def time_gemms(device, n, s):
     """FP32 (TF32 off) torch.mm on each distinct 3x3 conv GEMM; TFLOP/s = 2 M N K / time."""
     saved = torch.backends.cuda.matmul.allow_tf32
@@ -195,19 +258,7 @@ def time_gemms(device, n, s):
         for g in conv3x3_gemms(n, s):
             a = torch.randn(g["m"], g["k"], device=device)
             b = torch.randn(g["k"], g["n"], device=device)
-            for _ in range(GEMM_WARMUP):
-                torch.mm(a, b)
-            sync(device)
-            reps, elapsed = 0, 0.0
-            start = time.perf_counter()
-            while elapsed < GEMM_MIN_SECONDS:
-                torch.mm(a, b)
-                reps += 1
-                if reps % 10 == 0 or device.type != "cuda":
-                    sync(device)
-                    elapsed = time.perf_counter() - start
-            sync(device)
-            seconds = (time.perf_counter() - start) / reps
+            seconds = time_call(device, lambda: torch.mm(a, b))
             results.append({**g, "ms": seconds * 1e3, "tflops": 2 * g["m"] * g["n"] * g["k"] / seconds / 1e12})
             del a, b
     finally:
@@ -283,12 +334,39 @@ def bench(batch, size, steps, warmup, mode, gemm):
         "tf32": {"matmul": torch.backends.cuda.matmul.allow_tf32, "cudnn": torch.backends.cudnn.allow_tf32},
         "encoder": model.encoder.source,
         "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
         "maxMemoryReservedBytes": torch.cuda.max_memory_reserved(device) if device.type == "cuda" else None,
     }
     if gemm:
         # After the memory figure: the GEMM operands are not the network's.
         result["gemm"] = time_gemms(device, batch, size)
     return result
+
+
+LAYER_FIELDS = ("layer", "n", "h", "w", "cin", "cout", "kh", "kw", "stride", "pad")
+
+
+def read_layers(path):
+    """The --layers list, checked: a one-line error naming the file (exit 2), never a traceback."""
+
+    def fail(message):
+        print(f"torch_peer.py: --layers {path}: {message}", file=sys.stderr)
+        sys.exit(2)
+
+    try:
+        text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
+        layers = json.loads(text)
+    except (OSError, ValueError) as err:
+        fail(str(err))
+    if not isinstance(layers, list) or not layers:
+        fail("expected a non-empty JSON list of layers")
+    for i, L in enumerate(layers):
+        missing = [f for f in LAYER_FIELDS if not isinstance(L, dict) or f not in L]
+        if missing:
+            fail(f"layer {i} lacks {', '.join(missing)}")
+        if any(not isinstance(L[f], int) or L[f] < (0 if f == "pad" else 1) for f in LAYER_FIELDS[1:]):
+            fail(f"layer {i} ({L['layer']}): sizes must be positive integers (pad >= 0)")
+    return layers
 
 
 def main():
@@ -299,10 +377,17 @@ def main():
     p.add_argument("--warmup", type=int, default=DEFAULT_WARMUP)
     p.add_argument("--mode", choices=("fp32", "default"), default="fp32")
     p.add_argument("--gemm", action="store_true", help="also time FP32 torch.mm on the 3x3 conv GEMM shapes")
+    p.add_argument("--threads", type=int, default=0, help="PyTorch's intra-op threads (default: its own choice)")
+    p.add_argument("--layers", metavar="FILE", help="time single conv layers listed in FILE (- for standard input) instead of the network")
     p.add_argument("--json", action="store_true", help="accepted for symmetry with the other benchmarks; output is always JSON")
     a = p.parse_args()
-    if a.batch < 1 or a.steps < 1 or a.warmup < 0:
-        p.error("--batch and --steps must be >= 1, --warmup >= 0")
+    if a.batch < 1 or a.steps < 1 or a.warmup < 0 or a.threads < 0:
+        p.error("--batch and --steps must be >= 1, --warmup and --threads >= 0")
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    if a.layers:
+        print(json.dumps(time_layers(read_layers(a.layers))))
+        return
     print(json.dumps(bench(a.batch, a.size, a.steps, a.warmup, a.mode, a.gemm)))
 
 

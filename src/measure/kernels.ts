@@ -4,7 +4,7 @@
 // of tuned kernels (through src/tune/) and run the variants `tuning` (the adapter's tuning file)
 // chooses, as training does.
 import type { BnFuse } from '../core/types.js';
-import type { SpatialGeometry } from '../core/geometry.js';
+import type { Conv2dGeometry, SpatialGeometry } from '../core/geometry.js';
 import { WebGpuBackend } from '../backend/webgpu/index.js';
 import { Arena } from '../gpu/arena.js';
 import type { BufferRef, Gpu } from '../gpu/gpu.js';
@@ -25,7 +25,13 @@ export interface KernelResult {
   gflops?: number;
   gbps?: number;
   samples: number;
+  /** Conv kernels: the layer's geometry (NHWC input, HWIO kernel), for peers that time the same layer. */
+  conv?: ConvShape;
+  /** Conv kernels: how many convs of the network have this geometry. */
+  count?: number;
 }
+
+export type ConvShape = Pick<Conv2dGeometry, 'n' | 'h' | 'w' | 'cin' | 'cout' | 'kh' | 'kw' | 'stride' | 'pad'>;
 
 const F32 = 4;
 
@@ -46,7 +52,7 @@ export async function benchKernels(
   };
   const wanted = (op: string) => !opts.only || op.startsWith(opts.only);
 
-  const measure = async (op: string, layer: string, shape: string, work: { flops?: number; bytes?: number }, record: () => BufferRef[]) => {
+  const measure = async (op: string, layer: string, shape: string, work: { flops?: number; bytes?: number; conv?: ConvShape; count?: number }, record: () => BufferRef[]) => {
     if (!wanted(op)) return;
     const t = await timeGpu(gpu, `${op} ${shape}`, () => {
       const outs = record();
@@ -61,6 +67,7 @@ export async function benchKernels(
       ...(work.flops !== undefined ? { gflops: work.flops / seconds / 1e9 } : {}),
       ...(work.bytes !== undefined ? { gbps: work.bytes / seconds / 1e9 } : {}),
       samples: t.samples,
+      ...(work.conv ? { conv: work.conv, count: work.count } : {}),
     };
     results.push(result);
     onResult(result);
@@ -69,15 +76,16 @@ export async function benchKernels(
   const count = (g: SpatialGeometry) => g.n * g.h * g.w * g.c;
 
   try {
-    for (const { name, g } of shapes.convs) {
+    for (const { name, g, count } of shapes.convs) {
       const shape = `${g.n}x${g.h}x${g.w}x${g.cin} * ${g.kh}x${g.kw}x${g.cin}x${g.cout} /${g.stride}`;
       const flops = 2 * g.n * g.oh * g.ow * g.cout * g.kh * g.kw * g.cin;
       const x = random(g.n * g.h * g.w * g.cin);
       const w = random(g.kh * g.kw * g.cin * g.cout);
       const bias = g.hasBias ? random(g.cout) : null;
       const dy = random(g.n * g.oh * g.ow * g.cout);
+      const conv: ConvShape = { n: g.n, h: g.h, w: g.w, cin: g.cin, cout: g.cout, kh: g.kh, kw: g.kw, stride: g.stride, pad: g.pad };
       for (const kernel of CONV_KERNELS) {
-        await measure(kernel, name, shape, { flops }, () => [recordConv(kernel, gpu, be.tuning, { x, w, bias, dy }, g)]);
+        await measure(kernel, name, shape, { flops, conv, count }, () => [recordConv(kernel, gpu, be.tuning, { x, w, bias, dy }, g)]);
       }
     }
     for (const g of shapes.norms) {

@@ -8,6 +8,8 @@ import { DECODER_CHANNELS as DECODER, ENCODER_LAYERS as ENCODER, INPUT_CHANNELS 
 export interface ConvLayer {
   name: string;
   g: Conv2dGeometry;
+  /** How many convs of the network have this geometry (a forward pass runs each once). */
+  count: number;
 }
 
 export interface UnetShapes {
@@ -30,7 +32,9 @@ export function unetShapes(n: number, s: number): UnetShapes {
   const conv = (name: string, h: number, cin: number, cout: number, k: number, stride: number, bias = false): number => {
     const g = conv2dGeometry([n, h, h, cin], [k, k, cin, cout], stride, (k - 1) / 2, bias);
     const key = JSON.stringify(g);
-    if (!convs.has(key)) convs.set(key, { name, g });
+    const seen = convs.get(key);
+    if (seen) seen.count++;
+    else convs.set(key, { name, g, count: 1 });
     if (!bias) norms.set(`${g.oh}x${cout}`, { n, h: g.oh, w: g.ow, c: cout });
     return g.oh;
   };

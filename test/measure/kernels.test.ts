@@ -20,5 +20,14 @@ describe('bench kernels', () => {
     }
     // Every distinct conv shape is measured in all three passes.
     expect(results.filter((r) => r.op === 'conv2d').length).toBe(unetShapes(2, 32).convs.length);
+    // Each conv result carries its layer's geometry and count, for the PyTorch peer (bench/vs-torch.ts),
+    // and its GFLOP/s follows from them: 2 * n * oh * ow * cout * kh * kw * cin over the median time.
+    for (const { name, g, count } of unetShapes(2, 32).convs) {
+      for (const r of results.filter((x) => x.layer === name && x.op.startsWith('conv2d'))) {
+        expect(r.conv).toEqual({ n: g.n, h: g.h, w: g.w, cin: g.cin, cout: g.cout, kh: g.kh, kw: g.kw, stride: g.stride, pad: g.pad });
+        expect(r.count).toBe(count);
+        expect(r.gflops).toBeCloseTo((2 * g.n * g.oh * g.ow * g.cout * g.kh * g.kw * g.cin) / (r.medianMs / 1e3) / 1e9, 6);
+      }
+    }
   });
 });

@@ -53,7 +53,11 @@ describe('UNet layer shapes against the model', () => {
     const watch = <A extends readonly unknown[], R>(k: Kernel<A, R>, record: (...args: ArgsOn<A, BufferRef>) => void) => {
       watchers.set(k.id, (args) => record(...(args as ArgsOn<A, BufferRef>)));
     };
-    watch(K.conv2d, (...a) => seen.convs.add(key(a[3])));
+    const forwardConvs = new Map<string, number>();
+    watch(K.conv2d, (...a) => {
+      seen.convs.add(key(a[3]));
+      forwardConvs.set(key(a[3]), (forwardConvs.get(key(a[3])) ?? 0) + 1);
+    });
     watch(K.conv2dInputGrad, (...a) => seen.convs.add(key(a[2])));
     watch(K.conv2dWeightGrad, (...a) => seen.convs.add(key(a[2])));
     watch(K.batchNormTrain, (...a) => seen.norms.add(key({ n: a[6].n, h: a[6].h, w: a[6].w, c: a[6].c })));
@@ -78,6 +82,9 @@ describe('UNet layer shapes against the model', () => {
     const shapes = unetShapes(n, s);
     const sorted = (set: Set<string>) => [...set].sort();
     expect(sorted(seen.convs)).toEqual(sorted(new Set(shapes.convs.map((c) => key(c.g)))));
+    // How often each geometry occurs: what the side-by-side benchmark weighs each layer's time by.
+    expect(Object.fromEntries(forwardConvs)).toEqual(Object.fromEntries(shapes.convs.map((c) => [key(c.g), c.count])));
+    expect(shapes.convs.reduce((t, c) => t + c.count, 0)).toBe(1 + 3 + 2 * (3 + 4 + 6 + 3) + 2 * 5 + 1); // stem, downsamples, blocks, decoder, head
     expect(sorted(seen.norms)).toEqual(sorted(new Set(shapes.norms.map(key))));
     expect(sorted(seen.pool)).toEqual([key(shapes.pool)]);
     expect(sorted(seen.upsamples)).toEqual(sorted(new Set(shapes.upsamples.map(key))));
