@@ -20,7 +20,7 @@ trap 'rm -rf "$scratch"' EXIT
 export TMPDIR="$scratch"
 free_kib=$(df -Pk "$scratch" | awk 'NR == 2 { print $4 }')
 if [ "${free_kib:-0}" -lt $((8 * 1024 * 1024)) ]; then
-  echo "tests: warning: only $((free_kib / 1024)) MiB free in $scratch; the suite writes up to about 4 GiB at a time"
+  echo "tests: warning: only $((free_kib / 1024)) MiB free in $scratch; the suite writes gigabytes (the resume test alone 1.7 GB)"
 fi
 
 report=$(mktemp -t gpuseg-vitest-XXXXXX.json)
