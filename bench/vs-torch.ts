@@ -14,7 +14,7 @@
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { median, runJsonLines, runScript } from './child.js';
+import { integer, median, runJsonLines, runScript } from './child.js';
 import type { KernelResult } from '../src/measure/kernels.js';
 
 /** The done-means of issue 29: ours as a share of PyTorch's CPU speed. */
@@ -126,12 +126,6 @@ export function parseConfigs(text: string): { batch: number; size: number }[] {
     }
     return { batch, size };
   });
-}
-
-function integer(name: string, v: string, min: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got '${v}'`);
-  return n;
 }
 
 const PEER = 'bench/peers/torch_peer.py';

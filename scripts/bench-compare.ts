@@ -5,7 +5,7 @@
 //
 //   npm run bench:compare -- --batch 2 --size 128 --steps 5 --rounds 2 [--json]
 import { parseArgs } from 'node:util';
-import { median, runScript } from '../bench/child.js';
+import { integer, median, runScript } from '../bench/child.js';
 
 const DEFAULTS = { batch: 2, size: 128, steps: 5, rounds: 2, warmup: 2 };
 
@@ -29,12 +29,6 @@ interface Side {
 
 function side(runs: Run[]): Side {
   return { stepMs: median(runs.map((r) => r.stepMs)), inferMs: median(runs.map((r) => r.inferMs)), runs };
-}
-
-function integer(name: string, v: string, min: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got '${v}'`);
-  return n;
 }
 
 async function main(): Promise<void> {
