@@ -5,10 +5,13 @@
 // For each configuration (batch x size): the training step and inference, medians over the rounds, and
 // ours as a share of PyTorch's speed (PyTorch's time / ours: 0.5 = half its speed). With --layers, every
 // distinct conv layer of the network: our forward, input-gradient and weight-gradient kernels
-// (`gpuseg bench kernels`) beside PyTorch's time for the same layer and its FP32 torch.mm on the layer's
-// implicit GEMM (the roofline), and each layer's share of the gap, weighted by how often the network has it.
+// (`gpuseg bench kernels`) beside PyTorch's time for the same layer (its forward and aten's convolution_backward,
+// as autograd runs them) and its implicit GEMM as a 1x1 convolution on oneDNN (the roofline), and each
+// layer's share of the gap, weighted by how often the network has it.
 //
 //   npm run bench:torch -- [--configs 2x128,8x64] [--steps 5] [--warmup 2] [--rounds 2] [--threads 2] [--layers]
+//
+// --rounds 0 skips the whole-network comparison (with --layers: the layers alone).
 //
 // Prints one JSON object. Needs python3 with PyTorch (Debian: apt-get install python3-torch).
 import { spawnSync } from 'node:child_process';
@@ -67,7 +70,7 @@ export interface LayerResult {
   oursGflops: number;
   torchMs: number;
   torchGflops: number;
-  /** PyTorch's FP32 torch.mm on the layer's implicit GEMM. */
+  /** PyTorch (oneDNN) on the layer's implicit GEMM, as a 1x1 convolution. */
   rooflineGflops: number;
   /** PyTorch's time / ours. */
   speed: number;
@@ -150,7 +153,7 @@ async function main(): Promise<void> {
   const configs = parseConfigs(values.configs);
   const steps = integer('steps', values.steps, 1);
   const warmup = integer('warmup', values.warmup, 0);
-  const rounds = integer('rounds', values.rounds, 1);
+  const rounds = integer('rounds', values.rounds, 0);
   const threads = integer('threads', values.threads, 1);
   const log = (s: string) => process.stderr.write(`bench:torch: ${s}\n`);
   const python = values.python ?? findPython();
@@ -172,7 +175,7 @@ async function main(): Promise<void> {
       adapter = a.adapter;
       torchInfo = { torch: b.torch, threads: b.threads };
     }
-    results.push(compareConfig(batch, size, ours, torch));
+    if (rounds > 0) results.push(compareConfig(batch, size, ours, torch));
   }
 
   const layers: { batch: number; size: number; layers: LayerResult[]; totals: ReturnType<typeof totalsByOp> }[] = [];

@@ -14,8 +14,8 @@ GEMM shapes (M = n*oh*ow, N = cout, K = 9*cin) of the network's distinct 3x3 con
 --layers FILE (or - for standard input) times single conv layers instead of the network: FILE is a JSON
 list of {layer, n, h, w, cin, cout, kh, kw, stride, pad} (NHWC sizes, as `gpuseg bench kernels --json`
 prints them), and for each layer the forward convolution, its input gradient and its weight gradient
-(torch.nn.grad) are timed, with FP32 torch.mm on the layer's implicit GEMM (M = n*oh*ow, N = cout,
-K = kh*kw*cin) as the roofline. Prints one JSON line.
+(aten's convolution_backward, as autograd runs them) are timed, with the layer's implicit GEMM
+(M = n*oh*ow, N = cout, K = kh*kw*cin) as a 1x1 convolution on the same library (oneDNN) as the roofline. Prints one JSON line.
 
 Not named torch.py: Python puts the script's folder first on sys.path, so `import torch` would import
 this file instead of PyTorch.
@@ -216,8 +216,8 @@ def conv_output(size, k, stride, pad):
 
 
 def time_layers(layers):
-    """Per layer: ms and GFLOP/s of the forward conv, its input and weight gradients, and torch.mm on its
-    implicit GEMM, all FP32 on the CPU (or the GPU where there is one)."""
+    """Per layer: ms and GFLOP/s of the forward conv, its input and weight gradients, and its implicit GEMM
+    (as a 1x1 convolution), all FP32 on the CPU (or the GPU where there is one)."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
@@ -232,13 +232,21 @@ def time_layers(layers):
         x = (torch.rand(n, cin, h, w, generator=g) * 2 - 1).to(device)
         wt = (torch.rand(cout, cin, kh, kw, generator=g) * 2 - 1).to(device)
         dy = (torch.rand(n, cout, oh, ow, generator=g) * 2 - 1).to(device)
-        a = torch.randn(m, k, generator=g).to(device)
-        b = torch.randn(k, cout, generator=g).to(device)
+        # The implicit GEMM as a 1x1 convolution (M pixels of K channels times K x N), so that it runs on
+        # the same library as the convolutions (oneDNN); torch.mm goes to whatever BLAS the system has
+        # (Debian's reference BLAS: 6 GFLOP/s).
+        a = torch.randn(1, k, m, 1, generator=g).to(device)
+        b = torch.randn(cout, k, 1, 1, generator=g).to(device)
+
+        def backward(mask):
+            # What autograd runs for F.conv2d's backward (torch.nn.grad's helpers take other routes).
+            return torch.ops.aten.convolution_backward(dy, x, wt, None, [stride] * 2, [pad] * 2, [1, 1], False, [0, 0], 1, mask)
+
         ops = {
             "conv2d": lambda: F.conv2d(x, wt, None, stride, pad),
-            "conv2dInputGrad": lambda: torch.nn.grad.conv2d_input(x.shape, wt, dy, stride, pad),
-            "conv2dWeightGrad": lambda: torch.nn.grad.conv2d_weight(x, wt.shape, dy, stride, pad),
-            "matmul": lambda: torch.mm(a, b),
+            "conv2dInputGrad": lambda: backward([True, False, False]),
+            "conv2dWeightGrad": lambda: backward([False, True, False]),
+            "matmul": lambda: F.conv2d(a, b),
         }
         with torch.no_grad():
             for op, fn in ops.items():
