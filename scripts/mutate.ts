@@ -55,7 +55,7 @@ function reachable(shader: string, seen = new Set<string>()): Set<string> {
  * The tests of a kernel module are test/kernels/STEM*.test.ts, STEM its file's name, or for the conv
  * family's files (src/kernels/conv/) the kernel's.
  */
-const TEST_STEMS: Record<string, string> = { 'conv/forward': 'conv2d', 'conv/input-grad': 'conv2dInputGrad', 'conv/weight-grad': 'conv2dWeightGrad' };
+const TEST_STEMS: Record<string, string> = { 'conv/forward': 'conv2d', 'conv/winograd': 'conv2d', 'conv/input-grad': 'conv2dInputGrad', 'conv/weight-grad': 'conv2dWeightGrad' };
 
 /** The kernel modules: src/kernels/*.ts and its folders' files, relative to src/kernels/. */
 function kernelModules(dir = ''): string[] {

@@ -3,9 +3,10 @@ import { F, Tensor, gradcheck } from '../../src/autograd/index.js';
 import { CpuBackend } from '../../src/backend/cpu/index.js';
 import { type Conv2dGeometry, conv2dGeometry, sizeOf } from '../../src/core/geometry.js';
 import { grid1d } from '../../src/gpu/gpu.js';
-import { CONV2D_TILE, SHARED_CONV2D_TILE, conv2dCandidates, conv2dTiled } from '../../src/kernels/conv/forward.js';
+import { CONV2D_TILE, SHARED_CONV2D_TILE, conv2dCandidates, conv2dTiled, defaultConv2dTile } from '../../src/kernels/conv/forward.js';
 import { WORKGROUP_TILES, workgroupTileBytes } from '../../src/kernels/conv/tiles.js';
-import type { Conv2dVariant, RegisterTile, SharedTile, WorkgroupTile } from '../../src/kernels/conv/variant.js';
+import type { Conv2dVariant, RegisterTile, SharedTile, WinogradTile, WorkgroupTile } from '../../src/kernels/conv/variant.js';
+import { WINOGRAD_TILE } from '../../src/kernels/conv/winograd.js';
 import { canRunSharedTiles } from '../../src/gpu/subgroups.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { abs, expectClose, useGpu } from '../helpers.js';
@@ -159,6 +160,54 @@ describe('conv2d forward against the reference', () => {
       }
     });
   }
+
+  // Winograd F(2x2, 3x3) variants on every 3x3 stride-1 vec4 case (odd heights and widths leave half
+  // tiles; batch 3; pads 0 and 2 besides 1) and narrow layers (pixel groups).
+  const WINOGRAD: WinogradTile[] = [
+    WINOGRAD_TILE,
+    { kind: 'winograd', tm: 8, nv: 1, wg: 8 },
+    { kind: 'winograd', tm: 16, nv: 2, wg: 8 },
+    { kind: 'winograd', tm: 8, nv: 1, wg: 16 },
+  ];
+  const WINOGRAD_EXTRA: Case[] = [
+    ['8->12 3x3 s1 p0 bias', [3, 7, 9, 8], [3, 3, 8, 12], 1, 0, true],
+    ['4->8 3x3 s1 p2', [1, 6, 5, 4], [3, 3, 4, 8], 1, 2, false],
+    ['8->4 3x3 s1 p1 on a 1x1 image', [2, 1, 1, 8], [3, 3, 8, 4], 1, 1, true],
+  ];
+  for (const tile of WINOGRAD) {
+    it(`winograd tile ${JSON.stringify(tile)} on every 3x3 stride-1 vec4 case`, async ({ skip }) => {
+      if (!canRunSharedTiles(ctx.gpu)) skip('no subgroups of at least 8 lanes on this device');
+      const cases = [...CASES, ...NARROW, ...WINOGRAD_EXTRA].filter(([, xs, ws, stride]) => xs[3]! % 4 === 0 && ws[3]! % 4 === 0 && ws[0] === 3 && ws[1] === 3 && stride === 1);
+      expect(cases.length).toBeGreaterThanOrEqual(12);
+      for (const [k, [, xs, ws, stride, pad, bias]] of cases.entries()) {
+        await checkForward(draw(xs, ws, stride, pad, bias, 400 + k), tile);
+      }
+    });
+  }
+
+  it('the default takes Winograd where it pays (64 channels out, 128 tiles) and matches the reference there', async ({ skip }) => {
+    if (!canRunSharedTiles(ctx.gpu)) skip('no subgroups of at least 8 lanes on this device');
+    const d = draw([2, 16, 16, 64], [3, 3, 64, 64], 1, 1, true, 9);
+    expect(defaultConv2dTile(ctx.gpu, d.g).kind).toBe('winograd');
+    await checkForward(d);
+    // 112 tiles (a tile row short), and 32 channels out: the direct shared tile.
+    expect(defaultConv2dTile(ctx.gpu, draw([2, 14, 16, 64], [3, 3, 64, 64], 1, 1, false, 9).g).kind).toBe('shared');
+    expect(defaultConv2dTile(ctx.gpu, draw([2, 16, 16, 64], [3, 3, 64, 32], 1, 1, false, 9).g).kind).toBe('shared');
+  });
+
+  it('a winograd tile refuses what is not 3x3 stride 1 with vec4 channels, and is a candidate only where it runs', () => {
+    for (const [xs, ws, stride, pad, why] of [
+      [[1, 7, 9, 8], [3, 3, 8, 8], 2, 1, /3x3 stride-1/],
+      [[1, 7, 9, 8], [1, 1, 8, 8], 1, 0, /3x3 stride-1/],
+      [[1, 7, 9, 5], [3, 3, 5, 8], 1, 1, /multiples of 4/],
+    ] as const) {
+      const d = draw([...xs], [...ws], stride, pad, false, 7);
+      expect(() => conv2dTiled(ctx.gpu, ctx.be.upload(d.x), ctx.be.upload(d.w), null, d.g, WINOGRAD_TILE)).toThrow(why);
+      expect(conv2dCandidates(ctx.gpu, d.g).some((t) => t.kind === 'winograd')).toBe(false);
+    }
+    const ok = draw([1, 7, 9, 8], [3, 3, 8, 8], 1, 1, false, 8);
+    expect(conv2dCandidates(ctx.gpu, ok.g).some((t) => t.kind === 'winograd')).toBe(canRunSharedTiles(ctx.gpu));
+  });
 
   it('a workgroup tile refuses a layer without vec4 channels, or more workgroup memory than the device has', () => {
     const d = draw([1, 7, 9, 5], [3, 3, 5, 8], 1, 1, false, 5);

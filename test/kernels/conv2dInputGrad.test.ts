@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { conv2dGeometry, sizeOf } from '../../src/core/geometry.js';
 import { grid1d } from '../../src/gpu/gpu.js';
 import { canRunSharedTiles } from '../../src/gpu/subgroups.js';
-import { INPUT_GRAD_TILE, SHARED_INPUT_GRAD_TILE, conv2dInputGradTiled, inputGradCandidates } from '../../src/kernels/conv/input-grad.js';
+import { INPUT_GRAD_TILE, SHARED_INPUT_GRAD_TILE, conv2dInputGradTiled, defaultInputGradTile, inputGradAsForward, inputGradCandidates } from '../../src/kernels/conv/input-grad.js';
+import { WINOGRAD_TILE, fitWinogradTile } from '../../src/kernels/conv/winograd.js';
 import { WORKGROUP_TILES } from '../../src/kernels/conv/tiles.js';
 import type { Conv2dVariant, InputGradVariant, RegisterTile, SharedTile } from '../../src/kernels/conv/variant.js';
 import { rng, uniform } from '../../src/util/random.js';
@@ -112,6 +113,19 @@ describe('conv2dInputGrad tiles against the reference', () => {
     for (const tile of VIA_FORWARD) for (const c of cases) await checkInputGradTile(c, tile);
     const strided = CASES.find((c) => c.stride === 2 && c.x[3] % 4 === 0)!;
     expect(() => conv2dInputGradTiled(ctx.gpu, ctx.be.alloc(1), ctx.be.alloc(1), geometry(strided), VIA_FORWARD[0]!)).toThrow(/needs stride 1/);
+  });
+
+  // Stride-1 layers as a Winograd forward convolution (the default on wide layers, winogradPays), on
+  // every case it takes and on one wide enough for the heuristic to take it.
+  it('the stride-1 input gradient as a Winograd forward convolution; the default where it pays', async ({ skip }) => {
+    if (!canRunSharedTiles(ctx.gpu)) skip('no subgroups of at least 8 lanes on this device');
+    const wide: Case = { name: 'layer1 3x3/1, 64 -> 64, 2x16x16 (128 tiles)', x: [2, 16, 16, 64], k: 3, cout: 64, stride: 1, pad: 1 };
+    const cases = [...CASES.filter((c) => c.stride === 1 && c.k === 3 && c.x[3] % 4 === 0 && c.cout % 4 === 0), wide];
+    expect(cases.length).toBeGreaterThanOrEqual(5);
+    for (const c of cases) await checkInputGradTile(c, { kind: 'viaForward', forward: fitWinogradTile(ctx.gpu, inputGradAsForward(geometry(c)), WINOGRAD_TILE) });
+    const chosen = defaultInputGradTile(ctx.gpu, geometry(wide));
+    expect(chosen.kind === 'viaForward' && chosen.forward.kind).toBe('winograd');
+    expect(defaultInputGradTile(ctx.gpu, geometry(CASES[2]!)).kind).toBe('shared');
   });
 
   // Shared tiles (subgroupShuffle of dy), including narrow layers whose lanes split into pixel groups

@@ -20,7 +20,7 @@ const WORKGROUP = { kind: 'workgroup', wx: 16, wy: 8, tm: 8, nv: 1, bk: 32 };
 
 describe('the kind sets', () => {
   it('name exactly the kinds each kernel runs', () => {
-    expect(CONV2D_KINDS).toStrictEqual({ register: true, shared: true, workgroup: true });
+    expect(CONV2D_KINDS).toStrictEqual({ register: true, shared: true, workgroup: true, winograd: true });
     expect(INPUT_GRAD_KINDS).toStrictEqual({ register: true, shared: true, viaForward: true });
     expect(WEIGHT_GRAD_KINDS).toStrictEqual({ register: true, shared: true, workgroup: true });
   });
@@ -43,6 +43,18 @@ describe('parseVariant accepts', () => {
     const v = parseVariant({ bk: 32, nv: 1, tm: 8, wy: 8, wx: 16, kind: 'workgroup' }, CONV2D_KINDS);
     expect(v).toStrictEqual({ kind: 'workgroup', wx: 16, wy: 8, tm: 8, nv: 1, bk: 32 });
     expect(JSON.stringify(v)).toBe('{"kind":"workgroup","wx":16,"wy":8,"tm":8,"nv":1,"bk":32}');
+  });
+
+  it('a winograd tile, in the order tm, nv, wg; a conv2d kind only, and the forward of a viaForward', () => {
+    const v = parseVariant({ wg: 8, nv: 1, tm: 32, kind: 'winograd' }, CONV2D_KINDS);
+    expect(JSON.stringify(v)).toBe('{"kind":"winograd","tm":32,"nv":1,"wg":8}');
+    expect(parseVariant({ kind: 'winograd', tm: 32, nv: 1, wg: 8 }, WEIGHT_GRAD_KINDS)).toBeNull();
+    expect(parseVariant({ kind: 'winograd', tm: 32, nv: 1, wg: 8 }, INPUT_GRAD_KINDS)).toBeNull();
+    expect(parseVariant({ kind: 'winograd', tm: 32, nv: 0, wg: 8 }, CONV2D_KINDS)).toBeNull();
+    expect(parseVariant({ kind: 'viaForward', forward: { kind: 'winograd', tm: 16, nv: 2, wg: 8 } }, INPUT_GRAD_KINDS)).toStrictEqual({
+      kind: 'viaForward',
+      forward: { kind: 'winograd', tm: 16, nv: 2, wg: 8 },
+    });
   });
 
   it('a viaForward whose forward is a register or workgroup conv2d variant, the forward rebuilt too', () => {

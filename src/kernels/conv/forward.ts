@@ -7,9 +7,10 @@ import type { Conv2dGeometry } from '../../core/geometry.js';
 import { type BufferRef, type Gpu, Uniforms, grid1d } from '../../gpu/gpu.js';
 import { SHARE, canRunSharedTiles } from '../../gpu/subgroups.js';
 import { distinct } from '../autotune.js';
-import { type TileRules, WORKGROUP_TILES, fitSharedTile, onDiscrete, register, sharedTiles, tileLayout, tileProblem, vec4Channels } from './tiles.js';
+import { type TileRules, WORKGROUP_TILES, fitSharedTile, onDiscrete, packConvGeometry, register, sharedTiles, tileLayout, tileProblem, vec4Channels } from './tiles.js';
 import { type TunedConvKernel, named } from './descriptor.js';
-import { CONV2D_KINDS, type Conv2dVariant, type RegisterTile, type SharedTile, type WorkgroupTile, parseRunnable, unknownKind } from './variant.js';
+import { WINOGRAD_TILE, conv2dWinograd, fitWinogradTile, winogradPays, winogradProblem } from './winograd.js';
+import { CONV2D_KINDS, type Conv2dVariant, type RegisterTile, type SharedTile, type WinogradTile, type WorkgroupTile, parseRunnable, unknownKind } from './variant.js';
 
 /**
  * Fastest of the tiles measured on lavapipe over the UNet's layers (4x2, 8x1, 8x2, 4x4, 8x4, 16x4 and
@@ -41,12 +42,13 @@ export function canShareConv2d(gpu: Gpu, g: Conv2dGeometry): boolean {
   return vec4Channels(g) && canRunSharedTiles(gpu);
 }
 
-export function defaultConv2dTile(gpu: Gpu, g: Conv2dGeometry): RegisterTile | SharedTile {
+export function defaultConv2dTile(gpu: Gpu, g: Conv2dGeometry): RegisterTile | SharedTile | WinogradTile {
+  if (winogradPays(g) && winogradProblem(gpu, g, WINOGRAD_TILE) === null) return fitWinogradTile(gpu, g, WINOGRAD_TILE);
   return canShareConv2d(gpu, g) ? sharedTileFor(gpu, g, SHARED_CONV2D_TILE) : CONV2D_TILE;
 }
 
 /** The shaders conv2d's variants run: their text keys its tuning entries. */
-export const CONV2D_SHADERS = ['conv2d.wgsl', 'conv2d_workgroup_tile.wgsl'];
+export const CONV2D_SHADERS = ['conv2d.wgsl', 'conv2d_workgroup_tile.wgsl', 'winograd_transform.wgsl', 'winograd_gemm.wgsl'];
 
 /** `t` (from a tuning file: anything) as a conv2d variant that can run this layer here, or null. */
 export function parseConv2dVariant(gpu: Gpu, g: Conv2dGeometry, t: unknown): Conv2dVariant | null {
@@ -64,7 +66,7 @@ export function sharedTileFor(gpu: Gpu, g: Conv2dGeometry, t: SharedTile): Share
 
 /** Why a tile cannot run this layer on this device, or null. */
 export function conv2dTileProblem(gpu: Gpu, g: Conv2dGeometry, t: Conv2dVariant): string | null {
-  return tileProblem(gpu, g, t, CONV2D_RULES);
+  return t.kind === 'winograd' ? winogradProblem(gpu, g, t) : tileProblem(gpu, g, t, CONV2D_RULES);
 }
 
 /**
@@ -81,6 +83,8 @@ export function conv2dTiled(gpu: Gpu, x: BufferRef, w: BufferRef, bias: BufferRe
       return conv2dRegisterTiled(gpu, x, w, bias, g, tile, kernel);
     case 'workgroup':
       return conv2dWorkgroupTiled(gpu, x, w, bias, g, tile, kernel);
+    case 'winograd':
+      return conv2dWinograd(gpu, x, w, bias, g, tile, kernel);
     default:
       return unknownKind(tile);
   }
@@ -127,16 +131,19 @@ function conv2dWorkgroupTiled(gpu: Gpu, x: BufferRef, w: BufferRef, bias: Buffer
   return y;
 }
 
-/** The layer's fields that open every conv kernel's Params (shaders/conv_geometry_fields.wgsl), in order. */
-export function packConvGeometry(u: Uniforms, g: Conv2dGeometry): Uniforms {
-  return u.u32(g.h, g.w, g.cin, g.cout, g.kh, g.kw, g.stride, g.pad, g.oh, g.ow);
-}
-
 /** What the autotuner measures for conv2d on one layer (see tiles.ts); the default first. */
 export function conv2dCandidates(gpu: Gpu, g: Conv2dGeometry): Conv2dVariant[] {
   const shared = canShareConv2d(gpu, g) ? sharedTiles([16, 32], (t) => sharedTileFor(gpu, g, t)) : [];
   const plain = [CONV2D_TILE, register(4, 4, 64), register(8, 4, 64), register(4, 2, 128)];
-  return distinct<Conv2dVariant>([defaultConv2dTile(gpu, g), ...shared, ...plain, ...onDiscrete(gpu, g, WORKGROUP_TILES)]);
+  const winograd = winogradCandidates(gpu, g);
+  return distinct<Conv2dVariant>([defaultConv2dTile(gpu, g), ...winograd, ...shared, ...plain, ...onDiscrete(gpu, g, WORKGROUP_TILES)]);
+}
+
+/** Winograd tiles (tm 16 and 32, nv 1 and 2, one subgroup or 64 lanes) fitted to the layer, where they can run it. */
+export function winogradCandidates(gpu: Gpu, g: Conv2dGeometry): WinogradTile[] {
+  if (winogradProblem(gpu, g, WINOGRAD_TILE) !== null) return [];
+  const tiles = sharedTiles([16, 32]).map((t): WinogradTile => fitWinogradTile(gpu, g, { ...t, kind: 'winograd' }));
+  return tiles.filter((t) => winogradProblem(gpu, g, t) === null);
 }
 
 /** conv2d for the tuner (index.ts lists it): its candidates, the heuristic, the one validator. */

@@ -7,9 +7,9 @@ import type { Conv2dGeometry } from '../../core/geometry.js';
 import { conv2dGeometry } from '../../core/geometry.js';
 import { type BufferRef, type Gpu, Uniforms, grid1d } from '../../gpu/gpu.js';
 import { SHARE, canRunSharedTiles } from '../../gpu/subgroups.js';
-import { conv2dTileProblem, conv2dTiled, defaultConv2dTile, packConvGeometry } from './forward.js';
+import { conv2dTileProblem, conv2dTiled, defaultConv2dTile, winogradCandidates } from './forward.js';
 import { distinct } from '../autotune.js';
-import { type TileRules, WORKGROUP_TILES, fitSharedTile, onDiscrete, register, sharedTiles, tileLayout, tileProblem, vec4Channels } from './tiles.js';
+import { type TileRules, WORKGROUP_TILES, fitSharedTile, onDiscrete, packConvGeometry, register, sharedTiles, tileLayout, tileProblem, vec4Channels } from './tiles.js';
 import { type TunedConvKernel, named } from './descriptor.js';
 import { INPUT_GRAD_KINDS, type Conv2dVariant, type InputGradVariant, type RegisterTile, type SharedTile, parseRunnable, unknownKind } from './variant.js';
 
@@ -42,13 +42,21 @@ export function parseInputGradVariant(gpu: Gpu, g: Conv2dGeometry, t: unknown): 
 }
 
 /**
- * The heuristic: the shared tile where the device has subgroups. (The forward route on the shared
- * forward tile ran some wide layers 10-20% faster in isolation on lavapipe: 64 -> 64 at 2x32x32 in 5.1
- * against 5.8 ms, 128 -> 128 at 2x16x16 in 4.4 against 5.6; but 32 -> 32 slower, and as a default for
- * the wide layers it left the step unchanged within the noise, partly for the weights' transposed copies,
- * 41 ms a step when every wide layer took it. So it is the tuner's to choose, layer by layer.)
+ * The heuristic: the forward route where the forward convolution it runs takes Winograd (winogradPays:
+ * wide stride-1 layers with many tiles), else the shared tile where the device has subgroups. (The
+ * forward route on the shared forward tile ran some wide layers 10-20% faster in isolation on lavapipe:
+ * 64 -> 64 at 2x32x32 in 5.1 against 5.8 ms, 128 -> 128 at 2x16x16 in 4.4 against 5.6; but 32 -> 32
+ * slower, and as a default for the wide layers it left the step unchanged within the noise, partly for
+ * the weights' transposed copies, 41 ms a step when every wide layer took it. So that one is the tuner's
+ * to choose, layer by layer.)
  */
-export function defaultInputGradTile(gpu: Gpu, g: Conv2dGeometry): RegisterTile | SharedTile {
+export function defaultInputGradTile(gpu: Gpu, g: Conv2dGeometry): InputGradVariant {
+  if (viaForwardProblem(g) === null) {
+    const forward = defaultConv2dTile(gpu, inputGradAsForward(g));
+    // Where the forward convolution takes Winograd (winogradPays), so does the input gradient: measured
+    // 1.2-1.4x faster than the shared tile on lavapipe (bench/RESULTS.md, 2026-12-07).
+    if (forward.kind === 'winograd') return { kind: 'viaForward', forward };
+  }
   return canRunSharedTiles(gpu) ? sharedInputGradTileFor(gpu, g, SHARED_INPUT_GRAD_TILE) : INPUT_GRAD_TILE;
 }
 
@@ -61,7 +69,7 @@ export function viaForwardProblem(g: Conv2dGeometry): string | null {
 }
 
 /** The shaders the input gradient's variants run: their text keys its tuning entries. */
-export const INPUT_GRAD_SHADERS = ['conv2d_input_grad.wgsl', 'conv2d_weight_transpose.wgsl', 'conv2d.wgsl', 'conv2d_workgroup_tile.wgsl'];
+export const INPUT_GRAD_SHADERS = ['conv2d_input_grad.wgsl', 'conv2d_weight_transpose.wgsl', 'conv2d.wgsl', 'conv2d_workgroup_tile.wgsl', 'winograd_transform.wgsl', 'winograd_gemm.wgsl'];
 
 /** Why a variant cannot run this layer on this device, or null. */
 export function inputGradTileProblem(gpu: Gpu, g: Conv2dGeometry, v: InputGradVariant): string | null {
@@ -159,13 +167,14 @@ function inputGradRegisterTiled(gpu: Gpu, dy: BufferRef, w: BufferRef, g: Conv2d
 
 /**
  * Besides the input-gradient tiles: stride-1 layers as a forward convolution, on the forward's default
- * tile and (discrete GPUs) its workgroup tiles.
+ * tile, its Winograd tiles and (discrete GPUs) its workgroup tiles.
  */
 export function inputGradCandidates(gpu: Gpu, g: Conv2dGeometry): InputGradVariant[] {
   const shared = canRunSharedTiles(gpu) ? sharedTiles([8, 16], (t) => sharedInputGradTileFor(gpu, g, t)) : [];
   const plain = [INPUT_GRAD_TILE, register(8, 2, 64), register(4, 4, 64), register(8, 1, 64)];
   const asForward = inputGradAsForward(g);
-  const forward: Conv2dVariant[] = viaForwardProblem(g) !== null ? [] : [defaultConv2dTile(gpu, asForward), ...onDiscrete(gpu, asForward, WORKGROUP_TILES)];
+  const forward: Conv2dVariant[] =
+    viaForwardProblem(g) !== null ? [] : [defaultConv2dTile(gpu, asForward), ...winogradCandidates(gpu, asForward), ...onDiscrete(gpu, asForward, WORKGROUP_TILES)];
   const viaForward = forward.map((f): InputGradVariant => ({ kind: 'viaForward', forward: f }));
   return distinct<InputGradVariant>([defaultInputGradTile(gpu, g), ...shared, ...plain, ...viaForward]);
 }

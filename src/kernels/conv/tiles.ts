@@ -4,9 +4,14 @@
 // kernel's candidate list is built of. The kernels (forward.ts, input-grad.ts, weight-grad.ts) add only
 // what is theirs.
 import type { Conv2dGeometry } from '../../core/geometry.js';
-import type { Gpu } from '../../gpu/gpu.js';
+import type { Gpu, Uniforms } from '../../gpu/gpu.js';
 import { SHARE, canRunSharedTiles, sharedWorkgroup } from '../../gpu/subgroups.js';
 import { type RegisterTile, type SharedTile, type WorkgroupTile, unknownKind } from './variant.js';
+
+/** The layer's fields that open every conv kernel's Params (shaders/conv_geometry_fields.wgsl), in order. */
+export function packConvGeometry(u: Uniforms, g: Conv2dGeometry): Uniforms {
+  return u.u32(g.h, g.w, g.cin, g.cout, g.kh, g.kw, g.stride, g.pad, g.oh, g.ow);
+}
 
 /** Whether the layer's input and output channels are multiples of 4 (what vec4 loads and stores need). */
 export function vec4Channels(g: Conv2dGeometry): boolean {

@@ -50,6 +50,18 @@ export interface WorkgroupTile {
 }
 
 /**
+ * Winograd F(2x2, 3x3) for 3x3 stride-1 layers (winograd.ts): the input, weights and output transformed,
+ * and 16 GEMMs on a shared tile whose fields these are (rows: 2x2 output tiles). Needs cin and cout
+ * multiples of 4 and subgroups of at least SHARE lanes.
+ */
+export interface WinogradTile {
+  kind: 'winograd';
+  tm: number;
+  nv: number;
+  wg: number;
+}
+
+/**
  * The input gradient of a stride-1 layer as a forward convolution of dy with the weights transposed
  * (cin and cout swapped) and flipped (taps reversed), padded by k - 1 - pad, on `forward`, any variant
  * of conv2d (cin and cout multiples of 4, square kernels).
@@ -68,11 +80,11 @@ export interface SplitTarget {
   targetInvocations?: number;
 }
 
-export type Conv2dVariant = RegisterTile | SharedTile | WorkgroupTile;
+export type Conv2dVariant = RegisterTile | SharedTile | WorkgroupTile | WinogradTile;
 export type InputGradVariant = RegisterTile | SharedTile | ViaForward;
 export type WeightGradVariant = (RegisterTile | SharedTile | WorkgroupTile) & SplitTarget;
 /** Every kind of every kernel. */
-export type ConvVariant = RegisterTile | SharedTile | WorkgroupTile | ViaForward;
+export type ConvVariant = RegisterTile | SharedTile | WorkgroupTile | WinogradTile | ViaForward;
 export type ConvVariantKind = ConvVariant['kind'];
 
 /**
@@ -86,7 +98,7 @@ export function unknownKind(v: never): never {
 /** Every kind of V, each once: a kind added to V and left out here does not compile. */
 export type KindsOf<V extends ConvVariant> = { readonly [K in V['kind']]: true };
 
-export const CONV2D_KINDS: KindsOf<Conv2dVariant> = { register: true, shared: true, workgroup: true };
+export const CONV2D_KINDS: KindsOf<Conv2dVariant> = { register: true, shared: true, workgroup: true, winograd: true };
 export const INPUT_GRAD_KINDS: KindsOf<InputGradVariant> = { register: true, shared: true, viaForward: true };
 export const WEIGHT_GRAD_KINDS: KindsOf<WeightGradVariant> = { register: true, shared: true, workgroup: true };
 
@@ -95,7 +107,8 @@ const TILE_FIELDS = {
   register: ['tm', 'nv', 'wg'],
   shared: ['tm', 'nv', 'wg'],
   workgroup: ['wx', 'wy', 'tm', 'nv', 'bk'],
-} as const satisfies { readonly [K in (RegisterTile | SharedTile | WorkgroupTile)['kind']]: readonly (keyof Extract<ConvVariant, { kind: K }>)[] };
+  winograd: ['tm', 'nv', 'wg'],
+} as const satisfies { readonly [K in (RegisterTile | SharedTile | WorkgroupTile | WinogradTile)['kind']]: readonly (keyof Extract<ConvVariant, { kind: K }>)[] };
 
 /** Optional positive-integer fields a kernel's variants may carry besides their kind's. */
 export type OptionalField = keyof SplitTarget;
@@ -119,7 +132,8 @@ export function parseVariant<V extends ConvVariant>(t: unknown, kinds: KindsOf<V
   switch (kind) {
     case 'register':
     case 'shared':
-    case 'workgroup': {
+    case 'workgroup':
+    case 'winograd': {
       const fields: readonly string[] = TILE_FIELDS[kind];
       const present = optional.filter((k) => o[k] !== undefined);
       if (!only([...fields, ...optional]) || ![...fields, ...present].every((k) => isPositiveInteger(o[k]))) return null;

@@ -6,9 +6,8 @@
 import type { Conv2dGeometry } from '../../core/geometry.js';
 import { type BufferRef, type Gpu, Uniforms, grid1d } from '../../gpu/gpu.js';
 import { SHARE, canRunSharedTiles, sharedWorkgroup } from '../../gpu/subgroups.js';
-import { packConvGeometry } from './forward.js';
 import { distinct } from '../autotune.js';
-import { type TileRules, WORKGROUP_TILES, onDiscrete, register, sharedTiles, sharesLanes, tileProblem } from './tiles.js';
+import { type TileRules, WORKGROUP_TILES, onDiscrete, packConvGeometry, register, sharedTiles, sharesLanes, tileProblem } from './tiles.js';
 import { type TunedConvKernel, named } from './descriptor.js';
 import { type RegisterTile, type SharedTile, WEIGHT_GRAD_KINDS, type WeightGradVariant, type WorkgroupTile, parseRunnable, unknownKind } from './variant.js';
 import { reduceMiddle } from '../reduce.js';

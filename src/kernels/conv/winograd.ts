@@ -1,0 +1,100 @@
+// Conv2d of 3x3 stride-1 layers in Winograd F(2x2, 3x3): 16 multiplies for each 2x2 tile of outputs where
+// the direct convolution does 36, so 2.25x fewer multiply-adds, in four dispatches: the weights' transform
+// (U), the input's (V), 16 GEMMs in one dispatch on conv2d's shared tile (M = V U), and the output's
+// transform with the bias. Shaders: shaders/winograd_transform.wgsl (the transforms and the layouts),
+// shaders/winograd_gemm.wgsl. The stride-1 input gradient runs through here too (a viaForward variant
+// whose forward is a Winograd one). A variant of conv2d: the CPU reference and the tile tests are conv2d's.
+import type { Conv2dGeometry } from '../../core/geometry.js';
+import { type BufferRef, type Gpu, Uniforms, grid1d } from '../../gpu/gpu.js';
+import { SHARE, canRunSharedTiles, sharedWorkgroup } from '../../gpu/subgroups.js';
+import { fitSharedTile, packConvGeometry, tileLayout, vec4Channels, workgroupLimitsProblem } from './tiles.js';
+import type { WinogradTile } from './variant.js';
+
+const F32 = 4;
+/** Invocations per workgroup of the transforms (shaders/winograd_transform.wgsl's WG). */
+const TRANSFORM_GROUP = 64;
+/** The 4x4 products of a tile: the GEMMs. */
+const XI = 16;
+
+/**
+ * The GEMM's shared tile, measured on lavapipe over the UNet's 3x3 layers at batch 2, 128x128 (see
+ * bench/RESULTS.md, 2026-12-07): tm 32, nv 1, one subgroup, as conv2d's shared tile.
+ */
+export const WINOGRAD_TILE: WinogradTile = { kind: 'winograd', tm: 32, nv: 1, wg: 8 };
+
+/**
+ * Whether the heuristic takes Winograd for a layer: where it measured clearly faster than the shared
+ * direct tile on lavapipe (bench/RESULTS.md, 2026-12-07, batch 2 at 128x128): at least 64 output
+ * channels (the input's transform, a pass over 4x the input, is paid per output channel in the GEMM) and
+ * 128 2x2 tiles (the weights' transform is paid per tile), at most 384 input channels (the decoder's
+ * 768 -> 256 layer measured level). Elsewhere the tuner may still choose it.
+ */
+export function winogradPays(g: Conv2dGeometry): boolean {
+  return g.cout >= 64 && g.cin <= 384 && winogradTiles(g).tiles >= 128;
+}
+
+/** 2x2 output tiles across, down and in all. */
+export function winogradTiles(g: Conv2dGeometry): { tilesX: number; tilesY: number; tiles: number } {
+  const tilesX = Math.ceil(g.ow / 2);
+  const tilesY = Math.ceil(g.oh / 2);
+  return { tilesX, tilesY, tiles: g.n * tilesX * tilesY };
+}
+
+/** Why a Winograd variant cannot run this layer on this device, or null. */
+export function winogradProblem(gpu: Gpu, g: Conv2dGeometry, t: WinogradTile): string | null {
+  if (g.kh !== 3 || g.kw !== 3 || g.stride !== 1) return `needs a 3x3 stride-1 layer, not ${g.kh}x${g.kw} stride ${g.stride}`;
+  if (!vec4Channels(g)) return `needs cin ${g.cin} and cout ${g.cout} multiples of 4`;
+  if (!canRunSharedTiles(gpu)) return `needs subgroups of at least ${SHARE} lanes`;
+  if (t.tm % SHARE !== 0) return `needs tm a multiple of ${SHARE}`;
+  const { tiles } = winogradTiles(g);
+  const largest = XI * tiles * Math.max(g.cin, g.cout) * F32;
+  if (largest > gpu.limits.maxStorageBufferBindingSize) return `needs a ${largest}-byte buffer, more than this device binds`;
+  return workgroupLimitsProblem(gpu, sharedWorkgroup(gpu, t.wg), 1, 0);
+}
+
+/** The tile fitted to the layer's GEMMs (tiles rows, cout / 4 vec4 columns), as conv2d's shared tile is. */
+export function fitWinogradTile(gpu: Gpu, g: Conv2dGeometry, t: WinogradTile): WinogradTile {
+  const fit = fitSharedTile(gpu, { ...t, kind: 'shared' }, g.cout / 4, winogradTiles(g).tiles);
+  return { ...fit, kind: 'winograd' };
+}
+
+/** Records conv2d on a Winograd variant (its problem checked by the caller); the caller releases y. */
+export function conv2dWinograd(gpu: Gpu, x: BufferRef, w: BufferRef, bias: BufferRef | null, g: Conv2dGeometry, t: WinogradTile, kernel: string): BufferRef {
+  const { tilesX, tilesY, tiles } = winogradTiles(g);
+  const cin4 = g.cin / 4;
+  const cout4 = g.cout / 4;
+  const transform = (entryPoint: string, input: BufferRef, out: BufferRef, count: number): void => {
+    const u = packConvGeometry(new Uniforms(16), g).u32(tilesX, tilesY, tiles, count, bias ? 1 : 0);
+    gpu.dispatch({
+      kernel,
+      shader: 'winograd_transform.wgsl',
+      entryPoint,
+      uniforms: u.bytes(),
+      // The output transform reads a bias (without one the input stands in, unread); the others have none.
+      buffers: entryPoint === 'transformOutput' ? [input, out, bias ?? input] : [input, out],
+      workgroups: grid1d(count, TRANSFORM_GROUP),
+    });
+  };
+  const u = gpu.alloc(XI * g.cin * g.cout * F32, 'winogradWeights');
+  transform('transformWeights', w, u, g.cin * cout4);
+  const v = gpu.alloc(XI * tiles * g.cin * F32, 'winogradInput');
+  transform('transformInput', x, v, tiles * cin4);
+
+  const m = gpu.alloc(XI * tiles * g.cout * F32, 'winogradProducts');
+  const { wg, nv, pg, colTiles, pixelTiles } = tileLayout(gpu, { ...t, kind: 'shared' }, cout4, tiles);
+  gpu.dispatch({
+    kernel,
+    shader: 'winograd_gemm.wgsl',
+    defines: { WG: wg, TM: t.tm, NV: nv, PG: pg, SHARE },
+    uniforms: new Uniforms(8).u32(tiles, cin4, cout4, colTiles, pixelTiles).bytes(),
+    buffers: [v, u, m],
+    workgroups: grid1d(XI * pixelTiles * colTiles, 1),
+  });
+  gpu.release(u);
+  gpu.release(v);
+
+  const y = gpu.alloc(g.n * g.oh * g.ow * g.cout * F32, 'conv2d');
+  transform('transformOutput', m, y, tiles * cout4);
+  gpu.release(m);
+  return y;
+}
