@@ -51,7 +51,7 @@ fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(su
   for (var s = 0u; s < LOADS; s++) {
     vBase[s] = (xi * p.tiles + min(at.load0 + s * LOAD_STEP, p.tiles - 1u)) * p.cin4;
   }
-  let uBase = xi * cin * p.cout4;
+  let uBase = xi * cin * p.cout4;  // MUTANT(stride): let uBase = xi * cin * p.cin4;
 
   var acc: array<array<vec4<f32>, NV>, TM>;
   for (var c4 = 0u; c4 < p.cin4; c4++) {
@@ -69,7 +69,7 @@ fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(su
     for (var r = 0u; r < TM; r++) {
       let v = subgroupShuffle(mine[(r * PG) / SHARE], (r * PG + at.pg) % SHARE);
       for (var q = 0u; q < NV; q++) {
-        acc[r][q] = acc[r][q] + v.x * w[4u * q] + v.y * w[4u * q + 1u] + v.z * w[4u * q + 2u] + v.w * w[4u * q + 3u];
+        acc[r][q] = acc[r][q] + v.x * w[4u * q] + v.y * w[4u * q + 1u] + v.z * w[4u * q + 2u] + v.w * w[4u * q + 3u];  // MUTANT(term): acc[r][q] = acc[r][q] + v.x * w[4u * q] + v.y * w[4u * q + 1u] + v.z * w[4u * q + 2u];
       }
     }
   }

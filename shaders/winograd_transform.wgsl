@@ -8,6 +8,8 @@
 //   U [16][cin][cout]   the transformed weights  (entry point `transformWeights`, one invocation per ci, co4)
 //   V [16][T][cin]      the transformed input    (`transformInput`, one invocation per t, ci4)
 //   M [16][T][cout]     the GEMMs' output        -> y NHWC plus bias (`transformOutput`, one per t, co4)
+// and for the weight gradient (shaders/winograd_weight_grad_gemm.wgsl) dM = A dy A^T in M's layout
+// (`transformOutputGrad`) and dU [16][cin][cout] in U's, back to HWIO as G^T dU G (`transformWeightGrad`).
 //   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
 //   A^T = [1 1 1 0; 0 1 -1 -1].
 // Each entry point reads In and writes Out; transformOutput also reads Bias (the host binds In there without one).
@@ -19,7 +21,8 @@ struct Params {
   tilesX: u32,
   tilesY: u32,
   tiles: u32,
-  // Invocations that do work: cin * cout4 (weights), tiles * cin4 (input), tiles * cout4 (output).
+  // Invocations that do work: cin * cout4 (weights and their gradient), tiles * cin4 (input), tiles *
+  // cout4 (output and its gradient).
   count: u32,
   hasBias: u32,
 }
@@ -40,6 +43,16 @@ fn bt(d0: vec4<f32>, d1: vec4<f32>, d2: vec4<f32>, d3: vec4<f32>) -> array<vec4<
 // G v: three filter taps to four.
 fn gt(g0: vec4<f32>, g1: vec4<f32>, g2: vec4<f32>) -> array<vec4<f32>, 4> {
   return array<vec4<f32>, 4>(g0, 0.5 * (g0 + g1 + g2), 0.5 * (g0 - g1 + g2), g2);  // MUTANT(term): return array<vec4<f32>, 4>(g0, 0.5 * (g0 + g1 + g2), 0.5 * (g0 + g1 - g2), g2);
+}
+
+// G^T v: four values to three filter taps (the weight gradient's way back through G).
+fn gtT(u0: vec4<f32>, u1: vec4<f32>, u2: vec4<f32>, u3: vec4<f32>) -> array<vec4<f32>, 3> {
+  return array<vec4<f32>, 3>(u0 + 0.5 * (u1 + u2), 0.5 * (u1 - u2), 0.5 * (u1 + u2) + u3);  // MUTANT(term): return array<vec4<f32>, 3>(u0 + 0.5 * (u1 + u2), 0.5 * (u1 + u2), 0.5 * (u1 + u2) + u3);
+}
+
+// A v: two output gradients to four (the output gradient's way back through A^T).
+fn av(y0: vec4<f32>, y1: vec4<f32>) -> array<vec4<f32>, 4> {
+  return array<vec4<f32>, 4>(y0, y0 + y1, y0 - y1, -y1);  // MUTANT(term): return array<vec4<f32>, 4>(y0, y0 + y1, y0 + y1, -y1);
 }
 
 // A^T v: four products to two outputs.
@@ -122,7 +135,7 @@ fn transformOutput(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) 
   var s: array<array<vec4<f32>, 2>, 4>;
   for (var a = 0u; a < 4u; a++) {
     let at0 = (a * 4u * p.tiles + t) * cout4 + co4;
-    let step = p.tiles * cout4;
+    let step = p.tiles * cout4;  // MUTANT(stride): let step = p.tiles;
     s[a] = at(In[at0], In[at0 + step], In[at0 + 2u * step], In[at0 + 3u * step]);
   }
   let bias = select(vec4<f32>(0.0), Bias[co4], p.hasBias != 0u);
@@ -134,6 +147,66 @@ fn transformOutput(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) 
       if (oy < p.oh && ox < p.ow) {
         Out[((img * p.oh + oy) * p.ow + ox) * cout4 + co4] = y[r] + bias;
       }
+    }
+  }
+}
+
+// The weight gradient's transforms. dM = A dy A^T for each tile's 2x2 output gradient (zero past the
+// output's edge), one invocation per (t, co4), into M's layout; and dg = G^T dU G, one invocation per
+// (ci, co4), from U's layout into the HWIO weights' (count: tiles * cout4 and cin * cout4).
+@compute @workgroup_size(WG)
+fn transformOutputGrad(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let i = flatIndex(wg, lid, WG);
+  if (i >= p.count) {
+    return;
+  }
+  let cout4 = p.cout / 4u;
+  let t = i / cout4;
+  let co4 = i % cout4;
+  let tx = t % p.tilesX;
+  let ty = (t / p.tilesX) % p.tilesY;
+  let img = t / (p.tilesX * p.tilesY);
+  // dy A^T along each of the tile's two rows, then A down the four resulting columns.
+  var rows: array<array<vec4<f32>, 4>, 2>;
+  for (var r = 0u; r < 2u; r++) {
+    let oy = 2u * ty + r;
+    var d: array<vec4<f32>, 2>;
+    for (var c = 0u; c < 2u; c++) {
+      let ox = 2u * tx + c;
+      let inside = oy < p.oh && ox < p.ow;
+      let at0 = ((img * p.oh + min(oy, p.oh - 1u)) * p.ow + min(ox, p.ow - 1u)) * cout4 + co4;
+      d[c] = select(vec4<f32>(0.0), In[at0], inside);
+    }
+    rows[r] = av(d[0], d[1]);
+  }
+  for (var b = 0u; b < 4u; b++) {
+    let m = av(rows[0][b], rows[1][b]);
+    for (var a = 0u; a < 4u; a++) {
+      Out[((a * 4u + b) * p.tiles + t) * cout4 + co4] = m[a];  // MUTANT(index): Out[((b * 4u + a) * p.tiles + t) * cout4 + co4] = m[a];
+    }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn transformWeightGrad(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let i = flatIndex(wg, lid, WG);
+  if (i >= p.count) {
+    return;
+  }
+  let cout4 = p.cout / 4u;
+  let ci = i / cout4;
+  let co4 = i % cout4;
+  // G^T along each row a of dU (its columns b), then down the three resulting columns.
+  var rows: array<array<vec4<f32>, 3>, 4>;
+  for (var a = 0u; a < 4u; a++) {
+    let at0 = (a * 4u * p.cin + ci) * cout4 + co4;
+    let step = p.cin * cout4;
+    rows[a] = gtT(In[at0], In[at0 + step], In[at0 + 2u * step], In[at0 + 3u * step]);
+  }
+  for (var j = 0u; j < 3u; j++) {
+    let g = gtT(rows[0][j], rows[1][j], rows[2][j], rows[3][j]);
+    for (var r = 0u; r < 3u; r++) {
+      Out[((r * 3u + j) * p.cin + ci) * cout4 + co4] = g[r];
     }
   }
 }

@@ -3,9 +3,19 @@
 import { describe, expect, it } from 'vitest';
 import { conv2dGeometry, sizeOf } from '../../src/core/geometry.js';
 import { canRunSharedTiles } from '../../src/gpu/subgroups.js';
-import { SHARED_WEIGHT_GRAD_TILE, WEIGHT_GRAD_TILE, WEIGHT_GRAD_WORKGROUP_TILES, conv2dWeightGradTiled, splitCandidates, weightGradCandidates, weightGradSplits } from '../../src/kernels/conv/weight-grad.js';
+import {
+  SHARED_WEIGHT_GRAD_TILE,
+  WEIGHT_GRAD_TILE,
+  WEIGHT_GRAD_WORKGROUP_TILES,
+  WINOGRAD_WEIGHT_GRAD_TILE,
+  conv2dWeightGradTiled,
+  defaultWeightGradTile,
+  splitCandidates,
+  weightGradCandidates,
+  weightGradSplits,
+} from '../../src/kernels/conv/weight-grad.js';
 import { workgroupTileBytes } from '../../src/kernels/conv/tiles.js';
-import type { SharedTile, WeightGradVariant, WorkgroupTile } from '../../src/kernels/conv/variant.js';
+import type { SharedTile, WeightGradVariant, WinogradTile, WorkgroupTile } from '../../src/kernels/conv/variant.js';
 import { rng, uniform } from '../../src/util/random.js';
 import { abs, expectClose, useGpu } from '../helpers.js';
 import { CASES, type Case, TUNING_CASES, geometry, poisonPool as poison } from './conv-grad-cases.js';
@@ -99,6 +109,37 @@ describe('conv2dWeightGrad tiles against the reference', () => {
     const huge: WorkgroupTile = { kind: 'workgroup', wx: 16, wy: 16, tm: 16, nv: 1, bk: 64 };
     expect(workgroupTileBytes(huge)).toBeGreaterThan(ctx.gpu.limits.maxComputeWorkgroupStorageSize);
     expect(() => conv2dWeightGradTiled(ctx.gpu, ctx.be.alloc(1), ctx.be.alloc(1), geometry(CASES[2]!), huge)).toThrow(/bytes of workgroup memory/);
+  });
+
+  // Winograd tiles on every 3x3 stride-1 case with vec4 channels (odd sizes leave half tiles, batch 3,
+  // narrow layers leave lanes idle), and one wide enough for the heuristic to take Winograd.
+  const WINOGRAD: WinogradTile[] = [
+    WINOGRAD_WEIGHT_GRAD_TILE,
+    { kind: 'winograd', tm: 32, nv: 1, wg: 8 },
+    { kind: 'winograd', tm: 8, nv: 2, wg: 8 },
+    { kind: 'winograd', tm: 16, nv: 1, wg: 16 },
+  ];
+  const WIDE: Case = { name: 'layer1 3x3/1, 64 -> 64, 2x16x16 (128 tiles)', x: [2, 16, 16, 64], k: 3, cout: 64, stride: 1, pad: 1 };
+  for (const tile of WINOGRAD) {
+    it(`winograd tile ${JSON.stringify(tile)} on every 3x3 stride-1 vec4 case`, async ({ skip }) => {
+      if (!canRunSharedTiles(ctx.gpu)) skip('no subgroups of at least 8 lanes on this device');
+      const cases = [...CASES.filter((c) => c.k === 3 && c.stride === 1 && c.x[3] % 4 === 0 && c.cout % 4 === 0), WIDE];
+      expect(cases.length).toBeGreaterThanOrEqual(5);
+      for (const c of cases) await checkWeightGradTile(c, tile);
+    });
+  }
+
+  it('the default takes Winograd where it pays (128 tiles, 64 channels in), never splits it, and refuses it off 3x3 stride 1', async ({ skip }) => {
+    if (!canRunSharedTiles(ctx.gpu)) skip('no subgroups of at least 8 lanes on this device');
+    expect(defaultWeightGradTile(ctx.gpu, geometry(WIDE))).toStrictEqual(WINOGRAD_WEIGHT_GRAD_TILE);
+    expect(weightGradSplits(ctx.gpu, geometry(WIDE), WINOGRAD_WEIGHT_GRAD_TILE)).toBe(1);
+    expect(splitCandidates(ctx.gpu, geometry(WIDE), WINOGRAD_WEIGHT_GRAD_TILE)).toStrictEqual([WINOGRAD_WEIGHT_GRAD_TILE]);
+    // 112 tiles, or 32 input channels: the direct shared tile.
+    expect(defaultWeightGradTile(ctx.gpu, geometry({ ...WIDE, x: [2, 14, 16, 64] })).kind).toBe('shared');
+    expect(defaultWeightGradTile(ctx.gpu, geometry({ ...WIDE, x: [2, 16, 16, 32] })).kind).toBe('shared');
+    const strided = CASES.find((c) => c.stride === 2 && c.x[3] % 4 === 0 && c.cout % 4 === 0)!;
+    expect(() => conv2dWeightGradTiled(ctx.gpu, ctx.be.alloc(1), ctx.be.alloc(1), geometry(strided), WINOGRAD_WEIGHT_GRAD_TILE)).toThrow(/3x3 stride-1/);
+    expect(weightGradCandidates(ctx.gpu, geometry(strided)).some((t) => t.kind === 'winograd')).toBe(false);
   });
 
   // Shared tiles (subgroupShuffle of x), on odd channel counts (cout 1 and 7 leave lanes idle) too.

@@ -47,9 +47,11 @@ describe('candidate lists', () => {
   });
 
   it('vary the weight-gradient split only where the split count changes', () => {
-    // Enough pixels that the split follows the invocation target, not the minimum pixels per split.
-    const g = conv2dGeometry([2, 128, 128, 64], [3, 3, 64, 64], 1, 1, false);
+    // Enough pixels that the split follows the invocation target, not the minimum pixels per split; 32
+    // input channels, where the default is a direct tile (Winograd takes 64 or more and never splits).
+    const g = conv2dGeometry([2, 128, 128, 32], [3, 3, 32, 64], 1, 1, false);
     const base = defaultWeightGradTile(ctx.gpu, g);
+    expect(base.kind).not.toBe('winograd');
     const splits = splitCandidates(ctx.gpu, g, base).map((t) => weightGradSplits(ctx.gpu, g, t));
     expect(splits[0]).toBe(weightGradSplits(ctx.gpu, g, base));
     expect(splits.length).toBeGreaterThan(1);

@@ -22,7 +22,7 @@ describe('the kind sets', () => {
   it('name exactly the kinds each kernel runs', () => {
     expect(CONV2D_KINDS).toStrictEqual({ register: true, shared: true, workgroup: true, winograd: true });
     expect(INPUT_GRAD_KINDS).toStrictEqual({ register: true, shared: true, viaForward: true });
-    expect(WEIGHT_GRAD_KINDS).toStrictEqual({ register: true, shared: true, workgroup: true });
+    expect(WEIGHT_GRAD_KINDS).toStrictEqual({ register: true, shared: true, workgroup: true, winograd: true });
   });
 });
 
@@ -45,10 +45,12 @@ describe('parseVariant accepts', () => {
     expect(JSON.stringify(v)).toBe('{"kind":"workgroup","wx":16,"wy":8,"tm":8,"nv":1,"bk":32}');
   });
 
-  it('a winograd tile, in the order tm, nv, wg; a conv2d kind only, and the forward of a viaForward', () => {
+  it('a winograd tile, in the order tm, nv, wg; of conv2d and the weight gradient (no split target), and the forward of a viaForward', () => {
     const v = parseVariant({ wg: 8, nv: 1, tm: 32, kind: 'winograd' }, CONV2D_KINDS);
     expect(JSON.stringify(v)).toBe('{"kind":"winograd","tm":32,"nv":1,"wg":8}');
-    expect(parseVariant({ kind: 'winograd', tm: 32, nv: 1, wg: 8 }, WEIGHT_GRAD_KINDS)).toBeNull();
+    expect(parseVariant({ kind: 'winograd', tm: 16, nv: 1, wg: 8 }, WEIGHT_GRAD_KINDS, ['targetInvocations'])).toStrictEqual({ kind: 'winograd', tm: 16, nv: 1, wg: 8 });
+    // A Winograd weight gradient never splits its sum: a split target on one is not a variant.
+    expect(parseVariant({ kind: 'winograd', tm: 16, nv: 1, wg: 8, targetInvocations: 4096 }, WEIGHT_GRAD_KINDS, ['targetInvocations'])).toBeNull();
     expect(parseVariant({ kind: 'winograd', tm: 32, nv: 1, wg: 8 }, INPUT_GRAD_KINDS)).toBeNull();
     expect(parseVariant({ kind: 'winograd', tm: 32, nv: 0, wg: 8 }, CONV2D_KINDS)).toBeNull();
     expect(parseVariant({ kind: 'viaForward', forward: { kind: 'winograd', tm: 16, nv: 2, wg: 8 } }, INPUT_GRAD_KINDS)).toStrictEqual({

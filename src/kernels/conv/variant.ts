@@ -82,7 +82,8 @@ export interface SplitTarget {
 
 export type Conv2dVariant = RegisterTile | SharedTile | WorkgroupTile | WinogradTile;
 export type InputGradVariant = RegisterTile | SharedTile | ViaForward;
-export type WeightGradVariant = (RegisterTile | SharedTile | WorkgroupTile) & SplitTarget;
+/** A Winograd weight gradient does not split its sum over the tiles, so it has no use for a split target. */
+export type WeightGradVariant = ((RegisterTile | SharedTile | WorkgroupTile) & SplitTarget) | WinogradTile;
 /** Every kind of every kernel. */
 export type ConvVariant = RegisterTile | SharedTile | WorkgroupTile | WinogradTile | ViaForward;
 export type ConvVariantKind = ConvVariant['kind'];
@@ -100,7 +101,7 @@ export type KindsOf<V extends ConvVariant> = { readonly [K in V['kind']]: true }
 
 export const CONV2D_KINDS: KindsOf<Conv2dVariant> = { register: true, shared: true, workgroup: true, winograd: true };
 export const INPUT_GRAD_KINDS: KindsOf<InputGradVariant> = { register: true, shared: true, viaForward: true };
-export const WEIGHT_GRAD_KINDS: KindsOf<WeightGradVariant> = { register: true, shared: true, workgroup: true };
+export const WEIGHT_GRAD_KINDS: KindsOf<WeightGradVariant> = { register: true, shared: true, workgroup: true, winograd: true };
 
 /** The fields of each tile kind, all positive integers, in the order a variant is written with. */
 const TILE_FIELDS = {
@@ -135,8 +136,9 @@ export function parseVariant<V extends ConvVariant>(t: unknown, kinds: KindsOf<V
     case 'workgroup':
     case 'winograd': {
       const fields: readonly string[] = TILE_FIELDS[kind];
-      const present = optional.filter((k) => o[k] !== undefined);
-      if (!only([...fields, ...optional]) || ![...fields, ...present].every((k) => isPositiveInteger(o[k]))) return null;
+      // A Winograd tile takes none of the optional fields (split targets).
+      const present = kind === 'winograd' ? [] : optional.filter((k) => o[k] !== undefined);
+      if (!only([...fields, ...(kind === 'winograd' ? [] : optional)]) || ![...fields, ...present].every((k) => isPositiveInteger(o[k]))) return null;
       return Object.fromEntries([['kind', kind], ...[...fields, ...present].map((k) => [k, o[k]])]) as V;
     }
     case 'viaForward': {

@@ -1,5 +1,6 @@
 // The weight gradient of conv2d: split-K over output rows on register, shared or workgroup-memory tiles
-// (variant.ts; each may carry its own split target), the partials summed by reduceMiddle. Shaders:
+// (variant.ts; each may carry its own split target), the partials summed by reduceMiddle; or for wide
+// 3x3 stride-1 layers Winograd F(2x2, 3x3) (winograd.ts). Shaders:
 // shaders/conv2d_weight_grad.wgsl, shaders/conv2d_weight_grad_workgroup_tile.wgsl, and shaders/reduce.wgsl
 // through reduceMiddle. Also its candidates, refined over split targets, and its tuning descriptor
 // (WEIGHT_GRAD_KERNEL, listed by index.ts).
@@ -9,7 +10,8 @@ import { SHARE, canRunSharedTiles, sharedWorkgroup } from '../../gpu/subgroups.j
 import { distinct } from '../autotune.js';
 import { type TileRules, WORKGROUP_TILES, onDiscrete, packConvGeometry, register, sharedTiles, sharesLanes, tileProblem } from './tiles.js';
 import { type TunedConvKernel, named } from './descriptor.js';
-import { type RegisterTile, type SharedTile, WEIGHT_GRAD_KINDS, type WeightGradVariant, type WorkgroupTile, parseRunnable, unknownKind } from './variant.js';
+import { type RegisterTile, type SharedTile, WEIGHT_GRAD_KINDS, type WeightGradVariant, type WinogradTile, type WorkgroupTile, parseRunnable, unknownKind } from './variant.js';
+import { conv2dWeightGradWinograd, winogradProblem, winogradTiles } from './winograd.js';
 import { reduceMiddle } from '../reduce.js';
 
 const F32 = 4;
@@ -51,19 +53,33 @@ export function parseWeightGradVariant(gpu: Gpu, g: Conv2dGeometry, t: unknown):
 }
 
 /** The shaders the weight gradient's variants run: their text keys its tuning entries. */
-export const WEIGHT_GRAD_SHADERS = ['conv2d_weight_grad.wgsl', 'conv2d_weight_grad_workgroup_tile.wgsl', 'reduce.wgsl'];
+export const WEIGHT_GRAD_SHADERS = ['conv2d_weight_grad.wgsl', 'conv2d_weight_grad_workgroup_tile.wgsl', 'reduce.wgsl', 'winograd_transform.wgsl', 'winograd_weight_grad_gemm.wgsl'];
 
 /** Why a tile cannot run this layer on this device, or null. */
 export function weightGradTileProblem(gpu: Gpu, g: Conv2dGeometry, tile: WeightGradVariant): string | null {
-  return tileProblem(gpu, g, tile, WEIGHT_GRAD_RULES);
+  return tile.kind === 'winograd' ? winogradProblem(gpu, g, tile) : tileProblem(gpu, g, tile, WEIGHT_GRAD_RULES);
 }
 
 /**
- * The shared tile where the device has subgroups and the layer fills it: at least one vec4 column of
+ * The Winograd weight gradient's tile (16 input channels by one vec4 column of output channels a lane,
+ * one subgroup) and where the heuristic takes it: 128 tiles or more, 64 input and 32 output channels or
+ * more. Measured on lavapipe at batch 2, 128x128 against the default direct tile (bench/RESULTS.md,
+ * 2026-12-07): 0.5-0.9x the time on layer1, layer2 and decoder1-3's first convolutions; level on layer3
+ * (32 tiles), 2x on layer4 (8 tiles: the transforms of 512 x 512 weights dominate), slower on decoder4.
+ */
+export const WINOGRAD_WEIGHT_GRAD_TILE: WinogradTile = { kind: 'winograd', tm: 16, nv: 1, wg: 8 };
+export function winogradWeightGradPays(g: Conv2dGeometry): boolean {
+  return winogradTiles(g).tiles >= 128 && g.cin >= 64 && g.cout >= 32;
+}
+
+/**
+ * Winograd where it pays (winogradWeightGradPays); else the shared tile where the device has subgroups
+ * and the layer fills it: at least one vec4 column of
  * output channels per lane (decoder4's 16 and the head's 1 measured faster on the plain tile) and two
  * vec4 groups of input channels (the stem's 4 measured no faster shared).
  */
-export function defaultWeightGradTile(gpu: Gpu, g: Conv2dGeometry): RegisterTile | SharedTile {
+export function defaultWeightGradTile(gpu: Gpu, g: Conv2dGeometry): RegisterTile | SharedTile | WinogradTile {
+  if (winogradWeightGradPays(g) && winogradProblem(gpu, g, WINOGRAD_WEIGHT_GRAD_TILE) === null) return WINOGRAD_WEIGHT_GRAD_TILE;
   const fills = g.cout >= 4 * SHARE && g.cin >= 8;
   return canRunSharedTiles(gpu) && fills ? sharedWeightGradTile(g) : WEIGHT_GRAD_TILE;
 }
@@ -105,6 +121,9 @@ function invocationsPerSplit(g: Conv2dGeometry, tile: WeightGradVariant): number
       return weightGradLayout(g, tile).invocationsPerSplit;
     case 'workgroup':
       return workgroupWeightLayout(g, tile).invocationsPerSplit;
+    case 'winograd':
+      // Never split: the sum over the tiles runs in one dispatch.
+      return Infinity;
     default:
       return unknownKind(tile);
   }
@@ -117,6 +136,7 @@ function invocationsPerSplit(g: Conv2dGeometry, tile: WeightGradVariant): number
  */
 export function weightGradSplits(gpu: Gpu, g: Conv2dGeometry, tile: WeightGradVariant = defaultWeightGradTile(gpu, g)): number {
   const rows = g.n * g.oh;
+  if (tile.kind === 'winograd') return 1;
   const target = tile.targetInvocations ?? defaultTargetInvocations(gpu);
   const outBytes = g.kh * g.kw * g.cin * g.cout * F32;
   const byParallelism = Math.ceil(target / invocationsPerSplit(g, tile));
@@ -142,6 +162,7 @@ function workgroupWeightLayout(g: Conv2dGeometry, t: WorkgroupTile) {
 export function conv2dWeightGradTiled(gpu: Gpu, x: BufferRef, dy: BufferRef, g: Conv2dGeometry, tile: WeightGradVariant): BufferRef {
   const problem = weightGradTileProblem(gpu, g, tile);
   if (problem) throw new Error(`conv2dWeightGrad: tile ${JSON.stringify(tile)} ${problem}`);
+  if (tile.kind === 'winograd') return conv2dWeightGradWinograd(gpu, x, dy, g, tile, 'conv2dWeightGrad');
   const outSize = g.kh * g.kw * g.cin * g.cout;
   const splits = weightGradSplits(gpu, g, tile);
   const rowsPerSplit = Math.ceil((g.n * g.oh) / splits);
@@ -205,11 +226,14 @@ export const WEIGHT_GRAD_WORKGROUP_TILES: readonly WorkgroupTile[] = WORKGROUP_T
 export function weightGradCandidates(gpu: Gpu, g: Conv2dGeometry): WeightGradVariant[] {
   const shared = canRunSharedTiles(gpu) ? sharedTiles([4, 8]) : [];
   const plain = [WEIGHT_GRAD_TILE, register(1, 4, 64), register(4, 1, 64), register(2, 4, 64)];
-  return distinct<WeightGradVariant>([defaultWeightGradTile(gpu, g), ...shared, ...plain, ...onDiscrete(gpu, g, WEIGHT_GRAD_WORKGROUP_TILES)]);
+  const winograd = [16, 32].flatMap((tm) => [1, 2].map((nv): WinogradTile => ({ kind: 'winograd', tm, nv, wg: 8 })));
+  const runnable = winograd.filter((t) => winogradProblem(gpu, g, t) === null);
+  return distinct<WeightGradVariant>([defaultWeightGradTile(gpu, g), ...runnable, ...shared, ...plain, ...onDiscrete(gpu, g, WEIGHT_GRAD_WORKGROUP_TILES)]);
 }
 
 /** Split targets around the device's default (4x fewer and 4x more invocations), where they change the split. */
 export function splitCandidates(gpu: Gpu, g: Conv2dGeometry, tile: WeightGradVariant): WeightGradVariant[] {
+  if (tile.kind === 'winograd') return [tile];
   const base = tile.targetInvocations ?? defaultTargetInvocations(gpu);
   const seen = new Set([weightGradSplits(gpu, g, tile)]);
   const out = [tile];
