@@ -80,6 +80,11 @@ export function winogradWeightGradPays(g: Conv2dGeometry): boolean {
  */
 export function defaultWeightGradTile(gpu: Gpu, g: Conv2dGeometry): RegisterTile | SharedTile | WinogradTile {
   if (winogradWeightGradPays(g) && winogradProblem(gpu, g, WINOGRAD_WEIGHT_GRAD_TILE) === null) return WINOGRAD_WEIGHT_GRAD_TILE;
+  return sharedWeightGradTileFor(gpu, g);
+}
+
+/** The default without Winograd: the shared tile where the layer fills it, else the plain one. */
+export function sharedWeightGradTileFor(gpu: Gpu, g: Conv2dGeometry): RegisterTile | SharedTile {
   const fills = g.cout >= 4 * SHARE && g.cin >= 8;
   return canRunSharedTiles(gpu) && fills ? sharedWeightGradTile(g) : WEIGHT_GRAD_TILE;
 }
