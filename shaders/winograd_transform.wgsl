@@ -60,6 +60,21 @@ fn at(m0: vec4<f32>, m1: vec4<f32>, m2: vec4<f32>, m3: vec4<f32>) -> array<vec4<
   return array<vec4<f32>, 2>(m0 + m1 + m2, m1 - m2 - m3);  // MUTANT(term): return array<vec4<f32>, 2>(m0 + m1 + m2, m1 - m2 + m3);
 }
 
+// Invocation i of a per-(tile, channel vec4) pass over c4 vec4s of channels: its 2x2 tile t (column tx
+// and row ty of image img) and its channel vec4.
+struct TileAt {
+  t: u32,
+  c4: u32,
+  tx: u32,
+  ty: u32,
+  img: u32,
+}
+
+fn tileAt(i: u32, c4: u32) -> TileAt {
+  let t = i / c4;
+  return TileAt(t, i % c4, t % p.tilesX, (t / p.tilesX) % p.tilesY, t / (p.tilesX * p.tilesY));
+}
+
 @compute @workgroup_size(WG)
 fn transformWeights(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
   let i = flatIndex(wg, lid, WG);
@@ -91,11 +106,12 @@ fn transformInput(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
     return;
   }
   let cin4 = p.cin / 4u;
-  let t = i / cin4;
-  let ci4 = i % cin4;
-  let tx = t % p.tilesX;
-  let ty = (t / p.tilesX) % p.tilesY;
-  let img = t / (p.tilesX * p.tilesY);
+  let tile = tileAt(i, cin4);
+  let t = tile.t;
+  let ci4 = tile.c4;
+  let tx = tile.tx;
+  let ty = tile.ty;
+  let img = tile.img;
   let y0 = i32(2u * ty) - i32(p.pad);
   let x0 = i32(2u * tx) - i32(p.pad);
   // Row r of the patch, B^T applied along it (its columns), then B^T down the columns.
@@ -126,11 +142,12 @@ fn transformOutput(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) 
     return;
   }
   let cout4 = p.cout / 4u;
-  let t = i / cout4;
-  let co4 = i % cout4;
-  let tx = t % p.tilesX;
-  let ty = (t / p.tilesX) % p.tilesY;
-  let img = t / (p.tilesX * p.tilesY);
+  let tile = tileAt(i, cout4);
+  let t = tile.t;
+  let co4 = tile.c4;
+  let tx = tile.tx;
+  let ty = tile.ty;
+  let img = tile.img;
   // A^T along each row a of the 4x4 products, then down the two resulting columns.
   var s: array<array<vec4<f32>, 2>, 4>;
   for (var a = 0u; a < 4u; a++) {
@@ -161,11 +178,12 @@ fn transformOutputGrad(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u3
     return;
   }
   let cout4 = p.cout / 4u;
-  let t = i / cout4;
-  let co4 = i % cout4;
-  let tx = t % p.tilesX;
-  let ty = (t / p.tilesX) % p.tilesY;
-  let img = t / (p.tilesX * p.tilesY);
+  let tile = tileAt(i, cout4);
+  let t = tile.t;
+  let co4 = tile.c4;
+  let tx = tile.tx;
+  let ty = tile.ty;
+  let img = tile.img;
   // dy A^T along each of the tile's two rows, then A down the four resulting columns.
   var rows: array<array<vec4<f32>, 4>, 2>;
   for (var r = 0u; r < 2u; r++) {
