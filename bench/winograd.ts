@@ -3,8 +3,9 @@
 // Winograd variant (with the time of each of its dispatches), the input gradient on its shared tile and
 // through a Winograd forward, and the weight gradient on its direct default and in Winograd; which of
 // them the heuristics take (winogradPays, winogradWeightGradPays); and the sums over the network (each
-// layer times its count). Each pair is timed back to back, the median of 3 rounds of 5
-// runs, so noise on a shared machine moves both sides alike. One JSON line per layer, then a total.
+// layer times its count). Each pair alternates in 5 rounds of 3 runs (ratio: the median of the rounds'
+// Winograd / direct), so drift on a shared machine moves both sides alike. One JSON line per layer, then
+// a total.
 //   node --import tsx bench/winograd.ts [--batch 2] [--size 128] [--adapter NAME]
 import { parseArgs } from 'node:util';
 import type { Conv2dGeometry } from '../src/core/geometry.js';
@@ -45,22 +46,39 @@ function upload(size: number): BufferRef {
   return ref;
 }
 
-/** Median ms of one run of `record` (its output released), over 3 rounds of 5 runs after one warm-up. */
-async function time(record: () => BufferRef | void): Promise<number> {
+/** Runs `record` (its output released) `runs` times after one warm-up; ms per run. */
+async function timeRuns(record: () => BufferRef | void, runs: number): Promise<number> {
   const once = () => {
     const out = record();
     if (out) gpu.release(out);
   };
   once();
   await gpu.sync();
+  const t0 = performance.now();
+  for (let i = 0; i < runs; i++) once();
+  await gpu.sync();
+  return (performance.now() - t0) / runs;
+}
+
+/** Median ms of one run of `record`, over 3 rounds of 5 runs. */
+async function time(record: () => BufferRef | void): Promise<number> {
   const rounds: number[] = [];
-  for (let k = 0; k < 3; k++) {
-    const t0 = performance.now();
-    for (let i = 0; i < 5; i++) once();
-    await gpu.sync();
-    rounds.push((performance.now() - t0) / 5);
-  }
+  for (let k = 0; k < 3; k++) rounds.push(await timeRuns(record, 5));
   return median(rounds);
+}
+
+/**
+ * A against B in 5 alternating rounds of 3 runs each (A B A B ...): each side's median ms and the median
+ * of the rounds' B / A ratios, which drift on a shared machine moves little.
+ */
+async function pair(a: () => BufferRef | void, b: () => BufferRef | void): Promise<{ aMs: number; bMs: number; ratio: number }> {
+  const as: number[] = [];
+  const bs: number[] = [];
+  for (let k = 0; k < 5; k++) {
+    as.push(await timeRuns(a, 3));
+    bs.push(await timeRuns(b, 3));
+  }
+  return { aMs: median(as), bMs: median(bs), ratio: median(as.map((x, k) => bs[k]! / x)) };
 }
 
 /** The dispatches one Winograd forward records, each timed alone. */
@@ -98,13 +116,20 @@ for (const { name, g, count } of unetShapes(n, s).convs) {
   const x = upload(g.n * g.h * g.w * g.cin);
   const w = upload(9 * g.cin * g.cout);
   const dy = upload(g.n * g.oh * g.ow * g.cout);
-  const direct = await time(() => conv2dTiled(gpu, x, w, null, g, sharedTileFor(gpu, g, SHARED_CONV2D_TILE)));
-  const winograd = await time(() => conv2dTiled(gpu, x, w, null, g, fitWinogradTile(gpu, g, WINOGRAD_TILE)));
-  const igDirect = await time(() => conv2dInputGradTiled(gpu, dy, w, g, sharedInputGradTileFor(gpu, g, SHARED_INPUT_GRAD_TILE)));
+  const forward = await pair(
+    () => conv2dTiled(gpu, x, w, null, g, sharedTileFor(gpu, g, SHARED_CONV2D_TILE)),
+    () => conv2dTiled(gpu, x, w, null, g, fitWinogradTile(gpu, g, WINOGRAD_TILE)),
+  );
   const f = inputGradAsForward(g);
-  const igWinograd = await time(() => conv2dInputGradTiled(gpu, dy, w, g, { kind: 'viaForward', forward: fitWinogradTile(gpu, f, WINOGRAD_TILE) }));
-  const wgDirect = await time(() => conv2dWeightGradTiled(gpu, x, dy, g, sharedWeightGradTileFor(gpu, g)));
-  const wgWinograd = await time(() => conv2dWeightGradTiled(gpu, x, dy, g, WINOGRAD_WEIGHT_GRAD_TILE));
+  const inputGrad = await pair(
+    () => conv2dInputGradTiled(gpu, dy, w, g, sharedInputGradTileFor(gpu, g, SHARED_INPUT_GRAD_TILE)),
+    () => conv2dInputGradTiled(gpu, dy, w, g, { kind: 'viaForward', forward: fitWinogradTile(gpu, f, WINOGRAD_TILE) }),
+  );
+  const weightGrad = await pair(
+    () => conv2dWeightGradTiled(gpu, x, dy, g, sharedWeightGradTileFor(gpu, g)),
+    () => conv2dWeightGradTiled(gpu, x, dy, g, WINOGRAD_WEIGHT_GRAD_TILE),
+  );
+  const [direct, winograd, igDirect, igWinograd, wgDirect, wgWinograd] = [forward.aMs, forward.bMs, inputGrad.aMs, inputGrad.bMs, weightGrad.aMs, weightGrad.bMs];
   const flop = 2 * g.n * g.oh * g.ow * 9 * g.cin * g.cout;
   const row = {
     layer: name,
@@ -112,9 +137,16 @@ for (const { name, g, count } of unetShapes(n, s).convs) {
     tiles: g.n * Math.ceil(g.oh / 2) * Math.ceil(g.ow / 2),
     cin: g.cin,
     cout: g.cout,
-    forward: { directMs: round(direct), winogradMs: round(winograd), directGflops: round(flop / direct / 1e6), winogradStagesMs: await stages(x, w, g), default: winogradPays(g) ? 'winograd' : 'direct' },
-    inputGrad: { directMs: round(igDirect), winogradMs: round(igWinograd), default: winogradPays(f) ? 'winograd' : 'direct' },
-    weightGrad: { directMs: round(wgDirect), winogradMs: round(wgWinograd), default: winogradWeightGradPays(g) ? 'winograd' : 'direct' },
+    forward: {
+      directMs: round(direct),
+      winogradMs: round(winograd),
+      ratio: round(forward.ratio),
+      directGflops: round(flop / direct / 1e6),
+      winogradStagesMs: await stages(x, w, g),
+      default: winogradPays(g) ? 'winograd' : 'direct',
+    },
+    inputGrad: { directMs: round(igDirect), winogradMs: round(igWinograd), ratio: round(inputGrad.ratio), default: winogradPays(f) ? 'winograd' : 'direct' },
+    weightGrad: { directMs: round(wgDirect), winogradMs: round(wgWinograd), ratio: round(weightGrad.ratio), default: winogradWeightGradPays(g) ? 'winograd' : 'direct' },
   };
   console.log(JSON.stringify(row));
   total.forwardDirect += count * direct;
