@@ -23,7 +23,7 @@ describe('gpuseg tune', () => {
       expect(row.candidates).toBeGreaterThan(1);
       expect(row.rejected).toEqual([]);
       // Variants print as the tagged union of src/kernels/conv/variant.ts.
-      expect(['register', 'shared', 'workgroup']).toContain(row.choice.kind);
+      expect(['register', 'shared', 'workgroup', 'winograd']).toContain(row.choice.kind);
     }
     const { summary } = lines.at(-1);
     expect(summary.entries).toBe(4);
