@@ -2,8 +2,9 @@
 // the direct convolution does 36, so 2.25x fewer multiply-adds, in four dispatches: the weights' transform
 // (U), the input's (V), 16 GEMMs in one dispatch on conv2d's shared tile (M = V U), and the output's
 // transform with the bias. Shaders: shaders/winograd_transform.wgsl (the transforms and the layouts),
-// shaders/winograd_gemm.wgsl, shaders/winograd_weight_grad_gemm.wgsl. The stride-1 input gradient runs through here too (a viaForward variant
-// whose forward is a Winograd one), and so does the weight gradient of such layers (conv2dWeightGradWinograd).
+// shaders/winograd_gemm.wgsl, shaders/winograd_weight_grad_gemm.wgsl. The stride-1 input gradient runs
+// through here too (a viaForward variant whose forward is a Winograd one), and so does the weight
+// gradient of such layers (conv2dWeightGradWinograd).
 // Variants of conv2d and its weight gradient: the CPU references and the tile tests are theirs.
 import type { Conv2dGeometry } from '../../core/geometry.js';
 import { type BufferRef, type Gpu, Uniforms, grid1d } from '../../gpu/gpu.js';
@@ -18,8 +19,8 @@ const TRANSFORM_GROUP = 64;
 const XI = 16;
 
 /**
- * The GEMM's shared tile, measured on lavapipe over the UNet's 3x3 layers at batch 2, 128x128 (see
- * bench/RESULTS.md, 2026-12-07): tm 32, nv 1, one subgroup, as conv2d's shared tile.
+ * The GEMM's shared tile: conv2d's (tm 32, nv 1, one subgroup), taken over unmeasured against other
+ * Winograd tiles on lavapipe; `gpuseg tune` measures tm 16 and 32, nv 1 and 2 layer by layer.
  */
 export const WINOGRAD_TILE: WinogradTile = { kind: 'winograd', tm: 32, nv: 1, wg: 8 };
 
