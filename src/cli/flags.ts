@@ -73,6 +73,7 @@ export function addTrainFlags(c: Command, o: { variantSwitches: boolean; resumab
     .option('--lambda-feat <x>', 'weight of the NBR feature term', nonNegativeNumber('--lambda-feat'), TRAIN_DEFAULTS.lambdaFeat)
     .option('--nbr-layer <n>', 'encoder layer of the feature term and paste weights: 2 (stride 8) or 3 (stride 16)', nbrLayer, TRAIN_DEFAULTS.nbrLayer)
     .addOption(new Option('--paste <mode>', 'where pasted defects go: anywhere (random place, flip, turn), near (aligned objects: kept near where they were) or matched (where the surroundings look like the defect\'s own)').choices(['anywhere', 'near', 'matched']).default(TRAIN_DEFAULTS.paste))
+    .addOption(new Option('--paste-slots <where>', 'crop-and-paste samples: shared (half of --batch, beside the shots) or extra (ours: --batch shots, and half as many pasted samples on top)').choices(['shared', 'extra']).default(TRAIN_DEFAULTS.pasteSlots))
     .option('--normal-per-batch <n>', 'normal images per step, on top of --batch (default: half of --batch with NBR)', nonNegativeInt('--normal-per-batch'))
     .addOption(new Option('--nbr-features <where>', 'features of the NBR feature term and paste weights: relu (after the layer) or pre (before its last ReLU)').choices(['relu', 'pre']).default(TRAIN_DEFAULTS.nbrFeatures))
     .addOption(new Option('--cell-labels <how>', 'feature cells: any (a defect pixel makes a defect cell) or fraction (half the cell; cells beside a defect left out)').choices(['any', 'fraction']).default(TRAIN_DEFAULTS.cellLabels))

@@ -17,7 +17,7 @@ export const VARIANTS = {
   full: { nbr: true, cropPaste: true, weighting: true },
 } as const;
 
-type MethodOptions = Pick<TrainOptions, 'nbrFeatures' | 'cellLabels' | 'featRampup' | 'bgStart' | 'bgLoss' | 'normalBn' | 'synthetic' | 'syntheticPhase' | 'paste' | 'lambdaFeat'>;
+type MethodOptions = Pick<TrainOptions, 'nbrFeatures' | 'cellLabels' | 'featRampup' | 'bgStart' | 'bgLoss' | 'normalBn' | 'synthetic' | 'syntheticPhase' | 'paste' | 'pasteSlots' | 'lambdaFeat'>;
 
 /** The modifiers, in pairs that set a part on and back to the paper's first reading. */
 export const MODIFIERS: Record<string, MethodOptions> = {
@@ -51,6 +51,9 @@ export const MODIFIERS: Record<string, MethodOptions> = {
   matched: { paste: 'matched' },
   near: { paste: 'near' },
   anywhere: { paste: 'anywhere' },
+  /** Crop-and-paste samples on top of a whole batch of shots, or in half of its slots (--paste-slots). */
+  extra: { pasteSlots: 'extra' },
+  shared: { pasteSlots: 'shared' },
   /** Without the feature term (the background term alone). */
   nofeat: { lambdaFeat: 0 },
 };

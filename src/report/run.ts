@@ -31,7 +31,8 @@ function text(value: unknown): string {
 
 function settings(config: RunConfig): [string, string][] {
   const steps = isNumber(config.step) && config.step !== config.steps ? `${config.step} of ${text(config.steps)}` : text(config.steps);
-  const paste = config.cropPaste ? `on (${text(config.paste)})` : onOff(config.cropPaste);
+  const slots = config.pasteSlots === 'extra' ? ', on top of the shots' : '';
+  const paste = config.cropPaste ? `on (${text(config.paste)}${slots})` : onOff(config.cropPaste);
   return [
     ['category', text(config.category)],
     ['shots', text(config.shots)],

@@ -22,6 +22,8 @@ export type CellLabels = 'any' | 'fraction';
 export type NbrFeatures = 'relu' | 'pre';
 /** Normal images through the network with the annotated samples, or apart (their own batch statistics). */
 export type NormalBn = 'joint' | 'separate';
+/** Where crop-and-paste samples go: in the batch's annotated slots beside the shots, or on top of them. */
+export type PasteSlots = 'shared' | 'extra';
 
 export interface TrainOptions {
   /** A category folder in the MVTec AD layout. */
@@ -65,6 +67,8 @@ export interface TrainOptions {
   /** The encoder layer of the feature term and of the paste weights: 2 (stride 8) or 3 (stride 16). */
   nbrLayer?: NbrLayer;
   paste?: PasteMode;
+  /** Crop-and-paste samples in the annotated slots beside the shots (shared), or on top of a batch of shots (extra, ours). */
+  pasteSlots?: PasteSlots;
   /** Normal images per batch, on top of the `batch` annotated samples; default half the batch with NBR, none without. */
   normalPerBatch?: number;
   /** The features of the NBR terms and paste weights: after the layer's last ReLU, or before it. */
@@ -103,10 +107,10 @@ export interface TrainOptions {
 /** The settings a run records and a resumed run takes back (the rest of TrainOptions is per invocation). */
 export const RECORDED = [
   'data', 'shots', 'splitSeed', 'seed', 'size', 'tile', 'scale', 'resize', 'batch', 'steps', 'lr', 'loss', 'nbr', 'cropPaste', 'weighting', 'lambdaBg',
-  'lambdaFeat', 'nbrLayer', 'paste', 'normalPerBatch', 'nbrFeatures', 'cellLabels', 'featRampup', 'bgStart', 'bgLoss', 'bgTop', 'normalBn', 'synthetic', 'syntheticPhase', 'encoderWeights', 'checkpointEvery', 'validateEvery', 'maxFpr', 'evaluate', 'optimizerState',
+  'lambdaFeat', 'nbrLayer', 'paste', 'pasteSlots', 'normalPerBatch', 'nbrFeatures', 'cellLabels', 'featRampup', 'bgStart', 'bgLoss', 'bgTop', 'normalBn', 'synthetic', 'syntheticPhase', 'encoderWeights', 'checkpointEvery', 'validateEvery', 'maxFpr', 'evaluate', 'optimizerState',
 ] as const satisfies readonly (keyof TrainOptions)[];
 /** Recorded settings that runs from before them lack: absent, they take their default. */
-export const LATER_RECORDED: ReadonlySet<string> = new Set(['tile', 'scale', 'resize', 'bgStart']);
+export const LATER_RECORDED: ReadonlySet<string> = new Set(['tile', 'scale', 'resize', 'bgStart', 'pasteSlots']);
 
 export const TRAIN_DEFAULTS = {
   shots: 1,
@@ -132,6 +136,7 @@ export const TRAIN_DEFAULTS = {
   lambdaFeat: 0.1,
   nbrLayer: 2 as NbrLayer,
   paste: 'anywhere' as PasteMode,
+  pasteSlots: 'shared' as PasteSlots,
   nbrFeatures: 'relu' as NbrFeatures,
   cellLabels: 'any' as CellLabels,
   featRampup: 0,
@@ -199,6 +204,7 @@ export const CHOICES = {
   loss: ['bce', 'bce+dice'],
   device: ['gpu', 'cpu'],
   paste: ['anywhere', 'near', 'matched'],
+  pasteSlots: ['shared', 'extra'],
   nbrFeatures: ['relu', 'pre'],
   cellLabels: ['any', 'fraction'],
   bgLoss: ['mean', 'hard', 'hinge'],

@@ -7,7 +7,7 @@ import { INPUT_CHANNELS } from '../model/unet.js';
 import type { Rng } from '../util/random.js';
 import { InputError } from '../util/errors.js';
 import { type PasteRegions, type PasteSource, cellCount, cellMasks, pasteRegions } from './cells.js';
-import type { CellLabels } from '../run/options.js';
+import type { CellLabels, PasteSlots } from '../run/options.js';
 import { packInput, packTurned } from '../evaluate/pack.js';
 
 export { packInput, packTurned, type PasteRegions, type PasteSource };
@@ -39,15 +39,17 @@ export interface BatchLayout {
 
 /**
  * How a batch is filled (METHOD.md, revised): `batch` annotated slots, as many as the shots-only
- * baseline's whole batch, shared between shots and crop-and-paste samples by PASTE_SHARE; then
+ * baseline's whole batch, shared between shots and crop-and-paste samples by PASTE_SHARE (or, with
+ * `pasteSlots` 'extra' (ours), all shots, with as many crop-and-paste samples again on top); then
  * `synthetic` normal images with synthetic anomalies and `normals` normal images, on top.
  */
-export function batchLayout(batch: number, normals: number, cropPaste: boolean, synthetic = 0): BatchLayout {
+export function batchLayout(batch: number, normals: number, cropPaste: boolean, synthetic = 0, pasteSlots: PasteSlots = 'shared'): BatchLayout {
   for (const [flag, v] of [['--normal-per-batch', normals], ['--synthetic', synthetic]] as const) {
     if (!Number.isInteger(v) || v < 0) throw new InputError(`${flag} must be a non-negative integer, got ${v}`);
   }
   if (!Number.isInteger(batch) || batch < 1) throw new InputError(`--batch must be a positive integer, got ${batch}`);
   const pasted = cropPaste ? Math.floor(batch * PASTE_SHARE) : 0;
+  if (pasteSlots === 'extra') return { shots: batch, pasted, synthetic, normals };
   return { shots: batch - pasted, pasted, synthetic, normals };
 }
 

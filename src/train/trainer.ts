@@ -129,7 +129,7 @@ async function readInputs(options: TrainOptions, onProgress: Progress, ctx: Trai
   if (encoder) checkStateDict(new Unet(), encoder, { only: 'encoder.', source: weightsFile ?? undefined });
   const category = await readCategory(o.data);
   const split = kShotSplit(category, o.shots, o.splitSeed);
-  const layout = batchLayout(o.batch, o.normalPerBatch, o.cropPaste, o.synthetic);
+  const layout = batchLayout(o.batch, o.normalPerBatch, o.cropPaste, o.synthetic, o.pasteSlots);
   if (start.from) checkResumedLayout(start.layout, layout, o.out);
   const needsNormals = layout.normals > 0 || layout.pasted > 0 || layout.synthetic > 0 || o.syntheticPhase > 0;
   if (needsNormals && split.normals.length === 0) throw new InputError(`no normal training images left in '${o.data}/train/good' after the validation hold-out`);

@@ -72,6 +72,13 @@ describe('gpuseg synth, train, predict, eval', () => {
     expect(JSON.parse(readFileSync(join(late, 'config.json'), 'utf8'))).toMatchObject({ bgStart: 0.5, lambdaBg: 1 });
   });
 
+  it('--paste-slots extra keeps a whole batch of shots and puts the pasted samples on top, and records it', () => {
+    const extra = join(dir, 'extra');
+    const r = gpuseg(['train', '--data', join(data, 'fabric'), '--out', extra, '--size', '32', '--batch', '2', '--no-nbr', '--paste-slots', 'extra', '--steps', '2', '--no-eval', '--validate-every', '0', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(extra, 'config.json'), 'utf8'))).toMatchObject({ pasteSlots: 'extra', layout: { shots: 2, pasted: 1, synthetic: 0, normals: 0 } });
+  });
+
   it('stops a diverging run with a line naming the step and the loss term', () => {
     const r = gpuseg(['train', '--data', join(data, 'fabric'), '--out', join(dir, 'diverged'), '--size', '32', '--batch', '4', '--steps', '4', '--lr', '1e38', '--validate-every', '0']);
     expect(r.status).not.toBe(0);
@@ -159,6 +166,7 @@ describe('gpuseg synth, train, predict, eval', () => {
       [['--cell-labels', 'some'], /--cell-labels.*some/],
       [['--bg-loss', 'max'], /--bg-loss.*max/],
       [['--normal-bn', 'none'], /--normal-bn.*none/],
+      [['--paste-slots', 'half'], /--paste-slots.*half/],
       [['--feat-rampup', '1.5'], /--feat-rampup must be a share of the steps from 0 up to \(not including\) 1, got '1.5'/],
       [['--bg-start', '1'], /--bg-start must be a share of the steps from 0 up to \(not including\) 1, got '1'/],
       [['--bg-top', '2'], /--bg-top must be a share of the pixels above 0 and at most 1, got 2/],

@@ -50,6 +50,10 @@ describe('batchLayout', () => {
     expect(batchLayout(5, 2, true)).toEqual({ shots: 3, pasted: 2, synthetic: 0, normals: 2 });
     expect(batchLayout(1, 8, true)).toEqual({ shots: 1, pasted: 0, synthetic: 0, normals: 8 });
     expect(batchLayout(4, 2, true, 3)).toEqual({ shots: 2, pasted: 2, synthetic: 3, normals: 2 });
+    // --paste-slots extra: a whole batch of shots, the pasted samples on top; without crop-and-paste, nothing changes.
+    expect(batchLayout(4, 0, true, 0, 'extra')).toEqual({ shots: 4, pasted: 2, synthetic: 0, normals: 0 });
+    expect(batchLayout(5, 2, true, 1, 'extra')).toEqual({ shots: 5, pasted: 2, synthetic: 1, normals: 2 });
+    expect(batchLayout(4, 0, false, 0, 'extra')).toEqual(batchLayout(4, 0, false));
     expect(() => batchLayout(4, -1, true)).toThrow(/--normal-per-batch must be a non-negative integer, got -1/);
     expect(() => batchLayout(4, 1, true, 1.5)).toThrow(/--synthetic must be a non-negative integer, got 1.5/);
   });
@@ -211,6 +215,16 @@ describe('makeBatch', () => {
         expect(same, `sample ${i}, pixel ${p}, mask ${mask[p]}`).toBe(mask[p] === 0);
       }
     }
+  });
+
+  it('with --paste-slots extra, pasted samples follow a whole batch of shots and carry their paste regions', async () => {
+    const b = await makeBatch(options({ layout: batchLayout(4, 1, true, 0, 'extra') }), sources(), rng(14));
+    expect(b.kinds).toEqual(['shot', 'shot', 'shot', 'shot', 'pasted', 'pasted', 'normal']);
+    expect(Array.from(b.segWeights)).toEqual([1, 1, 1, 1, 1, 1, 0]);
+    expect(Array.from(b.paste!.isPasted)).toEqual([0, 0, 0, 0, 1, 1, 0]);
+    // Every pasted sample holds a defect (the shots here all have one).
+    const pixels = SIZE * SIZE;
+    for (const i of [4, 5]) expect(b.target.subarray(i * pixels, (i + 1) * pixels).some((v) => v === 1), `sample ${i}`).toBe(true);
   });
 
   it('in the synthetic first phase every annotated slot holds a synthetic anomaly; after it, the layout returns', async () => {

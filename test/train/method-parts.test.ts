@@ -176,6 +176,8 @@ describe('variants', () => {
     expect(variantOptions('baseline+synfirst')).toEqual({ nbr: false, cropPaste: false, weighting: false, syntheticPhase: 1 / 3 });
     expect(variantOptions('nbr+nofeat+hard+late')).toEqual({ nbr: true, cropPaste: false, weighting: false, lambdaFeat: 0, bgLoss: 'hard', bgStart: 2 / 3 });
     expect(variantOptions('nbr+nofeat+matched')).toEqual({ nbr: true, cropPaste: false, weighting: false, lambdaFeat: 0, paste: 'matched' });
+    expect(variantOptions('cpw+extra')).toEqual({ nbr: false, cropPaste: true, weighting: true, pasteSlots: 'extra' });
+    expect(variantOptions('cpw+extra+shared')!.pasteSlots).toBe('shared');
     for (const bad of ['', 'fullest', 'full+', 'full+nope', '+pre', 'toString']) expect(variantOptions(bad), bad).toBeNull();
   });
 });
