@@ -117,7 +117,9 @@ async function runLockedCell(spec: CellSpec, dir: string, shared: TrainContext, 
   const r = await train(options, onEvent, shared);
   await writeRunReport(dir);
   await dropOptimizerState(dir);
-  const done: CellResult = { ...spec.cell, overall: r.evaluation!.overall, perType: r.evaluation!.perType, seconds: r.seconds };
+  const at = r.evaluation!.runThreshold;
+  const atThreshold = at ? { threshold: at.value, ...at.overall } : undefined;
+  const done: CellResult = { ...spec.cell, overall: r.evaluation!.overall, perType: r.evaluation!.perType, seconds: r.seconds, atThreshold };
   await writeFileAtomic(join(dir, CELL_FILE), jsonBytes(done));
   return done;
 }

@@ -37,6 +37,10 @@ describe('gpuseg experiment (smoke)', () => {
       expect(existsSync(join(out, c.run, 'optimizer.safetensors')), 'no optimizer state in a cell').toBe(false);
       const config = JSON.parse(readFileSync(join(out, c.run, 'config.json'), 'utf8'));
       expect(config.shots).toBe(c.shots);
+      // The IoU at the run's own threshold is eval.json's, with that threshold.
+      const evaluation = JSON.parse(readFileSync(join(out, c.run, 'eval.json'), 'utf8'));
+      expect(c.atThreshold, c.run).toEqual({ threshold: evaluation.runThreshold.value, ...evaluation.runThreshold.overall });
+      expect(Number.isFinite(c.atThreshold.iou), c.run).toBe(true);
     }
     // Each variant set its switches; the baseline's batches hold no normal image.
     const config = (run: string) => JSON.parse(readFileSync(join(out, run, 'config.json'), 'utf8'));
