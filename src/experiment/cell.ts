@@ -119,7 +119,9 @@ async function runLockedCell(spec: CellSpec, dir: string, shared: TrainContext, 
   await dropOptimizerState(dir);
   const at = r.evaluation!.runThreshold;
   const atThreshold = at ? { threshold: at.value, ...at.overall } : undefined;
-  const done: CellResult = { ...spec.cell, overall: r.evaluation!.overall, perType: r.evaluation!.perType, seconds: r.seconds, atThreshold };
+  const { layout } = await readConfig<{ layout?: Record<string, number> }>(dir);
+  const imagesPerStep = layout ? Object.values(layout).reduce((a, n) => a + n, 0) : undefined;
+  const done: CellResult = { ...spec.cell, overall: r.evaluation!.overall, perType: r.evaluation!.perType, seconds: r.seconds, atThreshold, imagesPerStep };
   await writeFileAtomic(join(dir, CELL_FILE), jsonBytes(done));
   return done;
 }

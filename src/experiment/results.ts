@@ -22,6 +22,8 @@ export interface CellResult {
    * that threshold; absent in cells finished before it was recorded.
    */
   atThreshold?: ThresholdMetrics & { threshold: number };
+  /** Images through the network per step (the batch layout's sum): a variant's cost that does not depend on the machine's load. */
+  imagesPerStep?: number;
   /** Only for a cell that failed on the queue after its last attempt: why (its metrics are null). */
   error?: string;
 }
@@ -39,6 +41,8 @@ export interface SummaryRow extends SummaryRowFile {
   iouAtThresholdGain: { mean: number | null; std: number | null };
   /** Seconds of training per step (the cells' training time over their steps): the variant's cost. */
   secondsPerStep: number | null;
+  /** Images per step, the mean over the cells that record it (null: none does). */
+  imagesPerStep: number | null;
 }
 
 function meanStd(values: number[]): { mean: number | null; std: number | null } {
@@ -73,7 +77,8 @@ export function summarize(cells: CellResult[], variants: Variant[], shots: numbe
       const timed = done.filter((c) => c.seconds !== null);
       const secondsPerStep = timed.length ? timed.reduce((a, c) => a + c.seconds!, 0) / (timed.length * steps) : null;
       const gains = { iouGain: gain('iou'), apGain: gain('ap'), f1MaxGain: gain('f1Max'), iouAtThreshold, iouAtThresholdGain };
-      rows.push({ variant, shots: k, seeds: done.length, mean, std, ...gains, secondsPerStep });
+      const imagesPerStep = meanStd(done.map((c) => c.imagesPerStep ?? NaN)).mean;
+      rows.push({ variant, shots: k, seeds: done.length, mean, std, ...gains, secondsPerStep, imagesPerStep });
     }
   }
   return rows;
@@ -94,20 +99,22 @@ function signed(mean: number | null, std: number | null): string {
 
 /** The summary as a Markdown table, with a line saying what the numbers are. */
 export function markdownTable(rows: SummaryRow[], o: { size: number; steps: number }): string {
-  const header = ['variant', 'shots', 'seeds', ...METRIC_COLUMNS.map((c) => c.name), 'IoU thr', 'IoU vs baseline', 'IoU thr vs baseline', 'AP vs baseline', 'F1-max vs baseline', 's/step'];
+  const header = ['variant', 'shots', 'seeds', ...METRIC_COLUMNS.map((c) => c.name), 'IoU thr', 'IoU vs baseline', 'IoU thr vs baseline', 'AP vs baseline', 'F1-max vs baseline', 's/step', 'img/step'];
   const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i < 3 ? '---' : '---:')).join('|')}|`];
   for (const r of rows) {
     const metrics = METRIC_COLUMNS.map(({ key }) => cell(r.mean[key], r.std[key]));
     const gains = [r.iouGain, r.iouAtThresholdGain, r.apGain, r.f1MaxGain].map((g) => (r.variant === BASELINE ? '' : signed(g.mean, g.std)));
     const cost = r.secondsPerStep === null ? '–' : r.secondsPerStep.toFixed(2);
-    lines.push(`| ${[r.variant, r.shots, r.seeds, ...metrics, cell(r.iouAtThreshold.mean, r.iouAtThreshold.std), ...gains, cost].join(' | ')} |`);
+    const images = r.imagesPerStep === null ? '–' : String(r.imagesPerStep);
+    lines.push(`| ${[r.variant, r.shots, r.seeds, ...metrics, cell(r.iouAtThreshold.mean, r.iouAtThreshold.std), ...gains, cost, images].join(' | ')} |`);
   }
   lines.push(
     '',
     `Mean ± sample standard deviation over split seeds, at ${o.size}x${o.size} after ${o.steps} steps, from each run's final ` +
       'weights. Pixel metrics pooled over all pixels of each evaluation set, threshold 0.5; AUPRO up to FPR 0.3. ' +
       "IoU thr: defect IoU at each run's own threshold (from its held-out normal images; what predict marks). " +
-      '"vs baseline": the metric minus the baseline\'s on the same split seed (paired). s/step: training seconds per step.',
+      '"vs baseline": the metric minus the baseline\'s on the same split seed (paired). s/step: training seconds per step (machine load included: ' +
+      'compare cells timed in one sitting); img/step: images through the network per step.',
   );
   return `${lines.join('\n')}\n`;
 }

@@ -41,6 +41,8 @@ describe('gpuseg experiment (smoke)', () => {
       const evaluation = JSON.parse(readFileSync(join(out, c.run, 'eval.json'), 'utf8'));
       expect(c.atThreshold, c.run).toEqual({ threshold: evaluation.runThreshold.value, ...evaluation.runThreshold.overall });
       expect(Number.isFinite(c.atThreshold.iou), c.run).toBe(true);
+      const { shots, pasted, synthetic, normals } = config.layout;
+      expect(c.imagesPerStep, c.run).toBe(shots + pasted + synthetic + normals);
     }
     // Each variant set its switches; the baseline's batches hold no normal image.
     const config = (run: string) => JSON.parse(readFileSync(join(out, run, 'config.json'), 'utf8'));

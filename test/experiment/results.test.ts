@@ -8,19 +8,20 @@ function metrics(iou: number, ap: number, f1Max: number): PixelMetrics {
   return { iou, backgroundIou: 0.9, miou: (iou + 0.9) / 2, dice: 0, auroc: 0.9, ap, f1Max, f1MaxThreshold: 0.5, aupro: 0.8 } as PixelMetrics;
 }
 
-const cell = (variant: string, splitSeed: number, m: PixelMetrics | null, seconds: number | null, iouAt?: number): CellResult => ({
+const cell = (variant: string, splitSeed: number, m: PixelMetrics | null, seconds: number | null, iouAt?: number, imagesPerStep?: number): CellResult => ({
   variant, shots: 5, splitSeed, run: `cells/${variant}-${splitSeed}`, overall: m, perType: m ? {} : null, seconds,
+  ...(imagesPerStep === undefined ? {} : { imagesPerStep }),
   ...(iouAt === undefined ? {} : { atThreshold: { threshold: 0.3, iou: iouAt, backgroundIou: 0.9, miou: (iouAt + 0.9) / 2, dice: 0, f1: 0 } }),
 });
 
 describe('summarize', () => {
   const cells = [
-    cell('baseline', 0, metrics(0.5, 0.6, 0.7), 100, 0.2),
-    cell('baseline', 1, metrics(0.4, 0.5, 0.6), 120, 0.1),
+    cell('baseline', 0, metrics(0.5, 0.6, 0.7), 100, 0.2, 4),
+    cell('baseline', 1, metrics(0.4, 0.5, 0.6), 120, 0.1, 4),
     // Finished before the run's threshold was recorded: no IoU at it, and no pair for it.
     cell('baseline', 2, metrics(0.3, 0.4, 0.5), 110),
-    cell('full+pre', 0, metrics(0.6, 0.65, 0.7), 150, 0.25),
-    cell('full+pre', 1, metrics(0.6, 0.45, 0.75), 170, 0.05),
+    cell('full+pre', 0, metrics(0.6, 0.65, 0.7), 150, 0.25, 8),
+    cell('full+pre', 1, metrics(0.6, 0.45, 0.75), 170, 0.05, 8),
     // Not finished: counted neither in the metrics nor in the cost.
     cell('full+pre', 2, null, null),
   ];
@@ -56,13 +57,17 @@ describe('summarize', () => {
   it("gives each variant's training seconds per step over its finished cells", () => {
     expect(base!.secondsPerStep).toBeCloseTo((100 + 120 + 110) / 30, 12);
     expect(pre!.secondsPerStep).toBeCloseTo((150 + 170) / 20, 12);
+    // Images per step over the cells that record it (baseline seed 2 does not).
+    expect(base!.imagesPerStep).toBe(4);
+    expect(pre!.imagesPerStep).toBe(8);
+    expect(summarize([cell('baseline', 0, metrics(0.5, 0.6, 0.7), 100)], ['baseline'], [5], 10)[0]!.imagesPerStep).toBeNull();
   });
 
   it('writes the gains and the cost into the Markdown table', () => {
     const md = markdownTable([base!, pre!], { size: 64, steps: 10 });
     const row = md.split('\n').find((l) => l.startsWith('| full+pre '))!;
     // IoU thr 0.25 and 0.05: 0.150 ± 0.141; its gain sums to about -1e-17 and reads +0.000.
-    expect(row).toContain('| 0.150 ± 0.141 | +0.150 ± 0.071 | +0.000 ± 0.071 | +0.000 ± 0.071 | +0.075 ± 0.106 | 16.00 |');
-    expect(md).toContain('| IoU thr | IoU vs baseline | IoU thr vs baseline | AP vs baseline | F1-max vs baseline | s/step |');
+    expect(row).toContain('| 0.150 ± 0.141 | +0.150 ± 0.071 | +0.000 ± 0.071 | +0.000 ± 0.071 | +0.075 ± 0.106 | 16.00 | 8 |');
+    expect(md).toContain('| IoU thr | IoU vs baseline | IoU thr vs baseline | AP vs baseline | F1-max vs baseline | s/step | img/step |');
   });
 });
