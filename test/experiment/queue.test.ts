@@ -78,8 +78,8 @@ const withoutSeconds = (results: { cells: { seconds: unknown }[]; summary: { sec
   cells: results.cells.map(({ seconds: _, ...c }) => c),
   summary: results.summary.map(({ secondsPerStep: _, ...r }) => r),
 });
-/** results.md less its timing column (each row's last cell: training seconds per step). */
-const withoutCost = (md: string) => md.replace(/\| [\d.]+ \|$/gm, '| COST |');
+/** results.md less its timing column (each row's last but one cell: training seconds per step; the last, images per step, stays). */
+const withoutCost = (md: string) => md.replace(/\| [\d.]+ \| ([\d–]+) \|$/gm, '| COST | $1 |');
 /** report.html less what differs by folder and timing: the experiment folder, the training time, each cell's seconds. */
 const comparableReport = (path: string, dir: string) =>
   readFileSync(path, 'utf8')
