@@ -8,6 +8,7 @@ import { CHECKPOINTS_DIR, OPTIMIZER_FILE, latestCheckpoint, readConfig } from '.
 import { openDevice } from '../backend/open.js';
 import { resolveOptions } from '../run/options.js';
 import { recordedOptions } from '../run/run-config.js';
+import { layoutSize } from '../train/batch.js';
 import { TRAIN_DEFAULTS, type TrainContext, type TrainEvent, type TrainOptions, train } from '../train/trainer.js';
 import { emptyLockedFolder, lockRun } from '../run/run-lock.js';
 import { jsonBytes, writeFileAtomic } from '../util/files.js';
@@ -119,9 +120,7 @@ async function runLockedCell(spec: CellSpec, dir: string, shared: TrainContext, 
   await dropOptimizerState(dir);
   const at = r.evaluation!.runThreshold;
   const atThreshold = at ? { threshold: at.value, ...at.overall } : undefined;
-  const { layout } = await readConfig<{ layout?: Record<string, number> }>(dir);
-  const imagesPerStep = layout ? Object.values(layout).reduce((a, n) => a + n, 0) : undefined;
-  const done: CellResult = { ...spec.cell, overall: r.evaluation!.overall, perType: r.evaluation!.perType, seconds: r.seconds, atThreshold, imagesPerStep };
+  const done: CellResult = { ...spec.cell, overall: r.evaluation!.overall, perType: r.evaluation!.perType, seconds: r.seconds, atThreshold, imagesPerStep: layoutSize(r.layout) };
   await writeFileAtomic(join(dir, CELL_FILE), jsonBytes(done));
   return done;
 }

@@ -46,6 +46,8 @@ export interface TrainResult {
   evaluation: EvaluationResult | null;
   /** threshold.json, or null when the split held out no normal images. */
   threshold: ThresholdRecord | null;
+  /** What each step's batch held (config.json's layout). */
+  layout: BatchLayout;
 }
 
 /** What the runs of one process (an experiment's cells) can share. */
@@ -186,7 +188,7 @@ async function startModel({ o, start, encoder, weightsFile }: Inputs, model: Une
 }
 
 /** The decision threshold and (unless --no-eval) the evaluation of the final weights. */
-async function finish({ o, split }: Inputs, model: Unet, device: Device, config: ReturnType<typeof recordedConfig>, loop: { finalLoss: number; started: number }, onProgress: Progress): Promise<TrainResult> {
+async function finish({ o, split, layout }: Inputs, model: Unet, device: Device, config: ReturnType<typeof recordedConfig>, loop: { finalLoss: number; started: number }, onProgress: Progress): Promise<TrainResult> {
   const seconds = (performance.now() - loop.started) / 1000;
   // A run on tiles is scored as predict and eval will run it: in tiles at the recorded scale.
   const tiling = tilingOf(o.out, config, {});
@@ -198,5 +200,5 @@ async function finish({ o, split }: Inputs, model: Unet, device: Device, config:
     const measured = await evaluate(model, device.backend, items, o.size, (done, total) => onProgress({ kind: 'evaluating', done, total }), undefined, recordedThreshold(threshold), tiling, o.resize);
     evaluation = await writeEvaluation(o.out, { ...measured, step: o.steps });
   }
-  return { dir: o.out, steps: o.steps, finalLoss: loop.finalLoss, seconds, evaluation, threshold };
+  return { dir: o.out, steps: o.steps, finalLoss: loop.finalLoss, seconds, evaluation, threshold, layout };
 }
